@@ -1,0 +1,120 @@
+"""KARAT-307 heat calculator served over Modbus TCP with pymodbus's SimDevice.
+
+Registers follow protocol/karat307.py. Reads of the clock return the device's clock (the
+simulated local time plus any offset set by a clock write); a write to the archive request
+block fills the record block, or is refused with exception 03 when the period lies before
+commissioning or beyond the archive depth.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from protocol import karat307 as regs
+from protocol.errors import DecodeError
+from protocol.periods import (
+    from_device_seconds,
+    local_to_utc,
+    next_period,
+    period_start,
+    to_device_seconds,
+    utc_to_local,
+)
+from protocol.vocabulary import ArchiveKind
+from simulators.world import SimClock, World
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_DEPTH = {ArchiveKind.HOUR: timedelta(days=45), ArchiveKind.DAY: timedelta(days=366)}
+_WRITE_CODES = (6, 16)
+
+
+class Karat307:
+    """The device's behaviour, independent of the transport that serves it."""
+
+    def __init__(self, world: World, clock: SimClock, unit: int) -> None:
+        self.world = world
+        self.clock = clock
+        self.unit = unit
+        self.serial = world.building.spec.heat_meter_serial
+        self.clock_offset = timedelta(0)  # device clock minus true local time
+
+    def device_now(self) -> datetime:
+        return utc_to_local(self.clock.now(), self.world.tz) + self.clock_offset
+
+    def set_clock(self, device_seconds: int) -> None:
+        self.clock_offset = from_device_seconds(device_seconds) - utc_to_local(self.clock.now(), self.world.tz)
+        log.info("event=clock_set device=%s offset_s=%.0f", self.serial, self.clock_offset.total_seconds())
+
+    def record(self, kind: ArchiveKind, period: int) -> list[int] | ExcCodes:
+        """Record block registers for an archive request, or the exception to answer with."""
+        if kind not in ARCHIVE_DEPTH:
+            return ExcCodes.ILLEGAL_VALUE
+        start_local = from_device_seconds(period)
+        if period_start(kind, start_local) != start_local:
+            return ExcCodes.ILLEGAL_VALUE  # not a period boundary
+        now = self.device_now()
+        end_local = next_period(kind, start_local)
+        first = utc_to_local(self.world.commissioning, self.world.tz)
+        if start_local < first or start_local < now - ARCHIVE_DEPTH[kind]:
+            return ExcCodes.ILLEGAL_VALUE
+        if end_local > now:
+            return regs.empty_record()
+        end_index = self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
+        counters = self.world.building_counters(end_index)
+        supply, ret = self.world.supply_return(end_index)
+        return regs.encode_record(regs.Karat307Record(
+            kind=kind, period=period, heat_kcal=counters.heat_kcal % 2**32,
+            supply_litres=counters.carrier_litres % 2**32,
+            return_litres=round(counters.carrier_litres * 0.995) % 2**32,
+            supply_temp_centi=round(supply * 100), return_temp_centi=round(ret * 100),
+            hot_water_litres=counters.hot_litres % 2**32, cold_water_litres=counters.cold_litres % 2**32,
+        ))
+
+    async def on_access(self, function_code: int, start_address: int, address: int, count: int,
+                        registers: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+        """pymodbus SimDevice action: runs before every read or write of the register block."""
+        # registers[i] holds the register at address start_address + i
+        if set_values is not None and function_code in _WRITE_CODES:
+            return self._write(start_address, address, [int(v) for v in set_values], registers)
+        clock = regs.REG_CLOCK - start_address
+        registers[clock:clock + 2] = regs.u32_to_registers(to_device_seconds(self.device_now()))
+        return None
+
+    def _write(self, start_address: int, address: int, values: list[int], registers: list[int]) -> ExcCodes | None:
+        if address == regs.REG_CLOCK and len(values) == 2:
+            self.set_clock(regs.registers_to_u32(values))
+            return None
+        if address == regs.REG_ARCHIVE_REQUEST and len(values) == 3:
+            try:
+                kind, period = regs.decode_archive_request(values)
+            except DecodeError:
+                return ExcCodes.ILLEGAL_VALUE
+            block = self.record(kind, period)
+            if isinstance(block, ExcCodes):
+                return block
+            start = regs.REG_ARCHIVE_RECORD - start_address
+            registers[start:start + regs.RECORD_LENGTH] = block
+            return None
+        return ExcCodes.ILLEGAL_ADDRESS  # everything else is read-only
+
+    def sim_device(self) -> SimDevice:
+        initial = [0] * regs.REGISTER_COUNT
+        initial[regs.REG_MODEL] = regs.MODEL_CODE
+        initial[regs.REG_SERIAL:regs.REG_SERIAL + 2] = regs.u32_to_registers(int(self.serial))
+        initial[regs.REG_ARCHIVE_RECORD:regs.REG_ARCHIVE_RECORD + regs.RECORD_LENGTH] = regs.empty_record()
+        return SimDevice(
+            id=self.unit,
+            simdata=[SimData(0, values=initial, datatype=DataType.REGISTERS)],
+            action=self.on_access,
+        )
+
+
+def tcp_server(devices: list[Karat307], host: str, port: int) -> ModbusTcpServer:
+    """A Modbus TCP server answering for each device's unit id."""
+    return ModbusTcpServer([d.sim_device() for d in devices], address=(host, port))
