@@ -6,6 +6,7 @@ import re
 
 STREAM_UP = "DU_UP"
 STREAM_UP_SUBJECTS = "du.*.up.>"
+ARCHIVE_SUBJECTS = "du.*.up.archive"
 STREAM_DOWN = "DU_DOWN"
 STREAM_DOWN_SUBJECTS = "du.*.down.>"
 STORED_BUCKET = "DU_STORED"  # key = site, value = highest contiguous batch seq stored in ClickHouse

@@ -1,0 +1,106 @@
+"""Authentication: scrypt password hashes, server-side sessions that expire (manual 3.5).
+
+A session token is random; only its SHA-256 is stored, so a leaked registry file does not
+hand out sessions. Blocked users cannot log in and their sessions stop working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from cloud.services.models import AuthError, Role, Session, UserInfo
+from cloud.storage.registry import Registry
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                               dklen=len(digest) // 2)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_USER_SQL = """
+SELECT u.id, u.login, u.full_name, u.role, u.reader, u.blocked, u.password_hash, u.company_id,
+       c.name AS company_name, c.city
+FROM users u JOIN companies c ON c.id = u.company_id
+"""
+
+
+def _user(row) -> UserInfo:
+    return UserInfo(id=row["id"], login=row["login"], full_name=row["full_name"], role=Role(row["role"]),
+                    reader=bool(row["reader"]), company_id=row["company_id"], company_name=row["company_name"],
+                    city=row["city"])
+
+
+class AuthService:
+    def __init__(self, registry: Registry, session_hours: float = 24.0) -> None:
+        if not 0 < session_hours <= 24:
+            raise ValueError("sessions must expire within a day (manual 3.5)")
+        self.registry = registry
+        self.session_ttl = timedelta(hours=session_hours)
+
+    async def login(self, login: str, password: str) -> Session:
+        return await asyncio.to_thread(self.login_sync, login, password)
+
+    def login_sync(self, login: str, password: str) -> Session:
+        row = self.registry.one(_USER_SQL + " WHERE u.login = ?", login.strip())
+        # verify against a dummy hash for unknown logins so timing does not reveal them
+        ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        if row is None or not ok:
+            raise AuthError("wrong login or password")
+        if row["blocked"]:
+            raise AuthError("account is blocked")
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.registry.connect() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                       (_token_hash(token), row["id"], now.isoformat(), (now + self.session_ttl).isoformat()))
+        return Session(token=token, user=_user(row), expires_at=now + self.session_ttl)
+
+    async def user(self, token: str) -> UserInfo:
+        return await asyncio.to_thread(self.user_sync, token)
+
+    def user_sync(self, token: str | None) -> UserInfo:
+        """The user behind a live session, or AuthError."""
+        if not token:
+            raise AuthError("not logged in")
+        row = self.registry.one(
+            _USER_SQL + " JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = ? AND s.expires_at > ?",
+            _token_hash(token), datetime.now(UTC).isoformat())
+        if row is None:
+            raise AuthError("session expired or unknown")
+        if row["blocked"]:
+            raise AuthError("account is blocked")
+        return _user(row)
+
+    async def logout(self, token: str) -> None:
+        await asyncio.to_thread(self._logout, token)
+
+    def _logout(self, token: str) -> None:
+        with self.registry.connect() as db:
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
