@@ -1,0 +1,94 @@
+"""The edge agent: one buffer, one poller per Modbus meter, one LoRaWAN listener, one sync.
+
+Tasks run until ``stop`` is set; a failing task is logged with context and restarted after
+a pause, so one broken device or link never takes the agent down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from edge.buffer import Buffer
+from edge.config import EdgeConfig
+from edge.drivers.lorawan_mqtt import LoraMqttListener, LoraUplinkHandler
+from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
+from edge.sync import Sync
+from protocol.settings import ConfigError, build, env_overrides
+
+log = logging.getLogger(__name__)
+
+# transport -> models it can poll; explicit, no discovery (STYLE.md habit 4)
+MODBUS_POLLERS: dict[str, type[Karat307Poller]] = {"KARAT-307": Karat307Poller}
+
+
+def load_config(path: Path, environ: dict[str, str], data_dir: Path | None = None) -> EdgeConfig:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
+    section: dict[str, Any] = doc.get("edge", {})
+    if data_dir is not None:
+        section = {**section, "data_dir": str(data_dir)}
+    return build(EdgeConfig, env_overrides(section, environ, "edge", EdgeConfig), str(path), "edge")
+
+
+class EdgeAgent:
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.buffer = Buffer(config.data_dir / "buffer.db")
+        self.sync = Sync(config, self.buffer)
+        self.lora = LoraUplinkHandler(config, self.buffer)
+        self.pollers: list[Karat307Poller] = []
+        for meter in config.meters:
+            if meter.transport == "modbus-tcp":
+                poller_cls = MODBUS_POLLERS.get(meter.model)
+                if poller_cls is None:
+                    raise ConfigError("edge config", f"meters[{meter.serial}].model",
+                                      f"no Modbus driver for model {meter.model!r}; known: {', '.join(MODBUS_POLLERS)}")
+                self.pollers.append(poller_cls(meter, config, self.buffer,
+                                               Karat307Client(meter.host, meter.port, meter.unit)))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        jobs: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = [("sync", self.sync.run)]
+        jobs += [(f"poll:{p.meter.serial}", p.run) for p in self.pollers]
+        if any(m.transport == "lorawan" for m in self.config.meters):
+            jobs.append(("lorawan", LoraMqttListener(self.config, self.lora).run))
+        jobs.append(("status", self._status))
+        log.info("event=edge_started site=%s meters=%d buffer=%s", self.config.site, len(self.config.meters),
+                 self.buffer.path)
+        try:
+            await asyncio.gather(*(_supervise(name, job, stop) for name, job in jobs))
+        finally:
+            self.buffer.close()
+            log.info("event=edge_stopped site=%s", self.config.site)
+
+    async def _status(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 10.0)
+            except TimeoutError:
+                stats = self.buffer.stats()
+                log.info("event=edge_status site=%s nats=%s published=%d watermark=%d uplinks=%d %s",
+                         self.config.site, "up" if self.sync.connected else "down", self.sync.published,
+                         self.sync.watermark, self.lora.received,
+                         " ".join(f"{k}={v}" for k, v in stats.items()))
+
+
+async def _supervise(name: str, job: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run a task until stop; log and restart it if it fails (top level of a task: STYLE.md habit 7)."""
+    while not stop.is_set():
+        try:
+            await job(stop)
+        except Exception:
+            log.exception("event=task_failed task=%s restart_in_s=2", name)
+            try:
+                await asyncio.wait_for(stop.wait(), 2.0)
+            except TimeoutError:
+                pass

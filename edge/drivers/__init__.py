@@ -1,0 +1,1 @@
+"""Acquisition drivers, registered explicitly by transport name (no discovery)."""
