@@ -91,7 +91,9 @@ class Compact2:
         stamp = Timestamp()
         stamp.FromDatetime(sent_at)
         event.time.CopyFrom(stamp)
-        return json_format.MessageToJson(event, indent=None)
+        # ChirpStack serialises integration events with default values included (pbjson emit_fields),
+        # so the first uplink carries "fCnt": 0 and "confirmed": false rather than omitting them.
+        return json_format.MessageToJson(event, indent=None, always_print_fields_with_no_presence=True)
 
 
 def _uuid(rng: random.Random) -> str:

@@ -35,6 +35,12 @@ class BuildingSpec:
         check_site(self.site)
         if not 1 <= self.apartments <= 2000:
             raise ValueError(f"apartments must be 1..2000, got {self.apartments}")
+        # the KARAT-307 serves its serial as an unsigned 32-bit register pair, its unit id per Modbus
+        serial = self.heat_meter_serial
+        if not (serial.isascii() and serial.isdigit()) or int(serial) > 0xFFFFFFFF:
+            raise ValueError(f"heat_meter_serial must be decimal digits below 2**32, got {self.heat_meter_serial!r}")
+        if not 1 <= self.heat_meter_unit <= 247:
+            raise ValueError(f"heat_meter_unit must be 1..247, got {self.heat_meter_unit}")
         if not 0 <= self.common_share < 1 or not 0 <= self.loss_share < 0.5:
             raise ValueError("common_share must be in [0, 1) and loss_share in [0, 0.5)")
 
@@ -56,7 +62,10 @@ class Scenario:
                 datetime.fromisoformat(self.start)
             except ValueError:
                 raise ValueError(f"start must be 'auto' or an ISO local time, got {self.start!r}") from None
-        uuid.UUID(self.lora_application_id)
+        try:
+            uuid.UUID(self.lora_application_id)
+        except ValueError:
+            raise ValueError(f"lora_application_id must be a UUID, got {self.lora_application_id!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

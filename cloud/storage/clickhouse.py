@@ -80,6 +80,10 @@ class ReadOnlyViolation(ValueError):
     """A statement that would change data was given to a read-only entry point."""
 
 
+class QueryError(ValueError):
+    """ClickHouse refused a query (syntax, unknown table ...); the message is its first line."""
+
+
 def check_read_only(sql: str) -> None:
     if _WRITE.match(sql) or ";" in sql.strip().rstrip(";"):
         raise ReadOnlyViolation("only a single SELECT, SHOW, DESCRIBE, EXPLAIN or WITH query is allowed")
@@ -159,7 +163,11 @@ class ClickHouse:
         try:
             result = self.client.query(sql, settings={"readonly": 1})
         except ClickHouseError as exc:
-            raise ReadOnlyViolation(str(exc).strip().splitlines()[0]) from exc
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            if "READONLY" in text:
+                raise ReadOnlyViolation(first) from exc
+            raise QueryError(first) from exc
         return list(result.column_names), result.result_rows
 
     async def read_only(self, sql: str) -> tuple[list[str], list[tuple]]:

@@ -1,0 +1,109 @@
+"""Registry seeding: a company, its users, and buildings with premises and meters.
+
+Used by `domuchet demo` (with the simulated building's plan) and by tests. Idempotent: a
+building already registered (same company and address) is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloud.services.auth import hash_password
+from cloud.storage.registry import Registry
+
+# (model, channel number, resource, parameters)
+CHANNELS = {
+    "KARAT-307": ((1, "heat", "Q,V1,V2,T1,T2"), (2, "hot_water", "V"), (3, "cold_water", "V")),
+    "KARAT-Compact-2-223": ((1, "heat", "Q"), (2, "hot_water", "V"), (3, "cold_water", "V")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UserSeed:
+    login: str
+    full_name: str
+    role: str
+    password: str
+    reader: bool = False
+
+
+DEMO_USERS = (
+    UserSeed("dispatcher", "Диспетчер Демо", "dispatcher", "dispatcher-demo"),
+    UserSeed("engineer", "Сервис-инженер Демо", "engineer", "engineer-demo"),
+    UserSeed("admin", "Администратор Демо", "administrator", "admin-demo"),
+    UserSeed("reader", "Читатель Демо", "dispatcher", "reader-demo", reader=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PremiseSeed:
+    number: str
+    area_m2: float
+    residents: int
+    meter_serial: str
+    meter_model: str
+    communicator: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingSeed:
+    site: str
+    address: str
+    city: str
+    time_zone: str
+    heat_meter_serial: str
+    heat_meter_model: str
+    heat_meter_communicator: str
+    premises: tuple[PremiseSeed, ...]
+
+
+def seed_company(registry: Registry, name: str, city: str, users: tuple[UserSeed, ...],
+                 login_prefix: str = "") -> int:
+    """Create the company and its users if missing; returns the company id."""
+    with registry.connect() as db:
+        row = db.execute("SELECT id FROM companies WHERE name = ?", (name,)).fetchone()
+        company_id = row[0] if row else db.execute("INSERT INTO companies (name, city) VALUES (?, ?)",
+                                                   (name, city)).lastrowid
+        for u in users:
+            login = login_prefix + u.login
+            if db.execute("SELECT 1 FROM users WHERE login = ?", (login,)).fetchone() is None:
+                db.execute("INSERT INTO users (company_id, login, full_name, role, reader, password_hash) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (company_id, login, u.full_name, u.role, int(u.reader), hash_password(u.password)))
+    return company_id
+
+
+def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
+    """Register the building, its premises and meters unless it is registered already."""
+    with registry.connect() as db:
+        row = db.execute("SELECT id FROM buildings WHERE company_id = ? AND address = ?",
+                         (company_id, b.address)).fetchone()
+        if row is not None:
+            return row[0]
+        area = round(sum(p.area_m2 for p in b.premises), 1)
+        residents = sum(p.residents for p in b.premises)
+        building_id = db.execute(
+            "INSERT INTO buildings (company_id, site, address, city, time_zone, area_m2, residents) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (company_id, b.site, b.address, b.city, b.time_zone, area, residents),
+        ).lastrowid
+        _meter(db, company_id, building_id, None, b.heat_meter_serial, b.heat_meter_model, "common",
+               b.heat_meter_communicator)
+        for p in b.premises:
+            premise_id = db.execute(
+                "INSERT INTO premises (building_id, number, kind, area_m2, residents, account) "
+                "VALUES (?, ?, 'apartment', ?, ?, ?)",
+                (building_id, p.number, p.area_m2, p.residents, f"{b.site.upper()}-{int(p.number):04d}"),
+            ).lastrowid
+            _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",
+                   p.communicator)
+    return building_id
+
+
+def _meter(db, company_id: int, building_id: int, premise_id: int | None, serial: str, model: str, role: str,
+           communicator: str) -> None:
+    meter_id = db.execute(
+        "INSERT INTO meters (company_id, building_id, premise_id, serial, model, role, communicator, archives) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'hour, integral')",
+        (company_id, building_id, premise_id, serial, model, role, communicator)).lastrowid
+    for number, resource, parameters in CHANNELS[model]:
+        db.execute("INSERT INTO meter_channels VALUES (?, ?, ?, ?)", (meter_id, number, resource, parameters))

@@ -1,0 +1,5 @@
+import sys
+
+from domuchet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,225 @@
+"""`domuchet` command line: demo, nats, sim, edge, cloud, sql. See `domuchet --help`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from domuchet import settings
+from protocol.settings import ConfigError
+
+log = logging.getLogger("domuchet")
+
+EPILOG = """\
+Every command reads one TOML config file (--config) with [nats], [sim], [edge] and [cloud]
+tables; DOMUCHET_<TABLE>_<KEY> environment variables override single keys (for example
+DOMUCHET_CLOUD_PORT=9090). Data lives under --data-dir (default ./domuchet-data): nats/, sim/,
+edge/ and cloud/ inside it. Default loopback ports: NATS 4222, MQTT 1883, UI and /api 8080,
+simulated Modbus TCP devices from 5020.
+
+  domuchet demo                 the whole stack with a simulated building; open the printed URL
+  domuchet nats                 the embedded NATS server (JetStream + MQTT listener)
+  domuchet sim --scenario demo  simulated KARAT devices; one JSON line per device on stdout
+  domuchet edge --config F      the edge agent ([edge] table with [[edge.meters]])
+  domuchet cloud                ingest + services + HTTP API + UI
+  domuchet sql "SELECT ..."     read-only ClickHouse query, tab-separated rows
+"""
+
+
+def _logging(to: Path | None = None, level: str = "INFO") -> None:
+    fmt = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+    if to is not None:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=to, level=level, format=fmt, force=True)
+    else:
+        logging.basicConfig(stream=sys.stderr, level=level, format=fmt, force=True)
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)  # its deprecation notices every start
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="domuchet", description="ДомУчёт: remote metering of apartment buildings",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", type=Path, help="TOML config file")
+        sp.add_argument("--data-dir", type=Path, default=None, help="data directory (default ./domuchet-data)")
+
+    d = sub.add_parser("demo", help="run NATS, the simulated building, the edge and the cloud with its UI")
+    common(d)
+    d.add_argument("--port", type=int, help="UI and API port (default 8080)")
+    d.add_argument("--speed", type=float, help="simulated seconds per wall second (default: the scenario's)")
+    d.add_argument("--scenario", default=None, help="scenario file or built-in name (default demo)")
+    d.add_argument("--nats-port", type=int)
+    d.add_argument("--mqtt-port", type=int)
+    d.add_argument("--modbus-port", type=int)
+
+    n = sub.add_parser("nats", help="run the embedded nats-server with JetStream and MQTT")
+    common(n)
+    n.add_argument("--port", type=int)
+    n.add_argument("--mqtt-port", type=int)
+
+    s = sub.add_parser("sim", help="run simulated KARAT devices from a scenario")
+    common(s)
+    s.add_argument("--scenario")
+    s.add_argument("--speed", type=float)
+    s.add_argument("--modbus-port", type=int)
+    s.add_argument("--mqtt-port", type=int)
+
+    e = sub.add_parser("edge", help="run the edge agent")
+    common(e)
+
+    c = sub.add_parser("cloud", help="run ingest, services, API and UI")
+    common(c)
+    c.add_argument("--port", type=int)
+    c.add_argument("--nats-url")
+    c.add_argument("--clickhouse", help="ClickHouse DSN (default chdb://<data-dir>/cloud/clickhouse)")
+
+    q = sub.add_parser("sql", help="run a read-only ClickHouse query and print tab-separated rows")
+    common(q)
+    q.add_argument("query")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    data_dir: Path = args.data_dir or settings.DEFAULT_DATA_DIR
+    try:
+        doc = settings.read(args.config)
+        if args.command == "demo":
+            from domuchet.demo import run_demo
+            return run_demo(args, doc, data_dir)
+        if args.command == "nats":
+            return _nats(args, doc, data_dir)
+        if args.command == "sim":
+            return _sim(args, doc, data_dir)
+        if args.command == "edge":
+            return _edge(args, doc, data_dir)
+        if args.command == "cloud":
+            return _cloud(args, doc, data_dir)
+        return _sql(args, doc, data_dir)
+    except ConfigError as exc:
+        print(f"domuchet: bad config: {exc}", file=sys.stderr)
+        return 2
+
+
+def _nats(args, doc, data_dir: Path) -> int:
+    from domuchet import natsserver
+    cfg = settings.nats(doc, args.config, port=args.port, mqtt_port=args.mqtt_port)
+    conf = natsserver.write_config(cfg, data_dir / "nats")
+    binary = natsserver.binary()
+    os.execv(binary, [binary, "-c", str(conf)])  # noqa: S606 - replaces this process with nats-server
+    return 0
+
+
+def _sim(args, doc, data_dir: Path) -> int:
+    from dataclasses import replace
+
+    from simulators.runner import Endpoints, SimulatedBuilding
+    from simulators.scenario import load
+    _logging()
+    cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario, speed=args.speed,
+                           modbus_port=args.modbus_port, mqtt_port=args.mqtt_port)
+    scenario = load(cfg.scenario)
+    if cfg.speed:
+        scenario = replace(scenario, speed=cfg.speed)
+    building = SimulatedBuilding(scenario, data_dir / "sim",
+                                 Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port))
+
+    async def run() -> None:
+        await building.run(sys.stdout, _stop_on_signals())
+    asyncio.run(run())
+    return 0
+
+
+def _edge(args, doc, data_dir: Path) -> int:
+    from edge.agent import EdgeAgent
+    from edge.config import EdgeConfig
+    _logging()
+    section = dict(doc.get("edge", {}))
+    section.setdefault("data_dir", str(data_dir / "edge"))
+    config = settings.section({"edge": section}, "edge", EdgeConfig, args.config)
+
+    async def run() -> None:
+        await EdgeAgent(config).run(_stop_on_signals())
+    asyncio.run(run())
+    return 0
+
+
+def _cloud_config(args, doc, data_dir: Path, **overrides):
+    from cloud.config import CloudConfig
+    section = dict(doc.get("cloud", {}))
+    section.setdefault("data_dir", str(data_dir / "cloud"))
+    return settings.section({"cloud": section}, "cloud", CloudConfig, args.config, **overrides)
+
+
+def _cloud(args, doc, data_dir: Path) -> int:
+    from domuchet.cloud_process import run_cloud
+    _logging()
+    run_cloud(_cloud_config(args, doc, data_dir, port=args.port, nats_url=args.nats_url,
+                            clickhouse_dsn=args.clickhouse))
+    return 0
+
+
+def _sql(args, doc, data_dir: Path) -> int:
+    from cloud.storage.clickhouse import ClickHouse, QueryError, ReadOnlyViolation, check_read_only
+    from domuchet.cloud_process import local_api_file
+    config = _cloud_config(args, doc, data_dir)
+    try:
+        check_read_only(args.query)
+    except ReadOnlyViolation as exc:
+        print(f"domuchet sql: refused: {exc}", file=sys.stderr)
+        return 2
+    api = local_api_file(config.data_dir)
+    if api.exists():  # a cloud is running on this data directory: ask it
+        info = json.loads(api.read_text())
+        req = urllib.request.Request(info["url"] + "/api/local/sql", data=json.dumps({"sql": args.query}).encode(),  # noqa: S310
+                                     headers={"Content-Type": "application/json", "X-Local-Token": info["token"]})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback URL we wrote
+                rows = json.loads(resp.read())["rows"]
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read() or b"{}")
+            print(f"domuchet sql: {body.get('message', exc.reason)}", file=sys.stderr)
+            return 2
+        except urllib.error.URLError:
+            rows = None  # stale file: the cloud is gone; read the directory ourselves
+        if rows is not None:
+            _print_rows(rows)
+            return 0
+    ch = ClickHouse(config.dsn, config.clickhouse_database)
+    try:
+        ch.open_sync()
+        _, rows = ch.read_only_sync(args.query)
+    except (ReadOnlyViolation, QueryError) as exc:
+        print(f"domuchet sql: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ch.close_sync()
+    _print_rows(rows)
+    return 0
+
+
+def _print_rows(rows) -> None:
+    for row in rows:
+        print("\t".join("" if v is None else str(v) for v in row))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""`domuchet cloud`: ingest, services, the /api routes and the UI in one process (embedded
+chDB allows one process per data directory). Blocking ClickHouse calls run off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from nicegui import app, ui
+
+import ui as pages
+from cloud.api import router
+from cloud.config import CloudConfig
+from cloud.ingest import Ingest
+from cloud.services.container import Services
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def local_api_file(data_dir: Path) -> Path:
+    return data_dir / "local-api.json"
+
+
+def _secret(path: Path) -> str:
+    """A random secret kept in the data directory (created once, owner-readable only)."""
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def open_storage(config: CloudConfig) -> tuple[Registry, ClickHouse]:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry(config.registry_path)
+    clickhouse = ClickHouse(config.dsn, config.clickhouse_database)
+    clickhouse.open_sync()
+    return registry, clickhouse
+
+
+def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None = None,
+              on_started: Callable[[Services], None] | None = None,
+              background: list[Callable[[Services, asyncio.Event], object]] | None = None,
+              on_stopped: Callable[[], None] | None = None) -> None:
+    """Serve until interrupted. Hooks let `domuchet demo` seed, report progress and stop its children."""
+    registry, clickhouse = open_storage(config)
+    if prepare is not None:
+        prepare(registry)
+    services = Services.create(registry, clickhouse, config.session_hours)
+    ingest = Ingest(config.nats_url, clickhouse)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    token = secrets.token_urlsafe(24)
+    api_file = local_api_file(config.data_dir)
+
+    async def started() -> None:
+        tasks.append(asyncio.create_task(_supervised("ingest", ingest.run, stop)))
+        for job in background or []:
+            tasks.append(asyncio.create_task(job(services, stop)))  # type: ignore[arg-type]
+        api_file.write_text(json.dumps({"url": f"http://{config.host}:{config.port}", "token": token,
+                                        "pid": os.getpid()}))
+        api_file.chmod(0o600)
+        if on_started is not None:
+            on_started(services)
+
+    async def stopped() -> None:
+        stop.set()
+        api_file.unlink(missing_ok=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(clickhouse.close_sync)
+        if on_stopped is not None:
+            await asyncio.to_thread(on_stopped)
+        log.info("event=cloud_stopped")
+
+    app.on_startup(started)
+    app.on_shutdown(stopped)
+    app.include_router(router(clickhouse, token))
+    pages.register(services)
+    ui.run(host=config.host, port=config.port, reload=False, show=False, title="ДомУчёт",
+           storage_secret=_secret(config.data_dir / "storage-secret"), language="ru", uvicorn_logging_level="warning",
+           favicon="🏢")
+
+
+async def _supervised(name: str, job: Callable[[asyncio.Event], object], stop: asyncio.Event) -> None:
+    """Keep a background task alive: log a failure with context and start it again."""
+    while not stop.is_set():
+        try:
+            await job(stop)  # type: ignore[misc]
+        except Exception:
+            log.exception("event=task_failed task=%s restart_in_s=2", name)
+            try:
+                await asyncio.wait_for(stop.wait(), 2.0)
+            except TimeoutError:
+                pass

@@ -1,0 +1,54 @@
+"""The one config file (TOML) of every `domuchet` command: [nats], [sim], [edge], [cloud]
+tables, each checked against its dataclass; environment variables DOMUCHET_<TABLE>_<KEY>
+override scalar keys. Errors name the file and the key."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from domuchet.natsserver import NatsSettings
+from protocol.settings import ConfigError, build, env_overrides
+
+T = TypeVar("T")
+DEFAULT_DATA_DIR = Path("domuchet-data")
+_TABLES = ("nats", "sim", "edge", "cloud")
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    scenario: str = "demo"
+    speed: float = 0.0  # 0 = the scenario's own speed
+    host: str = "127.0.0.1"
+    modbus_port: int = 5020
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+
+
+def read(path: Path | None) -> dict[str, Any]:
+    """The parsed config file ({} without one); unknown tables are refused."""
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
+    for key in doc:
+        if key not in _TABLES:
+            raise ConfigError(str(path), key, f"unknown table; expected one of {', '.join(_TABLES)}")
+    return doc
+
+
+def section(doc: dict[str, Any], name: str, cls: type[T], path: Path | None, **overrides: Any) -> T:
+    data = env_overrides(dict(doc.get(name, {})), os.environ, name, cls)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return build(cls, data, str(path) if path else "(defaults)", name)
+
+
+def nats(doc: dict[str, Any], path: Path | None, **overrides: Any) -> NatsSettings:
+    return section(doc, "nats", NatsSettings, path, **overrides)
