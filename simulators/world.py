@@ -35,9 +35,17 @@ class SimClock:
         self.speed = speed
         self._sim0 = start
         self._wall0 = time.monotonic()
+        self._frozen: datetime | None = None
 
     def now(self) -> datetime:
+        if self._frozen is not None:
+            return self._frozen
         return self._sim0 + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+
+    def freeze(self) -> datetime:
+        """Stop simulated time where it is (QA and tests: a world that no longer changes)."""
+        self._frozen = self.now()
+        return self._frozen
 
 
 def commissioning_utc(scenario: Scenario, wall_now: datetime | None = None) -> datetime:

@@ -1,0 +1,49 @@
+"""Shared fixtures: real servers on free loopback ports, one chDB directory per test session."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud.storage.clickhouse import ClickHouse
+from domuchet import natsserver
+
+_CHDB_DIR = Path(tempfile.mkdtemp(prefix="domuchet-chdb-"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[natsserver.NatsSettings]:
+    """A real nats-server with JetStream and its MQTT listener, on free ports."""
+    cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
+    proc = natsserver.start(cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False)
+    yield cfg
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chdb_path() -> Iterator[Path]:
+    """chDB allows one data directory per process: every test shares this one (DESIGN.md 3)."""
+    yield _CHDB_DIR
+    shutil.rmtree(_CHDB_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def clickhouse(chdb_path: Path) -> Iterator[ClickHouse]:
+    """A fresh database in the session's chDB directory, migrated, closed after the test."""
+    ch = ClickHouse(f"chdb://{chdb_path}", database=f"t_{uuid.uuid4().hex[:12]}")
+    ch.open_sync()
+    yield ch
+    ch.close_sync()

@@ -1,0 +1,173 @@
+"""Simulated building -> edge agent -> JetStream -> ingest -> ClickHouse, on real parts:
+nats-server with its MQTT listener, pymodbus, paho-mqtt, chDB. Every record the simulator
+produced must be in ClickHouse exactly once, with the device's timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats as nats_client
+import pytest
+
+from cloud.ingest import Ingest
+from cloud.storage.clickhouse import ClickHouse
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig, MeterConfig
+from protocol import subjects
+from protocol.wire import decode_batch
+from simulators.runner import Endpoints, SimulatedBuilding
+from simulators.scenario import load
+from tests.conftest import free_port
+
+HOURS = 10  # simulated hours to run
+
+
+def _scenario():
+    s = load("demo")
+    return replace(s, speed=7200.0, start="2026-01-15T00:00",
+                   building=replace(s.building, apartments=4, site="itest"))
+
+
+def _edge_config(building: SimulatedBuilding, modbus_port: int, nats_url: str, mqtt_port: int,
+                 data_dir: Path) -> EdgeConfig:
+    commissioned = building.state.commissioning.isoformat()
+    b = building.scenario.building
+    meters = [MeterConfig(serial=b.heat_meter_serial, model="KARAT-307", transport="modbus-tcp",
+                          commissioned=commissioned, port=modbus_port, unit=b.heat_meter_unit)]
+    meters += [MeterConfig(serial=a.meter_serial, model="KARAT-Compact-2-223", transport="lorawan",
+                           commissioned=commissioned, dev_eui=a.dev_eui) for a in building.plan.apartments]
+    return EdgeConfig(site=b.site, time_zone=b.time_zone, data_dir=data_dir, nats_url=nats_url,
+                      mqtt_port=mqtt_port, poll_interval_s=0.2, batch_max_records=20, meters=meters)
+
+
+def _expected(building: SimulatedBuilding, closed_hours: int, sent_hours: int) -> dict[tuple, float]:
+    """(meter, channel, parameter, period start UTC) -> value, straight from the simulated world."""
+    world, out = building.world, {}
+    for i in range(closed_hours):
+        start = world.hour_start(i).replace(tzinfo=None)
+        c = world.building_counters(i)
+        serial = building.heat_meter.serial
+        out[(serial, 1, "Q", start)] = c.heat_kcal / 1e6
+        out[(serial, 2, "V", start)] = c.hot_litres / 1e3
+        out[(serial, 3, "V", start)] = c.cold_litres / 1e3
+    for a in building.plan.apartments:
+        for i in range(sent_hours):
+            start = world.hour_start(i).replace(tzinfo=None)
+            c = world.apartment_counters(a, i)
+            out[(a.meter_serial, 1, "Q", start)] = c.heat_kcal / 1e6
+            out[(a.meter_serial, 2, "V", start)] = c.hot_litres / 1e3
+            out[(a.meter_serial, 3, "V", start)] = c.cold_litres / 1e3
+    return out
+
+
+async def _until(predicate, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_every_record_arrives_exactly_once(nats, clickhouse: ClickHouse, tmp_path: Path) -> None:
+    modbus_port = free_port()
+    building = SimulatedBuilding(_scenario(), tmp_path / "sim",
+                                 Endpoints(modbus_port=modbus_port, mqtt_port=nats.mqtt_port))
+    agent = EdgeAgent(_edge_config(building, modbus_port, nats.url, nats.mqtt_port, tmp_path / "edge"))
+    ingest = Ingest(nats.url, clickhouse)
+    stop_sim, stop_edge, stop_ingest = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    ingest_task = asyncio.create_task(ingest.run(stop_ingest))
+    sim_task = asyncio.create_task(building.run(open("/dev/null", "w"), stop_sim))  # noqa: SIM115
+    edge_task = asyncio.create_task(agent.run(stop_edge))
+    try:
+        await _until(lambda: _true(building.world.hour_index(building.clock.now()) >= HOURS), 30, "simulated hours")
+        frozen = building.clock.freeze()
+        closed = building.world.hour_index(frozen)
+        await _until(lambda: _true(building.state.last_sent_hour == closed - 1), 10, "last uplinks sent")
+        expected = _expected(building, closed, closed)
+
+        async def all_stored() -> bool:
+            rows = await clickhouse.query("SELECT count() FROM {db}.archive FINAL")
+            return rows[0][0] >= len(expected)
+        await _until(all_stored, 60, f"{len(expected)} values in ClickHouse")
+        await _until(lambda: _true(agent.buffer.stats()["unbatched_values"] == 0), 10, "edge outbox drained")
+
+        rows = await clickhouse.query("SELECT meter, channel, parameter, period_start, value FROM {db}.archive FINAL "
+                                      "WHERE parameter IN ('Q', 'V')")
+        got = {(m, c, p, t.replace(tzinfo=None)): v for m, c, p, t, v in rows}
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            assert got[key] == pytest.approx(value, abs=1e-9), key
+        raw, distinct = (await clickhouse.query(
+            "SELECT count(), uniqExact(meter, channel, kind, parameter, period_start) FROM {db}.archive"))[0]
+        assert raw == distinct, "a value was stored twice"
+        # the device's hour starts, in UTC: the first is the commissioning hour
+        first = min(t for (_, _, _, t) in got)
+        assert first == building.state.commissioning.astimezone(UTC).replace(tzinfo=None)
+
+        # the edge sees the cloud's stored watermark for every batch it published
+        async def confirmed() -> bool:
+            return "pending" not in agent.buffer.stats()["batches"] and "published" not in agent.buffer.stats()[
+                "batches"]
+        await _until(confirmed, 15, "stored watermark for every batch")
+    finally:
+        stop_sim.set()
+        stop_edge.set()
+        stop_ingest.set()
+        await asyncio.gather(sim_task, edge_task, ingest_task, return_exceptions=True)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, clickhouse: ClickHouse,
+                                                                        tmp_path: Path) -> None:
+    from edge.buffer import Buffer
+    from protocol.vocabulary import ArchiveKind, Nature
+    from protocol.wire import ArchiveRecord, encode_batch
+
+    buf = Buffer(tmp_path / "b.db")
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, start + 3600 * i, {"Q": 1.5 + i, "V1": 2.0},
+                             received_at=1.0) for i in range(5)])
+    batch = buf.next_batch(100, "rtest")
+    assert batch is not None and batch.seq == 1
+    data = encode_batch(batch)
+    ingest = Ingest(nats.url, clickhouse)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingest.run(stop))
+    nc = await nats_client.connect(nats.url)
+    try:
+        js = nc.jetstream()
+        await _until(lambda: _stream_ready(js), 10, "streams created by the ingest")
+        subject = subjects.archive_subject("rtest")
+        await js.publish(subject, b"\x93garbage", headers={"Nats-Msg-Id": "rtest:bad"})
+        await js.publish(subject, data, headers={"Nats-Msg-Id": batch.msg_id})
+        await js.publish(subject, data, headers={"Nats-Msg-Id": "rtest:replay-with-new-id"})  # past the broker's dedup
+
+        async def stored() -> bool:
+            return (await clickhouse.query("SELECT count() FROM {db}.sync_batches"))[0][0] >= 2
+        await _until(stored, 20, "both copies handled")
+        assert (await clickhouse.query("SELECT count() FROM {db}.archive FINAL"))[0][0] == 10
+        assert (await clickhouse.query("SELECT count() FROM {db}.archive"))[0][0] == 10  # insert dedup by token
+        dead = await clickhouse.query("SELECT msg_id, reason FROM {db}.dead_letter")
+        assert len(dead) == 1 and dead[0][0] == "rtest:bad" and "batch" in dead[0][1]
+        kv = await js.key_value(subjects.STORED_BUCKET)
+        assert int((await kv.get("rtest")).value) == 1
+        assert decode_batch(data).records == batch.records
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+        buf.close()
+
+
+async def _stream_ready(js) -> bool:
+    try:
+        await js.stream_info(subjects.STREAM_UP)
+        return True
+    except Exception:  # noqa: BLE001 - not created yet
+        return False
