@@ -79,7 +79,7 @@ async def test_every_record_arrives_exactly_once(nats, clickhouse: ClickHouse, t
     ingest = Ingest(nats.url, clickhouse)
     stop_sim, stop_edge, stop_ingest = asyncio.Event(), asyncio.Event(), asyncio.Event()
     ingest_task = asyncio.create_task(ingest.run(stop_ingest))
-    sim_task = asyncio.create_task(building.run(open("/dev/null", "w"), stop_sim))  # noqa: SIM115
+    sim_task = asyncio.create_task(building.run(open("/dev/null", "w"), stop_sim))
     edge_task = asyncio.create_task(agent.run(stop_edge))
     try:
         await _until(lambda: _true(building.world.hour_index(building.clock.now()) >= HOURS), 30, "simulated hours")
@@ -134,7 +134,8 @@ async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, cl
     buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, start + 3600 * i, {"Q": 1.5 + i, "V1": 2.0},
                              received_at=1.0) for i in range(5)])
     batch = buf.next_batch(100, "rtest")
-    assert batch is not None and batch.seq == 1
+    assert batch is not None
+    assert batch.seq == 1
     data = encode_batch(batch)
     ingest = Ingest(nats.url, clickhouse)
     stop = asyncio.Event()
@@ -154,7 +155,9 @@ async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, cl
         assert (await clickhouse.query("SELECT count() FROM {db}.archive FINAL"))[0][0] == 10
         assert (await clickhouse.query("SELECT count() FROM {db}.archive"))[0][0] == 10  # insert dedup by token
         dead = await clickhouse.query("SELECT msg_id, reason FROM {db}.dead_letter")
-        assert len(dead) == 1 and dead[0][0] == "rtest:bad" and "batch" in dead[0][1]
+        assert len(dead) == 1
+        assert dead[0][0] == "rtest:bad"
+        assert "batch" in dead[0][1]
         kv = await js.key_value(subjects.STORED_BUCKET)
         assert int((await kv.get("rtest")).value) == 1
         assert decode_batch(data).records == batch.records
@@ -169,5 +172,5 @@ async def _stream_ready(js) -> bool:
     try:
         await js.stream_info(subjects.STREAM_UP)
         return True
-    except Exception:  # noqa: BLE001 - not created yet
+    except nats_client.js.errors.NotFoundError:  # not created yet
         return False
