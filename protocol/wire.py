@@ -78,7 +78,7 @@ def decode_batch(data: bytes) -> Batch:
     if not isinstance(doc, dict):
         raise DecodeError("batch", f"expected a map, got {type(doc).__name__}")
     version = doc.get("v")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise UnsupportedVersion("v", f"unsupported schema version {version!r} (this code reads {SCHEMA_VERSION})")
     site = _typed(doc, "site", str)
     try:

@@ -57,6 +57,8 @@ class LoraUplinkHandler:
             log.info("event=uplink_unknown_device dev_eui=%s", dev_eui)
             return
         try:
+            if event.f_port != lorawan.FPORT:
+                raise DecodeError("fPort", f"expected {lorawan.FPORT} for archive templates, got {event.f_port}")
             frame = lorawan.decode(bytes(event.data))
         except DecodeError as exc:
             reason = f"{exc.field}: {exc.reason}"
