@@ -95,7 +95,7 @@ class Ingest:
                     await self.handle(msg.subject, msg.data, msg.headers or {})
                     await msg.ack()
         finally:
-            await nc.drain()
+            await nc.close()
 
     async def handle(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
         """Store one message's batch, or dead-letter it with the reason."""

@@ -76,7 +76,7 @@ class Sync:
                 self.last_sync = time.time()
         finally:
             watcher.cancel()
-            await nc.drain()
+            await nc.close()
 
     async def _watch_watermark(self, js, stop: asyncio.Event) -> None:
         kv = None

@@ -50,7 +50,7 @@ class Scenario:
     building: BuildingSpec
     seed: int = 1
     speed: float = 1440.0  # simulated seconds per wall second
-    start: str = "auto"  # local ISO time of commissioning, or "auto": midnight two days ago
+    start: str = "auto"  # local ISO time of commissioning, or "auto": 23:00 local, three days ago
     lora_application_id: str = "0b7c1e52-5d1e-4a7b-9d34-1f3a2c9e8d01"
     name: str = "scenario"
 

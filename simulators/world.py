@@ -54,7 +54,9 @@ def commissioning_utc(scenario: Scenario, wall_now: datetime | None = None) -> d
     if scenario.start == "auto":
         wall_now = wall_now or datetime.now(UTC)
         local_midnight = wall_now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-        local = local_midnight - timedelta(days=2)
+        # 23:00 two days before: the first hourly record closes at midnight, so the first
+        # whole day already has its opening reading (consumption needs both ends)
+        local = local_midnight - timedelta(days=2, hours=1)
     else:
         local = datetime.fromisoformat(scenario.start).replace(minute=0, second=0, microsecond=0)
     return local_to_utc(local, tz)

@@ -41,11 +41,11 @@ def test_commissioning_from_local_start() -> None:
     assert commissioning_utc(_scenario()) == datetime(2025, 1, 9, 21, 0, tzinfo=UTC)
 
 
-def test_commissioning_auto_is_local_midnight_two_days_ago() -> None:
+def test_commissioning_auto_is_23_local_three_days_ago() -> None:
     scenario = _scenario(start="auto")
-    # 22:30 UTC on 5 March is already 01:30 on 6 March in Moscow
-    assert commissioning_utc(scenario, datetime(2025, 3, 5, 22, 30, tzinfo=UTC)) == datetime(2025, 3, 3, 21, tzinfo=UTC)
-    assert commissioning_utc(scenario, datetime(2025, 3, 5, 20, 30, tzinfo=UTC)) == datetime(2025, 3, 2, 21, tzinfo=UTC)
+    # 22:30 UTC on 5 March is already 01:30 on 6 March in Moscow: commissioning 3 March 23:00 local
+    assert commissioning_utc(scenario, datetime(2025, 3, 5, 22, 30, tzinfo=UTC)) == datetime(2025, 3, 3, 20, tzinfo=UTC)
+    assert commissioning_utc(scenario, datetime(2025, 3, 5, 20, 30, tzinfo=UTC)) == datetime(2025, 3, 2, 20, tzinfo=UTC)
 
 
 def test_two_worlds_with_the_same_seed_agree() -> None:

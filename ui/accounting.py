@@ -1,0 +1,167 @@
+"""Section "Учёт" (manual 4.1): routes of the building list, building consumption, premise
+consumption and meter archive pages, with the sign-in guard, role check and not-found pages.
+
+The page bodies live in ui.building_page, ui.premise_page and ui.meter_page; this module
+decides who may see what. Imports the services through ui.ports; tests: tests/unit/ui/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from cloud.services.models import BuildingSummary, Forbidden, InvalidInput, NotFound
+
+from . import access, auth, fmt, theme, widgets
+from .building_page import BuildingPage
+from .i18n import t
+from .meter_page import MeterPage
+from .ports import Services
+from .premise_page import PremisePage
+from .query import PageQuery
+
+PAGE_TIMEOUT = 30.0  # seconds a page may take to query the services before its first response
+
+
+def register(services: Services) -> None:
+    """Register the pages of section "Учёт"."""
+
+    @ui.page("/", response_timeout=PAGE_TIMEOUT)
+    async def buildings_page(request: Request) -> RedirectResponse | None:
+        viewer = await auth.require_viewer(services, request)
+        if isinstance(viewer, RedirectResponse):
+            return viewer
+        if not access.may_use_accounting(viewer.user):
+            return RedirectResponse(access.home(viewer.user), status_code=303)
+        buildings, status = await asyncio.gather(
+            services.accounting.buildings(viewer.token), services.accounting.data_status(viewer.token)
+        )
+        with theme.frame(t("buildings.title"), viewer.user, status=widgets.status_text(status)):
+            building_list(buildings)
+        return None
+
+    @ui.page("/buildings/{building_id}", response_timeout=PAGE_TIMEOUT)
+    async def building_page(
+        request: Request,
+        building_id: str,
+        resource: str | None = None,
+        granularity: str | None = None,
+        period: str | None = None,
+    ) -> RedirectResponse | None:
+        query = PageQuery.parse(resource=resource, granularity=granularity, period=period)
+        return await _guarded(
+            services,
+            request,
+            t("error.building_not_found"),
+            parse_id(building_id),
+            lambda viewer, ident: BuildingPage.load(services, viewer, ident, query),
+        )
+
+    @ui.page("/premises/{premise_id}", response_timeout=PAGE_TIMEOUT)
+    async def premise_page(
+        request: Request,
+        premise_id: str,
+        resource: str | None = None,
+        granularity: str | None = None,
+        period: str | None = None,
+    ) -> RedirectResponse | None:
+        query = PageQuery.parse(resource=resource, granularity=granularity, period=period)
+        return await _guarded(
+            services,
+            request,
+            t("error.premise_not_found"),
+            parse_id(premise_id),
+            lambda viewer, ident: PremisePage.load(services, viewer, ident, query),
+        )
+
+    @ui.page("/meters/{meter_id}", response_timeout=PAGE_TIMEOUT)
+    async def meter_page(
+        request: Request,
+        meter_id: str,
+        channel: str | None = None,
+        granularity: str | None = None,
+        period: str | None = None,
+    ) -> RedirectResponse | None:
+        query = PageQuery.parse(channel=channel, granularity=granularity, period=period)
+        return await _guarded(
+            services,
+            request,
+            t("error.meter_not_found"),
+            parse_id(meter_id),
+            lambda viewer, ident: MeterPage.load(services, viewer, ident, query),
+        )
+
+
+async def _guarded(
+    services: Services,
+    request: Request,
+    not_found_text: str,
+    ident: int | None,
+    load: Callable[[auth.Viewer, int], Awaitable[BuildingPage | PremisePage | MeterPage]],
+) -> RedirectResponse | None:
+    """Sign-in guard, role check, then load (which may say NotFound/Forbidden) and draw.
+
+    ``ident`` is the object's id from the path, None when the path had no number in it.
+    """
+    viewer = await auth.require_viewer(services, request)
+    if isinstance(viewer, RedirectResponse):
+        return viewer
+    if not access.may_use_accounting(viewer.user):
+        with theme.frame(t("error.forbidden"), viewer.user):
+            widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
+        return None
+    try:
+        if ident is None:
+            raise NotFound(not_found_text)
+        page = await load(viewer, ident)
+    except NotFound:
+        with theme.frame(t("error.not_found"), viewer.user, crumbs=[(t("nav.buildings"), "/")]):
+            widgets.problem(t("error.not_found"), not_found_text)
+        return None
+    except Forbidden:
+        with theme.frame(t("error.forbidden"), viewer.user, crumbs=[(t("nav.buildings"), "/")]):
+            widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock")
+        return None
+    except InvalidInput as error:
+        with theme.frame(t("error.invalid_title"), viewer.user, crumbs=[(t("nav.buildings"), "/")]):
+            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)), icon="error_outline")
+        return None
+    page.render()
+    return None
+
+
+def parse_id(text: str) -> int | None:
+    """The numeric id in a path segment, or None (shown as "not found", not as a 422)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+def building_list(buildings: list[BuildingSummary]) -> None:
+    """Cards of the company's buildings, each linking to its consumption page (manual 4.1)."""
+    if not buildings:
+        with theme.card():
+            theme.message(t("buildings.empty"))
+        return
+    ui.label(t("buildings.count", count=len(buildings))).classes("text-sm du-muted -mt-2")
+    with ui.element("div").classes("grid w-full gap-4 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"):
+        for building in sorted(buildings, key=lambda b: (b.city, b.address)):
+            _building_card(building)
+
+
+def _building_card(building: BuildingSummary) -> None:
+    with theme.card().classes("du-plashka relative").mark(f"building-{building.id}"):
+        with ui.row().classes("items-start gap-3 no-wrap"):
+            with ui.element("div").classes("rounded-lg bg-[#e6eef7] p-2"):
+                ui.icon("apartment", size="26px").classes("text-primary")
+            with ui.column().classes("gap-0"):
+                ui.link(building.address, f"/buildings/{building.id}").classes("du-link du-stretched text-base")
+                ui.label(building.city).classes("text-sm du-muted")
+        ui.separator()
+        with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-3"):
+            widgets.fact(t("building.area"), f"{fmt.number(building.area_m2, 1)} {t('unit.m2')}")
+            widgets.fact(t("building.residents"), fmt.integer(building.residents))
+            widgets.fact(t("building.premises"), fmt.integer(building.premises_count))
+            widgets.fact(t("building.meters"), fmt.integer(building.meters_count))

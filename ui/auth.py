@@ -1,0 +1,171 @@
+"""Signing in and out, and the per-page guard.
+
+The session token lives in ``app.storage.user["token"]``; ``current_user`` asks the auth
+service who it belongs to on every page build, so an expired or revoked session sends the
+person to ``/login?next=<path>`` (the service decides expiry, manual 3.5). Imports the auth
+service through ui.ports; tests: tests/unit/ui/test_auth.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+
+from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound, UserInfo
+
+from . import access, theme
+from .i18n import t
+from .ports import Services
+
+TOKEN_KEY = "token"  # noqa: S105 - the storage key, not a secret
+ENDED_KEY = "session_ended"  # set when a session was refused, so the login page can say why
+LOGIN_PATH = "/login"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person a page is built for, and the token to act as them."""
+
+    user: UserInfo
+    token: str
+
+
+def safe_next(value: str | None) -> str | None:
+    """A local path to return to after signing in; anything else (other hosts) is dropped."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if value.startswith(LOGIN_PATH):
+        return None
+    return value
+
+
+def login_url(next_path: str | None) -> str:
+    target = safe_next(next_path)
+    return f"{LOGIN_PATH}?next={quote(target, safe='/')}" if target else LOGIN_PATH
+
+
+def _request_path(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def current_user(services: Services) -> UserInfo | None:
+    """The user of this browser's session, or None when not signed in or expired."""
+    token = app.storage.user.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        return await services.auth.user(token)
+    except AuthError:
+        app.storage.user.pop(TOKEN_KEY, None)  # expired or revoked: forget it, sign in again
+        app.storage.user[ENDED_KEY] = True
+        return None
+
+
+async def require_viewer(services: Services, request: Request) -> Viewer | RedirectResponse:
+    """The page guard: the viewer, or a redirect to the login page that comes back here."""
+    user = await current_user(services)
+    if user is None:
+        return RedirectResponse(login_url(_request_path(request)), status_code=303)
+    return Viewer(user=user, token=app.storage.user[TOKEN_KEY])
+
+
+def session_ended() -> None:
+    """Call from an event handler when a service said the session is gone (AuthError)."""
+    app.storage.user.pop(TOKEN_KEY, None)
+    app.storage.user[ENDED_KEY] = True
+    request = ui.context.client.request
+    ui.navigate.to(login_url(_request_path(request)) if request is not None else LOGIN_PATH)
+
+
+async def attempt(call: Awaitable[T]) -> T | None:
+    """Await a service call made from an event handler; on a refusal, tell the person and give None.
+
+    An ended session goes to the login page; not found, forbidden and invalid input become a
+    notification naming the reason, and the page keeps what it showed.
+    """
+    try:
+        return await call
+    except AuthError:
+        session_ended()
+    except NotFound:
+        ui.notify(t("error.not_found"), type="negative")
+    except Forbidden:
+        ui.notify(t("error.forbidden_text"), type="negative")
+    except InvalidInput as error:
+        ui.notify(t("error.invalid_input", reason=str(error)), type="warning")
+    return None
+
+
+def register(services: Services) -> None:
+    """Register /login and /logout."""
+
+    @ui.page(LOGIN_PATH)
+    async def login_page(next: str | None = None) -> RedirectResponse | None:
+        target = safe_next(next)
+        user = await current_user(services)
+        if user is not None:
+            return RedirectResponse(target or access.home(user), status_code=303)
+        _login_form(services, target)
+        return None
+
+    @ui.page("/logout")
+    async def logout_page() -> RedirectResponse:
+        token = app.storage.user.pop(TOKEN_KEY, None)
+        if token:
+            with suppress(AuthError):  # the session had already ended: there is nothing left to close
+                await services.auth.logout(token)
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+
+
+def _login_form(services: Services, target: str | None) -> None:
+    with theme.bare(t("login.title")):
+        with ui.row().classes("items-center gap-2 mb-2"):
+            ui.icon("apartment", size="34px").classes("text-primary")
+            ui.label(t("app.name")).classes("text-3xl font-semibold text-primary").mark("product-name")
+        ui.label(t("app.tagline")).classes("du-muted mb-4 text-center")
+        with ui.card().classes("du-card w-full max-w-sm p-6 gap-4").props("flat"):
+            ui.label(t("login.title")).classes("text-lg font-semibold")
+            login = ui.input(t("login.login")).props("outlined autofocus autocomplete=username").classes("w-full")
+            password = (
+                ui.input(t("login.password"), password=True, password_toggle_button=True)
+                .props("outlined autocomplete=current-password")
+                .classes("w-full")
+            )
+            if app.storage.user.pop(ENDED_KEY, False):
+                ui.label(t("login.expired")).classes("text-sm text-[#486581]").mark("login-expired")
+            error = ui.label("").classes("text-negative text-sm").mark("login-error")
+            error.set_visibility(False)
+
+            async def submit() -> None:
+                name = (login.value or "").strip()
+                secret = password.value or ""
+                if not name or not secret:
+                    error.text = t("login.empty")
+                    error.set_visibility(True)
+                    return
+                try:
+                    session = await services.auth.login(name, secret)
+                except (AuthError, InvalidInput):
+                    error.text = t("login.failed")
+                    error.set_visibility(True)
+                    password.value = ""
+                    return
+                app.storage.user[TOKEN_KEY] = session.token
+                ui.navigate.to(target or access.home(session.user))
+
+            login.on("keydown.enter", submit)
+            password.on("keydown.enter", submit)
+            ui.button(t("login.submit"), on_click=submit).props("unelevated no-caps size=md").classes("w-full").mark(
+                "login-submit"
+            )
+        with ui.row().classes("mt-4"):
+            theme.language_switch()

@@ -1,0 +1,305 @@
+"""Page "Потребление ресурса по объекту" (manual 4.1.2) with the building's premises and meters
+(4.1.3): building meter against the sum of apartment meters, the imbalance in units and %.
+
+Loaded in one go by ``BuildingPage.load`` (which may raise NotFound), drawn by ``render``;
+selector changes reload only the consumption part. Route and guard: ui.accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from nicegui import ui
+
+from cloud.services.models import (
+    BuildingConsumption,
+    BuildingSummary,
+    DataStatus,
+    Granularity,
+    MeterInfo,
+    PremiseInfo,
+)
+from protocol.vocabulary import MeterRole, Resource
+
+from . import auth, charts, fmt, theme, widgets
+from .auth import Viewer
+from .i18n import t
+from .ports import Services
+from .query import PageQuery, page_url
+
+GRANULARITIES = (Granularity.DAY, Granularity.MONTH)
+ACTIVE_STATUSES = ("in_service", "commissioning")
+
+
+@dataclass(slots=True)
+class _State:
+    resource: Resource | None
+    granularity: Granularity
+    period: date
+    data: BuildingConsumption | None
+
+
+class BuildingPage:
+    def __init__(
+        self,
+        services: Services,
+        viewer: Viewer,
+        building: BuildingSummary,
+        premises: list[PremiseInfo],
+        meters: list[MeterInfo],
+        status: DataStatus,
+        newest: date,
+        state: _State,
+        problems: tuple[str, ...],
+    ) -> None:
+        self.services = services
+        self.viewer = viewer
+        self.building = building
+        self.premises = premises
+        self.meters = meters
+        self.status = status
+        self.newest = newest  # the local date of the newest data: where period pickers open
+        self.state = state
+        self.problems = problems
+        self.active_only = True
+        self._request = 0  # the newest reload wins when selectors change quickly
+
+    @classmethod
+    async def load(cls, services: Services, viewer: Viewer, building_id: int, query: PageQuery) -> BuildingPage:
+        accounting, token = services.accounting, viewer.token
+        building, premises, meters, status, default = await asyncio.gather(
+            accounting.building(token, building_id),
+            accounting.premises(token, building_id),
+            accounting.meters(token, building_id),
+            accounting.data_status(token),
+            accounting.default_period(token, building_id),
+        )
+        resources = fmt.sort_resources(r for m in meters for r in m.resources)
+        problems = list(query.problems)
+        resource = resources[0] if resources else None
+        if query.resource is not None:
+            if query.resource in resources:
+                resource = query.resource
+            else:
+                problems.append(t("error.bad_parameter", name="resource", value=query.resource.value))
+        granularity = query.granularity if query.granularity in GRANULARITIES else Granularity.DAY
+        period = widgets.normalise(query.period or default, granularity)
+        data = None
+        if resource is not None:
+            data = await accounting.building_consumption(token, building_id, resource, granularity, period)
+        state = _State(resource, granularity, period, data)
+        return cls(services, viewer, building, premises, meters, status, default, state, tuple(problems))
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def render(self) -> None:
+        with theme.frame(
+            t("building.title"),
+            self.viewer.user,
+            crumbs=[(t("nav.buildings"), "/")],
+            subtitle=f"{self.building.address}, {self.building.city}",
+            status=widgets.status_text(self.status),
+        ):
+            for problem in self.problems:
+                widgets.warning(problem)
+            self.consumption()
+            self._premises()
+            self.meter_cards()
+
+    @ui.refreshable_method
+    def consumption(self) -> None:
+        state, data = self.state, self.state.data
+        if state.resource is None or data is None:
+            with theme.card():
+                theme.message(t("building.no_meters"))
+            return
+        resources = fmt.sort_resources(data.available_resources) or (state.resource,)
+        widgets.control_bar(
+            [
+                widgets.Choice(
+                    t("controls.resource"),
+                    {r: fmt.resource(r) for r in resources},
+                    state.resource,
+                    lambda value: self.change(resource=Resource(value)),
+                    "resource-toggle",
+                ),
+                widgets.Choice(
+                    t("controls.granularity"),
+                    {g: t(f"granularity.{g.value}") for g in GRANULARITIES},
+                    state.granularity,
+                    lambda value: self.change(granularity=Granularity(value)),
+                    "granularity-toggle",
+                ),
+            ],
+            state.granularity,
+            state.period,
+            lambda value: self.change(period=value),
+        )
+        _kpis(data)
+        with ui.element("div").classes("grid w-full gap-5 grid-cols-1 lg:grid-cols-2"):
+            with theme.card(t("chart.consumption", unit=fmt.unit(data.unit))):
+                ui.echart(charts.building_consumption(data)).classes("w-full h-80").mark("consumption-chart")
+            with theme.card(t("chart.imbalance", unit=fmt.unit(data.unit))):
+                if data.has_building_meter and data.has_apartment_meters:
+                    ui.echart(charts.building_imbalance(data)).classes("w-full h-80").mark("imbalance-chart")
+                else:
+                    theme.message(t("chart.no_imbalance"))
+        _points_table(data)
+
+    async def change(
+        self, *, resource: Resource | None = None, granularity: Granularity | None = None, period: date | None = None
+    ) -> None:
+        state = self.state
+        new_resource = resource or state.resource
+        new_granularity = granularity or state.granularity
+        if period is not None:
+            new_period = widgets.normalise(period, new_granularity)
+        else:
+            new_period = widgets.regranulate(state.period, state.granularity, new_granularity, self.newest)
+        if new_resource is None:
+            return
+        self._request += 1
+        request = self._request
+        data = await auth.attempt(
+            self.services.accounting.building_consumption(
+                self.viewer.token, self.building.id, new_resource, new_granularity, new_period
+            )
+        )
+        if data is None or request != self._request:
+            return
+        self.state = _State(new_resource, new_granularity, new_period, data)
+        self.consumption.refresh()
+        ui.navigate.history.replace(
+            page_url(
+                f"/buildings/{self.building.id}",
+                resource=new_resource.value,
+                granularity=new_granularity.value,
+                period=new_period,
+            )
+        )
+
+    def _premises(self) -> None:
+        with theme.card(t("premises.title")).mark("premises"):
+            if not self.premises:
+                theme.message(t("premises.empty"))
+                return
+            by_premise: dict[int, list[MeterInfo]] = {}
+            for meter in self.meters:
+                if meter.premise_id is not None:
+                    by_premise.setdefault(meter.premise_id, []).append(meter)
+            rows: list[list[widgets.Cell]] = []
+            for premise in sorted(self.premises, key=lambda p: natural_key(p.number)):
+                rows.append(
+                    [
+                        widgets.Link(premise.number, f"/premises/{premise.id}"),
+                        fmt.premise_kind(premise.kind),
+                        fmt.number(premise.area_m2, 1),
+                        fmt.integer(premise.residents),
+                        premise.account,
+                        [widgets.Link(m.serial, widgets.meter_href(m)) for m in by_premise.get(premise.id, [])],
+                    ]
+                )
+            widgets.link_table(
+                [t("col.number"), t("col.kind"), t("col.area"), t("col.residents"), t("col.account"), t("col.meters")],
+                rows,
+                numeric=(2, 3),
+            )
+
+    @ui.refreshable_method
+    def meter_cards(self) -> None:
+        with theme.card().mark("meters"):
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(t("meters.title")).classes("du-card-title")
+                ui.switch(
+                    t("meters.active_only"), value=self.active_only, on_change=lambda e: self._show_active(e.value)
+                ).mark("active-only")
+            shown = [m for m in self.meters if not self.active_only or m.status in ACTIVE_STATUSES]
+            if not shown:
+                theme.message(t("meters.empty"))
+                return
+            common = [m for m in shown if m.role == MeterRole.COMMON]
+            individual = sorted(
+                (m for m in shown if m.role != MeterRole.COMMON),
+                key=lambda m: (natural_key(m.premise_number or ""), m.serial),
+            )
+            for title, group in ((t("meters.common"), common), (t("meters.individual"), individual)):
+                if group:
+                    ui.label(title).classes("text-sm font-medium du-muted mt-2")
+                    widgets.plashka_grid(group, premise_label=_premise_label)
+
+    def _show_active(self, active_only: bool) -> None:
+        self.active_only = active_only
+        self.meter_cards.refresh()
+
+
+def _premise_label(meter: MeterInfo) -> str | None:
+    return t("premise.short", number=meter.premise_number) if meter.premise_number else None
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort "2" before "10", "10а" after "10", and numbers before letters ("Н1" last)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def _kpis(data: BuildingConsumption) -> None:
+    unit = fmt.unit(data.unit)
+    building_known = [p.building for p in data.points if p.building is not None]
+    building_total = sum(building_known) if building_known else None
+    building_complete = len(building_known) == len(data.points)
+    apartments_known = [p.apartments for p in data.points if p.apartments is not None]
+    apartments_total = sum(apartments_known) if apartments_known else None
+    apartments_complete = len(apartments_known) == len(data.points) and all(p.apartments_complete for p in data.points)
+    with ui.row().classes("w-full gap-5"):
+        if data.has_building_meter:
+            value = f"{fmt.amount(building_total, data.unit, complete=building_complete)} {unit}"
+            widgets.kpi(t("kpi.building"), value, marker="kpi-building")
+        else:
+            widgets.kpi(t("kpi.building"), "—", hint=t("kpi.no_building_meter"), marker="kpi-building")
+        if data.has_apartment_meters:
+            value = f"{fmt.amount(apartments_total, data.unit, complete=apartments_complete)} {unit}"
+            widgets.kpi(t("kpi.apartments"), value, marker="kpi-apartments")
+        else:
+            widgets.kpi(t("kpi.apartments"), "—", hint=t("kpi.no_apartment_meters"), marker="kpi-apartments")
+        imbalance: float | None = None
+        share: float | None = None
+        if building_complete and apartments_complete and building_total is not None and apartments_total is not None:
+            imbalance = building_total - apartments_total
+            share = imbalance / building_total * 100 if building_total else None
+        if data.has_building_meter and data.has_apartment_meters:
+            value = f"{fmt.amount(imbalance, data.unit)} {unit}" if imbalance is not None else fmt.MISSING
+            hint = f"{fmt.percent(share)} %" if share is not None else None
+            if imbalance is None:
+                hint = t("kpi.incomplete")
+            widgets.kpi(t("kpi.imbalance"), value, hint=hint, marker="kpi-imbalance")
+
+
+def _points_table(data: BuildingConsumption) -> None:
+    balanced = data.has_building_meter and data.has_apartment_meters
+    with theme.card(t("table.values", unit=fmt.unit(data.unit))):
+        columns = [
+            {"name": "period", "label": t("col.period"), "field": "period", "align": "left"},
+            {"name": "building", "label": t("col.building"), "field": "building", "align": "right"},
+            {"name": "apartments", "label": t("col.apartments"), "field": "apartments", "align": "right"},
+            {"name": "imbalance", "label": t("col.imbalance"), "field": "imbalance", "align": "right"},
+            {"name": "imbalance_pct", "label": t("col.imbalance_pct"), "field": "imbalance_pct", "align": "right"},
+        ]
+        rows = [
+            {
+                "key": p.period.isoformat(),
+                "period": fmt.point_label(p.period, data.granularity),
+                "building": fmt.amount(p.building, data.unit) if data.has_building_meter else "—",
+                "apartments": fmt.amount(p.apartments, data.unit, complete=p.apartments_complete)
+                if data.has_apartment_meters
+                else "—",
+                "imbalance": fmt.amount(p.imbalance, data.unit) if balanced else "—",
+                "imbalance_pct": fmt.percent(p.imbalance_pct) if balanced else "—",
+            }
+            for p in data.points
+        ]
+        ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
+            "flat dense separator=horizontal hide-pagination"
+        ).classes("du-table w-full").mark("consumption-table")
+        ui.label(t("table.legend")).classes("text-xs du-muted")

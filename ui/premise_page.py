@@ -1,0 +1,225 @@
+"""Page "Потребление ресурса по помещению" (manual 4.1.6): the consumption parameter of the
+chosen resource (∆V, ∆Q, ∆E) summed over the premise's meters, by day or by month, and the
+premise's meters. Only resources the premise has meters for can be chosen.
+
+Loaded by ``PremisePage.load`` (may raise NotFound), drawn by ``render``. Route: ui.accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+
+from nicegui import ui
+
+from cloud.services.models import BuildingSummary, DataStatus, Granularity, MeterInfo, PremiseConsumption, PremiseInfo
+from protocol.vocabulary import CONSUMPTION_PARAMETER, Resource
+
+from . import auth, charts, fmt, theme, widgets
+from .auth import Viewer
+from .i18n import t
+from .ports import Services
+from .query import PageQuery, page_url
+
+GRANULARITIES = (Granularity.DAY, Granularity.MONTH)
+
+
+@dataclass(slots=True)
+class _State:
+    resource: Resource | None
+    granularity: Granularity
+    period: date
+    data: PremiseConsumption | None
+
+
+def consumption_label(resource: Resource, unit: str) -> str:
+    """The column and series name: ``∆V, м³``, ``∆Q, Гкал`` (manual 4.1.6, table 1)."""
+    return f"{fmt.parameter(CONSUMPTION_PARAMETER[resource], 'interval')}, {fmt.unit(unit)}"
+
+
+class PremisePage:
+    def __init__(
+        self,
+        services: Services,
+        viewer: Viewer,
+        premise: PremiseInfo,
+        building: BuildingSummary,
+        meters: list[MeterInfo],
+        status: DataStatus,
+        newest: date,
+        state: _State,
+        problems: tuple[str, ...],
+    ) -> None:
+        self.services = services
+        self.viewer = viewer
+        self.premise = premise
+        self.building = building
+        self.meters = meters
+        self.status = status
+        self.newest = newest  # the local date of the newest data: where period pickers open
+        self.state = state
+        self.problems = problems
+        self._request = 0
+
+    @classmethod
+    async def load(cls, services: Services, viewer: Viewer, premise_id: int, query: PageQuery) -> PremisePage:
+        accounting, token = services.accounting, viewer.token
+        premise = await accounting.premise(token, premise_id)
+        building, all_meters, status, default = await asyncio.gather(
+            accounting.building(token, premise.building_id),
+            accounting.meters(token, premise.building_id),
+            accounting.data_status(token),
+            accounting.default_period(token, premise.building_id),
+        )
+        meters = [m for m in all_meters if m.premise_id == premise.id]
+        resources = fmt.sort_resources(r for m in meters for r in m.resources)
+        problems = list(query.problems)
+        resource = resources[0] if resources else None
+        if query.resource is not None:
+            if query.resource in resources:
+                resource = query.resource
+            else:
+                problems.append(t("error.bad_parameter", name="resource", value=query.resource.value))
+        granularity = query.granularity if query.granularity in GRANULARITIES else Granularity.DAY
+        period = widgets.normalise(query.period or default, granularity)
+        data = None
+        if resource is not None:
+            data = await accounting.premise_consumption(token, premise.id, resource, granularity, period)
+        state = _State(resource, granularity, period, data)
+        return cls(services, viewer, premise, building, meters, status, default, state, tuple(problems))
+
+    def render(self) -> None:
+        premise = self.premise
+        kind = fmt.premise_kind(premise.kind)
+        with theme.frame(
+            t("premise.title"),
+            self.viewer.user,
+            crumbs=[(t("nav.buildings"), "/"), (self.building.address, f"/buildings/{self.building.id}")],
+            subtitle=f"{t('premise.heading', kind=kind, number=premise.number)} · {self.building.address}",
+            status=widgets.status_text(self.status),
+        ):
+            for problem in self.problems:
+                widgets.warning(problem)
+            with theme.card(), ui.row().classes("w-full gap-x-10 gap-y-2"):
+                widgets.fact(t("col.kind"), kind)
+                widgets.fact(t("col.area"), fmt.number(premise.area_m2, 1))
+                widgets.fact(t("col.residents"), fmt.integer(premise.residents))
+                widgets.fact(t("col.account"), premise.account or "—")
+                widgets.fact(t("meters.title"), fmt.integer(len(self.meters)))
+            self.consumption()
+            with ui.element("div").classes("grid w-full gap-5 grid-cols-1 lg:grid-cols-[minmax(0,26rem)_1fr]"):
+                with ui.element("div").classes("min-w-0"):
+                    self.values()
+                with theme.card(t("meters.title")).classes("self-start").mark("meters"):
+                    if self.meters:
+                        with ui.element("div").classes("grid w-full gap-3 grid-cols-1 xl:grid-cols-2"):
+                            for meter in self.meters:
+                                widgets.plashka(meter)
+                    else:
+                        theme.message(t("meters.empty"))
+
+    @ui.refreshable_method
+    def consumption(self) -> None:
+        state, data = self.state, self.state.data
+        if state.resource is None or data is None:
+            with theme.card():
+                theme.message(t("premise.no_meters"))
+            return
+        resources = fmt.sort_resources(data.available_resources) or (state.resource,)
+        widgets.control_bar(
+            [
+                widgets.Choice(
+                    t("controls.resource"),
+                    {r: fmt.resource(r) for r in resources},
+                    state.resource,
+                    lambda value: self.change(resource=Resource(value)),
+                    "resource-toggle",
+                ),
+                widgets.Choice(
+                    t("controls.granularity"),
+                    {g: t(f"granularity.{g.value}") for g in GRANULARITIES},
+                    state.granularity,
+                    lambda value: self.change(granularity=Granularity(value)),
+                    "granularity-toggle",
+                ),
+            ],
+            state.granularity,
+            state.period,
+            lambda value: self.change(period=value),
+        )
+        known = [value for _, value in data.points if value is not None]
+        total = fmt.amount(sum(known) if known else None, data.unit, complete=len(known) == len(data.points))
+        with theme.card():
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(f"{t('premise.consumption')}, {fmt.unit(data.unit)}").classes("du-card-title")
+                ui.label(
+                    t(
+                        "premise.total",
+                        period=fmt.period_title(state.period, state.granularity, capital=False),
+                        value=f"{total} {fmt.unit(data.unit)}",
+                    )
+                ).classes("text-sm font-semibold text-[#243b53]").mark("premise-total")
+            label = consumption_label(state.resource, data.unit)
+            ui.echart(charts.premise_consumption(data, label)).classes("w-full h-80").mark("consumption-chart")
+
+    @ui.refreshable_method
+    def values(self) -> None:
+        state, data = self.state, self.state.data
+        if state.resource is None or data is None:
+            return
+        with theme.card(t("table.values", unit=fmt.unit(data.unit))):
+            columns = [
+                {"name": "period", "label": t("col.period"), "field": "period", "align": "left"},
+                {
+                    "name": "value",
+                    "label": consumption_label(state.resource, data.unit),
+                    "field": "value",
+                    "align": "right",
+                },
+            ]
+            rows = [
+                {
+                    "key": period.isoformat(),
+                    "period": fmt.point_label(period, data.granularity),
+                    "value": fmt.amount(value, data.unit),
+                }
+                for period, value in data.points
+            ]
+            ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
+                "flat dense separator=horizontal hide-pagination"
+            ).classes("du-table w-full").mark("consumption-table")
+            ui.label(t("table.legend")).classes("text-xs du-muted")
+
+    async def change(
+        self, *, resource: Resource | None = None, granularity: Granularity | None = None, period: date | None = None
+    ) -> None:
+        state = self.state
+        new_resource = resource or state.resource
+        new_granularity = granularity or state.granularity
+        if period is not None:
+            new_period = widgets.normalise(period, new_granularity)
+        else:
+            new_period = widgets.regranulate(state.period, state.granularity, new_granularity, self.newest)
+        if new_resource is None:
+            return
+        self._request += 1
+        request = self._request
+        data = await auth.attempt(
+            self.services.accounting.premise_consumption(
+                self.viewer.token, self.premise.id, new_resource, new_granularity, new_period
+            )
+        )
+        if data is None or request != self._request:
+            return
+        self.state = _State(new_resource, new_granularity, new_period, data)
+        self.consumption.refresh()
+        self.values.refresh()
+        ui.navigate.history.replace(
+            page_url(
+                f"/premises/{self.premise.id}",
+                resource=new_resource.value,
+                granularity=new_granularity.value,
+                period=new_period,
+            )
+        )
