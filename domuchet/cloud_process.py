@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import secrets
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,9 +86,17 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     app.on_shutdown(stopped)
     app.include_router(router(clickhouse, token))
     pages.register(services)
-    ui.run(host=config.host, port=config.port, reload=False, show=False, title="ДомУчёт",
-           storage_secret=_secret(config.data_dir / "storage-secret"), language="ru", uvicorn_logging_level="warning",
-           favicon="🏢")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the
+    # caller: after a clean shutdown that is a normal exit, not an error.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        ui.run(host=config.host, port=config.port, reload=False, show=False, title="ДомУчёт",
+               storage_secret=_secret(config.data_dir / "storage-secret"), language="ru",
+               uvicorn_logging_level="warning", favicon="🏢")
+    except KeyboardInterrupt:
+        log.info("event=cloud_exit reason=SIGINT")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _supervised(name: str, job: Callable[[asyncio.Event], object], stop: asyncio.Event) -> None:

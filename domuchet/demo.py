@@ -129,7 +129,7 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     async def progress(services: Services, stop: asyncio.Event) -> None:
         demo_user = DEMO_USERS[0]
         session = await services.auth.login(demo_user.login, demo_user.password)
-        first_seen = False
+        first_seen = (await services.accounting.data_status(session.token)).archive_values > 0
         while not stop.is_set():
             status = await services.accounting.data_status(session.token)
             if status.archive_values and not first_seen:

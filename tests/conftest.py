@@ -14,6 +14,8 @@ import pytest
 from cloud.storage.clickhouse import ClickHouse
 from domuchet import natsserver
 
+pytest_plugins = ["nicegui.testing.user_plugin"]
+
 _CHDB_DIR = Path(tempfile.mkdtemp(prefix="domuchet-chdb-"))
 
 

@@ -30,7 +30,7 @@ from cloud.services.models import (
 )
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
-from protocol.periods import utc_to_local, zone
+from protocol.periods import next_period, utc_to_local, zone
 from protocol.vocabulary import CONSUMPTION_PARAMETER, PARAMETERS, MeterRole, Resource
 
 _BUILDING_SQL = """
@@ -148,8 +148,7 @@ class AccountingService:
         tz = zone(building.time_zone)
         common = _pairs(meters, resource, MeterRole.COMMON)
         individual = _pairs(meters, resource, MeterRole.INDIVIDUAL)
-        latest = await self._latest(common + individual, tz)
-        starts = [s for s in calc.period_starts(granularity, period) if latest is None or s <= latest]
+        starts = await self._shown(common + individual, tz, granularity, period)
         bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
         readings = await self._readings(common + individual, parameter, bounds)
         building_sum, _ = calc.combine([calc.differences(readings.get(p, {}), bounds) for p in common])
@@ -174,8 +173,7 @@ class AccountingService:
         parameter = CONSUMPTION_PARAMETER[resource]
         tz = zone(building.time_zone)
         pairs = _pairs(meters, resource, MeterRole.INDIVIDUAL)
-        latest = await self._latest(pairs, tz)
-        starts = [s for s in calc.period_starts(granularity, period) if latest is None or s <= latest]
+        starts = await self._shown(pairs, tz, granularity, period)
         bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
         readings = await self._readings(pairs, parameter, bounds)
         sums, complete = calc.combine([calc.differences(readings.get(p, {}), bounds) for p in pairs])
@@ -206,24 +204,34 @@ class AccountingService:
         return MeterArchive(meter, info, granularity, period, "integral", info.parameters,
                             {p: PARAMETERS[p].unit if p in PARAMETERS else "" for p in info.parameters}, table)
 
-    async def _latest(self, pairs: list[tuple[str, int]], tz) -> datetime | None:
-        """Local start of the newest hourly period stored for these meters."""
+    async def _span(self, pairs: list[tuple[str, int]], tz) -> tuple[datetime, datetime] | None:
+        """Local starts of the oldest and the newest hourly period stored for these meters."""
         if not pairs:
             return None
-        rows = await self.ch.query("SELECT max(period_start), count() FROM {db}.archive "
+        rows = await self.ch.query("SELECT min(period_start), max(period_start), count() FROM {db}.archive "
                                    "WHERE meter IN {meters:Array(String)} AND kind = 'hour'",
                                    {"meters": sorted({m for m, _ in pairs})})
-        if not rows or not rows[0][1]:
+        if not rows or not rows[0][2]:
             return None
-        return utc_to_local(rows[0][0], tz)
+        return utc_to_local(rows[0][0], tz), utc_to_local(rows[0][1], tz)
+
+    async def _shown(self, pairs: list[tuple[str, int]], tz, granularity: Granularity, period: date) -> list[datetime]:
+        """The periods of the view that overlap the time the meters have data for: nothing before
+        the first archive (before commissioning there is nothing to miss) or after the newest."""
+        span = await self._span(pairs, tz)
+        starts = calc.period_starts(granularity, period)
+        if span is None:
+            return starts
+        first, last = span
+        kind = calc.KIND[granularity]
+        return [s for s in starts if s <= last and next_period(kind, s) > first]
 
     async def default_period(self, token: str, building_id: int) -> date:
         """The local date of the newest data of the building (today when there is none)."""
         building = await self.building(token, building_id)
         meters = await self.meters(token, building_id)
-        latest = await self._latest([(m.serial, c.number) for m in meters for c in m.channels],
-                                    zone(building.time_zone))
-        return latest.date() if latest else datetime.now(zone(building.time_zone)).date()
+        span = await self._span([(m.serial, c.number) for m in meters for c in m.channels], zone(building.time_zone))
+        return span[1].date() if span else datetime.now(zone(building.time_zone)).date()
 
     async def data_status(self, token: str) -> DataStatus:
         user = await self._reader(token)

@@ -15,7 +15,7 @@ from cloud.services.models import Granularity
 from protocol.periods import local_to_utc, next_period, previous_period
 from protocol.vocabulary import ArchiveKind
 
-_KIND = {Granularity.HOUR: ArchiveKind.HOUR, Granularity.DAY: ArchiveKind.DAY, Granularity.MONTH: ArchiveKind.MONTH}
+KIND = {Granularity.HOUR: ArchiveKind.HOUR, Granularity.DAY: ArchiveKind.DAY, Granularity.MONTH: ArchiveKind.MONTH}
 
 
 def period_starts(granularity: Granularity, period: date) -> list[datetime]:
@@ -28,7 +28,7 @@ def period_starts(granularity: Granularity, period: date) -> list[datetime]:
         last = next_period(ArchiveKind.MONTH, first)
     else:
         first, last = datetime(period.year, 1, 1), datetime(period.year + 1, 1, 1)
-    kind = _KIND[granularity]
+    kind = KIND[granularity]
     starts, cur = [], first
     while cur < last:
         starts.append(cur)
@@ -42,7 +42,7 @@ def boundary_readings_utc(starts: Sequence[datetime], granularity: Granularity, 
     The reading at a boundary B is the integral record of the hour that ends at B.
     Returns len(starts) + 1 items: the start boundary of each period and the end of the last.
     """
-    kind = _KIND[granularity]
+    kind = KIND[granularity]
     bounds = [*starts, next_period(kind, starts[-1])] if starts else []
     return [local_to_utc(previous_period(ArchiveKind.HOUR, b), tz).replace(tzinfo=None) for b in bounds]
 

@@ -40,6 +40,7 @@ async def test_building_consumption_by_days(services) -> None:
     # Jan 12: apartment 2's opening reading is the missing one
     assert by_day[12].apartments_complete is False
     assert max(by_day) == 12  # no periods after the newest data
+    assert min(by_day) == 10  # nor before the first archive
     assert result.has_building_meter
     assert result.has_apartment_meters
 
