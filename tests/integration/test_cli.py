@@ -1,0 +1,79 @@
+"""The `domuchet` command line: bad config is refused with the file and the key, `domuchet sim`
+prints one JSON line per device, `domuchet nats` serves NATS and MQTT, `domuchet sql` refuses writes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domuchet.cli import main
+from domuchet.natsserver import wait_for_port
+from tests.conftest import free_port
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), [
+    ("[cloud]\nprot = 8080\n", "cloud.prot", "did you mean 'port'"),
+    ("[cloud]\nport = \"eighty\"\n", "cloud.port", "expected int"),
+    ("[cloud]\nsession_hours = 48\n", "cloud", "at least daily"),
+    ("[clouds]\nport = 1\n", "clouds", "unknown table"),
+    ("[cloud\nport = 1\n", "(syntax)", ""),
+])
+def test_bad_config_names_file_and_key(tmp_path: Path, capsys, text: str, key: str, reason: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    assert main(["sql", "--config", str(config), "--data-dir", str(tmp_path), "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: {key}" in err
+    assert reason in err
+
+
+def test_environment_override_is_checked(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOMUCHET_CLOUD_PORT", "not-a-port")
+    assert main(["sql", "--data-dir", str(tmp_path), "SELECT 1"]) == 2
+    assert "DOMUCHET_CLOUD_PORT" in capsys.readouterr().err
+
+
+def test_sql_refuses_writes_before_touching_anything(tmp_path: Path, capsys) -> None:
+    assert main(["sql", "--data-dir", str(tmp_path), "INSERT INTO domuchet.archive VALUES (1)"]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert not (tmp_path / "cloud").exists()
+
+
+def test_sim_prints_one_json_line_per_device(tmp_path: Path) -> None:
+    modbus = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "domuchet", "sim", "--data-dir", str(tmp_path), "--modbus-port",
+                             str(modbus), "--mqtt-port", str(free_port())], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [json.loads(proc.stdout.readline()) for _ in range(13)]
+        wait_for_port("127.0.0.1", modbus, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    heat = lines[0]
+    assert heat["model"] == "KARAT-307"
+    assert heat["endpoint"] == {"transport": "modbus-tcp", "host": "127.0.0.1", "port": modbus, "unit": 1}
+    radio = [line for line in lines if line["endpoint"]["transport"] == "lorawan"]
+    assert len(radio) == 12
+    assert len({r["endpoint"]["dev_eui"] for r in radio}) == 12
+    assert all(r["endpoint"]["topic"].endswith(f"/device/{r['endpoint']['dev_eui']}/event/up") for r in radio)
+    assert (tmp_path / "sim" / "state.json").exists()
+
+
+def test_nats_command_serves_nats_and_mqtt(tmp_path: Path) -> None:
+    port, mqtt = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "domuchet", "nats", "--data-dir", str(tmp_path), "--port",
+                             str(port), "--mqtt-port", str(mqtt)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port("127.0.0.1", port, proc)
+        wait_for_port("127.0.0.1", mqtt, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert (tmp_path / "nats" / "jetstream").is_dir()
