@@ -8,35 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tomllib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig
 from edge.drivers.lorawan_mqtt import LoraMqttListener, LoraUplinkHandler
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
 from edge.sync import Sync
-from protocol.settings import ConfigError, build, env_overrides
+from protocol.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
 # transport -> models it can poll; explicit, no discovery (STYLE.md habit 4)
 MODBUS_POLLERS: dict[str, type[Karat307Poller]] = {"KARAT-307": Karat307Poller}
-
-
-def load_config(path: Path, environ: dict[str, str], data_dir: Path | None = None) -> EdgeConfig:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
-    section: dict[str, Any] = doc.get("edge", {})
-    if data_dir is not None:
-        section = {**section, "data_dir": str(data_dir)}
-    return build(EdgeConfig, env_overrides(section, environ, "edge", EdgeConfig), str(path), "edge")
 
 
 class EdgeAgent:

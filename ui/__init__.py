@@ -2,7 +2,7 @@
 
 ``register(services)`` adds every page to NiceGUI's app; nothing is built at import time.
 ui/ reaches data only through the cloud service layer (see ui.ports for its shape), never
-storage. Tests: tests/unit/ui/ (simulated User) and tests/e2e/ (a real browser).
+storage. Tests: tests/ui/ (simulated User) and tests/e2e/ (a real browser).
 """
 
 from __future__ import annotations

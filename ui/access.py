@@ -1,7 +1,7 @@
 """What each role may see in the UI (manual 2.3): the navigation map and page access.
 
 The service layer checks the same rules on the server; hiding here is for the person, not
-for security. Imports only the service models; tests: tests/unit/ui/.
+for security. Imports only the service models; tests: tests/ui/.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 consumption and meter archive pages, with the sign-in guard, role check and not-found pages.
 
 The page bodies live in ui.building_page, ui.premise_page and ui.meter_page; this module
-decides who may see what. Imports the services through ui.ports; tests: tests/unit/ui/.
+decides who may see what. Imports the services through ui.ports; tests: tests/ui/.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The session token lives in ``app.storage.user["token"]``; ``current_user`` asks the auth
 service who it belongs to on every page build, so an expired or revoked session sends the
 person to ``/login?next=<path>`` (the service decides expiry, manual 3.5). Imports the auth
-service through ui.ports; tests: tests/unit/ui/test_auth.py.
+service through ui.ports; tests: tests/ui/test_auth.py.
 """
 
 from __future__ import annotations

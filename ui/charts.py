@@ -2,7 +2,7 @@
 
 Pure functions returning option dictionaries (``ui.echart`` draws them): missing values are
 gaps, incomplete sums are pale bars marked ``*`` in the tooltip (manual 4.1.5). Imports the
-service models and ui.fmt/ui.i18n; tests: tests/unit/ui/test_charts.py.
+service models and ui.fmt/ui.i18n; tests: tests/ui/test_charts.py.
 """
 
 from __future__ import annotations

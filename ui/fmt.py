@@ -1,7 +1,7 @@
 """How values, periods and domain names read on screen: decimal comma in Russian, missing
 archives as ``–*`` and incomplete sums marked ``*`` (manual 4.1.5).
 
-Pure formatting over ``ui.i18n``; imports the vocabulary from protocol/. Tests: tests/unit/ui/.
+Pure formatting over ``ui.i18n``; imports the vocabulary from protocol/. Tests: tests/ui/.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Russian is the default language, English the second. The language of a page is the
 signed-in browser's choice (``app.storage.user["lang"]``); outside a page or event handler
-(tests, scripts) it is the default. Imports nicegui's storage only; tests: tests/unit/ui/.
+(tests, scripts) it is the default. Imports nicegui's storage only; tests: tests/ui/.
 """
 
 from __future__ import annotations

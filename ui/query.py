@@ -1,7 +1,7 @@
 """Page state in the address bar: ``?resource=heat&granularity=day&period=2025-03-01``.
 
 Links and reloads keep what the person was looking at. A bad value is named in a warning
-on the page and replaced by the default, never a crash. Pure; tests: tests/unit/ui/.
+on the page and replaced by the default, never a crash. Pure; tests: tests/ui/.
 """
 
 from __future__ import annotations
