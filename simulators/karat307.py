@@ -1,4 +1,4 @@
-"""KARAT-307 heat calculator served over Modbus TCP with pymodbus's SimDevice.
+"""KARAT-307 (and KARAT-306) heat calculator served over Modbus TCP or RTU with pymodbus's SimDevice.
 
 Registers follow protocol/karat307.py. Reads of the clock return the device's clock (the
 simulated local time plus any offset set by a clock write); a write to the archive request
@@ -9,6 +9,7 @@ commissioning or beyond the archive depth.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pymodbus.constants import ExcCodes
@@ -37,19 +38,34 @@ _WRITE_CODES = (6, 16)
 class Karat307:
     """The device's behaviour, independent of the transport that serves it."""
 
-    def __init__(self, world: World, clock: SimClock, unit: int) -> None:
+    def __init__(self, world: World, clock: SimClock, unit: int, serial: str | None = None,
+                 model_code: int = regs.MODEL_CODE, share: float = 1.0) -> None:
         self.world = world
         self.clock = clock
         self.unit = unit
-        self.serial = world.building.spec.heat_meter_serial
-        self.clock_offset = timedelta(0)  # device clock minus true local time
+        self.serial = serial or world.building.spec.heat_meter_serial
+        self.model_code = model_code  # 307, or 306 for the KARAT-306 (same register map)
+        self.share = share  # share of the building's heat input this calculator meters (1: all of it)
+        self.clock_offset = timedelta(0)  # device clock minus true local time, at clock_set_at
+        self.drift_ppm = 0.0  # the clock gains this many millionths (negative: loses); a scenario fault
+        self.clock_set_at: datetime | None = None  # true UTC time of the last setting; drift counts from it
+        self.offline = False  # a scenario fault: the unit does not answer at all
 
-    def device_now(self) -> datetime:
-        return utc_to_local(self.clock.now(), self.world.tz) + self.clock_offset
+    def device_now(self, moment_utc: datetime | None = None) -> datetime:
+        now = self.clock.now() if moment_utc is None else moment_utc
+        drift = (now - (self.clock_set_at or now)).total_seconds() * self.drift_ppm * 1e-6
+        return utc_to_local(now, self.world.tz) + self.clock_offset + timedelta(seconds=drift)
 
     def set_clock(self, device_seconds: int) -> None:
-        self.clock_offset = from_device_seconds(device_seconds) - utc_to_local(self.clock.now(), self.world.tz)
+        now = self.clock.now()
+        self.clock_offset = from_device_seconds(device_seconds) - utc_to_local(now, self.world.tz)
+        self.clock_set_at = now
         log.info("event=clock_set device=%s offset_s=%.0f", self.serial, self.clock_offset.total_seconds())
+
+    def set_drift(self, ppm: float, now_utc: datetime) -> None:
+        """From ``now_utc`` on the clock drifts at ``ppm``; what it drifted so far stays."""
+        self.clock_offset = self.device_now(now_utc) - utc_to_local(now_utc, self.world.tz)
+        self.clock_set_at, self.drift_ppm = now_utc, ppm
 
     def record(self, kind: ArchiveKind, period: int) -> list[int] | ExcCodes:
         """Record block registers for an archive request, or the exception to answer with."""
@@ -66,15 +82,22 @@ class Karat307:
         if end_local > now:
             return regs.empty_record()
         end_index = self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
+        return regs.encode_record(replace(self.record_values(end_index), kind=kind, period=period))
+
+    def record_values(self, end_index: int) -> regs.Karat307Record:
+        """The registers' values at the end of hour ``end_index`` (an hour record; callers set kind and period)."""
         counters = self.world.building_counters(end_index)
         supply, ret = self.world.supply_return(end_index)
-        return regs.encode_record(regs.Karat307Record(
-            kind=kind, period=period, heat_kcal=counters.heat_kcal % 2**32,
-            supply_litres=counters.carrier_litres % 2**32,
-            return_litres=round(counters.carrier_litres * 0.995) % 2**32,
+        k = self.share
+        period = to_device_seconds(utc_to_local(self.world.hour_start(end_index), self.world.tz))
+        return regs.Karat307Record(
+            kind=ArchiveKind.HOUR, period=period, heat_kcal=round(counters.heat_kcal * k) % 2**32,
+            supply_litres=round(counters.carrier_litres * k) % 2**32,
+            return_litres=round(round(counters.carrier_litres * k) * 0.995) % 2**32,
             supply_temp_centi=round(supply * 100), return_temp_centi=round(ret * 100),
-            hot_water_litres=counters.hot_litres % 2**32, cold_water_litres=counters.cold_litres % 2**32,
-        ))
+            hot_water_litres=round(counters.hot_litres * k) % 2**32,
+            cold_water_litres=round(counters.cold_litres * k) % 2**32,
+        )
 
     async def on_access(self, function_code: int, start_address: int, address: int, count: int,
                         registers: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
@@ -105,7 +128,7 @@ class Karat307:
 
     def sim_device(self) -> SimDevice:
         initial = [0] * regs.REGISTER_COUNT
-        initial[regs.REG_MODEL] = regs.MODEL_CODE
+        initial[regs.REG_MODEL] = self.model_code
         initial[regs.REG_SERIAL:regs.REG_SERIAL + 2] = regs.u32_to_registers(int(self.serial))
         initial[regs.REG_ARCHIVE_RECORD:regs.REG_ARCHIVE_RECORD + regs.RECORD_LENGTH] = regs.empty_record()
         return SimDevice(
@@ -116,5 +139,12 @@ class Karat307:
 
 
 def tcp_server(devices: list[Karat307], host: str, port: int) -> ModbusTcpServer:
-    """A Modbus TCP server answering for each device's unit id."""
-    return ModbusTcpServer([d.sim_device() for d in devices], address=(host, port))
+    """A Modbus TCP server answering for each device's unit id (an offline unit does not answer)."""
+    by_unit = {d.unit: d for d in devices}
+
+    def silence_offline(sending: bool, packet: bytes) -> bytes:
+        if sending and len(packet) > 6 and (device := by_unit.get(packet[6])) is not None and device.offline:
+            return b""  # MBAP byte 6 is the unit id
+        return packet
+
+    return ModbusTcpServer([d.sim_device() for d in devices], address=(host, port), trace_packet=silence_offline)

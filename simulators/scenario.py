@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from protocol.settings import ConfigError, build
 from protocol.subjects import check_site
@@ -30,6 +31,18 @@ class BuildingSpec:
     heat_meter_unit: int = 1
     common_share: float = 0.12  # common needs (ОДН) on top of the apartments' sum
     loss_share: float = 0.02  # +/- band of unmetered losses and metering error
+    serial_line: bool = False  # also serve the Modbus devices over Modbus RTU on an RS-485 line (a pty)
+    serial_baudrate: int = 9600
+    karat306_unit: int = 0  # > 0: a KARAT-306 on the hot-water heat input, this Modbus unit id
+    karat929lw: bool = False  # the KARAT-307 also reports over LoRaWAN through a KARAT-929LW module
+    compact2_model: Literal["KARAT-Compact-2-223", "KARAT-Compact-2-213"] = "KARAT-Compact-2-223"
+    water_meters_926: int = 0  # apartments 1..N also get a СВК water meter with a KARAT-926LW
+    electricity_meters_941: int = 0  # apartments 1..N get a single-phase meter with a KARAT-941LW
+    electricity_tariffs: int = 2  # 1-4 tariff zones of the 941LW meters
+    common_electricity_meter: bool = False  # a three-phase CT meter on the common loads (ОДН)
+    ct_ratio: int = 40  # its current transformers' ratio (200/5 A): the reading multiplier
+    pulse_counters_927: int = 0  # apartments 1..N get a KARAT-927LW pulse counter
+    pulse_inputs: int = 2  # its inputs: 2 or 4
 
     def __post_init__(self) -> None:
         check_site(self.site)
@@ -41,8 +54,52 @@ class BuildingSpec:
             raise ValueError(f"heat_meter_serial must be decimal digits below 2**32, got {self.heat_meter_serial!r}")
         if not 1 <= self.heat_meter_unit <= 247:
             raise ValueError(f"heat_meter_unit must be 1..247, got {self.heat_meter_unit}")
+        for key in ("water_meters_926", "electricity_meters_941", "pulse_counters_927"):
+            if not 0 <= getattr(self, key) <= self.apartments:
+                raise ValueError(f"{key} must be 0..apartments ({self.apartments}), got {getattr(self, key)}")
+        if not 1 <= self.electricity_tariffs <= 4:
+            raise ValueError(f"electricity_tariffs must be 1..4, got {self.electricity_tariffs}")
+        if self.pulse_inputs not in (2, 4):
+            raise ValueError(f"pulse_inputs must be 2 or 4, got {self.pulse_inputs}")
+        if not 1 <= self.ct_ratio <= 10_000:
+            raise ValueError(f"ct_ratio must be 1..10000, got {self.ct_ratio}")
+        if self.karat306_unit and (not 1 <= self.karat306_unit <= 247 or self.karat306_unit == self.heat_meter_unit):
+            raise ValueError(f"karat306_unit must be 1..247 and differ from heat_meter_unit, got {self.karat306_unit}")
+        if self.serial_baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            raise ValueError(f"serial_baudrate must be a standard rate (1200..115200), got {self.serial_baudrate}")
         if not 0 <= self.common_share < 1 or not 0 <= self.loss_share < 0.5:
             raise ValueError("common_share must be in [0, 1) and loss_share in [0, 0.5)")
+
+
+FaultKind = Literal["offline", "radio_loss", "clock_drift", "clock_jump", "counter_reset", "fcnt_reset", "tamper",
+                    "malformed", "leak", "replacement"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: FaultKind
+    device: str = "*"  # serial or devEUI of one device; "*": every device the kind applies to
+    at_hour: int = 0  # hour index since commissioning when it starts
+    hours: int = 0  # how long a window lasts (offline, radio_loss, malformed, leak); 0: to the end
+    rate: float = 0.0  # radio_loss: share of uplinks lost, 0-1
+    ppm: float = 0.0  # clock_drift: the clock gains this many millionths (negative: loses)
+    seconds: int = 0  # clock_jump: the clock jumps by this much
+    event: Literal["case_open", "magnet"] = "case_open"  # tamper
+    frame: Literal["bad_crc", "truncated", "unknown_template"] = "bad_crc"  # malformed
+    litres_per_hour: int = 12  # leak
+
+    def __post_init__(self) -> None:
+        if self.at_hour < 0 or self.hours < 0:
+            raise ValueError(f"at_hour and hours must be >= 0, got {self.at_hour} and {self.hours}")
+        if not 0 <= self.rate <= 1:
+            raise ValueError(f"rate must be 0..1, got {self.rate}")
+        if not -1000 <= self.ppm <= 1000:
+            raise ValueError(f"ppm must be -1000..1000, got {self.ppm}")
+        if self.kind == "leak" and self.litres_per_hour <= 0:
+            raise ValueError(f"litres_per_hour must be > 0, got {self.litres_per_hour}")
+
+    def active(self, index: int) -> bool:
+        return index >= self.at_hour and (self.hours == 0 or index < self.at_hour + self.hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +110,7 @@ class Scenario:
     start: str = "auto"  # local ISO time of commissioning, or "auto": 23:00 local, three days ago
     lora_application_id: str = "0b7c1e52-5d1e-4a7b-9d34-1f3a2c9e8d01"
     name: str = "scenario"
+    faults: list[Fault] = field(default_factory=list)  # faults on a schedule (simulators/faults.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.speed <= 100_000:
@@ -78,9 +136,25 @@ class ApartmentPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class DevicePlan:
+    """A radio device besides the apartment's Compact-2 (manual 4.5.2 models)."""
+
+    model: str  # "KARAT-926LW", "KARAT-941LW", "KARAT-927LW"
+    serial: str
+    dev_eui: str
+    apartment: str  # apartment number, "" for a building-level device
+    resource: str = ""  # 926LW: "hot_water" or "cold_water", chosen at commissioning
+    phase: str = ""  # single-phase 941LW: "A", "B" or "C"; "" for three-phase
+    tariffs: int = 1
+    multiplier: int = 1  # reading multiplier (current-transformer ratio) of a 941LW
+    inputs: int = 0  # 927LW: 2 or 4
+
+
+@dataclass(frozen=True, slots=True)
 class BuildingPlan:
     spec: BuildingSpec
     apartments: tuple[ApartmentPlan, ...] = field(default_factory=tuple)
+    radio_devices: tuple[DevicePlan, ...] = field(default_factory=tuple)
 
     @property
     def total_area_m2(self) -> float:
@@ -104,7 +178,27 @@ def plan(scenario: Scenario) -> BuildingPlan:
             meter_serial=serial,
             dev_eui=f"70b3d5e75e{scenario.seed % 256:02x}{i:04x}",
         ))
-    return BuildingPlan(scenario.building, tuple(apartments))
+    return BuildingPlan(scenario.building, tuple(apartments), _radio_devices(scenario))
+
+
+def _radio_devices(scenario: Scenario) -> tuple[DevicePlan, ...]:
+    """The other radio devices of the building; their own RNG keeps the apartments' plan unchanged."""
+    b, seed = scenario.building, scenario.seed
+    rng = random.Random(f"devices:{seed}:{b.site}")
+    out = []
+    for i in range(1, b.water_meters_926 + 1):
+        out.append(DevicePlan("KARAT-926LW", f"926{seed % 100:02d}{i:04d}", f"70b3d5e726{seed % 256:02x}{i:04x}",
+                              str(i), resource=rng.choice(("hot_water", "cold_water"))))
+    for i in range(1, b.electricity_meters_941 + 1):
+        out.append(DevicePlan("KARAT-941LW", f"941{seed % 100:02d}{i:04d}", f"70b3d5e741{seed % 256:02x}{i:04x}",
+                              str(i), phase="ABC"[(i - 1) % 3], tariffs=b.electricity_tariffs))
+    if b.common_electricity_meter:
+        out.append(DevicePlan("KARAT-941LW", f"941{seed % 100:02d}0000", f"70b3d5e741{seed % 256:02x}0000", "",
+                              tariffs=b.electricity_tariffs, multiplier=b.ct_ratio))
+    for i in range(1, b.pulse_counters_927 + 1):
+        out.append(DevicePlan("KARAT-927LW", f"927{seed % 100:02d}{i:04d}", f"70b3d5e727{seed % 256:02x}{i:04x}",
+                              str(i), inputs=b.pulse_inputs))
+    return tuple(out)
 
 
 def load(path_or_name: str | Path) -> Scenario:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import random
 import time
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +24,7 @@ HOUR = 3600
 _WATER_PROFILE = (1, 0.6, 0.5, 0.5, 0.6, 1.5, 4.5, 7.5, 7, 5, 4, 3.5, 3.5, 3.5, 3, 3, 3.5, 4.5, 6.5, 7.5,
                   7.5, 6.5, 4.5, 2)
 _WATER_WEIGHT = tuple(w / sum(_WATER_PROFILE) for w in _WATER_PROFILE)
+WATER_WEIGHT = _WATER_WEIGHT  # share of a day's water use in each local hour (0-23)
 HOT_LITRES_PER_RESIDENT_DAY = 95.0
 COLD_LITRES_PER_RESIDENT_DAY = 140.0
 HEAT_KCAL_PER_M2_HOUR_AT_DESIGN = 95.0  # at -26 degC outdoors, 20 degC indoors
@@ -94,8 +97,8 @@ class World:
         self.building = building
         self.commissioning = commissioning
         self.tz = zone(scenario.building.time_zone)
-        self._apartment_cum: dict[str, list[HourUse]] = {a.meter_serial: [] for a in building.apartments}
-        self._building_cum: list[HourUse] = []
+        self._apartment_cum: dict[str, _Series] = {a.meter_serial: _Series() for a in building.apartments}
+        self._building_cum = _Series()
         self._initial = {a.meter_serial: self._initial_counters(a.meter_serial) for a in building.apartments}
         self._initial[building.spec.heat_meter_serial] = self._initial_counters(building.spec.heat_meter_serial)
 
@@ -109,6 +112,10 @@ class World:
         rng = random.Random(f"init:{self.scenario.seed}:{serial}")
         return HourUse(rng.randint(1_000_000, 9_000_000), rng.randint(10_000, 90_000), rng.randint(10_000, 90_000),
                        rng.randint(100_000, 900_000))
+
+    def initial_counters(self, serial: str) -> HourUse:
+        """Counter readings at commissioning (before hour 0)."""
+        return self._initial[serial]
 
     def apartment_use(self, apartment: ApartmentPlan, index: int) -> HourUse:
         start = self.hour_start(index)
@@ -139,22 +146,12 @@ class World:
     def apartment_counters(self, apartment: ApartmentPlan, index: int) -> HourUse:
         """Counter readings at the end of hour ``index``."""
         cum = self._apartment_cum[apartment.meter_serial]
-        self._extend(cum, index, lambda i: self.apartment_use(apartment, i), self._initial[apartment.meter_serial])
+        cum.extend(index, lambda i: self.apartment_use(apartment, i), self._initial[apartment.meter_serial])
         return cum[index]
 
     def building_counters(self, index: int) -> HourUse:
-        self._extend(self._building_cum, index, self.building_use, self._initial[self.building.spec.heat_meter_serial])
+        self._building_cum.extend(index, self.building_use, self._initial[self.building.spec.heat_meter_serial])
         return self._building_cum[index]
-
-    @staticmethod
-    def _extend(cum: list[HourUse], index: int, use, initial: HourUse) -> None:
-        if index < 0:
-            raise ValueError(f"hour index {index} is before commissioning")
-        while len(cum) <= index:
-            prev = cum[-1] if cum else initial
-            u = use(len(cum))
-            cum.append(HourUse(prev.heat_kcal + u.heat_kcal, prev.hot_litres + u.hot_litres,
-                               prev.cold_litres + u.cold_litres, prev.carrier_litres + u.carrier_litres))
 
     def supply_return(self, index: int) -> tuple[float, float]:
         """Hour-mean supply and return temperatures of the heat input, degC."""
@@ -164,3 +161,30 @@ class World:
         supply = INDOOR_C + (95.0 - INDOOR_C) * load ** 0.8 + rng.gauss(0, 0.4)
         ret = INDOOR_C + (70.0 - INDOOR_C) * load ** 0.8 + rng.gauss(0, 0.4)
         return round(supply, 2), round(ret, 2)
+
+
+class _Series:
+    """Counter readings at the end of each hour, four machine integers an hour (a long fleet run
+    keeps months of hours for thousands of meters: 32 bytes an hour instead of a Python object)."""
+
+    __slots__ = ("carrier", "cold", "heat", "hot")
+
+    def __init__(self) -> None:
+        self.heat, self.hot, self.cold, self.carrier = (array("q") for _ in range(4))
+
+    def __len__(self) -> int:
+        return len(self.heat)
+
+    def __getitem__(self, index: int) -> HourUse:
+        return HourUse(self.heat[index], self.hot[index], self.cold[index], self.carrier[index])
+
+    def extend(self, index: int, use: Callable[[int], HourUse], initial: HourUse) -> None:
+        if index < 0:
+            raise ValueError(f"hour index {index} is before commissioning")
+        while len(self.heat) <= index:
+            prev = self[-1] if len(self.heat) else initial
+            u = use(len(self.heat))
+            self.heat.append(prev.heat_kcal + u.heat_kcal)
+            self.hot.append(prev.hot_litres + u.hot_litres)
+            self.cold.append(prev.cold_litres + u.cold_litres)
+            self.carrier.append(prev.carrier_litres + u.carrier_litres)
