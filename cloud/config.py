@@ -15,8 +15,11 @@ class CloudConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     session_hours: float = 24.0
+    ingest_workers: int = 1  # ingest workers in this process, sharing the durable consumer
 
     def __post_init__(self) -> None:
+        if not 1 <= self.ingest_workers <= 16:
+            raise ValueError(f"ingest_workers must be 1..16, got {self.ingest_workers}")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1..65535, got {self.port}")
         if not 0 < self.session_hours <= 24:

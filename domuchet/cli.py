@@ -1,4 +1,4 @@
-"""`domuchet` command line: demo, nats, sim, edge, cloud, sql. See `domuchet --help`."""
+"""`domuchet` command line: demo, nats, sim, edge, cloud, sql, deadletter. See `domuchet --help`."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ simulated Modbus TCP devices from 5020.
   domuchet nats                 the embedded NATS server (JetStream + MQTT listener)
   domuchet sim --scenario demo  simulated KARAT devices; one JSON line per device on stdout
   domuchet edge --config F      the edge agent ([edge] table with [[edge.meters]])
+  domuchet edge status          a running edge agent's state (buffer, sync, devices, gaps, disk)
   domuchet cloud                ingest + services + HTTP API + UI
   domuchet sql "SELECT ..."     read-only ClickHouse query, tab-separated rows
+  domuchet deadletter list      what the ingest could not store (time, subject, msg id, reason)
+  domuchet deadletter replay    feed dead-lettered payloads through the ingest again [--id ID]
 """
 
 
@@ -82,8 +85,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--modbus-port", type=int)
     s.add_argument("--mqtt-port", type=int)
 
-    e = sub.add_parser("edge", help="run the edge agent")
+    e = sub.add_parser("edge", help="run the edge agent, or `edge status` to print a running agent's state")
     common(e)
+    e.add_argument("action", nargs="?", choices=("run", "status"), default="run",
+                   help="run (default) or status: print the local status endpoint of a running agent")
+    e.add_argument("--url", help="status endpoint (default: [edge] status_host/status_port, else 127.0.0.1:8081)")
 
     c = sub.add_parser("cloud", help="run ingest, services, API and UI")
     common(c)
@@ -94,6 +100,13 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("sql", help="run a read-only ClickHouse query and print tab-separated rows")
     common(q)
     q.add_argument("query")
+
+    dl = sub.add_parser("deadletter", help="list or replay what the ingest could not store")
+    common(dl)
+    dl.add_argument("action", choices=("list", "replay"))
+    dl.add_argument("--id", action="append", default=[], dest="ids",
+                    help="replay only this dead-letter id or Nats-Msg-Id (repeatable)")
+    dl.add_argument("--all", action="store_true", help="list: include entries already replayed")
     return p
 
 
@@ -109,10 +122,15 @@ def main(argv: list[str] | None = None) -> int:
             return _nats(args, doc, data_dir)
         if args.command == "sim":
             return _sim(args, doc, data_dir)
+        if args.command == "edge" and args.action == "status":
+            from domuchet import edge_status_cmd
+            return edge_status_cmd.main(doc, args.url)
         if args.command == "edge":
             return _edge(args, doc, data_dir)
         if args.command == "cloud":
             return _cloud(args, doc, data_dir)
+        if args.command == "deadletter":
+            return _deadletter(args, doc, data_dir)
         return _sql(args, doc, data_dir)
     except ConfigError as exc:
         print(f"domuchet: bad config: {exc}", file=sys.stderr)
@@ -214,6 +232,15 @@ def _sql(args, doc, data_dir: Path) -> int:
         ch.close_sync()
     _print_rows(rows)
     return 0
+
+
+def _deadletter(args, doc, data_dir: Path) -> int:
+    from domuchet import deadletter_cmd
+    from domuchet.cloud_process import local_api_file
+    config = _cloud_config(args, doc, data_dir)
+    api = local_api_file(config.data_dir)
+    info = json.loads(api.read_text()) if api.exists() else None
+    return deadletter_cmd.run(args.action, config, info, ids=args.ids, include_replayed=args.all)
 
 
 def _print_rows(rows) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from nicegui import app, ui
 
 import ui as pages
-from cloud.api import router
+from cloud.api import install_error_handlers, router
 from cloud.config import CloudConfig
 from cloud.ingest import Ingest
 from cloud.services.container import Services
@@ -57,14 +57,16 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     if prepare is not None:
         prepare(registry)
     services = Services.create(registry, clickhouse, config.session_hours)
-    ingest = Ingest(config.nats_url, clickhouse)
+    ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site, name=f"ingest{i}")
+               for i in range(config.ingest_workers)]
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
     token = secrets.token_urlsafe(24)
     api_file = local_api_file(config.data_dir)
 
     async def started() -> None:
-        tasks.append(asyncio.create_task(_supervised("ingest", ingest.run, stop)))
+        for ingest in ingests:
+            tasks.append(asyncio.create_task(_supervised(ingest.name, ingest.run, stop)))
         for job in background or []:
             tasks.append(asyncio.create_task(job(services, stop)))  # type: ignore[arg-type]
         api_file.write_text(json.dumps({"url": f"http://{config.host}:{config.port}", "token": token,
@@ -84,7 +86,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
 
     app.on_startup(started)
     app.on_shutdown(stopped)
-    app.include_router(router(clickhouse, token))
+    install_error_handlers(app)
+    app.include_router(router(clickhouse, token, services, ingests[0]))
     pages.register(services)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the
     # caller: after a clean shutdown that is a normal exit, not an error.
@@ -92,7 +95,9 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     try:
         ui.run(host=config.host, port=config.port, reload=False, show=False, title="ДомУчёт",
                storage_secret=_secret(config.data_dir / "storage-secret"), language="ru",
-               uvicorn_logging_level="warning", favicon="🏢")
+               uvicorn_logging_level="warning", favicon="🏢",
+               fastapi_docs={"title": "ДомУчёт API", "version": "1",
+                             "description": "JSON API for integrations under /api/v1 (Bearer API tokens)."})
     except KeyboardInterrupt:
         log.info("event=cloud_exit reason=SIGINT")
     finally:

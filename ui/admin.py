@@ -1,22 +1,64 @@
-"""Section for the administrator (manual 2.3): managing the company's users. For now a
-placeholder page, so that an administrator's navigation leads somewhere honest.
+"""Section for the administrator (manual 2.3, 4.6 "Пользователи"): the company's users, API tokens
+for integrations, and the audit log. An administrator adds a user (role, reader status, initial
+password), blocks and unblocks accounts, resets passwords, creates and revokes API tokens; every
+change goes through cloud/services (users.py, api_tokens.py), which check the rights again and
+write the audit entry shown at the bottom.
 
-Imports ui.auth/ui.theme; route: /users.
+Imports ui.auth/ui.theme and the users service's shape (declared here); route: /users.
+Tests: tests/ui/test_cloud_admin_ui.py.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, cast
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from . import access, auth, theme, widgets
+from cloud.services.api_tokens import ApiTokenInfo, NewApiToken
+from cloud.services.audit import AuditEntry
+from cloud.services.models import Role
+from cloud.services.users import UserRecord
+
+from . import access, auth, fmt, theme, widgets
 from .i18n import t
 from .ports import Services
 
 
+class UsersService(Protocol):
+    async def list(self, token: str) -> list[UserRecord]: ...
+
+    async def create(self, token: str, login: str, full_name: str, role: str, reader: bool,
+                     password: str) -> UserRecord: ...
+
+    async def set_blocked(self, token: str, user_id: int, blocked: bool) -> UserRecord: ...
+
+    async def reset_password(self, token: str, user_id: int, password: str) -> UserRecord: ...
+
+    async def audit_log(self, token: str, limit: int = 200) -> list[AuditEntry]: ...
+
+
+class ApiTokenService(Protocol):
+    async def create(self, token: str, user_id: int, name: str, days: int = 365) -> NewApiToken: ...
+
+    async def list(self, token: str) -> list[ApiTokenInfo]: ...
+
+    async def revoke(self, token: str, token_id: int) -> None: ...
+
+
+class AdminServices(Services, Protocol):
+    @property
+    def users(self) -> UsersService: ...
+
+    @property
+    def api_tokens(self) -> ApiTokenService: ...
+
+
 def register(services: Services) -> None:
     """Register /users."""
+    admin_services = cast(AdminServices, services)
 
     @ui.page("/users")
     async def users_page(request: Request) -> RedirectResponse | None:
@@ -25,8 +67,228 @@ def register(services: Services) -> None:
             return viewer
         with theme.frame(t("users.title"), viewer.user, active="/users"):
             if access.may_administer(viewer.user):
-                with theme.card():
-                    theme.message(t("users.placeholder"), icon="construction")
+                await UsersPanel(admin_services.users, admin_services.api_tokens, viewer).build()
             else:
                 widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
         return None
+
+
+class UsersPanel:
+    """The user list with its actions, the "add user" dialog and the audit log."""
+
+    def __init__(self, users: UsersService, tokens: ApiTokenService, viewer: auth.Viewer) -> None:
+        self.users = users
+        self.tokens = tokens
+        self.viewer = viewer
+        self._known: list[UserRecord] = []
+
+    async def build(self) -> None:
+        with theme.card():
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(t("users.list")).classes("du-card-title")
+                ui.button(t("users.add"), icon="person_add", on_click=self._add_dialog).props(
+                    "unelevated no-caps").mark("users-add")
+            self._list_view = ui.column().classes("w-full")
+        with theme.card():
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(t("tokens.title")).classes("du-card-title")
+                ui.button(t("tokens.add"), icon="vpn_key", on_click=self._token_dialog).props(
+                    "unelevated no-caps").mark("tokens-add")
+            ui.label(t("tokens.hint")).classes("text-sm du-muted")
+            self._tokens_view = ui.column().classes("w-full")
+        with theme.card(t("audit.title")):
+            self._audit_view = ui.column().classes("w-full")
+        await self.reload()
+
+    async def reload(self) -> None:
+        found = await auth.attempt(self.users.list(self.viewer.token))
+        tokens = await auth.attempt(self.tokens.list(self.viewer.token))
+        log = await auth.attempt(self.users.audit_log(self.viewer.token))
+        if found is None or tokens is None or log is None:
+            return
+        self._known = found
+        self._list_view.clear()
+        with self._list_view:
+            self._user_table(found)
+        self._tokens_view.clear()
+        with self._tokens_view:
+            self._token_table(tokens)
+        self._audit_view.clear()
+        with self._audit_view:
+            _audit_table(log)
+
+    def _user_table(self, users: Sequence[UserRecord]) -> None:
+        headers = (t("users.login"), t("users.full_name"), t("users.role"), t("users.state"), "")
+        with ui.element("q-markup-table").props("flat bordered dense separator=horizontal wrap-cells").classes(
+                "du-markup w-full").mark("users-table"), ui.element("table").classes("w-full"):
+            with ui.element("thead"), ui.element("tr"):
+                for header in headers:
+                    with ui.element("th"):
+                        ui.label(header)
+            with ui.element("tbody"):
+                for user in users:
+                    self._user_row(user)
+
+    def _user_row(self, user: UserRecord) -> None:
+        me = user.id == self.viewer.user.id
+        with ui.element("tr").mark(f"user-{user.login}"):
+            with ui.element("td"):
+                ui.label(user.login + (f" ({t('users.you')})" if me else ""))
+            with ui.element("td"):
+                ui.label(user.full_name)
+            with ui.element("td"):
+                ui.label(_role_text(user))
+            with ui.element("td"):
+                ui.label(t("users.blocked") if user.blocked else t("users.active")).classes(
+                    "text-negative" if user.blocked else "").mark(f"state-{user.login}")
+            with ui.element("td"), ui.row().classes("gap-1 no-wrap justify-end"):
+                if not me:
+                    label = t("users.unblock") if user.blocked else t("users.block")
+                    ui.button(label, icon="lock_open" if user.blocked else "block",
+                              on_click=self._toggle_block(user)).props("flat dense no-caps").mark(
+                        f"block-{user.login}")
+                ui.button(t("users.reset_password"), icon="key", on_click=self._password_dialog(user)).props(
+                    "flat dense no-caps").mark(f"password-{user.login}")
+
+    def _toggle_block(self, user: UserRecord) -> Callable[[], Awaitable[None]]:
+        async def toggle() -> None:
+            done = await auth.attempt(self.users.set_blocked(self.viewer.token, user.id, not user.blocked))
+            if done is not None:
+                ui.notify(t("users.unblocked_done" if user.blocked else "users.blocked_done", login=user.login),
+                          type="positive")
+                await self.reload()
+        return toggle
+
+    def _password_dialog(self, user: UserRecord) -> Callable[[], None]:
+        def open_dialog() -> None:
+            with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 min-w-[320px]"):
+                ui.label(f"{t('users.reset_password')}: {user.login}").classes("du-card-title")
+                password = ui.input(t("users.new_password"), password=True, password_toggle_button=True).props(
+                    f"outlined hint='{t('users.password_hint')}'").classes("w-full").mark("new-password")
+
+                async def save() -> None:
+                    done = await auth.attempt(self.users.reset_password(self.viewer.token, user.id,
+                                                                        password.value or ""))
+                    if done is not None:
+                        dialog.close()
+                        ui.notify(t("users.password_done", login=user.login), type="positive")
+                        await self.reload()
+
+                with ui.row().classes("w-full justify-end gap-2"):
+                    ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
+                    ui.button(t("users.save"), on_click=save).props("unelevated no-caps").mark("password-save")
+            dialog.open()
+        return open_dialog
+
+    def _add_dialog(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 min-w-[360px]"):
+            ui.label(t("users.add")).classes("du-card-title")
+            login = ui.input(t("users.login")).props("outlined").classes("w-full").mark("new-login")
+            name = ui.input(t("users.full_name")).props("outlined").classes("w-full").mark("new-name")
+            role = ui.select({r.value: t(f"role.{r.value}") for r in Role}, value=Role.DISPATCHER.value,
+                             label=t("users.role")).props("outlined").classes("w-full").mark("new-role")
+            reader = ui.checkbox(t("users.reader")).mark("new-reader")
+            password = ui.input(t("users.password"), password=True, password_toggle_button=True).props(
+                f"outlined hint='{t('users.password_hint')}'").classes("w-full").mark("new-password")
+
+            async def create() -> None:
+                created = await auth.attempt(self.users.create(
+                    self.viewer.token, login.value or "", name.value or "", role.value or "", bool(reader.value),
+                    password.value or ""))
+                if created is not None:
+                    dialog.close()
+                    ui.notify(t("users.created", login=created.login), type="positive")
+                    await self.reload()
+
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(t("users.create"), on_click=create).props("unelevated no-caps").mark("new-create")
+        dialog.open()
+
+
+    def _token_table(self, tokens: Sequence[ApiTokenInfo]) -> None:
+        if not tokens:
+            theme.message(t("tokens.empty"))
+            return
+        with ui.column().classes("w-full gap-1").mark("tokens-table"):
+            for info in tokens:
+                with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"token-{info.id}"):
+                    state = t("tokens.revoked") if info.revoked else t("tokens.until", day=fmt.day(info.expires_at))
+                    ui.label(f"{info.name} — {info.user_login} · {state}").classes(
+                        "du-muted line-through" if info.revoked else "")
+                    if not info.revoked:
+                        ui.button(t("tokens.revoke"), icon="block", on_click=self._revoke(info)).props(
+                            "flat dense no-caps").mark(f"revoke-{info.id}")
+
+    def _revoke(self, info: ApiTokenInfo) -> Callable[[], Awaitable[None]]:
+        async def revoked() -> bool:  # revoke() gives None; attempt() gives None for a refusal
+            await self.tokens.revoke(self.viewer.token, info.id)
+            return True
+
+        async def revoke() -> None:
+            if not await auth.attempt(revoked()):
+                return
+            ui.notify(t("tokens.revoked_done", name=info.name), type="positive")
+            await self.reload()
+        return revoke
+
+    def _token_dialog(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 min-w-[360px]"):
+            ui.label(t("tokens.add")).classes("du-card-title")
+            owner = ui.select({u.id: f"{u.login} — {u.full_name}" for u in self._known if not u.blocked},
+                              label=t("tokens.user")).props("outlined").classes("w-full").mark("token-user")
+            name = ui.input(t("tokens.name")).props("outlined").classes("w-full").mark("token-name")
+            days = ui.number(t("tokens.days"), value=365, min=1, max=366, precision=0).props("outlined").classes(
+                "w-full").mark("token-days")
+            shown = ui.column().classes("w-full gap-1")
+
+            async def create() -> None:
+                if owner.value is None:
+                    ui.notify(t("tokens.pick_user"), type="warning")
+                    return
+                made = await auth.attempt(self.tokens.create(self.viewer.token, int(owner.value), name.value or "",
+                                                             int(days.value or 0)))
+                if made is None:
+                    return
+                shown.clear()
+                with shown:  # shown once: only its hash is stored
+                    ui.label(t("tokens.copy_now")).classes("text-sm text-[#8a5a00]")
+                    ui.input(value=made.token).props("outlined readonly dense").classes("w-full font-mono").mark(
+                        "token-value")
+                create_button.set_visibility(False)
+                await self.reload()
+
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
+                create_button = ui.button(t("users.create"), on_click=create).props("unelevated no-caps").mark(
+                    "token-create")
+        dialog.open()
+
+
+def _role_text(user: UserRecord) -> str:
+    role = t(f"role.{user.role.value}")
+    return f"{role}, {t('users.reader_short').lower()}" if user.reader else role
+
+
+def _audit_table(entries: Sequence[AuditEntry]) -> None:
+    if not entries:
+        theme.message(t("audit.empty"))
+        return
+    rows = [[fmt.moment(e.at.replace(tzinfo=None)), e.user_login or "", e.action, e.object, _change(e)]
+            for e in entries]
+    widgets.link_table([t("audit.time"), t("audit.user"), t("audit.action"), t("audit.object"), t("audit.change")],
+                       rows).mark("audit-table")
+
+
+def _change(entry: AuditEntry) -> str:
+    """The fields that changed, as "field: before → after" (or the new state for a creation)."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = [k for k in after if before.get(k) != after.get(k)] if before else list(after)
+    return "; ".join(f"{k}: {_value(before[k])} → {_value(after[k])}" if k in before else f"{k}: {_value(after[k])}"
+                     for k in keys)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return t("users.yes") if value else t("users.no")
+    return str(value)

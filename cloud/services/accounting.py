@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from cloud.services import consumption as calc
+from cloud.services import counters
 from cloud.services.auth import AuthService
 from cloud.services.models import (
     ArchiveRow,
@@ -137,6 +138,17 @@ class AccountingService:
                 out[(meter, channel)][start.replace(tzinfo=None)] = value
         return out
 
+    async def _series(self, meters: list[MeterInfo], pairs: list[tuple[str, int]], parameter: str,
+                      readings: dict[tuple[str, int], dict[datetime, float]],
+                      bounds: list[datetime]) -> dict[tuple[str, int], list[float | None]]:
+        """Consumption per period of each (serial, channel): across register wraps of the model
+        and the counter breaks recorded for the meter (cloud/services/counters.py)."""
+        models = {m.serial: m.model for m in meters}
+        ids = sorted({m.id for m in meters if any(m.serial == serial for serial, _ in pairs)})
+        breaks = await asyncio.to_thread(counters.load, self.registry, ids, parameter)
+        return {p: calc.differences(readings.get(p, {}), bounds, calc.counter_modulus(models.get(p[0], ""), parameter),
+                                    breaks.get(p, ())) for p in pairs}
+
     async def building_consumption(self, token: str, building_id: int, resource: Resource,
                                    granularity: Granularity, period: date) -> BuildingConsumption:
         if granularity not in (Granularity.DAY, Granularity.MONTH):
@@ -151,8 +163,9 @@ class AccountingService:
         starts = await self._shown(common + individual, tz, granularity, period)
         bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
         readings = await self._readings(common + individual, parameter, bounds)
-        building_sum, _ = calc.combine([calc.differences(readings.get(p, {}), bounds) for p in common])
-        apartments_sum, complete = calc.combine([calc.differences(readings.get(p, {}), bounds) for p in individual])
+        series = await self._series(meters, common + individual, parameter, readings, bounds)
+        building_sum, _ = calc.combine([series[p] for p in common])
+        apartments_sum, complete = calc.combine([series[p] for p in individual])
         points = []
         for i, start in enumerate(starts):
             b = building_sum[i] if common else None
@@ -176,7 +189,8 @@ class AccountingService:
         starts = await self._shown(pairs, tz, granularity, period)
         bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
         readings = await self._readings(pairs, parameter, bounds)
-        sums, complete = calc.combine([calc.differences(readings.get(p, {}), bounds) for p in pairs])
+        series = await self._series(meters, pairs, parameter, readings, bounds)
+        sums, complete = calc.combine([series[p] for p in pairs])
         points = tuple((s, sums[i] if pairs and complete[i] else None) for i, s in enumerate(starts))
         return PremiseConsumption(premise, resource, PARAMETERS[parameter].unit, granularity, period, points,
                                   tuple(meters), _resources(meters))

@@ -1,7 +1,9 @@
 """Authentication: scrypt password hashes, server-side sessions that expire (manual 3.5).
 
 A session token is random; only its SHA-256 is stored, so a leaked registry file does not
-hand out sessions. Blocked users cannot log in and their sessions stop working.
+hand out sessions. Blocked users cannot log in and their sessions stop working. An API token
+(prefix ``duapi.``, cloud/services/api_tokens.py) is resolved to its user the same way, so
+every service call checks role, reader status and company whichever the caller is.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from cloud.services.models import AuthError, Role, Session, UserInfo
+from cloud.services.models import AuthError, Forbidden, Role, Session, UserInfo
 from cloud.storage.registry import Registry
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -36,8 +38,31 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-def _token_hash(token: str) -> str:
+def require_writer(user: UserInfo) -> UserInfo:
+    """The user, if they may change operational data: a dispatcher or engineer without reader status."""
+    if user.reader:
+        raise Forbidden("reader status is read-only")
+    if user.role not in (Role.DISPATCHER, Role.ENGINEER):
+        raise Forbidden(f"the {user.role.value} role may not change operational data")
+    return user
+
+
+def require_administrator(user: UserInfo) -> UserInfo:
+    """The user, if they administer the company (administrator without reader status)."""
+    if user.reader or user.role is not Role.ADMINISTRATOR:
+        raise Forbidden("only an administrator may do this")
+    return user
+
+
+API_TOKEN_PREFIX = "duapi."  # noqa: S105 - '.' is outside the session tokens' alphabet, so the two never mix
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a session or API token: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_token_hash = token_hash
 
 
 _USER_SQL = """
@@ -86,11 +111,24 @@ class AuthService:
         """The user behind a live session, or AuthError."""
         if not token:
             raise AuthError("not logged in")
+        if token.startswith(API_TOKEN_PREFIX):
+            return self._api_user(token)
         row = self.registry.one(
             _USER_SQL + " JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = ? AND s.expires_at > ?",
             _token_hash(token), datetime.now(UTC).isoformat())
         if row is None:
             raise AuthError("session expired or unknown")
+        if row["blocked"]:
+            raise AuthError("account is blocked")
+        return _user(row)
+
+    def _api_user(self, token: str) -> UserInfo:
+        """The user an integration's API token acts as (cloud/services/api_tokens.py)."""
+        row = self.registry.one(
+            _USER_SQL + " JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = ? AND t.expires_at > ? "
+            "AND t.revoked_at IS NULL", _token_hash(token), datetime.now(UTC).isoformat())
+        if row is None:
+            raise AuthError("API token expired, revoked or unknown")
         if row["blocked"]:
             raise AuthError("account is blocked")
         return _user(row)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloud.services.accounting import AccountingService
+from cloud.services.api_tokens import ApiTokenService
 from cloud.services.auth import AuthService
+from cloud.services.counters import CounterService
+from cloud.services.readings import ReadingsService
+from cloud.services.users import UsersService
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 
@@ -14,8 +18,14 @@ from cloud.storage.registry import Registry
 class Services:
     auth: AuthService
     accounting: AccountingService
+    counters: CounterService
+    api_tokens: ApiTokenService
+    readings: ReadingsService
+    users: UsersService
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
         auth = AuthService(registry, session_hours)
-        return cls(auth=auth, accounting=AccountingService(registry, clickhouse, auth))
+        return cls(auth=auth, accounting=AccountingService(registry, clickhouse, auth),
+                   counters=CounterService(registry, auth), api_tokens=ApiTokenService(registry, auth),
+                   readings=ReadingsService(registry, clickhouse, auth), users=UsersService(registry, auth))

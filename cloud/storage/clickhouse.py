@@ -70,6 +70,22 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letter (
 ORDER BY received_at
 SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
 """),
+    # an id per dead-letter entry, for `domuchet deadletter replay --id`; rows written before this
+    # migration get a stable one derived from their content
+    (4, """
+ALTER TABLE {db}.dead_letter ADD COLUMN IF NOT EXISTS id String
+    DEFAULT substring(lower(hex(SHA256(concat(subject, msg_id, reason, payload)))), 1, 32) FIRST
+"""),
+    (5, """
+CREATE TABLE IF NOT EXISTS {db}.dead_letter_replays (
+    id String,
+    replayed_at DateTime64(3, 'UTC'),
+    stored_values UInt32,
+    note String
+) ENGINE = MergeTree
+ORDER BY (id, replayed_at)
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
+"""),
 )
 
 _WRITE = re.compile(r"^\s*(insert|alter|create|drop|truncate|rename|optimize|delete|update|grant|revoke|system|"
@@ -146,8 +162,10 @@ class ClickHouse:
     async def insert_archive(self, rows: Sequence[Sequence[Any]], dedup_token: str) -> None:
         await self._run(self.insert_archive_sync, rows, dedup_token)
 
-    async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
-        await self._run(lambda: self.client.insert(f"{self.database}.{table}", rows, column_names=columns))
+    async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+                     settings: dict[str, Any] | None = None) -> None:
+        await self._run(lambda: self.client.insert(f"{self.database}.{table}", rows, column_names=columns,
+                                                   settings=settings))
 
     # --- reads -----------------------------------------------------------------------
     def query_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:

@@ -1,4 +1,5 @@
-"""The registry: companies, users and sessions, buildings, premises, meters and their channels.
+"""The registry: companies, users and sessions, buildings, premises, meters and their channels,
+API tokens, the audit log and recorded counter breaks (meter replacements and resets).
 
 SQLite in WAL mode behind plain SQL; versioned migrations run at open. The service layer
 is its only caller. Connections are per call (cheap for SQLite) so that any thread may use it.
@@ -74,6 +75,40 @@ CREATE TABLE meter_channels (
 CREATE INDEX meters_building ON meters(building_id);
 CREATE INDEX premises_building ON premises(building_id);
 """),
+    (2, """
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    company_id INTEGER NOT NULL REFERENCES companies(id),
+    user_id INTEGER REFERENCES users(id),
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX audit_company_at ON audit_log(company_id, at);
+CREATE TABLE counter_breaks (
+    id INTEGER PRIMARY KEY,
+    meter_id INTEGER NOT NULL REFERENCES meters(id),
+    channel INTEGER NOT NULL,
+    parameter TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('replacement', 'reset')),
+    first_period TEXT NOT NULL,
+    final_value REAL NOT NULL,
+    initial_value REAL NOT NULL,
+    UNIQUE (meter_id, channel, parameter, first_period)
+);
+"""),
 )
 
 
@@ -116,3 +151,10 @@ class Registry:
     def all(self, sql: str, *args: object) -> list[sqlite3.Row]:
         with self.connect() as db:
             return db.execute(sql, args).fetchall()
+
+    def meter_serials_by_site(self) -> dict[str, set[str]]:
+        """Site -> serials of the meters registered for its buildings: the ingest's meter lookup."""
+        out: dict[str, set[str]] = {}
+        for row in self.all("SELECT b.site, m.serial FROM meters m JOIN buildings b ON b.id = m.building_id"):
+            out.setdefault(row["site"], set()).add(row["serial"])
+        return out
