@@ -55,6 +55,14 @@ class Outcome:
     reason: str | None = None  # why (some of) the message was not stored
 
 
+def _batch_of(subject: str, msg_id: str) -> tuple[str, int] | None:
+    """(site, seq) of a ``<site>:<seq>`` message id whose site is the subject's, else None."""
+    site, _, seq = msg_id.rpartition(":")
+    if site and site == subjects.site_of_subject(subject) and seq.isdigit() and int(seq) >= 1:
+        return site, int(seq)
+    return None
+
+
 async def ensure_streams(js: JetStreamContext) -> KeyValue:
     """Create the streams and the watermark bucket if they are missing (idempotent)."""
     for name, subject in ((subjects.STREAM_UP, subjects.STREAM_UP_SUBJECTS),
@@ -235,11 +243,21 @@ class Ingest:
                        dead.reason if dead else None)
 
     async def _dead(self, subject: str, msg_id: str, reason: str, data: bytes, replay_of: str | None) -> Outcome:
-        """Dead-letter a whole message; a replayed payload that still fails keeps its one entry."""
+        """Dead-letter a whole message; a replayed payload that still fails keeps its one entry.
+
+        When the message id names a batch of the subject's site (``<site>:<seq>``), that batch
+        counts as handled for the stored watermark: its payload is safe in the dead-letter table,
+        and an edge waiting for the watermark must not resend it forever.
+        """
         if replay_of is not None:
             return Outcome(0, reason=reason)
         entry = await dead_letter(self.ch, subject, msg_id, reason, data)
-        return Outcome(0, dead_letter_id=entry, reason=reason)
+        batch = _batch_of(subject, msg_id)
+        if batch is None:
+            return Outcome(0, dead_letter_id=entry, reason=reason)
+        now = datetime.now(UTC)
+        self._sync_rows.append((*batch, 0, 0, now, now))
+        return Outcome(0, batch[0], batch[1], dead_letter_id=entry, reason=reason)
 
     async def _seen(self, site: str, seq: int) -> bool:
         rows = await self.ch.query("SELECT count() FROM {db}.sync_batches WHERE site = {s:String} AND seq = {q:UInt64}",

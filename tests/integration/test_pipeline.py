@@ -174,3 +174,53 @@ async def _stream_ready(js) -> bool:
         return True
     except nats_client.js.errors.NotFoundError:  # not created yet
         return False
+
+
+async def test_an_undecodable_batch_does_not_stall_the_watermark(nats, clickhouse: ClickHouse, tmp_path: Path) -> None:
+    """A dead-lettered batch is safe in the dead-letter table: the edge must not wait for it forever."""
+    from edge.buffer import Buffer
+    from protocol.vocabulary import ArchiveKind, Nature
+    from protocol.wire import ArchiveRecord, encode_batch
+
+    buf = Buffer(tmp_path / "b.db")
+    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, 1_767_225_600, {"Q": 1.0})])
+    buf.next_batch(10, "wtest")  # seq 1 is the one that will arrive mangled
+    buf.mark_published(1)
+    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, 1_767_229_200, {"Q": 2.0})])
+    second = buf.next_batch(10, "wtest")
+    assert second is not None
+    assert second.seq == 2
+    ingest = Ingest(nats.url, clickhouse)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingest.run(stop))
+    nc = await nats_client.connect(nats.url)
+    try:
+        js = nc.jetstream()
+        await _until(lambda: _stream_ready(js), 10, "streams created by the ingest")
+        subject = subjects.archive_subject("wtest")
+        await js.publish(subject, b"\xc1not msgpack", headers={"Nats-Msg-Id": "wtest:1"})
+        await js.publish(subject, encode_batch(second), headers={"Nats-Msg-Id": second.msg_id})
+        kv = await _until_kv(js)
+
+        async def watermark_is_2() -> bool:
+            try:
+                return int((await kv.get("wtest")).value) == 2
+            except nats_client.js.errors.KeyNotFoundError:
+                return False
+        await _until(watermark_is_2, 20, "the watermark to pass the dead-lettered batch")
+        dead = await clickhouse.query("SELECT msg_id FROM {db}.dead_letter")
+        assert [d[0] for d in dead] == ["wtest:1"]
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+        buf.close()
+
+
+async def _until_kv(js):
+    for _ in range(100):
+        try:
+            return await js.key_value(subjects.STORED_BUCKET)
+        except nats_client.js.errors.BucketNotFoundError:
+            await asyncio.sleep(0.1)
+    pytest.fail("no watermark bucket")
