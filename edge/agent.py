@@ -1,4 +1,5 @@
-"""The edge agent: one buffer, one poller per Modbus meter, one LoRaWAN listener, one sync.
+"""The edge agent: one buffer, one poller per Modbus meter, one LoRaWAN listener, one sync,
+the disk budget and the local status endpoint (edge/status.py).
 
 Tasks run until ``stop`` is set; a failing task is logged with context and restarted after
 a pause, so one broken device or link never takes the agent down.
@@ -10,10 +11,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from edge.budget import DiskBudget
 from edge.buffer import Buffer
 from edge.config import EdgeConfig
 from edge.drivers.lorawan_mqtt import LoraMqttListener, LoraUplinkHandler
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
+from edge.gaps import GapBook
+from edge.status import StatusServer
 from edge.sync import Sync
 from protocol.settings import ConfigError
 
@@ -29,6 +33,12 @@ class EdgeAgent:
         self.buffer = Buffer(config.data_dir / "buffer.db")
         self.sync = Sync(config, self.buffer)
         self.lora = LoraUplinkHandler(config, self.buffer)
+        self.budget = DiskBudget(self.buffer, config.disk_budget_bytes)
+        self.gaps = GapBook(self.buffer, config.poll_interval_s, config.gap_backoff_max_s)
+        self.status = StatusServer(self)
+        self.mqtt: LoraMqttListener | None = None
+        if any(m.transport == "lorawan" for m in config.meters):
+            self.mqtt = LoraMqttListener(config, self.lora)
         self.pollers: list[Karat307Poller] = []
         for meter in config.meters:
             if meter.transport == "modbus-tcp":
@@ -42,9 +52,12 @@ class EdgeAgent:
     async def run(self, stop: asyncio.Event) -> None:
         jobs: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = [("sync", self.sync.run)]
         jobs += [(f"poll:{p.meter.serial}", p.run) for p in self.pollers]
-        if any(m.transport == "lorawan" for m in self.config.meters):
-            jobs.append(("lorawan", LoraMqttListener(self.config, self.lora).run))
-        jobs.append(("status", self._status))
+        if self.mqtt is not None:
+            jobs.append(("lorawan", self.mqtt.run))
+        jobs.append(("budget", self._budget))
+        jobs.append(("status_log", self._status))
+        if self.config.status_port:
+            jobs.append(("status_http", self.status.run))
         log.info("event=edge_started site=%s meters=%d buffer=%s", self.config.site, len(self.config.meters),
                  self.buffer.path)
         try:
@@ -52,6 +65,15 @@ class EdgeAgent:
         finally:
             self.buffer.close()
             log.info("event=edge_stopped site=%s", self.config.site)
+
+    async def _budget(self, stop: asyncio.Event) -> None:
+        """Check the disk budget every second (warnings, eviction)."""
+        while not stop.is_set():
+            self.budget.check()
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
 
     async def _status(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

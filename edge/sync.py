@@ -36,22 +36,41 @@ class Sync:
         self.subject = subjects.archive_subject(config.site)
         self.published = 0
         self.watermark = 0
-        self.last_sync: float | None = None
-        self.connected = False
+        self.last_sync: float | None = None  # last publish acknowledged by JetStream
+        self.last_stored_at: float | None = None  # last time the cloud's watermark moved
+        self.disconnected_at: float | None = time.time()  # down until the first connect
+        self._nc: nats.NATS | None = None
+        self._error_logged_at = -1e9
+
+    @property
+    def connected(self) -> bool:
+        """Whether the NATS connection is up now (pings every 2 s: a silent cut shows within seconds)."""
+        return self._nc is not None and self._nc.is_connected
 
     async def run(self, stop: asyncio.Event) -> None:
         nc = None
         while nc is None and not stop.is_set():
+            # with max_reconnect_attempts=-1 nats.connect retries a dead uplink forever: race it against stop
+            connect = asyncio.ensure_future(nats.connect(
+                servers=[self.config.nats_url], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                name=f"domuchet-edge-{self.config.site}", ping_interval=2, max_outstanding_pings=2,
+                connect_timeout=2, disconnected_cb=self._down, reconnected_cb=self._up, error_cb=self._error))
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not connect.done():
+                connect.cancel()
+                await asyncio.gather(connect, return_exceptions=True)
+                return
             try:
-                nc = await nats.connect(servers=[self.config.nats_url], max_reconnect_attempts=-1,
-                                        reconnect_time_wait=0.5, name=f"domuchet-edge-{self.config.site}",
-                                        disconnected_cb=self._down, reconnected_cb=self._up)
+                nc = connect.result()
             except (NoServersError, OSError, NatsTimeout) as exc:
                 log.warning("event=nats_unreachable url=%s reason=%r", self.config.nats_url, str(exc))
                 await _sleep(stop, 1.0)
         if nc is None:
             return
-        self.connected = True
+        self._nc = nc
+        self.disconnected_at = None
         js = nc.jetstream()
         watcher = asyncio.create_task(self._watch_watermark(js, stop))
         backoff = 0.2
@@ -76,6 +95,7 @@ class Sync:
                 self.last_sync = time.time()
         finally:
             watcher.cancel()
+            self._nc = None
             await nc.close()
 
     async def _watch_watermark(self, js, stop: asyncio.Event) -> None:
@@ -86,20 +106,32 @@ class Sync:
                 entry = await kv.get(self.config.site)
                 mark = int(entry.value or b"0")
                 if mark > self.watermark:
+                    moved = self.buffer.adopt_watermark(mark)
+                    if moved:
+                        log.warning("event=batches_renumbered count=%d watermark=%d reason=buffer_younger_than_cloud",
+                                    moved, mark)
                     self.watermark = mark
                     self.buffer.mark_stored_upto(mark)
+                    self.last_stored_at = time.time()
             except (BucketNotFoundError, KeyNotFoundError):
                 pass  # the cloud has stored nothing of ours yet
             except _PUBLISH_ERRORS as exc:
                 log.warning("event=watermark_unavailable reason=%r", str(exc))
             await _sleep(stop, 0.5)
 
+    async def _error(self, exc: Exception) -> None:
+        """nats.py reports each failed (re)connect attempt here: log it, at most every 10 s."""
+        now = time.monotonic()
+        if now - self._error_logged_at >= 10.0:
+            self._error_logged_at = now
+            log.warning("event=nats_unreachable url=%s reason=%r", self.config.nats_url, str(exc) or type(exc).__name__)
+
     async def _down(self) -> None:
-        self.connected = False
+        self.disconnected_at = time.time()
         log.warning("event=nats_disconnected")
 
     async def _up(self) -> None:
-        self.connected = True
+        self.disconnected_at = None
         log.info("event=nats_reconnected")
 
 

@@ -1,9 +1,10 @@
 """KARAT-307 over Modbus TCP: a small client for the register map in protocol/karat307.py
-and a poller that reads every closed hourly period since the last one stored.
+and a poller that reads every closed hourly period the meter must have (edge/gaps.py).
 
-The poller keeps a cursor per meter in the buffer, advanced in the same transaction as the
-records, so a restart resumes exactly where it stopped. A period the device refuses (beyond
-its archive depth, exception 03) is logged as lost and skipped, never filled in.
+Each period is registered once from commissioning on and read newest first; a record and
+the closing of its gap are one transaction, so a restart resumes exactly where it stopped.
+A period the device refuses (beyond its archive depth, exception 03) is recorded as lost,
+never filled in. Each read measures the clock offset; the time service sets the clock.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pymodbus.exceptions import ModbusException
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig
+from edge.gaps import GapBook
 from protocol import karat307 as regs
 from protocol.errors import DecodeError
-from protocol.periods import from_device_seconds, local_to_utc, periods, to_device_seconds, utc_to_local, zone
+from protocol.periods import from_device_seconds, local_to_utc, to_device_seconds, utc_to_local, zone
 from protocol.vocabulary import ArchiveKind, Nature, Quality
 from protocol.wire import ArchiveRecord
 
@@ -39,7 +41,8 @@ class PeriodRefused(DeviceError):
 class Karat307Client:
     def __init__(self, host: str, port: int, unit: int, timeout: float = 3.0) -> None:
         self.unit = unit
-        self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=1)
+        # no pymodbus background reconnect: the poller decides when to try again (its backoff)
+        self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=1, reconnect_delay=0)
 
     async def _ensure(self) -> None:
         if not self._client.connected and not await self._client.connect():
@@ -57,6 +60,17 @@ class Karat307Client:
 
     async def clock(self) -> int:
         return regs.registers_to_u32(await self._read(regs.REG_CLOCK, 2), "clock")
+
+    async def set_clock(self, device_seconds: int) -> None:
+        """Write the device clock (FC16 on REG_CLOCK)."""
+        await self._ensure()
+        try:
+            wr = await self._client.write_registers(regs.REG_CLOCK, regs.u32_to_registers(device_seconds),
+                                                    device_id=self.unit)
+        except ModbusException as exc:
+            raise DeviceError(f"clock write: {exc}") from exc
+        if wr.isError():
+            raise DeviceError(f"clock write: exception {getattr(wr, 'exception_code', '?')}")
 
     async def archive(self, kind: ArchiveKind, period: int) -> regs.Karat307Record | None:
         await self._ensure()
@@ -79,16 +93,22 @@ class Karat307Client:
 
 
 class Karat307Poller:
-    """Reads closed hourly archives of one KARAT-307 into the buffer."""
+    """Reads closed hourly archives of one KARAT-307 into the buffer, backfills its gaps newest
+    first, and keeps its clock right when the time service is on (``clock_threshold_s`` > 0)."""
 
     def __init__(self, meter: MeterConfig, config: EdgeConfig, buffer: Buffer, client: Karat307Client) -> None:
         self.meter = meter
         self.config = config
         self.buffer = buffer
         self.client = client
+        self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s)
         self.tz = zone(config.time_zone)
+        self.depth = timedelta(days=meter.archive_depth_days)
         self.last_ok: float | None = None
+        self.last_error: str = ""
+        self.last_error_at: float | None = None
         self.clock_offset_s: float | None = None
+        self.clock_corrections = 0
         self._backoff = config.poll_interval_s
 
     def _first_period(self) -> datetime:
@@ -96,30 +116,55 @@ class Karat307Poller:
         start = commissioned.replace(minute=0, second=0, microsecond=0)
         return start if start == commissioned else start + timedelta(hours=1)
 
-    async def poll_once(self) -> int:
-        """Read what is due; returns the number of periods stored. Raises DeviceError."""
+    def _gateway_local(self) -> datetime:
+        return utc_to_local(datetime.now().astimezone(), self.tz)
+
+    async def _measure_clock(self) -> datetime:
         device_now = from_device_seconds(await self.client.clock())
-        self.clock_offset_s = (device_now - utc_to_local(datetime.now().astimezone(), self.tz)).total_seconds()
-        last = self.buffer.cursor(self.meter.serial, ArchiveKind.HOUR)
-        first = self._first_period() if last is None else from_device_seconds(last) + timedelta(hours=1)
+        self.clock_offset_s = (device_now - self._gateway_local()).total_seconds()
+        return device_now
+
+    async def _time_service(self, device_now: datetime) -> datetime:
+        """Set the device clock when it is off by more than the threshold; log it as an event."""
+        threshold = self.config.clock_threshold_s
+        if threshold <= 0 or self.clock_offset_s is None or abs(self.clock_offset_s) <= threshold:
+            return device_now
+        before = self.clock_offset_s
+        target = self._gateway_local()
+        await self.client.set_clock(to_device_seconds(target))
+        device_after = await self._measure_clock()
+        self.clock_corrections += 1
+        self.buffer.event("clock_set", meter=self.meter.serial, count=1, offset_before_s=round(before, 3),
+                          offset_after_s=round(self.clock_offset_s or 0.0, 3), device_time_before=str(device_now),
+                          device_time_set=str(target.replace(microsecond=0)), threshold_s=threshold)
+        log.warning("event=clock_set meter=%s offset_before_s=%.1f offset_after_s=%.1f threshold_s=%.1f",
+                    self.meter.serial, before, self.clock_offset_s or 0.0, threshold)
+        return device_after
+
+    async def poll_once(self) -> int:
+        """Register the periods closed since the last poll, then read open gaps newest first.
+        Returns the number of periods stored. Raises DeviceError."""
+        device_now = await self._time_service(await self._measure_clock())
+        self.gaps.register(self.meter.serial, ArchiveKind.HOUR, self._first_period(), device_now, self.depth)
         stored = 0
-        for start in periods(ArchiveKind.HOUR, first, device_now):
-            if stored >= self.config.max_periods_per_poll:
-                break
-            period = to_device_seconds(start)
+        for gap in self.gaps.due(self.meter.serial, ArchiveKind.HOUR, self.config.max_periods_per_poll):
+            start = from_device_seconds(gap.period)
             try:
-                record = await self.client.archive(ArchiveKind.HOUR, period)
+                record = await self.client.archive(ArchiveKind.HOUR, gap.period)
             except PeriodRefused as exc:
-                log.warning("event=period_lost meter=%s period=%s reason=%r", self.meter.serial, start, str(exc))
-                self.buffer.store([], cursor=(self.meter.serial, ArchiveKind.HOUR, period))
+                self.gaps.refused(gap, f"device refused: {exc}")
                 continue
             if record is None:  # the device has not closed it yet by its own reckoning
-                break
-            self.buffer.store(self._records(record, start), self.clock_offset_s,
-                              cursor=(self.meter.serial, ArchiveKind.HOUR, period))
+                delay = self.gaps.retry_later(gap, "device has no record yet")
+                log.info("event=period_not_ready meter=%s period=%s retry_s=%.1f", self.meter.serial, start, delay)
+                continue
+            self.gaps.fill(gap, self._records(record, start), self.clock_offset_s or 0.0)
             stored += 1
         self.last_ok = time.time()
         return stored
+
+    def more_due(self) -> bool:
+        return bool(self.gaps.due(self.meter.serial, ArchiveKind.HOUR, 1))
 
     def _records(self, record: regs.Karat307Record, start: datetime) -> list[ArchiveRecord]:
         utc = int(local_to_utc(start, self.tz).timestamp())
@@ -133,15 +178,17 @@ class Karat307Poller:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                stored = await self.poll_once()
+                await self.poll_once()
                 self._backoff = self.config.poll_interval_s
                 # catching up: go again at once while there is more to read
-                delay = 0.0 if stored >= self.config.max_periods_per_poll else self.config.poll_interval_s
+                delay = 0.0 if self.more_due() else self.config.poll_interval_s
             except DeviceError as exc:
+                self.last_error, self.last_error_at = str(exc), time.time()
                 log.warning("event=poll_failed meter=%s reason=%r retry_s=%.1f", self.meter.serial, str(exc),
                             self._backoff)
+                self.client.close()  # a fresh connection next time: the device may have restarted
                 delay = self._backoff
-                self._backoff = min(self._backoff * 2, 60.0)
+                self._backoff = min(self._backoff * 2, self.config.device_backoff_max_s)
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:

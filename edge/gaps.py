@@ -1,0 +1,132 @@
+"""Which archive periods each polled meter must have, which are still missing, which are lost.
+
+From commissioning on, every closed period of a meter is *registered* exactly once (the
+per-meter cursor in the buffer says how far registration got): a registered period is either
+read into the archive, open in ``gaps`` (to be requested again, newest first, with backoff),
+or in ``lost`` with the reason (older than the device's archive depth, or refused by the
+device). A lost period is reported, never filled in. Registration follows the device's clock
+and never moves back, so a clock correction neither creates nor erases a period.
+Tests: tests/integration/test_edge_gaps.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from edge.buffer import Buffer
+from protocol.periods import from_device_seconds, next_period, periods, to_device_seconds
+from protocol.vocabulary import ArchiveKind
+from protocol.wire import ArchiveRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    meter: str
+    kind: ArchiveKind
+    period: int  # device seconds of the period start
+    attempts: int
+
+
+class GapBook:
+    def __init__(self, buffer: Buffer, base_backoff_s: float, max_backoff_s: float) -> None:
+        self.buffer = buffer
+        self.db = buffer.db
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+
+    def register(self, meter: str, kind: ArchiveKind, first: datetime, device_now: datetime,
+                 depth: timedelta) -> tuple[int, int]:
+        """Register every period closed by ``device_now`` since the cursor (or ``first``, a period
+        start, for a new meter). Periods older than ``depth`` are lost at once; the others become
+        gaps. Returns (gaps opened, periods lost)."""
+        last = self.buffer.cursor(meter, kind)
+        start = first if last is None else next_period(kind, from_device_seconds(last))
+        oldest_kept = device_now - depth
+        new_gaps: list[int] = []
+        new_lost: list[int] = []
+        for p in periods(kind, start, device_now):
+            (new_lost if p < oldest_kept else new_gaps).append(to_device_seconds(p))
+        if not new_gaps and not new_lost:
+            return 0, 0
+        top = max(new_gaps + new_lost)
+        now = time.time()
+        with self.buffer.tx():
+            if new_gaps:
+                self.db["gaps"].insert_all(
+                    [{"meter": meter, "kind": kind.value, "period": p, "attempts": 0, "next_try_at": 0.0,
+                      "last_error": ""} for p in new_gaps], ignore=True)
+            if new_lost:
+                self._lose(meter, kind, new_lost, f"older than the device's archive depth ({depth.days} d)", now)
+            self.db["cursors"].upsert({"meter": meter, "kind": kind.value, "last_period": top}, pk=("meter", "kind"))
+        if new_lost:
+            log.warning("event=periods_lost meter=%s kind=%s count=%d first=%s last=%s reason=beyond_depth", meter,
+                        kind.value, len(new_lost), from_device_seconds(min(new_lost)),
+                        from_device_seconds(max(new_lost)))
+        return len(new_gaps), len(new_lost)
+
+    def due(self, meter: str, kind: ArchiveKind, limit: int) -> list[Gap]:
+        """Open gaps whose backoff has passed, newest first."""
+        rows = self.db.execute("SELECT period, attempts FROM gaps WHERE meter = ? AND kind = ? AND next_try_at <= ? "
+                               "ORDER BY period DESC LIMIT ?", [meter, kind.value, time.time(), limit]).fetchall()
+        return [Gap(meter, kind, p, a) for p, a in rows]
+
+    def fill(self, gap: Gap, records: Iterable[ArchiveRecord], clock_offset_s: float) -> int:
+        """Store a period's records and close its gap in one transaction."""
+        with self.buffer.tx():
+            added = self.buffer.insert_values(records, clock_offset_s)
+            self._close(gap)
+        return added
+
+    def refused(self, gap: Gap, reason: str) -> None:
+        """The device has no archive for the period: it is lost, with the reason."""
+        with self.buffer.tx():
+            self._lose(gap.meter, gap.kind, [gap.period], reason, time.time())
+            self._close(gap)
+        log.warning("event=period_lost meter=%s kind=%s period=%s reason=%r", gap.meter, gap.kind.value,
+                    from_device_seconds(gap.period), reason)
+
+    def retry_later(self, gap: Gap, reason: str) -> float:
+        """Back off on one period; returns the delay in seconds."""
+        delay = min(self.base_backoff_s * 2 ** min(gap.attempts, 30), self.max_backoff_s)
+        with self.buffer.tx():
+            self.db.execute("UPDATE gaps SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
+                            "WHERE meter = ? AND kind = ? AND period = ?",
+                            [time.time() + delay, reason, gap.meter, gap.kind.value, gap.period])
+        return delay
+
+    def _close(self, gap: Gap) -> None:
+        self.db.execute("DELETE FROM gaps WHERE meter = ? AND kind = ? AND period = ?",
+                        [gap.meter, gap.kind.value, gap.period])
+
+    def _lose(self, meter: str, kind: ArchiveKind, lost: list[int], reason: str, now: float) -> None:
+        self.db["lost"].insert_all([{"meter": meter, "kind": kind.value, "period": p, "reason": reason, "at": now}
+                                    for p in lost], ignore=True)
+        self.buffer.add_event("periods_lost", meter=meter, count=len(lost), archive_kind=kind.value, reason=reason,
+                              first_period=str(from_device_seconds(min(lost))),
+                              last_period=str(from_device_seconds(max(lost))))
+
+    # --- for status ----------------------------------------------------------------
+    def summary(self) -> dict[str, dict[str, object]]:
+        """Per meter: open gaps (count, oldest, newest) and lost periods (count)."""
+        out: dict[str, dict[str, object]] = {}
+        for meter, count, oldest, newest in self.db.execute(
+                "SELECT meter, count(*), min(period), max(period) FROM gaps GROUP BY meter"):
+            out.setdefault(meter, {}).update(open_gaps=count, oldest_gap=str(from_device_seconds(oldest)),
+                                             newest_gap=str(from_device_seconds(newest)))
+        for meter, count in self.db.execute("SELECT meter, count(*) FROM lost GROUP BY meter"):
+            out.setdefault(meter, {})["lost_periods"] = count
+        return out
+
+    def lost(self, meter: str, kind: ArchiveKind) -> dict[int, str]:
+        return dict(self.db.execute("SELECT period, reason FROM lost WHERE meter = ? AND kind = ?",
+                                    [meter, kind.value]).fetchall())
+
+    def open(self, meter: str, kind: ArchiveKind) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT period FROM gaps WHERE meter = ? AND kind = ? ORDER BY period",
+                                              [meter, kind.value])]

@@ -1,0 +1,175 @@
+"""Shared parts of the edge tests (tests/chaos/test_edge_*.py, tests/integration/test_edge_*.py):
+a simulated KARAT-307 on a real pymodbus server that can go offline and come back, edge configs,
+the records a simulated building must produce, and exactly-once checks against ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pymodbus.server import ModbusTcpServer
+
+from cloud.ingest import Ingest
+from cloud.storage.clickhouse import ClickHouse
+from edge.config import EdgeConfig, MeterConfig
+from simulators.karat307 import Karat307, tcp_server
+from simulators.runner import SimulatedBuilding
+from simulators.scenario import BuildingSpec, Scenario, load, plan
+from simulators.world import SimClock, World
+from tests.conftest import free_port
+
+SERIAL = "30700555"
+UNIT = 3
+
+
+async def until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float, what: str) -> None:
+    """Wait for a condition; the deadline only keeps a broken run from hanging."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def device_world(commissioning: datetime, site: str = "edge-test") -> World:
+    spec = BuildingSpec(site=site, address="test", apartments=2, heat_meter_serial=SERIAL, heat_meter_unit=UNIT)
+    scenario = Scenario(spec, seed=5, start=commissioning.strftime("%Y-%m-%dT%H:%M"))
+    return World(scenario, plan(scenario), commissioning)
+
+
+@dataclass
+class ModbusDevice:
+    """One simulated KARAT-307 on a free port; ``stop``/``start`` take it off the line and back."""
+
+    device: Karat307
+    port: int
+    server: ModbusTcpServer | None = None
+
+    async def start(self) -> None:
+        self.server = tcp_server([self.device], "127.0.0.1", self.port)
+        await self.server.serve_forever(background=True)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
+            self.server = None
+
+    def jump(self, to_utc: datetime, speed: float) -> None:
+        """Let simulated time pass (for example while the device is offline)."""
+        self.device.clock = SimClock(to_utc, speed)
+
+
+@contextlib.asynccontextmanager
+async def modbus_device(commissioning: datetime, now: datetime, speed: float) -> AsyncIterator[ModbusDevice]:
+    world = device_world(commissioning)
+    dev = ModbusDevice(Karat307(world, SimClock(now, speed), UNIT), free_port())
+    await dev.start()
+    try:
+        yield dev
+    finally:
+        await dev.stop()
+
+
+def meter_config(dev: ModbusDevice, **overrides: object) -> MeterConfig:
+    return MeterConfig(serial=dev.device.serial, model="KARAT-307", transport="modbus-tcp",
+                       commissioned=dev.device.world.commissioning.isoformat(), port=dev.port, unit=UNIT,
+                       **overrides)  # type: ignore[arg-type]
+
+
+def edge_config(data_dir: Path, meters: list[MeterConfig], site: str = "edge-test", **overrides: object) -> EdgeConfig:
+    base = EdgeConfig(site=site, time_zone="Europe/Moscow", data_dir=data_dir, poll_interval_s=0.1,
+                      status_port=0, device_backoff_max_s=0.5, gap_backoff_max_s=1.0, meters=meters)
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+# --- a whole simulated building (Modbus + LoRaWAN), as in tests/integration/test_pipeline.py ---
+
+def building_scenario(site: str, speed: float, apartments: int = 3) -> Scenario:
+    s = load("demo")
+    return replace(s, speed=speed, start="2026-01-15T00:00",
+                   building=replace(s.building, apartments=apartments, site=site))
+
+
+def building_meters(building: SimulatedBuilding, modbus_port: int) -> list[MeterConfig]:
+    commissioned = building.state.commissioning.isoformat()
+    b = building.scenario.building
+    meters = [MeterConfig(serial=b.heat_meter_serial, model="KARAT-307", transport="modbus-tcp",
+                          commissioned=commissioned, port=modbus_port, unit=b.heat_meter_unit)]
+    meters += [MeterConfig(serial=a.meter_serial, model="KARAT-Compact-2-223", transport="lorawan",
+                           commissioned=commissioned, dev_eui=a.dev_eui) for a in building.plan.apartments]
+    return meters
+
+
+def expected_keys(building: SimulatedBuilding, closed_hours: int, sent_hours: int) -> set[tuple]:
+    """(meter, channel, parameter, period start UTC) of every Q and V value the building produced."""
+    world, out = building.world, set()
+    serials = [(building.heat_meter.serial, closed_hours)]
+    serials += [(a.meter_serial, sent_hours) for a in building.plan.apartments]
+    for serial, hours in serials:
+        for i in range(hours):
+            start = world.hour_start(i).astimezone(UTC).replace(tzinfo=None)
+            out |= {(serial, 1, "Q", start), (serial, 2, "V", start), (serial, 3, "V", start)}
+    return out
+
+
+async def stored_keys(clickhouse: ClickHouse) -> set[tuple]:
+    rows = await clickhouse.query("SELECT DISTINCT meter, channel, parameter, period_start FROM {db}.archive "
+                                  "WHERE parameter IN ('Q', 'V')")
+    return {(m, c, p, t.replace(tzinfo=None)) for m, c, p, t in rows}
+
+
+async def assert_exactly_once(clickhouse: ClickHouse, expected: set[tuple]) -> None:
+    """Every expected key is stored, nothing else, and no value was inserted twice."""
+    got = await stored_keys(clickhouse)
+    assert got - expected == set(), f"{len(got - expected)} unexpected keys, e.g. {sorted(got - expected)[:3]}"
+    assert expected - got == set(), f"{len(expected - got)} keys missing, e.g. {sorted(expected - got)[:3]}"
+    raw, distinct = (await clickhouse.query(
+        "SELECT count(), uniqExact(meter, channel, kind, parameter, period_start) FROM {db}.archive"))[0]
+    assert raw == distinct, f"{raw - distinct} values stored twice"
+
+
+async def supervised_ingest(nats_url: str, clickhouse: ClickHouse, stop: asyncio.Event) -> None:
+    """The cloud's ingest, restarted after a failure the way domuchet/cloud_process.py does."""
+    while not stop.is_set():
+        try:
+            await Ingest(nats_url, clickhouse).run(stop)
+        except Exception:  # the test's supervisor: log and start again
+            logging.getLogger(__name__).exception("event=ingest_failed restart_in_s=0.5")
+            await asyncio.sleep(0.5)
+
+
+def utc_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+def edge_toml(config: EdgeConfig) -> str:
+    """The [edge] table of a config file for ``python -m domuchet edge --config FILE``."""
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    lines = ["[edge]"]
+    for f in fields(config):
+        if f.name != "meters":
+            lines.append(f"{f.name} = {value(getattr(config, f.name))}")
+    for meter in config.meters:
+        lines.append("[[edge.meters]]")
+        lines += [f"{f.name} = {value(getattr(meter, f.name))}" for f in fields(meter)]
+    return "\n".join(lines) + "\n"
