@@ -20,7 +20,7 @@ from google.protobuf import json_format
 
 from edge.buffer import Buffer, RadioPacket
 from edge.config import EdgeConfig, MeterConfig
-from protocol import lorawan
+from protocol import lorawan, lorawan_archive, lorawan_up
 from protocol.errors import DecodeError
 from protocol.periods import from_device_seconds, local_to_utc, zone
 from protocol.vocabulary import Nature, Quality
@@ -57,24 +57,47 @@ class LoraUplinkHandler:
             log.info("event=uplink_unknown_device dev_eui=%s", dev_eui)
             return
         try:
-            if event.f_port != lorawan.FPORT:
-                raise DecodeError("fPort", f"expected {lorawan.FPORT} for archive templates, got {event.f_port}")
-            frame = lorawan.decode(bytes(event.data))
+            if event.f_port == lorawan.FPORT:
+                frame: object = lorawan_archive.decode_any(bytes(event.data))
+            elif event.f_port == lorawan_up.FPORT_DATA:
+                frame = lorawan_up.decode(bytes(event.data))
+            else:
+                raise DecodeError("fPort", f"expected {lorawan.FPORT} (archives) or {lorawan_up.FPORT_DATA} "
+                                           f"(readings, events, passport), got {event.f_port}")
         except DecodeError as exc:
             reason = f"{exc.field}: {exc.reason}"
             self.buffer.add_radio(RadioPacket(**packet, error=reason))
             self.buffer.reject(f"lorawan:{dev_eui}", reason, bytes(event.data))
             log.warning("event=uplink_rejected dev_eui=%s f_cnt=%d reason=%r", dev_eui, event.f_cnt, reason)
             return
-        start = int(local_to_utc(from_device_seconds(frame.period), self.tz).timestamp())
-        quality = Quality.DEVICE_FLAGGED if frame.flags else Quality.OK
-        records = [ArchiveRecord(meter=meter.serial, channel=channel, kind=frame.kind, nature=Nature.INTEGRAL,
-                                 period_start=start, values=values, quality=quality, received_at=now)
-                   for channel, values in frame.values().items()]
-        self.buffer.store(records)
+        if isinstance(frame, lorawan.CompactArchive | lorawan_archive.ChannelArchive):
+            start = int(local_to_utc(from_device_seconds(frame.period), self.tz).timestamp())
+            quality = Quality.DEVICE_FLAGGED if frame.flags else Quality.OK
+            nature = frame.nature if isinstance(frame, lorawan_archive.ChannelArchive) else Nature.INTEGRAL
+            records = [ArchiveRecord(meter=meter.serial, channel=channel, kind=frame.kind, nature=nature,
+                                     period_start=start, values=values, quality=quality, received_at=now)
+                       for channel, values in frame.values().items()]
+            self.buffer.store(records)
+        else:
+            self._keep(meter.serial, frame)
         self.buffer.add_radio(RadioPacket(**packet))
         self.received += 1
         self.last_uplink[meter.serial] = now
+
+    def _keep(self, serial: str, frame: object) -> None:
+        """Readings, events and passports are kept as buffer events until the wire carries them."""
+        if isinstance(frame, lorawan_up.DeviceEvent):
+            self.buffer.event("device_event", serial, 1, effect=frame.effect.name, severity=frame.severity.name,
+                              code=frame.code, channel=frame.channel,
+                              device_time=from_device_seconds(frame.device_time).isoformat())
+        elif isinstance(frame, lorawan_up.CurrentReadings):
+            self.buffer.event("current_readings", serial, len(frame.readings),
+                              device_time=from_device_seconds(frame.device_time).isoformat(),
+                              values={str(ch): v for ch, v in frame.values().items()})
+        elif isinstance(frame, lorawan_up.Passport):
+            self.buffer.event("passport", serial, 0, model=frame.model, device_serial=frame.serial,
+                              firmware=frame.firmware_text(), battery_pct=frame.battery_pct, status=frame.status,
+                              relay=frame.relay, threshold_w=frame.threshold_w)
 
 
 class LoraMqttListener:

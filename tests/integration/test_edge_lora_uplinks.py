@@ -1,0 +1,88 @@
+"""The edge's LoRaWAN handler reads every uplink template of the KARAT radio family: the
+Compact-2 archives and the channel archives of the 926LW/941LW/927LW modules on FPort 2,
+current readings, events and passports on FPort 4; anything else is kept raw with the reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edge.buffer import Buffer
+from edge.config import EdgeConfig, MeterConfig
+from edge.drivers.lorawan_mqtt import LoraUplinkHandler
+from protocol import lorawan, lorawan_archive, lorawan_up
+from protocol.lorawan_up import Reading
+from protocol.periods import to_device_seconds
+from protocol.vocabulary import ArchiveKind, Nature
+
+DEV = "70b3d5e75e000001"
+PERIOD = to_device_seconds(datetime(2026, 1, 10, 12))  # 12:00 Moscow = 09:00 UTC
+
+
+def _event(port: int, data: bytes, f_cnt: int = 7) -> bytes:
+    return json.dumps({"deviceInfo": {"devEui": DEV, "deviceName": "m"}, "fCnt": f_cnt, "fPort": port,
+                       "data": base64.b64encode(data).decode(), "rxInfo": [{"gatewayId": "g1", "rssi": -99,
+                                                                             "snr": 5.5}],
+                       "txInfo": {"frequency": 868900000}, "someFutureField": 1}).encode()
+
+
+@pytest.fixture
+def handler(tmp_path: Path):
+    config = EdgeConfig(site="t", time_zone="Europe/Moscow", data_dir=tmp_path, meters=[
+        MeterConfig(serial="941000001", model="KARAT-941LW", transport="lorawan", commissioned="2026-01-01T00:00",
+                    dev_eui=DEV)])
+    buf = Buffer(tmp_path / "buffer.db")
+    yield LoraUplinkHandler(config, buf), buf
+    buf.close()
+
+
+def _values(buf: Buffer) -> dict[tuple, float]:
+    return {(c, p, k, n): v for c, p, k, n, v in buf.db.execute(
+        "SELECT channel, parameter, kind, nature, value FROM archive WHERE period_start = ?",
+        [1768035600])}
+
+
+def test_channel_archive_of_a_module_is_stored_with_its_nature(handler) -> None:
+    h, buf = handler
+    frame = lorawan_archive.ChannelArchive(ArchiveKind.HOUR, PERIOD, (Reading(1, "E", 1234567), Reading(2, "E", 891)),
+                                           Nature.INTERVAL)
+    h.handle("t", _event(lorawan.FPORT, lorawan_archive.encode(frame)))
+    got = _values(buf)
+    assert set(got) == {(1, "E", "hour", "interval"), (2, "E", "hour", "interval")}
+    assert got[(1, "E", "hour", "interval")] == pytest.approx(frame.readings[0].value)
+
+
+def test_compact_archive_still_reads(handler) -> None:
+    h, buf = handler
+    h.handle("t", _event(lorawan.FPORT, lorawan.encode(lorawan.CompactArchive(ArchiveKind.HOUR, PERIOD, 1000, 2000,
+                                                                               3000))))
+    assert _values(buf)[(1, "Q", "hour", "integral")] == pytest.approx(0.001)
+
+
+def test_events_readings_and_passports_are_kept_as_events(handler) -> None:
+    h, buf = handler
+    event = lorawan_up.DeviceEvent(PERIOD, lorawan_up.Effect.INTEGRITY, lorawan_up.Severity.ALARM, 0x0101, 0)
+    h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(event)))
+    current = lorawan_up.CurrentReadings(PERIOD, (Reading(1, "E", 5000),))
+    h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(current), 8))
+    kinds = [e["kind"] for e in buf.events()]
+    assert kinds == ["current_readings", "device_event"]
+    assert buf.events(kind="device_event")[0]["detail"]["code"] == 0x0101
+    assert buf.db["radio"].count == 2
+    assert buf.db["archive"].count == 0
+
+
+def test_unknown_port_and_bad_crc_are_kept_raw_with_the_reason(handler) -> None:
+    h, buf = handler
+    h.handle("t", _event(9, b"\x01\x02"))
+    good = lorawan.encode(lorawan.CompactArchive(ArchiveKind.HOUR, PERIOD, 1, 2, 3))
+    h.handle("t", _event(lorawan.FPORT, good[:-1] + bytes([good[-1] ^ 0xFF]), 9))
+    reasons = [r[0] for r in buf.db.execute("SELECT reason FROM rejects ORDER BY id")]
+    assert reasons[0].startswith("fPort:")
+    assert reasons[1].startswith("crc:")
+    assert buf.db["archive"].count == 0
+    assert [r[0] for r in buf.db.execute("SELECT error FROM radio ORDER BY id")] == reasons
