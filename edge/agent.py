@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from edge.budget import DiskBudget
 from edge.buffer import Buffer
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, MeterConfig
 from edge.drivers.lorawan_mqtt import LoraMqttListener, LoraUplinkHandler
+from edge.drivers.modbus_link import ModbusLink
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
 from edge.gaps import GapBook
 from edge.status import StatusServer
@@ -24,7 +25,7 @@ from protocol.settings import ConfigError
 log = logging.getLogger(__name__)
 
 # transport -> models it can poll; explicit, no discovery (STYLE.md habit 4)
-MODBUS_POLLERS: dict[str, type[Karat307Poller]] = {"KARAT-307": Karat307Poller}
+MODBUS_POLLERS: dict[str, type[Karat307Poller]] = {"KARAT-307": Karat307Poller, "KARAT-306": Karat307Poller}
 
 
 class EdgeAgent:
@@ -40,14 +41,25 @@ class EdgeAgent:
         if any(m.transport == "lorawan" for m in config.meters):
             self.mqtt = LoraMqttListener(config, self.lora)
         self.pollers: list[Karat307Poller] = []
+        self.links: dict[tuple, ModbusLink] = {}  # one per TCP endpoint or serial bus, shared by its units
         for meter in config.meters:
-            if meter.transport == "modbus-tcp":
+            if meter.transport in ("modbus-tcp", "modbus-rtu"):
                 poller_cls = MODBUS_POLLERS.get(meter.model)
                 if poller_cls is None:
                     raise ConfigError("edge config", f"meters[{meter.serial}].model",
                                       f"no Modbus driver for model {meter.model!r}; known: {', '.join(MODBUS_POLLERS)}")
-                self.pollers.append(poller_cls(meter, config, self.buffer,
-                                               Karat307Client(meter.host, meter.port, meter.unit)))
+                self.pollers.append(poller_cls(meter, config, self.buffer, Karat307Client(self._link(meter),
+                                                                                          meter.unit)))
+
+    def _link(self, meter: MeterConfig) -> ModbusLink:
+        if meter.transport == "modbus-rtu":
+            key: tuple = ("rtu", meter.serial_port)
+            if key in self.links and self.links[key].name != f"rtu:{meter.serial_port}@{meter.baudrate}":
+                raise ConfigError("edge config", f"meters[{meter.serial}].baudrate",
+                                  f"the bus on {meter.serial_port} already runs at another baudrate")
+            return self.links.setdefault(key, ModbusLink.rtu(meter.serial_port, meter.baudrate))
+        key = ("tcp", meter.host, meter.port)
+        return self.links.setdefault(key, ModbusLink.tcp(meter.host, meter.port))
 
     async def run(self, stop: asyncio.Event) -> None:
         jobs: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = [("sync", self.sync.run)]
@@ -63,6 +75,8 @@ class EdgeAgent:
         try:
             await asyncio.gather(*(_supervise(name, job, stop) for name, job in jobs))
         finally:
+            for link in self.links.values():
+                link.close()
             self.buffer.close()
             log.info("event=edge_stopped site=%s", self.config.site)
 

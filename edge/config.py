@@ -16,12 +16,14 @@ from protocol.subjects import check_site
 class MeterConfig:
     serial: str
     model: str
-    transport: Literal["modbus-tcp", "lorawan"]
+    transport: Literal["modbus-tcp", "modbus-rtu", "lorawan"]
     commissioned: str  # ISO time (UTC) from which the meter's archives are expected
     host: str = "127.0.0.1"
     port: int = 502
     unit: int = 1
     dev_eui: str = ""
+    serial_port: str = ""  # modbus-rtu: the RS-485 adapter (/dev/ttyUSB0), shared by the units on the bus
+    baudrate: int = 9600
     archive_depth_days: int = 45  # how far back the device keeps hourly archives (KARAT-307: 45 days)
 
     def __post_init__(self) -> None:
@@ -29,6 +31,10 @@ class MeterConfig:
             raise ValueError("meter serial must not be empty")
         if self.transport == "lorawan" and len(self.dev_eui) != 16:
             raise ValueError(f"meter {self.serial}: a LoRaWAN meter needs a 16-hex-digit dev_eui")
+        if self.transport == "modbus-rtu" and not self.serial_port:
+            raise ValueError(f"meter {self.serial}: a Modbus RTU meter needs serial_port (for example /dev/ttyUSB0)")
+        if self.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            raise ValueError(f"meter {self.serial}: baudrate {self.baudrate} is not a standard RS-485 rate")
         if not 1 <= self.unit <= 247:
             raise ValueError(f"meter {self.serial}: Modbus unit must be 1..247, got {self.unit}")
         if self.archive_depth_days < 1:

@@ -1,4 +1,4 @@
-"""KARAT-307 over Modbus TCP: a small client for the register map in protocol/karat307.py
+"""KARAT-307/306 over Modbus (TCP, or RTU on a serial bus): a small client for the register map in protocol/karat307.py
 and a poller that reads every closed hourly period the meter must have (edge/gaps.py).
 
 Each period is registered once from commissioning on and read newest first; a record and
@@ -14,11 +14,11 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig
+from edge.drivers.modbus_link import LinkDown, ModbusLink
 from edge.gaps import GapBook
 from protocol import karat307 as regs
 from protocol.errors import DecodeError
@@ -39,57 +39,66 @@ class PeriodRefused(DeviceError):
 
 
 class Karat307Client:
-    def __init__(self, host: str, port: int, unit: int, timeout: float = 3.0) -> None:
+    """The KARAT-307 (and 306) register map over a Modbus link, TCP or an RTU bus."""
+
+    def __init__(self, link: ModbusLink, unit: int) -> None:
+        self.link = link
         self.unit = unit
-        # no pymodbus background reconnect: the poller decides when to try again (its backoff)
-        self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=1, reconnect_delay=0)
 
     async def _ensure(self) -> None:
-        if not self._client.connected and not await self._client.connect():
-            raise DeviceError("connection refused or timed out")
+        try:
+            await self.link.ensure()
+        except LinkDown as exc:
+            raise DeviceError(str(exc)) from exc
 
     async def _read(self, address: int, count: int) -> list[int]:
-        await self._ensure()
         try:
-            rr = await self._client.read_holding_registers(address, count=count, device_id=self.unit)
+            rr = await self.link.client.read_holding_registers(address, count=count, device_id=self.unit)
         except ModbusException as exc:
             raise DeviceError(f"read {address:#06x}: {exc}") from exc
         if rr.isError():
             raise DeviceError(f"read {address:#06x}: exception {getattr(rr, 'exception_code', '?')}")
         return list(rr.registers)
 
+    async def _write(self, address: int, values: list[int], what: str) -> None:
+        try:
+            wr = await self.link.client.write_registers(address, values, device_id=self.unit)
+        except ModbusException as exc:
+            raise DeviceError(f"{what}: {exc}") from exc
+        if wr.isError():
+            code = getattr(wr, "exception_code", None)
+            if code == ILLEGAL_VALUE and address == regs.REG_ARCHIVE_REQUEST:
+                raise PeriodRefused(f"{what}: outside the device's archive")
+            raise DeviceError(f"{what}: exception {code if code is not None else '?'}")
+
     async def clock(self) -> int:
-        return regs.registers_to_u32(await self._read(regs.REG_CLOCK, 2), "clock")
+        async with self.link.lock:
+            await self._ensure()
+            return regs.registers_to_u32(await self._read(regs.REG_CLOCK, 2), "clock")
 
     async def set_clock(self, device_seconds: int) -> None:
         """Write the device clock (FC16 on REG_CLOCK)."""
-        await self._ensure()
-        try:
-            wr = await self._client.write_registers(regs.REG_CLOCK, regs.u32_to_registers(device_seconds),
-                                                    device_id=self.unit)
-        except ModbusException as exc:
-            raise DeviceError(f"clock write: {exc}") from exc
-        if wr.isError():
-            raise DeviceError(f"clock write: exception {getattr(wr, 'exception_code', '?')}")
+        async with self.link.lock:
+            await self._ensure()
+            await self._write(regs.REG_CLOCK, regs.u32_to_registers(device_seconds), "clock write")
 
     async def archive(self, kind: ArchiveKind, period: int) -> regs.Karat307Record | None:
-        await self._ensure()
-        try:
-            wr = await self._client.write_registers(regs.REG_ARCHIVE_REQUEST, regs.encode_archive_request(kind, period),
-                                                    device_id=self.unit)
-        except ModbusException as exc:
-            raise DeviceError(f"archive request: {exc}") from exc
-        if wr.isError():
-            if getattr(wr, "exception_code", None) == ILLEGAL_VALUE:
-                raise PeriodRefused(f"{kind} {from_device_seconds(period)} is outside the archive")
-            raise DeviceError(f"archive request: exception {getattr(wr, 'exception_code', '?')}")
-        try:
-            return regs.decode_record(kind, await self._read(regs.REG_ARCHIVE_RECORD, regs.RECORD_LENGTH))
-        except DecodeError as exc:
-            raise DeviceError(f"archive record: {exc}") from exc
+        """Write the archive request and read the record back, with nobody else on the link between."""
+        async with self.link.lock:
+            await self._ensure()
+            await self._write(regs.REG_ARCHIVE_REQUEST, regs.encode_archive_request(kind, period),
+                              f"archive request {kind} {from_device_seconds(period)}")
+            try:
+                return regs.decode_record(kind, await self._read(regs.REG_ARCHIVE_RECORD, regs.RECORD_LENGTH))
+            except DecodeError as exc:
+                raise DeviceError(f"archive record: {exc}") from exc
+
+    def reset(self) -> None:
+        self.link.reset()
 
     def close(self) -> None:
-        self._client.close()
+        """Close the link (a client used alone; the agent closes the links it shares itself)."""
+        self.link.close()
 
 
 class Karat307Poller:
@@ -186,11 +195,10 @@ class Karat307Poller:
                 self.last_error, self.last_error_at = str(exc), time.time()
                 log.warning("event=poll_failed meter=%s reason=%r retry_s=%.1f", self.meter.serial, str(exc),
                             self._backoff)
-                self.client.close()  # a fresh connection next time: the device may have restarted
+                self.client.reset()
                 delay = self._backoff
                 self._backoff = min(self._backoff * 2, self.config.device_backoff_max_s)
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 pass
-        self.client.close()

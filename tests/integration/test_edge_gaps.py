@@ -12,6 +12,7 @@ import pytest
 from pymodbus.constants import ExcCodes
 
 from edge.buffer import Buffer
+from edge.drivers.modbus_link import ModbusLink
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
 from edge.gaps import GapBook
 from protocol.periods import local_to_utc, period_start, periods, to_device_seconds, utc_to_local
@@ -45,7 +46,8 @@ async def _run(poller: Karat307Poller):
 
 def _poller(tmp_path: Path, dev: ModbusDevice, buf: Buffer, **meter: object) -> Karat307Poller:
     cfg = edge_config(tmp_path, [meter_config(dev, **meter)])
-    return Karat307Poller(cfg.meters[0], cfg, buf, Karat307Client("127.0.0.1", dev.port, UNIT, timeout=1.0))
+    return Karat307Poller(cfg.meters[0], cfg, buf,
+                          Karat307Client(ModbusLink.tcp("127.0.0.1", dev.port, timeout=1.0), UNIT))
 
 
 async def test_device_offline_for_days_is_backfilled_newest_first_without_restart(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig
+from edge.drivers.modbus_link import ModbusLink
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
 from edge.gaps import GapBook
 from protocol.vocabulary import ArchiveKind
@@ -26,7 +27,8 @@ def _commissioned() -> datetime:
 
 
 def _poller(cfg: EdgeConfig, dev: ModbusDevice, buf: Buffer) -> Karat307Poller:
-    return Karat307Poller(cfg.meters[0], cfg, buf, Karat307Client("127.0.0.1", dev.port, UNIT, timeout=1.0))
+    return Karat307Poller(cfg.meters[0], cfg, buf,
+                          Karat307Client(ModbusLink.tcp("127.0.0.1", dev.port, timeout=1.0), UNIT))
 
 
 def _periods(buf: Buffer) -> set[int]:
