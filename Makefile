@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy protocol edge
 	$(BIN)/pytest $(ARGS)
 
 lint: $(STAMP)

@@ -57,36 +57,36 @@ class Buffer:
 
     def _migrate(self) -> None:
         if "archive" not in self.db.table_names():
-            self.db["archive"].create(
+            self.db.table("archive").create(
                 {"meter": str, "channel": int, "kind": str, "parameter": str, "period_start": int, "nature": str,
                  "value": float, "quality": int, "version": int, "received_at": float, "clock_offset_s": float,
                  "batch": int},
                 pk=("meter", "channel", "kind", "parameter", "period_start"), not_null={"value"})
-            self.db["archive"].create_index(["batch"])
+            self.db.table("archive").create_index(["batch"])
         # the outbox walks unbatched values in period order (edge/buffer.py next_batch)
         self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_outbox "
                         "ON archive (batch, period_start, meter, channel, kind)")
         if "batches" not in self.db.table_names():
-            self.db["batches"].create({"seq": int, "state": str, "records": int, "created_at": float,
+            self.db.table("batches").create({"seq": int, "state": str, "records": int, "created_at": float,
                                        "published_at": float}, pk="seq")
-            self.db["batches"].create_index(["state"])
+            self.db.table("batches").create_index(["state"])
         if "cursors" not in self.db.table_names():
-            self.db["cursors"].create({"meter": str, "kind": str, "last_period": int}, pk=("meter", "kind"))
+            self.db.table("cursors").create({"meter": str, "kind": str, "last_period": int}, pk=("meter", "kind"))
         if "radio" not in self.db.table_names():
-            self.db["radio"].create({"id": int, "received_at": float, "dev_eui": str, "f_cnt": int, "f_port": int,
+            self.db.table("radio").create({"id": int, "received_at": float, "dev_eui": str, "f_cnt": int, "f_port": int,
                                      "rssi": int, "snr": float, "gateway": str, "frequency": int, "payload": bytes,
                                      "direction": str, "error": str}, pk="id")
         if "rejects" not in self.db.table_names():
-            self.db["rejects"].create({"id": int, "received_at": float, "source": str, "reason": str,
+            self.db.table("rejects").create({"id": int, "received_at": float, "source": str, "reason": str,
                                        "payload": bytes}, pk="id")
         if "events" not in self.db.table_names():
-            self.db["events"].create({"id": int, "at": float, "kind": str, "meter": str, "count": int,
+            self.db.table("events").create({"id": int, "at": float, "kind": str, "meter": str, "count": int,
                                       "detail": str}, pk="id")
         if "gaps" not in self.db.table_names():  # periods a polled meter must have and we have not read yet
-            self.db["gaps"].create({"meter": str, "kind": str, "period": int, "attempts": int, "next_try_at": float,
+            self.db.table("gaps").create({"meter": str, "kind": str, "period": int, "attempts": int, "next_try_at": float,
                                     "last_error": str}, pk=("meter", "kind", "period"))
         if "lost" not in self.db.table_names():  # periods the device cannot give us any more: never filled in
-            self.db["lost"].create({"meter": str, "kind": str, "period": int, "reason": str, "at": float},
+            self.db.table("lost").create({"meter": str, "kind": str, "period": int, "reason": str, "at": float},
                                    pk=("meter", "kind", "period"))
 
     def close(self) -> None:
@@ -117,7 +117,7 @@ class Buffer:
             added = self.insert_values(records, clock_offset_s)
             if cursor is not None:
                 meter, kind, period = cursor
-                self.db["cursors"].upsert({"meter": meter, "kind": kind.value, "last_period": period},
+                self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": period},
                                           pk=("meter", "kind"))
         return added
 
@@ -139,12 +139,12 @@ class Buffer:
 
     def add_radio(self, packet: RadioPacket) -> None:
         with self.tx():
-            self.db["radio"].insert({k: getattr(packet, k) for k in RadioPacket.__slots__})
+            self.db.table("radio").insert({k: getattr(packet, k) for k in RadioPacket.__slots__})
 
     def reject(self, source: str, reason: str, payload: bytes) -> None:
         """Keep a frame that did not decode, with the reason, for diagnosis and the packet log."""
         with self.tx():
-            self.db["rejects"].insert({"received_at": time.time(), "source": source, "reason": reason,
+            self.db.table("rejects").insert({"received_at": time.time(), "source": source, "reason": reason,
                                        "payload": payload})
 
     def event(self, kind: str, meter: str = "", count: int = 0, **detail: object) -> None:
@@ -154,7 +154,7 @@ class Buffer:
 
     def add_event(self, kind: str, meter: str = "", count: int = 0, **detail: object) -> None:
         """``event`` inside the caller's transaction."""
-        self.db["events"].insert({"at": time.time(), "kind": kind, "meter": meter, "count": count,
+        self.db.table("events").insert({"at": time.time(), "kind": kind, "meter": meter, "count": count,
                                   "detail": json.dumps(detail, sort_keys=True, default=str)})
 
     def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
@@ -189,7 +189,7 @@ class Buffer:
                 created = time.time()
                 self.db.execute("UPDATE archive SET batch = ? WHERE batch IS NULL "
                                 "AND (period_start, meter, channel, kind) <= (?, ?, ?, ?)", [seq, *keys[-1]])
-                self.db["batches"].insert({"seq": seq, "state": PENDING, "records": len(keys),
+                self.db.table("batches").insert({"seq": seq, "state": PENDING, "records": len(keys),
                                            "created_at": created, "published_at": None})
                 row = (seq, created)
         return self._batch(site, row[0], row[1])
@@ -231,7 +231,7 @@ class Buffer:
                 self.db.execute("UPDATE archive SET batch = ? WHERE batch = ?", [watermark + i, seq])
                 self.db.execute("UPDATE batches SET seq = ?, state = ? WHERE seq = ?", [watermark + i, PENDING, seq])
             # the sequence continues above the cloud's watermark even with nothing to renumber
-            self.db["batches"].insert({"seq": watermark, "state": STORED, "records": 0, "created_at": time.time(),
+            self.db.table("batches").insert({"seq": watermark, "state": STORED, "records": 0, "created_at": time.time(),
                                        "published_at": None}, ignore=True)
             self.add_event("batches_renumbered", count=len(old), watermark=watermark, local_max_seq=local)
         return len(old)

@@ -58,12 +58,12 @@ class GapBook:
         now = time.time()
         with self.buffer.tx():
             if new_gaps:
-                self.db["gaps"].insert_all(
+                self.db.table("gaps").insert_all(
                     [{"meter": meter, "kind": kind.value, "period": p, "attempts": 0, "next_try_at": 0.0,
                       "last_error": ""} for p in new_gaps], ignore=True)
             if new_lost:
                 self._lose(meter, kind, new_lost, f"older than the device's archive depth ({depth.days} d)", now)
-            self.db["cursors"].upsert({"meter": meter, "kind": kind.value, "last_period": top}, pk=("meter", "kind"))
+            self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": top}, pk=("meter", "kind"))
         if new_lost:
             log.warning("event=periods_lost meter=%s kind=%s count=%d first=%s last=%s reason=beyond_depth", meter,
                         kind.value, len(new_lost), from_device_seconds(min(new_lost)),
@@ -105,7 +105,7 @@ class GapBook:
                         [gap.meter, gap.kind.value, gap.period])
 
     def _lose(self, meter: str, kind: ArchiveKind, lost: list[int], reason: str, now: float) -> None:
-        self.db["lost"].insert_all([{"meter": meter, "kind": kind.value, "period": p, "reason": reason, "at": now}
+        self.db.table("lost").insert_all([{"meter": meter, "kind": kind.value, "period": p, "reason": reason, "at": now}
                                     for p in lost], ignore=True)
         self.buffer.add_event("periods_lost", meter=meter, count=len(lost), archive_kind=kind.value, reason=reason,
                               first_period=str(from_device_seconds(min(lost))),

@@ -33,7 +33,8 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
     budget = agent.budget.state()
     gaps = agent.gaps.summary()
     sync = agent.sync
-    oldest = stats["oldest_unsynced_received_at"]
+    oldest_raw = stats["oldest_unsynced_received_at"]
+    oldest = float(oldest_raw) if isinstance(oldest_raw, int | float) else None
     devices: list[dict[str, Any]] = []
     for poller in agent.pollers:
         serial = poller.meter.serial

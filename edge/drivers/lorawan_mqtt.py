@@ -96,7 +96,7 @@ class LoraUplinkHandler:
                               values={str(ch): v for ch, v in frame.values().items()})
         elif isinstance(frame, lorawan_up.Passport):
             self.buffer.event("passport", serial, 0, model=frame.model, device_serial=frame.serial,
-                              firmware=frame.firmware_text(), battery_pct=frame.battery_pct, status=frame.status,
+                              firmware=frame.firmware_text, battery_pct=frame.battery_pct, status=frame.status,
                               relay=frame.relay, threshold_w=frame.threshold_w)
 
 
@@ -139,7 +139,7 @@ class LoraMqttListener:
                     msg = await asyncio.wait_for(queue.get(), 0.5)
                 except TimeoutError:
                     continue
-                self.handler.handle(msg.topic, msg.payload)  # on the loop thread, like every buffer user
+                self.handler.handle(msg.topic, bytes(msg.payload))  # on the loop thread, like every buffer user
                 self._client.ack(msg.mid, msg.qos)  # only now may the broker forget it
         finally:
             self._client.loop_stop()

@@ -69,10 +69,15 @@ def test_events_readings_and_passports_are_kept_as_events(handler) -> None:
     h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(event)))
     current = lorawan_up.CurrentReadings(PERIOD, (Reading(1, "E", 5000),))
     h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(current), 8))
+    passport = lorawan_up.Passport(model=941, serial=941000001, firmware=0x0203, verified=PERIOD, device_time=PERIOD,
+                                   battery_pct=100, status=0, relay=1, threshold_w=5000,
+                                   inputs=(lorawan_up.Resource(1),))
+    h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(passport), 9))
     kinds = [e["kind"] for e in buf.events()]
-    assert kinds == ["current_readings", "device_event"]
+    assert kinds == ["passport", "current_readings", "device_event"]
+    assert buf.events(kind="passport")[0]["detail"]["firmware"] == "2.3"
     assert buf.events(kind="device_event")[0]["detail"]["code"] == 0x0101
-    assert buf.db["radio"].count == 2
+    assert buf.db["radio"].count == 3
     assert buf.db["archive"].count == 0
 
 
