@@ -83,8 +83,8 @@ class Buffer:
             self.db.table("events").create({"id": int, "at": float, "kind": str, "meter": str, "count": int,
                                       "detail": str}, pk="id")
         if "gaps" not in self.db.table_names():  # periods a polled meter must have and we have not read yet
-            self.db.table("gaps").create({"meter": str, "kind": str, "period": int, "attempts": int, "next_try_at": float,
-                                    "last_error": str}, pk=("meter", "kind", "period"))
+            self.db.table("gaps").create({"meter": str, "kind": str, "period": int, "attempts": int,
+                                          "next_try_at": float, "last_error": str}, pk=("meter", "kind", "period"))
         if "lost" not in self.db.table_names():  # periods the device cannot give us any more: never filled in
             self.db.table("lost").create({"meter": str, "kind": str, "period": int, "reason": str, "at": float},
                                    pk=("meter", "kind", "period"))

@@ -63,7 +63,8 @@ class GapBook:
                       "last_error": ""} for p in new_gaps], ignore=True)
             if new_lost:
                 self._lose(meter, kind, new_lost, f"older than the device's archive depth ({depth.days} d)", now)
-            self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": top}, pk=("meter", "kind"))
+            self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": top},
+                                            pk=("meter", "kind"))
         if new_lost:
             log.warning("event=periods_lost meter=%s kind=%s count=%d first=%s last=%s reason=beyond_depth", meter,
                         kind.value, len(new_lost), from_device_seconds(min(new_lost)),

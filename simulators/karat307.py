@@ -141,10 +141,37 @@ class Karat307:
 def tcp_server(devices: list[Karat307], host: str, port: int) -> ModbusTcpServer:
     """A Modbus TCP server answering for each device's unit id (an offline unit does not answer)."""
     by_unit = {d.unit: d for d in devices}
+    requests: dict[int, int] = {}  # transaction id -> function code of the request
 
-    def silence_offline(sending: bool, packet: bytes) -> bytes:
-        if sending and len(packet) > 6 and (device := by_unit.get(packet[6])) is not None and device.offline:
+    def trace(sending: bool, packet: bytes) -> bytes:
+        if not sending:
+            offset = 0
+            while offset + 8 <= len(packet):  # MBAP: tid(2) protocol(2) length(2) unit(1), then the PDU
+                requests[int.from_bytes(packet[offset:offset + 2], "big")] = packet[offset + 7]
+                offset += 6 + int.from_bytes(packet[offset + 4:offset + 6], "big")
+            if len(requests) > 4096:
+                requests.clear()
+            return packet
+        if len(packet) > 6 and (device := by_unit.get(packet[6])) is not None and device.offline:
             return b""  # MBAP byte 6 is the unit id
+        if len(packet) >= 9 and packet[7] == 0x80:
+            fc = requests.pop(int.from_bytes(packet[0:2], "big"), None)
+            if fc is not None and fc < 0x80:
+                return packet[:7] + device_exception(fc)
         return packet
 
-    return ModbusTcpServer([d.sim_device() for d in devices], address=(host, port), trace_packet=silence_offline)
+    return ModbusTcpServer([d.sim_device() for d in devices], address=(host, port), trace_packet=trace)
+
+
+SUPPORTED_FUNCTIONS = frozenset((0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0F, 0x10, 0x16, 0x17))
+
+
+def device_exception(function_code: int) -> bytes:
+    """The exception PDU a real device sends for a request it cannot serve (DESIGN.md 3).
+
+    pymodbus answers a request it cannot decode with function code 0x80; a device answers with
+    the request's function code + 0x80: 01 (illegal function) for a function it does not
+    implement, 03 (illegal data value) for a known function with a malformed quantity or length.
+    """
+    code = 0x03 if function_code in SUPPORTED_FUNCTIONS else 0x01
+    return bytes([function_code | 0x80, code])

@@ -18,6 +18,9 @@ from collections.abc import Callable
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import SimDevice
 
+from protocol.crc import crc16_modbus
+from simulators.karat307 import device_exception
+
 log = logging.getLogger(__name__)
 
 
@@ -78,11 +81,20 @@ def rtu_server(devices: list[SimDevice], line: NullModem, baudrate: int = 9600,
     ``silent(unit)`` true means that unit is offline (a scenario fault) and does not answer."""
     units = {d.id for d in devices}
 
+    last_request: list[int] = [0]  # function code of the request on the line (one at a time on a bus)
+
     def silence_missing_units(sending: bool, packet: bytes) -> bytes:
         # A request for a unit id nobody on the bus has gets no answer at all, as on a real RS-485
         # line (pymodbus's SimDevice context would answer exception 04 for it).
-        if sending and packet and (packet[0] not in units or silent(packet[0])):
+        if not sending:
+            if len(packet) >= 2:
+                last_request[0] = packet[1]
+            return packet
+        if packet and (packet[0] not in units or silent(packet[0])):
             return b""
+        if len(packet) >= 5 and packet[1] == 0x80 and 0 < last_request[0] < 0x80:
+            body = bytes([packet[0]]) + device_exception(last_request[0])  # fc + 0x80, as a device answers
+            return body + crc16_modbus(body).to_bytes(2, "little")
         return packet
 
     return ModbusSerialServer(devices, port=line.device_port, baudrate=baudrate, timeout=1,

@@ -260,12 +260,9 @@ async def test_raw_archive_request_then_record_read(karat: Running) -> None:
     assert regs.decode_record(ArchiveKind.HOUR, registers) == _expected_record(ArchiveKind.HOUR, start)
 
 
-# Known gap (docs/protocols.md): pymodbus's server answers a request it cannot decode with
-# function code 0x80 and exception 01, where a real device answers fc + 0x80 (DESIGN.md 3).
-# Strict xfail: when the simulator is fixed these fail, and the marker must go.
+# pymodbus's server answers a request it cannot decode with function code 0x80; the simulator
+# rewrites that to what a device sends, the request's fc + 0x80 with 01 or 03 (DESIGN.md 3).
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pymodbus answers undecodable requests with function code 0x80")
 @pytest.mark.parametrize(
     ("pdu", "answer"),
     [
