@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from protocol import lorawan
 from protocol.crc import crc16_modbus
 from protocol.errors import DecodeError
-from protocol.lorawan_up import MAX_READINGS, PARAM_CODES, PARAM_NUMBERS, Reading
+from protocol.lorawan_up import MAX_READINGS, READING_SIZE, Reading, decode_readings, encode_readings
 from protocol.vocabulary import ArchiveKind, Nature
 
 TEMPLATE_CHANNEL_ARCHIVE = {ArchiveKind.HOUR: 0x41, ArchiveKind.DAY: 0x42, ArchiveKind.MONTH: 0x43}
@@ -23,7 +23,6 @@ NATURE_CODES = {Nature.INTEGRAL: 0, Nature.INTERVAL: 1}
 _NATURE_BY_CODE = {code: nature for nature, code in NATURE_CODES.items()}
 
 _HEAD = struct.Struct("<BIBBB")  # template, period, nature, flags, count
-_READING = struct.Struct("<BBI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +43,11 @@ class ChannelArchive:
 
 
 def encode(frame: ChannelArchive) -> bytes:
-    if len(frame.readings) > MAX_READINGS:
-        raise ValueError(f"readings: at most {MAX_READINGS}, got {len(frame.readings)}")
+    readings = encode_readings(frame.readings)
     if not 0 <= frame.period <= 0xFFFFFFFF:
         raise ValueError(f"period={frame.period} does not fit an unsigned 32-bit field")
     body = _HEAD.pack(TEMPLATE_CHANNEL_ARCHIVE[frame.kind], frame.period, NATURE_CODES[frame.nature], frame.flags,
-                      len(frame.readings))
-    for r in frame.readings:
-        number = PARAM_NUMBERS.get(r.param)
-        if number is None:
-            raise ValueError(f"readings.param: unknown parameter {r.param!r}")
-        lo, hi = (-0x80000000, 0x7FFFFFFF) if PARAM_CODES[number].signed else (0, 0xFFFFFFFF)
-        if not lo <= r.raw <= hi:
-            raise ValueError(f"readings.{r.param}={r.raw} does not fit its 32-bit field")
-        body += _READING.pack(r.channel, number, r.raw & 0xFFFFFFFF)
+                      len(frame.readings)) + readings
     return body + struct.pack("<H", crc16_modbus(body))
 
 
@@ -73,7 +63,7 @@ def decode(data: bytes) -> ChannelArchive:
     count = data[_HEAD.size - 1]
     if count > MAX_READINGS:
         raise DecodeError("count", f"at most {MAX_READINGS} readings, got {count}")
-    length = _HEAD.size + count * _READING.size + 2
+    length = _HEAD.size + count * READING_SIZE + 2
     if len(data) != length:
         raise DecodeError("length", f"template 0x{data[0]:02X} with {count} readings is {length} bytes, "
                                     f"got {len(data)}")
@@ -84,16 +74,7 @@ def decode(data: bytes) -> ChannelArchive:
     nature = _NATURE_BY_CODE.get(nature_code)
     if nature is None:
         raise DecodeError("nature", f"unknown nature code {nature_code}")
-    readings = []
-    for i in range(count):
-        channel, number, raw = _READING.unpack_from(body, _HEAD.size + i * _READING.size)
-        param = PARAM_CODES.get(number)
-        if param is None:
-            raise DecodeError(f"readings[{i}].param", f"unknown parameter code {number}")
-        if param.signed and raw & 0x80000000:
-            raw -= 1 << 32
-        readings.append(Reading(channel, param.code, raw))
-    return ChannelArchive(kind, period, tuple(readings), nature, flags)
+    return ChannelArchive(kind, period, decode_readings(body, _HEAD.size, count), nature, flags)
 
 
 def decode_any(data: bytes) -> lorawan.CompactArchive | ChannelArchive:

@@ -141,6 +141,7 @@ _READING = struct.Struct("<BBI")  # channel, param code, value (u32, or i32 per 
 _EVENT = struct.Struct("<BIBBHB")  # template, device time, effect, severity, code, channel
 _PASSPORT_HEAD = struct.Struct("<BHIHIIBBBIB")  # ... relay, threshold, input count
 MAX_READINGS = 32
+READING_SIZE = _READING.size  # bytes of one (channel, parameter code, value) entry
 MAX_INPUTS = 16
 
 
@@ -158,14 +159,33 @@ def _raw(reading: Reading) -> int:
     return reading.raw & 0xFFFFFFFF
 
 
+def encode_readings(readings: tuple[Reading, ...]) -> bytes:
+    """The (channel, parameter code, value) list shared by current readings and channel archives."""
+    if len(readings) > MAX_READINGS:
+        raise ValueError(f"readings: at most {MAX_READINGS}, got {len(readings)}")
+    return b"".join(_READING.pack(r.channel, PARAM_NUMBERS.get(r.param, 0), _raw(r)) for r in readings)
+
+
+def decode_readings(body: bytes, offset: int, count: int) -> tuple[Reading, ...]:
+    """``count`` readings from ``body`` at ``offset``; DecodeError names the one that is wrong."""
+    readings = []
+    for i in range(count):
+        channel, number, raw = _READING.unpack_from(body, offset + i * _READING.size)
+        param = PARAM_CODES.get(number)
+        if param is None:
+            raise DecodeError(f"readings[{i}].param", f"unknown parameter code {number}")
+        if param.signed and raw & 0x80000000:
+            raw -= 1 << 32
+        readings.append(Reading(channel, param.code, raw))
+    return tuple(readings)
+
+
 def encode(frame: Uplink) -> bytes:
     """Bytes of one uplink (FPort 4)."""
     if isinstance(frame, CurrentReadings):
-        if len(frame.readings) > MAX_READINGS:
-            raise ValueError(f"readings: at most {MAX_READINGS}, got {len(frame.readings)}")
-        body = _CURRENT_HEAD.pack(TEMPLATE_CURRENT, frame.device_time, frame.flags, len(frame.readings))
-        body += b"".join(_READING.pack(r.channel, PARAM_NUMBERS.get(r.param, 0), _raw(r)) for r in frame.readings)
-        return _crc(body)
+        readings = encode_readings(frame.readings)
+        head = _CURRENT_HEAD.pack(TEMPLATE_CURRENT, frame.device_time, frame.flags, len(frame.readings))
+        return _crc(head + readings)
     if isinstance(frame, DeviceEvent):
         return _crc(_EVENT.pack(TEMPLATE_EVENT, frame.device_time, int(frame.effect), int(frame.severity),
                                 frame.code, frame.channel))
@@ -201,16 +221,7 @@ def decode(data: bytes) -> Uplink:
             raise DecodeError("count", f"at most {MAX_READINGS} readings, got {count}")
         body = _checked(data, template, _CURRENT_HEAD.size + count * _READING.size + 2)
         _, device_time, flags, _ = _CURRENT_HEAD.unpack_from(body)
-        readings = []
-        for i in range(count):
-            channel, number, raw = _READING.unpack_from(body, _CURRENT_HEAD.size + i * _READING.size)
-            param = PARAM_CODES.get(number)
-            if param is None:
-                raise DecodeError(f"readings[{i}].param", f"unknown parameter code {number}")
-            if param.signed and raw & 0x80000000:
-                raw -= 1 << 32
-            readings.append(Reading(channel, param.code, raw))
-        return CurrentReadings(device_time, tuple(readings), flags)
+        return CurrentReadings(device_time, decode_readings(body, _CURRENT_HEAD.size, count), flags)
     if template == TEMPLATE_EVENT:
         _, device_time, effect, severity, code, channel = _EVENT.unpack(_checked(data, template, _EVENT.size + 2))
         if effect not in Effect._value2member_map_:
