@@ -155,10 +155,7 @@ class BuildingPage:
         state = self.state
         new_resource = resource or state.resource
         new_granularity = granularity or state.granularity
-        if period is not None:
-            new_period = widgets.normalise(period, new_granularity)
-        else:
-            new_period = widgets.regranulate(state.period, state.granularity, new_granularity, self.newest)
+        new_period = widgets.next_period(period, state.period, state.granularity, new_granularity, self.newest)
         if new_resource is None:
             return
         self._request += 1

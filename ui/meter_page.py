@@ -189,10 +189,7 @@ class MeterPage:
         state = self.state
         new_channel = channel if channel is not None else state.channel
         new_granularity = granularity or state.granularity
-        if period is not None:
-            new_period = widgets.normalise(period, new_granularity)
-        else:
-            new_period = widgets.regranulate(state.period, state.granularity, new_granularity, self.newest)
+        new_period = widgets.next_period(period, state.period, state.granularity, new_granularity, self.newest)
         self._request += 1
         request = self._request
         data = await auth.attempt(

@@ -64,6 +64,11 @@ def regranulate(period: date, old: Granularity, new: Granularity, newest: date) 
     return normalise(period, new)
 
 
+def next_period(picked: date | None, current: date, old: Granularity, new: Granularity, newest: date) -> date:
+    """The period after a selector change: a picked date snapped to ``new``, else the current one carried over."""
+    return normalise(picked, new) if picked is not None else regranulate(current, old, new, newest)
+
+
 class PeriodPicker:
     """‹ period › with a drop-down to pick a day (hours), a month (days) or a year (months)."""
 
