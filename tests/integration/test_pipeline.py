@@ -5,6 +5,8 @@ produced must be in ClickHouse exactly once, with the device's timestamps."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,13 +139,7 @@ async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, cl
     assert batch is not None
     assert batch.seq == 1
     data = encode_batch(batch)
-    ingest = Ingest(nats.url, clickhouse)
-    stop = asyncio.Event()
-    task = asyncio.create_task(ingest.run(stop))
-    nc = await nats_client.connect(nats.url)
-    try:
-        js = nc.jetstream()
-        await _until(lambda: _stream_ready(js), 10, "streams created by the ingest")
+    async with _ingesting(nats.url, clickhouse) as js:
         subject = subjects.archive_subject("rtest")
         await js.publish(subject, b"\x93garbage", headers={"Nats-Msg-Id": "rtest:bad"})
         await js.publish(subject, data, headers={"Nats-Msg-Id": batch.msg_id})
@@ -161,11 +157,24 @@ async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, cl
         kv = await js.key_value(subjects.STORED_BUCKET)
         assert int((await kv.get("rtest")).value) == 1
         assert decode_batch(data).records == batch.records
+    buf.close()
+
+
+@asynccontextmanager
+async def _ingesting(url: str, clickhouse: ClickHouse) -> AsyncIterator:
+    """An ingest worker running against ``clickhouse`` and a JetStream client, once the streams exist."""
+    ingest = Ingest(url, clickhouse)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingest.run(stop))
+    nc = await nats_client.connect(url)
+    try:
+        js = nc.jetstream()
+        await _until(lambda: _stream_ready(js), 10, "streams created by the ingest")
+        yield js
     finally:
         stop.set()
         await task
         await nc.close()
-        buf.close()
 
 
 async def _stream_ready(js) -> bool:
@@ -190,13 +199,7 @@ async def test_an_undecodable_batch_does_not_stall_the_watermark(nats, clickhous
     second = buf.next_batch(10, "wtest")
     assert second is not None
     assert second.seq == 2
-    ingest = Ingest(nats.url, clickhouse)
-    stop = asyncio.Event()
-    task = asyncio.create_task(ingest.run(stop))
-    nc = await nats_client.connect(nats.url)
-    try:
-        js = nc.jetstream()
-        await _until(lambda: _stream_ready(js), 10, "streams created by the ingest")
+    async with _ingesting(nats.url, clickhouse) as js:
         subject = subjects.archive_subject("wtest")
         await js.publish(subject, b"\xc1not msgpack", headers={"Nats-Msg-Id": "wtest:1"})
         await js.publish(subject, encode_batch(second), headers={"Nats-Msg-Id": second.msg_id})
@@ -210,11 +213,7 @@ async def test_an_undecodable_batch_does_not_stall_the_watermark(nats, clickhous
         await _until(watermark_is_2, 20, "the watermark to pass the dead-lettered batch")
         dead = await clickhouse.query("SELECT msg_id FROM {db}.dead_letter")
         assert [d[0] for d in dead] == ["wtest:1"]
-    finally:
-        stop.set()
-        await task
-        await nc.close()
-        buf.close()
+    buf.close()
 
 
 async def _until_kv(js):
