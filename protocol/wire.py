@@ -1,8 +1,15 @@
-"""The edge -> cloud wire: versioned msgpack batches of archive records (DESIGN.md section 6).
+"""The edge -> cloud wire: versioned msgpack batches (DESIGN.md section 6).
 
-A batch is a msgpack map ``{"v": 1, "site", "seq", "at", "records": [...]}``; each record
-is a positional array (see ``_RECORD_FIELDS``) to keep batches small. Golden vectors in
-tests/unit/protocol/test_wire.py pin the bytes.
+A batch is a msgpack map ``{"v", "site", "seq", "at", "records": [...]}`` and, from schema
+version 2, optional sections ``"events"``, ``"lost"``, ``"radio"`` and ``"results"``. Each
+item is a positional array (see the ``_*_FIELDS`` tuples) to keep batches small. All batches
+of a site share one sequence, so the cloud's stored watermark covers every section.
+
+A batch with archive records only is encoded as version 1, the shape every cloud reads; a
+batch with any other section is version 2, which an older cloud dead-letters instead of
+reading half of it. The edge keeps one kind of content per batch and publishes it on the
+subject that names it (``batch_subject``). Golden vectors in tests/unit/protocol/test_wire.py
+pin the bytes.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ from typing import Any
 
 import msgpack
 
+from protocol import subjects
 from protocol.errors import DecodeError
 from protocol.subjects import check_site
 from protocol.vocabulary import ArchiveKind, Nature
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the newest version this code writes and reads
+_READS = (1, 2)
+SEVERITIES = ("info", "warning", "alarm")
+EVENT_SOURCES = ("device", "edge")
+RESULT_STATES = ("accepted", "done", "failed")
 
 
 class UnsupportedVersion(DecodeError):
@@ -38,15 +50,86 @@ class ArchiveRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """An entry of a device's event log, or something the edge itself must report."""
+
+    id: int  # unique per site (the edge's event row id): the cloud's idempotency key with the site
+    meter: str  # "" for an event of the edge itself (disk budget, renumbered batches ...)
+    at: float  # UTC epoch seconds (device clock for device events, edge clock for edge events)
+    code: str  # e.g. "integrity", "interference", "limit", "other", "clock_corrected", "values_evicted"
+    severity: str  # one of SEVERITIES
+    source: str  # one of EVENT_SOURCES
+    detail: dict[str, str | int | float] = field(hash=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LostPeriod:
+    """An archive period the device can no longer give (older than its depth): never filled in."""
+
+    meter: str
+    kind: ArchiveKind
+    period_start: int  # UTC epoch seconds
+    reason: str
+    reported_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RadioRecord:
+    """One LoRaWAN packet as the network server reported it (uplink) or the edge enqueued it (downlink)."""
+
+    id: int  # unique per site (the edge's radio row id)
+    at: float  # UTC epoch seconds
+    dev_eui: str
+    direction: str  # "up" or "down"
+    f_cnt: int
+    f_port: int
+    rssi: int | None
+    snr: float | None
+    gateway: str
+    frequency: int
+    payload: bytes
+    error: str = ""  # why the payload did not decode, "" when it did
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The edge's answer to a command from the cloud (protocol/commands.py)."""
+
+    command_id: str
+    state: str  # one of RESULT_STATES
+    at: float
+    detail: dict[str, Any] = field(hash=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     site: str
     seq: int  # per-site batch sequence, from 1, contiguous
     records: tuple[ArchiveRecord, ...]
     created_at: float = 0.0
+    events: tuple[DeviceEvent, ...] = ()
+    lost: tuple[LostPeriod, ...] = ()
+    radio: tuple[RadioRecord, ...] = ()
+    results: tuple[CommandResult, ...] = ()
 
     @property
     def msg_id(self) -> str:
         return msg_id(self.site, self.seq)
+
+    @property
+    def version(self) -> int:
+        return 2 if self.events or self.lost or self.radio or self.results else 1
+
+
+def batch_subject(batch: Batch) -> str:
+    """The subject a batch travels on, named by its content (archive, then event, radio, state)."""
+    if batch.records or not (batch.events or batch.lost or batch.radio or batch.results):
+        return subjects.archive_subject(batch.site)
+    if batch.events or batch.lost:
+        return subjects.event_subject(batch.site)
+    if batch.radio:
+        return subjects.radio_subject(batch.site)
+    return subjects.state_subject(batch.site)
 
 
 def msg_id(site: str, seq: int) -> str:
@@ -59,13 +142,30 @@ _RECORD_FIELDS = (
 )
 
 
+_EVENT_FIELDS = ("id", "meter", "at", "code", "severity", "source", "detail")
+_LOST_FIELDS = ("meter", "kind", "period_start", "reason", "reported_at")
+_RADIO_FIELDS = ("id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", "snr", "gateway", "frequency",
+                 "payload", "error")
+_RESULT_FIELDS = ("command_id", "state", "at", "detail")
+
+
 def encode_batch(batch: Batch) -> bytes:
     records = [
         [r.meter, r.channel, r.kind.value, r.nature.value, r.period_start, r.values, r.quality, r.version,
          r.received_at]
         for r in batch.records
     ]
-    doc = {"v": SCHEMA_VERSION, "site": batch.site, "seq": batch.seq, "at": batch.created_at, "records": records}
+    doc: dict[str, Any] = {"v": batch.version, "site": batch.site, "seq": batch.seq, "at": batch.created_at,
+                           "records": records}
+    if batch.events:
+        doc["events"] = [[e.id, e.meter, e.at, e.code, e.severity, e.source, e.detail] for e in batch.events]
+    if batch.lost:
+        doc["lost"] = [[x.meter, x.kind.value, x.period_start, x.reason, x.reported_at] for x in batch.lost]
+    if batch.radio:
+        doc["radio"] = [[p.id, p.at, p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr, p.gateway,
+                         p.frequency, p.payload, p.error] for p in batch.radio]
+    if batch.results:
+        doc["results"] = [[c.command_id, c.state, c.at, c.detail] for c in batch.results]
     return msgpack.packb(doc, use_bin_type=True)
 
 
@@ -78,8 +178,8 @@ def decode_batch(data: bytes) -> Batch:
     if not isinstance(doc, dict):
         raise DecodeError("batch", f"expected a map, got {type(doc).__name__}")
     version = doc.get("v")
-    if type(version) is not int or version != SCHEMA_VERSION:
-        raise UnsupportedVersion("v", f"unsupported schema version {version!r} (this code reads {SCHEMA_VERSION})")
+    if type(version) is not int or version not in _READS:
+        raise UnsupportedVersion("v", f"unsupported schema version {version!r} (this code reads {_READS})")
     site = _typed(doc, "site", str)
     try:
         check_site(site)
@@ -91,7 +191,87 @@ def decode_batch(data: bytes) -> Batch:
     created_at = _number(doc.get("at", 0.0), "at")
     raw_records = _typed(doc, "records", list)
     records = tuple(_decode_record(raw, f"records[{i}]") for i, raw in enumerate(raw_records))
-    return Batch(site=site, seq=seq, records=records, created_at=created_at)
+    sections: dict[str, tuple] = {}
+    for key, decode in (("events", _decode_event), ("lost", _decode_lost), ("radio", _decode_radio),
+                        ("results", _decode_result)):
+        if key not in doc:
+            continue
+        if version == 1:
+            raise DecodeError(key, "a version 1 batch carries archive records only")
+        raw_items = _typed(doc, key, list)
+        sections[key] = tuple(decode(raw, f"{key}[{i}]") for i, raw in enumerate(raw_items))
+    return Batch(site=site, seq=seq, records=records, created_at=created_at, **sections)
+
+
+def _fields(raw: Any, where: str, names: tuple[str, ...]) -> list[Any]:
+    if not isinstance(raw, list) or len(raw) != len(names):
+        raise DecodeError(where, f"expected an array of {len(names)} fields ({', '.join(names)})")
+    return raw
+
+
+def _text(value: Any, where: str, allowed: tuple[str, ...] = (), empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not empty):
+        raise DecodeError(where, f"must be a {'' if empty else 'non-empty '}string, got {value!r}")
+    if allowed and value not in allowed:
+        raise DecodeError(where, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DecodeError(where, f"must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _detail(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise DecodeError(where, "must be a map with string keys")
+    return value
+
+
+def _decode_event(raw: Any, where: str) -> DeviceEvent:
+    id_, meter, at, code, severity, source, detail = _fields(raw, where, _EVENT_FIELDS)
+    return DeviceEvent(id=_count(id_, f"{where}.id"), meter=_text(meter, f"{where}.meter", empty=True),
+                       at=_number(at, f"{where}.at"), code=_text(code, f"{where}.code"),
+                       severity=_text(severity, f"{where}.severity", SEVERITIES),
+                       source=_text(source, f"{where}.source", EVENT_SOURCES),
+                       detail=_detail(detail, f"{where}.detail"))
+
+
+def _decode_lost(raw: Any, where: str) -> LostPeriod:
+    meter, kind, period_start, reason, reported_at = _fields(raw, where, _LOST_FIELDS)
+    try:
+        kind_ = ArchiveKind(kind)
+    except ValueError:
+        raise DecodeError(f"{where}.kind", f"unknown archive kind {kind!r}") from None
+    return LostPeriod(meter=_text(meter, f"{where}.meter"), kind=kind_,
+                      period_start=_count(period_start, f"{where}.period_start"),
+                      reason=_text(reason, f"{where}.reason", empty=True),
+                      reported_at=_number(reported_at, f"{where}.reported_at"))
+
+
+def _decode_radio(raw: Any, where: str) -> RadioRecord:
+    id_, at, dev_eui, direction, f_cnt, f_port, rssi, snr, gateway, frequency, payload, error = _fields(
+        raw, where, _RADIO_FIELDS)
+    if rssi is not None and (not isinstance(rssi, int) or isinstance(rssi, bool)):
+        raise DecodeError(f"{where}.rssi", f"must be an integer or nil, got {rssi!r}")
+    if not isinstance(payload, bytes):
+        raise DecodeError(f"{where}.payload", f"must be binary, got {type(payload).__name__}")
+    return RadioRecord(id=_count(id_, f"{where}.id"), at=_number(at, f"{where}.at"),
+                       dev_eui=_text(dev_eui, f"{where}.dev_eui"),
+                       direction=_text(direction, f"{where}.direction", ("up", "down")),
+                       f_cnt=_count(f_cnt, f"{where}.f_cnt"), f_port=_count(f_port, f"{where}.f_port"),
+                       rssi=rssi, snr=None if snr is None else _number(snr, f"{where}.snr"),
+                       gateway=_text(gateway, f"{where}.gateway", empty=True),
+                       frequency=_count(frequency, f"{where}.frequency"), payload=payload,
+                       error=_text(error, f"{where}.error", empty=True))
+
+
+def _decode_result(raw: Any, where: str) -> CommandResult:
+    command_id, state, at, detail = _fields(raw, where, _RESULT_FIELDS)
+    return CommandResult(command_id=_text(command_id, f"{where}.command_id"),
+                         state=_text(state, f"{where}.state", RESULT_STATES), at=_number(at, f"{where}.at"),
+                         detail=_detail(detail, f"{where}.detail"))
 
 
 def _decode_record(raw: Any, where: str) -> ArchiveRecord:
