@@ -18,15 +18,15 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from domuchet import natsserver
+from simulators.fleet import SimulatedFleet
 from simulators.runner import Endpoints, SimulatedBuilding
-from simulators.scenario import load
+from simulators.scenario import load_fleet
 from simulators.world import SimClock
 
 SPEED = 360.0
@@ -79,14 +79,16 @@ class Publisher:
 
 
 def buildings(devices: int, data_dir: Path) -> list[SimulatedBuilding]:
-    base = load("demo")
-    out = []
-    for b in range((devices + PER_BUILDING - 1) // PER_BUILDING):
-        n = min(PER_BUILDING, devices - b * PER_BUILDING)
-        scenario = replace(base, seed=100 + b, speed=SPEED, start="2026-01-15T00:00",
-                           building=replace(base.building, site=f"bench{b}", apartments=n))
-        out.append(SimulatedBuilding(scenario, data_dir / f"b{b}", Endpoints()))
-    return out
+    """A fleet scenario file (simulators/scenarios/README.md) of PER_BUILDING-apartment buildings."""
+    full, rest = divmod(devices, PER_BUILDING)
+    head = f'seed = 100\nspeed = {SPEED}\nstart = "2026-01-15T00:00"\n'
+    group = '[[buildings]]\ncount = {count}\nsite = "{site}"\naddress = "bench"\napartments = {apartments}\n'
+    text = head + (group.format(count=full, site="bench", apartments=PER_BUILDING) if full else "")
+    text += group.format(count=1, site="bench-rest", apartments=rest) if rest else ""
+    path = data_dir / "bench.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return SimulatedFleet(load_fleet(path), data_dir, Endpoints()).buildings
 
 
 def run_fleet(fleet: list[SimulatedBuilding], pub: Publisher, seconds: float) -> dict:

@@ -59,14 +59,11 @@ class Compact2(LoraDevice):
         self.MODEL = model
         self.MODEL_CODE = 2213 if model.endswith("213") else 2223
 
-    def counters_at(self, index: int) -> tuple[int, int, int]:
+    def counters_at(self, index: int) -> tuple[int, ...]:
         """(heat kcal, input 1 litres, input 2 litres) at the end of hour ``index``, as the registers hold
-        them: the world's counters plus any leak on the cold-water input, less the readings at a reset."""
-        raw = self._raw_counters(index)
-        if self.reset_index is not None and index >= self.reset_index:
-            base = self._raw_counters(self.reset_index - 1)
-            return (raw[0] - base[0], raw[1] - base[1], raw[2] - base[2])
-        return raw
+        them: the world's counters plus any leak on the cold-water input; after a counter reset or a
+        replacement, counted afresh from that hour (simulators/lora_device.py ``restarted``)."""
+        return self.restarted(index, self._raw_counters)
 
     def _raw_counters(self, index: int) -> tuple[int, int, int]:
         if index < 0:

@@ -12,6 +12,7 @@ import logging
 import random
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from protocol import lorawan_up
@@ -24,6 +25,7 @@ from simulators.lora_device import (
     EVENT_MAGNET,
     EVENT_METER_REPLACED,
     LoraDevice,
+    RadioCounters,
 )
 from simulators.scenario import Fault
 
@@ -40,17 +42,34 @@ def malformed(data: bytes, frame: str) -> bytes:
     return body + struct.pack("<H", crc16_modbus(body))
 
 
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """A device replaced by a new one (a ``replacement`` fault), for the runner to announce."""
+
+    device: LoraDevice | Karat307
+    index: int  # hour index the new device was fitted at
+    at: datetime
+    old_serial: str
+    old_dev_eui: str  # "" for a Modbus device
+    new_serial: str
+    new_dev_eui: str
+
+
 class FaultSchedule:
     """Applies a scenario's faults to its devices, hour by hour."""
 
-    def __init__(self, faults: list[Fault], seed: int, lora: list[LoraDevice], modbus: list[Karat307]) -> None:
+    def __init__(self, faults: list[Fault], seed: int, lora: list[LoraDevice], modbus: list[Karat307],
+                 radio: dict[str, RadioCounters] | None = None, check_devices: bool = True) -> None:
         self.faults = faults
         self.seed = seed
         self.lora = lora
         self.modbus = modbus
-        known = {d.serial for d in lora} | {d.dev_eui for d in lora} | {d.serial for d in modbus}
+        self.radio = {} if radio is None else radio  # radio counters by devEUI (the runner's state)
+        self.replacements: list[Replacement] = []  # applied since the runner last took them
+        self.known = {d.serial for d in lora} | {d.dev_eui for d in lora} | {d.serial for d in modbus}
+        self.identities = self._plan_replacements()  # fault index -> {id(device): (new serial, new devEUI)}
         for i, f in enumerate(faults):
-            if f.device != "*" and f.device not in known:
+            if check_devices and f.device != "*" and f.device not in self.known:
                 raise ValueError(f"faults[{i}].device: no device with serial or devEUI {f.device!r}")
 
     def _lora_targets(self, fault: Fault) -> list[LoraDevice]:
@@ -59,11 +78,53 @@ class FaultSchedule:
     def _modbus_targets(self, fault: Fault) -> list[Karat307]:
         return [d for d in self.modbus if fault.device in ("*", d.serial)]
 
+    def _replaced(self, fault: Fault, serial: str, dev_eui: str, own_serial: bool) -> bool:
+        """Whether a replacement fault names this device (a KARAT-929LW only by its devEUI)."""
+        return fault.device in ("*", dev_eui) or (own_serial and fault.device == serial)
+
+    def _plan_replacements(self) -> dict[int, dict[int, tuple[str, str]]]:
+        """The new identity of every device each replacement fault replaces, decided up front (so
+        faults may name a new device, and a restart draws the same ones): the fault's ``new_serial``
+        and ``new_dev_eui``, else the old serial's prefix with four digits from 5000-9999 and the old
+        devEUI's first 12 hex digits with four from 8000-ffff, drawn from the seed (the planned
+        devices end in at most 2000 and 07d0, so a drawn identity never takes a planned one)."""
+        current: dict[int, tuple[str, str, bool]] = {id(d): (d.serial, d.dev_eui, d.OWN_SERIAL) for d in self.lora}
+        current |= {id(m): (m.serial, "", True) for m in self.modbus}
+        out: dict[int, dict[int, tuple[str, str]]] = {}
+        for i, f in sorted(enumerate(self.faults), key=lambda p: p[1].at_hour):
+            if f.kind != "replacement":
+                continue
+            out[i] = {}
+            for key, (serial, eui, own) in current.items():
+                if not self._replaced(f, serial, eui, own):
+                    continue
+                for value, key_name in ((f.new_serial, "new_serial"), (f.new_dev_eui, "new_dev_eui")):
+                    if value and value in self.known:
+                        raise ValueError(f"faults[{i}].{key_name}: {value!r} is already a device's")
+                if f.new_dev_eui and not eui:
+                    raise ValueError(f"faults[{i}].new_dev_eui: {f.device!r} is not a radio device")
+                rng = random.Random(f"replacement:{self.seed}:{serial}:{eui}:{f.at_hour}")
+                new_serial = serial if not own else f.new_serial or self._draw(
+                    rng, serial[:-4], 5000, 9999, "d", f"faults[{i}].new_serial")
+                new_eui = "" if not eui else f.new_dev_eui or self._draw(
+                    rng, eui[:12], 0x8000, 0xFFFF, "x", f"faults[{i}].new_dev_eui")
+                self.known |= {new_serial, new_eui} - {""}
+                out[i][key] = (new_serial, new_eui)
+                current[key] = (new_serial, new_eui, own)
+        return out
+
+    def _draw(self, rng: random.Random, prefix: str, low: int, high: int, digits: str, what: str) -> str:
+        for _ in range(1000):
+            value = f"{prefix}{rng.randint(low, high):04{digits}}"
+            if value not in self.known and (digits != "d" or int(value) <= 0xFFFFFFFF):
+                return value
+        raise ValueError(f"{what}: no free identity to draw; give one")
+
     # --- state changes at the start of an hour ------------------------------------------------
     def start_hour(self, index: int, now_utc: datetime, publish: bool = True) -> list[tuple[str, str]]:
         """Apply the faults that start at hour ``index``; (topic, JSON) of the events they cause."""
         out: list[tuple[str, str]] = []
-        for f in (f for f in self.faults if f.at_hour == index):
+        for i, f in ((i, f) for i, f in enumerate(self.faults) if f.at_hour == index):
             log.info("event=fault kind=%s device=%s hour=%d", f.kind, f.device, index)
             if f.kind == "clock_drift":
                 for d in self._lora_targets(f):
@@ -85,11 +146,7 @@ class FaultSchedule:
                         out.append(d.raise_event(now_utc, lorawan_up.Effect.OTHER, lorawan_up.Severity.WARNING,
                                                  EVENT_COUNTER_RESET))
             elif f.kind == "replacement":
-                for d in self._lora_targets(f):
-                    d.replace_meter(index, now_utc)
-                    if publish:
-                        out.append(d.raise_event(now_utc, lorawan_up.Effect.OTHER, lorawan_up.Severity.INFO,
-                                                 EVENT_METER_REPLACED))
+                out += self._replace(f, self.identities[i], index, now_utc, publish)
             elif f.kind == "tamper" and publish:
                 effect, code = ((lorawan_up.Effect.INTEGRITY, EVENT_CASE_OPEN) if f.event == "case_open"
                                 else (lorawan_up.Effect.INTERFERENCE, EVENT_MAGNET))
@@ -105,6 +162,29 @@ class FaultSchedule:
             for d in self._lora_targets(f):
                 d.stop_leak(index)
         self.update_offline(index)
+        return out
+
+    def _replace(self, fault: Fault, identities: dict[int, tuple[str, str]], index: int, now_utc: datetime,
+                 publish: bool) -> list[tuple[str, str]]:
+        """Fit new devices in place of the ones ``fault`` names. A radio device's replacement joins
+        (ChirpStack ``join``), then sends event 0x0406 and its passport, fCnt from 0."""
+        out: list[tuple[str, str]] = []
+        for m in self._modbus_targets(fault):
+            new_serial, _ = identities[id(m)]
+            self.replacements.append(Replacement(m, index, now_utc, m.serial, "", new_serial, ""))
+            m.replace_device(index, now_utc, new_serial)
+        for d in [d for d in self.lora if self._replaced(fault, d.serial, d.dev_eui, d.OWN_SERIAL)]:
+            new_serial, new_eui = identities[id(d)]
+            old_serial, old_eui = d.serial, d.dev_eui
+            counters = self.radio.setdefault(new_eui, RadioCounters(reset_hour=index))  # kept across restarts
+            d.replace_device(index, now_utc, new_serial, new_eui, counters)
+            self.replacements.append(Replacement(d, index, now_utc, old_serial, old_eui, d.serial, new_eui))
+            if publish:
+                out.append(d.join_event(now_utc))
+                out.append(d.raise_event(now_utc, lorawan_up.Effect.OTHER, lorawan_up.Severity.INFO,
+                                         EVENT_METER_REPLACED))
+                out.append((d.topic, d.extra_uplink(lorawan_up.encode(d.passport(now_utc)), lorawan_up.FPORT_DATA,
+                                                    now_utc + timedelta(seconds=5), "passport")))
         return out
 
     def update_offline(self, index: int) -> None:

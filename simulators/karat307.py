@@ -3,14 +3,17 @@
 Registers follow protocol/karat307.py. Reads of the clock return the device's clock (the
 simulated local time plus any offset set by a clock write); a write to the archive request
 block fills the record block, or is refused with exception 03 when the period lies before
-commissioning or beyond the archive depth.
+commissioning (or before the calculator was fitted, after a replacement) or beyond the archive
+depth. The KARAT-306, a smaller calculator on the same register map, is simulators/karat306.py.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
@@ -38,18 +41,22 @@ _WRITE_CODES = (6, 16)
 class Karat307:
     """The device's behaviour, independent of the transport that serves it."""
 
+    ARCHIVE_DEPTH: ClassVar[dict[ArchiveKind, timedelta]] = ARCHIVE_DEPTH
+    CHANNELS: ClassVar[tuple[int, ...]] = (regs.CHANNEL_HEAT, regs.CHANNEL_HOT_WATER, regs.CHANNEL_COLD_WATER)
+
     def __init__(self, world: World, clock: SimClock, unit: int, serial: str | None = None,
-                 model_code: int = regs.MODEL_CODE, share: float = 1.0) -> None:
+                 model_code: int = regs.MODEL_CODE) -> None:
         self.world = world
         self.clock = clock
         self.unit = unit
         self.serial = serial or world.building.spec.heat_meter_serial
-        self.model_code = model_code  # 307, or 306 for the KARAT-306 (same register map)
-        self.share = share  # share of the building's heat input this calculator meters (1: all of it)
+        self.plan_serial = self.serial  # the serial it was commissioned with: its place in the world
+        self.model_code = model_code  # 307 (a 306 built from this class answers the same as a 307)
         self.clock_offset = timedelta(0)  # device clock minus true local time, at clock_set_at
         self.drift_ppm = 0.0  # the clock gains this many millionths (negative: loses); a scenario fault
         self.clock_set_at: datetime | None = None  # true UTC time of the last setting; drift counts from it
         self.offline = False  # a scenario fault: the unit does not answer at all
+        self.installed_index: int | None = None  # after a replacement: the hour the new calculator was fitted
 
     def device_now(self, moment_utc: datetime | None = None) -> datetime:
         now = self.clock.now() if moment_utc is None else moment_utc
@@ -67,36 +74,60 @@ class Karat307:
         self.clock_offset = self.device_now(now_utc) - utc_to_local(now_utc, self.world.tz)
         self.clock_set_at, self.drift_ppm = now_utc, ppm
 
+    def replace_device(self, index: int, now_utc: datetime, serial: str) -> None:
+        """A new calculator fitted in this one's place at hour ``index`` (a scenario fault): a new
+        serial, a clock set right at the factory, counters from its own initial readings, and no
+        archive before it was fitted."""
+        self.serial, self.installed_index = serial, index
+        self.clock_offset, self.drift_ppm, self.clock_set_at = timedelta(0), 0.0, None
+        log.info("event=device_replaced unit=%d serial=%s hour=%d at=%s", self.unit, serial, index,
+                 now_utc.isoformat())
+
     def record(self, kind: ArchiveKind, period: int) -> list[int] | ExcCodes:
         """Record block registers for an archive request, or the exception to answer with."""
-        if kind not in ARCHIVE_DEPTH:
+        if kind not in self.ARCHIVE_DEPTH:
             return ExcCodes.ILLEGAL_VALUE
         start_local = from_device_seconds(period)
         if period_start(kind, start_local) != start_local:
             return ExcCodes.ILLEGAL_VALUE  # not a period boundary
         now = self.device_now()
         end_local = next_period(kind, start_local)
-        first = utc_to_local(self.world.commissioning, self.world.tz)
-        if start_local < first or start_local < now - ARCHIVE_DEPTH[kind]:
+        first = utc_to_local(self.world.hour_start(self.installed_index or 0), self.world.tz)
+        if start_local < first or start_local < now - self.ARCHIVE_DEPTH[kind]:
             return ExcCodes.ILLEGAL_VALUE
         if end_local > now:
             return regs.empty_record()
         end_index = self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
         return regs.encode_record(replace(self.record_values(end_index), kind=kind, period=period))
 
+    def raw_counters(self, index: int) -> tuple[int, ...]:
+        """What the building's heat input passed by the end of hour ``index`` (-1: at commissioning),
+        counted from the commissioned calculator's initial readings: (Q kcal, carrier l, hot l, cold l)."""
+        c = (self.world.initial_counters(self.world.building.spec.heat_meter_serial) if index < 0
+             else self.world.building_counters(index))
+        return c.heat_kcal, c.carrier_litres, c.hot_litres, c.cold_litres
+
+    def counters(self, index: int) -> tuple[int, ...]:
+        """The calculator's own counters at the end of hour ``index``: after a replacement the new
+        one counts from its initial readings (0-99 each, drawn from the seed and its serial)."""
+        raw = self.raw_counters(index)
+        if self.installed_index is None or index < self.installed_index:
+            return raw
+        rng = random.Random(f"new-meter:{self.world.scenario.seed}:{self.serial}")
+        start = [rng.randint(0, 99) for _ in raw]
+        base = self.raw_counters(self.installed_index - 1)
+        return tuple(r - b + s for r, b, s in zip(raw, base, start, strict=True))
+
     def record_values(self, end_index: int) -> regs.Karat307Record:
         """The registers' values at the end of hour ``end_index`` (an hour record; callers set kind and period)."""
-        counters = self.world.building_counters(end_index)
+        heat, carrier, hot, cold = self.counters(end_index)
         supply, ret = self.world.supply_return(end_index)
-        k = self.share
         period = to_device_seconds(utc_to_local(self.world.hour_start(end_index), self.world.tz))
         return regs.Karat307Record(
-            kind=ArchiveKind.HOUR, period=period, heat_kcal=round(counters.heat_kcal * k) % 2**32,
-            supply_litres=round(counters.carrier_litres * k) % 2**32,
-            return_litres=round(round(counters.carrier_litres * k) * 0.995) % 2**32,
+            kind=ArchiveKind.HOUR, period=period, heat_kcal=heat % 2**32, supply_litres=carrier % 2**32,
+            return_litres=round(carrier * 0.995) % 2**32,
             supply_temp_centi=round(supply * 100), return_temp_centi=round(ret * 100),
-            hot_water_litres=round(counters.hot_litres * k) % 2**32,
-            cold_water_litres=round(counters.cold_litres * k) % 2**32,
+            hot_water_litres=hot % 2**32, cold_water_litres=cold % 2**32,
         )
 
     async def on_access(self, function_code: int, start_address: int, address: int, count: int,
@@ -107,6 +138,9 @@ class Karat307:
             return self._write(start_address, address, [int(v) for v in set_values], registers)
         clock = regs.REG_CLOCK - start_address
         registers[clock:clock + 2] = regs.u32_to_registers(to_device_seconds(self.device_now()))
+        registers[regs.REG_MODEL - start_address] = self.model_code
+        serial = regs.REG_SERIAL - start_address  # a replaced calculator answers with its new serial
+        registers[serial:serial + 2] = regs.u32_to_registers(int(self.serial))
         return None
 
     def _write(self, start_address: int, address: int, values: list[int], registers: list[int]) -> ExcCodes | None:

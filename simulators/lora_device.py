@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -106,6 +107,7 @@ class LoraDevice:
     APPLICATION_NAME = "karat-apartments"
     PROFILE_ID = "3c5d9a1e-0f6b-4a8e-9b1c-7d2e4f6a8b0c"
     ARCHIVE_DEPTH: ClassVar[dict[ArchiveKind, timedelta]] = DEFAULT_DEPTH
+    OWN_SERIAL: ClassVar[bool] = True  # False: the serial is the meter's it is fitted to (KARAT-929LW)
 
     def __init__(self, world: World, serial: str, dev_eui: str, name: str, application_id: str,
                  counters: RadioCounters | None = None) -> None:
@@ -119,9 +121,10 @@ class LoraDevice:
         self.drift_ppm = 0.0  # the clock gains this many millionths (negative: loses)
         self.clock_set_at: datetime | None = None  # true UTC time of the last setting, drift counts from it
         self.events: list[lorawan_up.DeviceEvent] = []  # the device's event log
-        self.reset_index: int | None = None  # hour from which the registers count from 0 again (fault)
+        self.reset_index: int | None = None  # hour from which the registers count afresh (fault)
+        self.reset_serial: str | None = None  # None: they count from 0; else from this new meter's readings
         self.leaks: list[list[int]] = []  # [first hour, hour it stopped or -1, litres per hour] (fault)
-        self.replaced_at: datetime | None = None  # when the meter behind the module was replaced (fault)
+        self.replaced_at: datetime | None = None  # when this device was fitted in place of another (fault)
 
     # --- identity and clock -------------------------------------------------------------------
     @property
@@ -154,12 +157,37 @@ class LoraDevice:
 
     # --- faults that change what the device counts (simulators/faults.py) ----------------------
     def reset_counters(self, index: int) -> None:
-        self.reset_index = index
+        self.reset_index, self.reset_serial = index, None
 
-    def replace_meter(self, index: int, now_utc: datetime) -> None:
-        """A new meter behind the radio module: its registers start from 0, its verification is new."""
-        self.reset_counters(index)
+    def replace_device(self, index: int, now_utc: datetime, serial: str, dev_eui: str,
+                       counters: RadioCounters) -> None:
+        """A new device fitted in this one's place at hour ``index``: a new serial and devEUI, its own
+        radio counters (fCnt from 0), registers from its own initial readings, a clock set right at
+        the factory, an empty event log and a passport of its own (verified a week before)."""
+        if self.OWN_SERIAL:
+            self.serial = serial
+        self._dev_eui, self.counters = dev_eui, counters
+        self.reset_index, self.reset_serial = index, serial
         self.replaced_at = now_utc
+        self.clock_offset, self.drift_ppm, self.clock_set_at = timedelta(0), 0.0, None
+        self.events = []
+
+    def start_readings(self, count: int) -> tuple[int, ...]:
+        """Register readings counting restarted from at ``reset_index``: 0 after a counter reset, a new
+        meter's out-of-the-box readings (0-99 units each, from the seed and its serial) after a replacement."""
+        if self.reset_serial is None:
+            return (0,) * count
+        rng = random.Random(f"new-meter:{self.world.scenario.seed}:{self.reset_serial}")
+        return tuple(rng.randint(0, 99) for _ in range(count))
+
+    def restarted(self, index: int, raw: Callable[[int], tuple[int, ...]]) -> tuple[int, ...]:
+        """The registers at the end of hour ``index`` given the raw counters of the metered point."""
+        values = raw(index)
+        if self.reset_index is None or index < self.reset_index:
+            return values
+        base = raw(self.reset_index - 1)
+        start = self.start_readings(len(values))
+        return tuple(v - b + s for v, b, s in zip(values, base, start, strict=True))
 
     def start_leak(self, index: int, litres_per_hour: int) -> None:
         self.leaks.append([index, -1, litres_per_hour])
@@ -209,11 +237,18 @@ class LoraDevice:
             return None
         end_local = next_period(kind, start_local)
         now_local = utc_to_local(now_utc, self.world.tz)
-        first = utc_to_local(self.world.commissioning, self.world.tz)
-        depth = self.ARCHIVE_DEPTH.get(kind)
+        first = utc_to_local(self.world.hour_start(self.archive_start_index()), self.world.tz)
+        depth = self.archive_depth().get(kind)
         if depth is None or start_local < first or end_local > now_local or start_local < now_local - depth:
             return None
         return self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
+
+    def archive_depth(self) -> dict[ArchiveKind, timedelta]:
+        return self.ARCHIVE_DEPTH
+
+    def archive_start_index(self) -> int:
+        """First hour the device has archives for: commissioning, or when it was fitted (a replacement)."""
+        return self.reset_index if self.replaced_at is not None and self.reset_index is not None else 0
 
     def passport_dates(self, now_utc: datetime) -> tuple[int, int]:
         """(verification date in device seconds, battery %) drawn from the serial."""
@@ -222,7 +257,7 @@ class LoraDevice:
         verified = period_start(ArchiveKind.DAY, commissioned - timedelta(days=rng.randint(10, 200)))
         if self.replaced_at is not None:  # a new meter, verified at the factory just before it was fitted
             verified = period_start(ArchiveKind.DAY, utc_to_local(self.replaced_at, self.world.tz) - timedelta(days=7))
-        days = (now_utc - self.world.commissioning).total_seconds() / 86_400
+        days = (now_utc - (self.replaced_at or self.world.commissioning)).total_seconds() / 86_400
         battery = max(0, min(100, round(rng.uniform(92, 100) - days / 36.5)))  # ~10 %/year
         return to_device_seconds(verified), battery
 
@@ -318,6 +353,14 @@ class LoraDevice:
                                          f"log:{self.dev_eui}:{index}").getrandbits(128), version=4))})
         event.time.CopyFrom(stamp(now_utc))
         return event_topic(self.application_id, self.dev_eui, "log"), to_json(event)
+
+    def join_event(self, now_utc: datetime) -> tuple[str, str]:
+        """ChirpStack's ``join`` event: a new device (OTAA) joined the network."""
+        rng = random.Random(f"join:{self.world.scenario.seed}:{self.dev_eui}")
+        event = integration.JoinEvent(deduplication_id=random_uuid(rng), device_info=self.device_info(),
+                                      dev_addr=f"{int(self.dev_eui[-8:], 16) & 0x01FFFFFF:08x}")
+        event.time.CopyFrom(stamp(now_utc))
+        return event_topic(self.application_id, self.dev_eui, "join"), to_json(event)
 
     # --- downlinks ------------------------------------------------------------------------------
     def answers(self, command: lorawan_down.Downlink, now_utc: datetime) -> list[tuple[int, bytes]]:

@@ -87,8 +87,8 @@ class _ChannelDevice(LoraDevice):
     def hour_use(self, index: int) -> tuple[int, ...]:
         raise NotImplementedError
 
-    def _rng(self, index: int) -> random.Random:
-        return random.Random(f"use:{self.world.scenario.seed}:{self.serial}:{index}")
+    def _rng(self, index: int) -> random.Random:  # the metered point's, unchanged by a replacement
+        return random.Random(f"use:{self.world.scenario.seed}:{self.plan.serial}:{index}")
 
     def _local(self, index: int) -> datetime:
         return utc_to_local(self.world.hour_start(index), self.world.tz)
@@ -97,12 +97,9 @@ class _ChannelDevice(LoraDevice):
         return tuple(Reading(ch, p, v % 2**32) for (ch, p), v in zip(self.params(), values, strict=True))
 
     def counters_at(self, index: int) -> tuple[int, ...]:
-        """Register readings at the end of hour ``index``; after a counter reset they count from 0."""
-        raw = self.counter.at(index)
-        if self.reset_index is not None and index >= self.reset_index:
-            base = self.counter.at(self.reset_index - 1)
-            return tuple(a - b for a, b in zip(raw, base, strict=True))
-        return raw
+        """Register readings at the end of hour ``index``; after a counter reset they count from 0, after a
+        replacement from the new meter's readings."""
+        return self.restarted(index, self.counter.at)
 
     def _record(self, kind: ArchiveKind, period: int, end_index: int) -> lorawan_archive.ChannelArchive:
         if kind is ArchiveKind.HOUR and self.HOUR_NATURE is Nature.INTERVAL:
@@ -221,6 +218,16 @@ class ElectricityMeter941(_ChannelDevice):
         zones = tuple(rng.randint(100_000, 9_000_000) for _ in range(self.plan.tariffs))
         return (sum(zones), *zones)  # the total is the sum of the tariff registers
 
+    def start_readings(self, count: int) -> tuple[int, ...]:
+        zones = super().start_readings(count)[1:]
+        return (sum(zones), *zones)  # a new meter's total is the sum of its tariff registers too
+
+    def replace_device(self, index: int, now_utc: datetime, serial: str, dev_eui: str,
+                       counters: RadioCounters) -> None:
+        super().replace_device(index, now_utc, serial, dev_eui, counters)
+        self.password = self.module_password = self.FACTORY_PASSWORD  # a new meter: relay closed
+        self.relay_log.append(RelayChange(index, lorawan_down.RelayMode.ON, 0))
+
     def demand_wh(self, index: int) -> float:
         rng = self._rng(index)
         if self.plan.apartment:
@@ -317,13 +324,27 @@ class Radio929(LoraDevice):
     MODEL_CODE = 929
     FIRMWARE = 0x0104
     APPLICATION_NAME = "karat-building-meters"
-    ARCHIVE_DEPTH: ClassVar[dict[ArchiveKind, timedelta]] = {
-        ArchiveKind.HOUR: timedelta(days=45), ArchiveKind.DAY: timedelta(days=366)}
+    OWN_SERIAL = False
 
     def __init__(self, world: World, calculator: Karat307, dev_eui: str, application_id: str,
                  counters: RadioCounters | None = None) -> None:
-        super().__init__(world, calculator.serial, dev_eui, f"heat-input-{calculator.unit}", application_id, counters)
         self.calculator = calculator
+        super().__init__(world, calculator.serial, dev_eui, f"heat-input-{calculator.unit}", application_id, counters)
+
+    @property  # type: ignore[override]
+    def serial(self) -> str:
+        """The calculator's serial: the module reports the meter it is fitted to (a new one after a replacement)."""
+        return self.calculator.serial
+
+    @serial.setter
+    def serial(self, value: str) -> None:
+        _ = value  # the module has no serial of its own here
+
+    def archive_depth(self) -> dict[ArchiveKind, timedelta]:
+        return self.calculator.ARCHIVE_DEPTH  # the calculator keeps the archives (a 306 shorter ones)
+
+    def archive_start_index(self) -> int:
+        return self.calculator.installed_index or 0  # a new module reads the calculator's archives
 
     def device_now(self, moment_utc: datetime) -> datetime:
         return self.calculator.device_now(moment_utc)
@@ -334,10 +355,11 @@ class Radio929(LoraDevice):
 
     def _readings(self, end_index: int) -> tuple[Reading, ...]:
         registers = self.calculator.record_values(end_index)
-        return (Reading(1, "Q", registers.heat_kcal), Reading(1, "V1", registers.supply_litres),
-                Reading(1, "V2", registers.return_litres), Reading(1, "T1", registers.supply_temp_centi),
-                Reading(1, "T2", registers.return_temp_centi), Reading(2, "V", registers.hot_water_litres),
-                Reading(3, "V", registers.cold_water_litres))
+        readings = (Reading(1, "Q", registers.heat_kcal), Reading(1, "V1", registers.supply_litres),
+                    Reading(1, "V2", registers.return_litres), Reading(1, "T1", registers.supply_temp_centi),
+                    Reading(1, "T2", registers.return_temp_centi), Reading(2, "V", registers.hot_water_litres),
+                    Reading(3, "V", registers.cold_water_litres))
+        return tuple(r for r in readings if r.channel in self.calculator.CHANNELS)  # what the calculator has
 
     def hourly_payload(self, index: int) -> bytes:
         period = to_device_seconds(utc_to_local(self.world.hour_start(index), self.world.tz))
@@ -356,7 +378,8 @@ class Radio929(LoraDevice):
             model=self.calculator.model_code, serial=int(self.serial), firmware=self.FIRMWARE, verified=verified,
             device_time=to_device_seconds(self.device_now(now_utc)), battery_pct=100, status=0,
             relay=lorawan_up.RELAY_ABSENT, threshold_w=0,
-            inputs=(lorawan_up.Resource.HEAT, lorawan_up.Resource.HOT_WATER, lorawan_up.Resource.COLD_WATER))
+            inputs=(lorawan_up.Resource.HEAT, lorawan_up.Resource.HOT_WATER, lorawan_up.Resource.COLD_WATER)[
+                :len(self.calculator.CHANNELS)])
 
 
 MODELS: dict[str, type[_ChannelDevice]] = {

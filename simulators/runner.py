@@ -1,8 +1,11 @@
-"""Run a scenario: serve the Modbus devices, publish LoRaWAN uplinks as hours close, and
-print one JSON line per device with its endpoint (DESIGN.md section 9).
+"""Run a scenario's building: serve its Modbus devices, publish LoRaWAN uplinks as hours close,
+and print one JSON line per device with its endpoint (DESIGN.md section 9), and one per device
+replaced by a scheduled fault. ``run_buildings`` drives one building or a whole fleet
+(simulators/fleet.py) from one process, over one MQTT connection.
 
-State (commissioning time, simulated time reached, last hour sent) lives in
-``<data-dir>/state.json`` so that a restarted simulator continues the same world.
+State (commissioning time, simulated time reached, last hour sent, radio frame counters, and
+downlinks queued for class A devices but not yet delivered) lives in ``<data-dir>/state.json``
+so that a restarted simulator continues the same world.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +27,8 @@ from google.protobuf import json_format
 
 from protocol.periods import utc_to_local
 from simulators.compact2 import Compact2, RadioCounters, down_topic
-from simulators.faults import FaultSchedule
+from simulators.faults import FaultSchedule, Replacement
+from simulators.karat306 import Karat306
 from simulators.karat307 import Karat307, tcp_server
 from simulators.lora_device import LoraDevice
 from simulators.lora_models import Radio929, make_device
@@ -40,14 +45,18 @@ class SimState:
     sim_now: datetime
     last_sent_hour: int = -1
     radio: dict[str, RadioCounters] = field(default_factory=dict)  # by devEUI: fCnt survives restarts
+    # downlinks enqueued but not yet delivered (class A: after the device's next uplink), by devEUI
+    pending: dict[str, list[integration.DownlinkCommand]] = field(default_factory=dict)
 
     @classmethod
     def load_or_create(cls, path: Path, scenario: Scenario) -> SimState:
         if path.exists():
             raw = json.loads(path.read_text())
             radio = {eui: RadioCounters(**counters) for eui, counters in raw.get("radio", {}).items()}
+            pending = {eui: [json_format.ParseDict(c, integration.DownlinkCommand()) for c in commands]
+                       for eui, commands in raw.get("pending", {}).items()}
             return cls(datetime.fromisoformat(raw["commissioning"]), datetime.fromisoformat(raw["sim_now"]),
-                       raw["last_sent_hour"], radio)
+                       raw["last_sent_hour"], radio, pending)
         start = commissioning_utc(scenario)
         state = cls(start, start)
         state.save(path)
@@ -56,10 +65,24 @@ class SimState:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        pending = {eui: [json_format.MessageToDict(c) for c in commands]
+                   for eui, commands in self.pending.items() if commands}
         tmp.write_text(json.dumps({"commissioning": self.commissioning.isoformat(),
                                    "sim_now": self.sim_now.isoformat(), "last_sent_hour": self.last_sent_hour,
-                                   "radio": {eui: asdict(c) for eui, c in self.radio.items()}}))
+                                   "radio": {eui: asdict(c) for eui, c in self.radio.items()},
+                                   "pending": pending}))
         os.replace(tmp, path)
+
+
+def parse_downlink(topic: str, payload: bytes) -> tuple[str, integration.DownlinkCommand] | None:
+    """(devEUI, command) of a ``command/down`` message; None (logged) when it is unreadable."""
+    try:
+        command = json_format.Parse(payload, integration.DownlinkCommand(), ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        log.warning("event=downlink_unreadable topic=%s reason=%r", topic, str(exc))
+        return None
+    parts = topic.split("/")
+    return (command.dev_eui or (parts[3] if len(parts) > 3 else "")).lower(), command
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +96,7 @@ class Endpoints:
 class SimulatedBuilding:
     """One scenario's building with its devices, driven by one simulated clock."""
 
-    def __init__(self, scenario: Scenario, data_dir: Path, endpoints: Endpoints) -> None:
+    def __init__(self, scenario: Scenario, data_dir: Path, endpoints: Endpoints, check_faults: bool = True) -> None:
         self.scenario = scenario
         self.endpoints = endpoints
         self.state_path = data_dir / "state.json"
@@ -95,47 +118,86 @@ class SimulatedBuilding:
             self.radio_devices.append(Radio929(self.world, self.heat_meter, eui, scenario.lora_application_id,
                                                radio.setdefault(eui, RadioCounters())))
         self.lora_devices: list[LoraDevice] = [*self.apartment_meters, *self.radio_devices]
-        self._by_eui = {m.dev_eui: m for m in self.lora_devices}
-        self.modbus_devices = [self.heat_meter]
-        if scenario.building.karat306_unit:  # the hot-water heat input: about 30 % of the building's heat
+        self.modbus_devices: list[Karat307] = [self.heat_meter]
+        if scenario.building.karat306_unit:  # the hot-water heat input (simulators/karat306.py)
             serial = f"306{scenario.seed % 100:02d}{scenario.building.karat306_unit:03d}"
-            self.modbus_devices.append(Karat307(self.world, self.clock, scenario.building.karat306_unit, serial,
-                                                model_code=306, share=0.3))
-        self.pending: dict[str, list[integration.DownlinkCommand]] = {}  # queued downlinks by devEUI (class A)
+            self.modbus_devices.append(Karat306(self.world, self.clock, scenario.building.karat306_unit, serial))
+        self.pending = self.state.pending  # queued downlinks by devEUI (class A), kept in the state file
         self.serial_line: NullModem | None = None  # opened by run() when the scenario has an RS-485 line
-        self.faults = FaultSchedule(scenario.faults, scenario.seed, self.lora_devices, self.modbus_devices)
+        self.faults = FaultSchedule(scenario.faults, scenario.seed, self.lora_devices, self.modbus_devices,
+                                    radio, check_devices=check_faults)
         self.faults.catch_up(self.state.last_sent_hour, self.world.hour_start)
+        self.faults.replacements.clear()  # announced by the run that made them
+        self._by_eui = {m.dev_eui: m for m in self.lora_devices}
+        for gone in [eui for eui in self.pending if eui not in self._by_eui]:  # replaced before the restart
+            log.warning("event=downlinks_dropped dev_eui=%s count=%d reason=device_replaced", gone,
+                        len(self.pending.pop(gone)))
+        self.announcements: list[dict] = []  # JSON lines to print (device replacements)
+        self.dirty = False  # the state changed between checkpoints (a downlink was queued)
+        self._transports: list[Callable[[], Awaitable[None]]] = []
+
+    def owns(self, dev_eui: str) -> bool:
+        return dev_eui in self._by_eui
 
     def enqueue_downlink(self, topic: str, payload: bytes) -> bool:
         """Queue a ``command/down`` message for its device; False (logged) when it is not one of ours."""
-        try:
-            command = json_format.Parse(payload, integration.DownlinkCommand(), ignore_unknown_fields=True)
-        except json_format.ParseError as exc:
-            log.warning("event=downlink_unreadable topic=%s reason=%r", topic, str(exc))
+        parsed = parse_downlink(topic, payload)
+        if parsed is None:
             return False
-        dev_eui = (command.dev_eui or topic.split("/")[3]).lower()
+        dev_eui, command = parsed
         if dev_eui not in self._by_eui:
             log.warning("event=downlink_unknown_device topic=%s dev_eui=%s", topic, dev_eui)
             return False
-        self.pending.setdefault(dev_eui, []).append(command)
+        self.queue(dev_eui, command)
         return True
 
+    def queue(self, dev_eui: str, command: integration.DownlinkCommand) -> None:
+        """Keep a downlink for delivery after the device's next uplink (saved at the next checkpoint)."""
+        self.pending.setdefault(dev_eui, []).append(command)
+        self.dirty = True
+
+    def device_line(self, device: Karat307 | LoraDevice, transport: str = "") -> dict:
+        """One device's JSON line (DESIGN.md section 9) with the building it belongs to."""
+        site = self.scenario.building.site
+        if isinstance(device, LoraDevice):
+            return {"model": device.MODEL, "serial": device.serial, "building": site,
+                    "endpoint": {"transport": "lorawan", "dev_eui": device.dev_eui, "topic": device.topic}}
+        model = f"KARAT-{device.model_code}"
+        if transport == "modbus-rtu" and self.serial_line is not None:
+            return {"model": model, "serial": device.serial, "building": site,
+                    "endpoint": {"transport": "modbus-rtu", "port": self.serial_line.edge_port,
+                                 "unit": device.unit, "baudrate": self.scenario.building.serial_baudrate}}
+        return {"model": model, "serial": device.serial, "building": site,
+                "endpoint": {"transport": "modbus-tcp", "host": self.endpoints.host,
+                             "port": self.endpoints.modbus_port, "unit": device.unit}}
+
     def device_lines(self) -> list[dict]:
-        e = self.endpoints
         lines = []
         for device in self.modbus_devices:
-            model = f"KARAT-{device.model_code}"
-            lines.append({"model": model, "serial": device.serial,
-                          "endpoint": {"transport": "modbus-tcp", "host": e.host, "port": e.modbus_port,
-                                       "unit": device.unit}})
+            lines.append(self.device_line(device))
             if self.serial_line is not None:  # the same device on its RS-485 port
-                lines.append({"model": model, "serial": device.serial,
-                              "endpoint": {"transport": "modbus-rtu", "port": self.serial_line.edge_port,
-                                           "unit": device.unit, "baudrate": self.scenario.building.serial_baudrate}})
-        lines += [{"model": m.MODEL, "serial": m.serial,
-                   "endpoint": {"transport": "lorawan", "dev_eui": m.dev_eui, "topic": m.topic}}
-                  for m in self.lora_devices]
-        return lines
+                lines.append(self.device_line(device, "modbus-rtu"))
+        return lines + [self.device_line(m) for m in self.lora_devices]
+
+    def _announce(self, replacement: Replacement) -> None:
+        """A device was replaced: retarget downlinks, and say so in one JSON line (old and new identity)."""
+        device = replacement.device
+        old = {"serial": replacement.old_serial}
+        if isinstance(device, LoraDevice):
+            self._by_eui = {m.dev_eui: m for m in self.lora_devices}
+            old["dev_eui"] = replacement.old_dev_eui
+            dropped = self.pending.pop(replacement.old_dev_eui, [])
+            if dropped:  # the network server drops the old device's queue with the device
+                log.warning("event=downlinks_dropped dev_eui=%s count=%d reason=device_replaced",
+                            replacement.old_dev_eui, len(dropped))
+        new = [self.device_line(device)]
+        if not isinstance(device, LoraDevice) and self.serial_line is not None:
+            new.append(self.device_line(device, "modbus-rtu"))
+        self.announcements.append({"event": "replacement", "building": self.scenario.building.site,
+                                   "hour": replacement.index, "at": replacement.at.isoformat(),
+                                   "model": new[0]["model"], "old": old, "new": new})
+        log.info("event=device_replaced building=%s old=%s new=%s hour=%d", self.scenario.building.site,
+                 replacement.old_serial, device.serial, replacement.index)
 
     def due_uplinks(self) -> list[tuple[str, str]]:
         """(topic, event JSON) for every hour that closed since the last call."""
@@ -145,6 +207,9 @@ class SimulatedBuilding:
             index = self.state.last_sent_hour + 1
             sent_at = self.world.hour_start(index + 1) + timedelta(seconds=7)
             out += self.faults.start_hour(index, self.world.hour_start(index) + timedelta(seconds=30))
+            for replacement in self.faults.replacements:
+                self._announce(replacement)
+            self.faults.replacements.clear()
             daily_status = utc_to_local(self.world.hour_start(index), self.world.tz).hour == 23
             for m in self.lora_devices:
                 data = self.faults.uplink(m, index, m.hourly_payload(index))
@@ -153,70 +218,128 @@ class SimulatedBuilding:
                 out.append((m.topic, m.up_event(index, sent_at, data)))
                 if daily_status:  # the network server asks for the device status once a day
                     out.append(m.status_event(index, sent_at + timedelta(milliseconds=500)))
-                for n, command in enumerate(self.pending.pop(m.dev_eui, [])):  # delivered in the RX window
-                    out += m.handle_downlink(command, sent_at + timedelta(seconds=1 + 10 * n))
+                if self.pending.get(m.dev_eui):
+                    self.dirty = True
+                    for n, command in enumerate(self.pending.pop(m.dev_eui)):  # delivered in the RX window
+                        out += m.handle_downlink(command, sent_at + timedelta(seconds=1 + 10 * n))
             self.state.last_sent_hour = index
+        return out
+
+    def take_announcements(self) -> list[dict]:
+        out, self.announcements = self.announcements, []
         return out
 
     def checkpoint(self) -> None:
         self.state.sim_now = self.clock.now()
         self.state.save(self.state_path)
+        self.dirty = False
 
-    async def run(self, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
+    async def open_transports(self) -> None:
+        """Serve the Modbus devices over TCP, and on an RS-485 line (a pty pair) when configured."""
         server = tcp_server(self.modbus_devices, self.endpoints.host, self.endpoints.modbus_port)
         serve = asyncio.create_task(server.serve_forever())
-        rtu = None
+
+        async def close_tcp() -> None:
+            await server.shutdown()
+            serve.cancel()
+        self._transports.append(close_tcp)
         if self.scenario.building.serial_line:
-            self.serial_line = NullModem()
-            self.serial_line.start()
+            line = self.serial_line = NullModem()
+            line.start()
             offline = {d.unit: d for d in self.modbus_devices}
-            rtu = rtu_server([d.sim_device() for d in self.modbus_devices], self.serial_line,
+            rtu = rtu_server([d.sim_device() for d in self.modbus_devices], line,
                              self.scenario.building.serial_baudrate, silent=lambda unit: offline[unit].offline)
             await rtu.serve_forever(background=True)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{self.scenario.building.site}",
-                             clean_session=False)
+
+            async def close_rtu() -> None:
+                await rtu.shutdown()
+                line.close()
+            self._transports.append(close_rtu)
+
+    async def close_transports(self) -> None:
+        while self._transports:
+            await self._transports.pop()()
+
+    async def run(self, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> None:
+        await run_buildings([self], out, stop, client_id=f"sim-{self.scenario.building.site}")
+
+
+async def run_buildings(buildings: list[SimulatedBuilding], out: TextIO = sys.stdout,
+                        stop: asyncio.Event | None = None, client_id: str = "sim") -> None:
+    """Run buildings side by side from one process: their Modbus servers and serial lines, one MQTT
+    connection for every radio device (uplinks out, downlinks routed to the device's building),
+    one JSON line per device on ``out`` at the start and one per replacement as it happens."""
+    stop = stop or asyncio.Event()
+    endpoints = buildings[0].endpoints
+    try:
+        for b in buildings:
+            await b.open_transports()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         client.max_queued_messages_set(0)  # unbounded: the network server keeps what it could not send
+        client.reconnect_delay_set(min_delay=0.5, max_delay=5)  # a busy broker: try again soon, not in minutes
         unacked: set[int] = set()  # message ids the broker has not acknowledged yet
         client.on_publish = lambda _c, _u, mid, _rc, _p: unacked.discard(mid)
         loop = asyncio.get_running_loop()
 
+        def route(topic: str, payload: bytes) -> None:
+            parsed = parse_downlink(topic, payload)
+            if parsed is None:
+                return
+            owner = next((b for b in buildings if b.owns(parsed[0])), None)
+            if owner is None:
+                log.warning("event=downlink_unknown_device topic=%s dev_eui=%s", topic, parsed[0])
+                return
+            owner.queue(*parsed)
+
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:  # paho's network thread
-            loop.call_soon_threadsafe(self.enqueue_downlink, msg.topic, bytes(msg.payload))
+            loop.call_soon_threadsafe(route, msg.topic, bytes(msg.payload))
+        applications = sorted({b.scenario.lora_application_id for b in buildings})
         client.on_message = on_message
-        client.on_connect = lambda c, _u, _f, rc, _p: None if rc.is_failure else c.subscribe(
-            down_topic(self.scenario.lora_application_id), qos=1)
-        client.connect_async(self.endpoints.mqtt_host, self.endpoints.mqtt_port)
+
+        def on_connect(c: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object) -> None:
+            if rc.is_failure:
+                log.warning("event=mqtt_connect_failed reason=%s", rc)
+                return
+            c.subscribe([(down_topic(app), 1) for app in applications])
+        client.on_connect = on_connect
+        client.on_disconnect = lambda _c, _u, _f, rc, _p: log.log(
+            logging.WARNING if rc.is_failure else logging.INFO, "event=mqtt_disconnected reason=%s", rc)
+        client.connect_async(endpoints.mqtt_host, endpoints.mqtt_port)
         client.loop_start()
-        for line in self.device_lines():
-            print(json.dumps(line, ensure_ascii=False), file=out, flush=True)
-        log.info("event=sim_started site=%s speed=%s sim_now=%s", self.scenario.building.site,
-                 self.scenario.speed, self.clock.now().isoformat())
+        for b in buildings:
+            for line in b.device_lines():
+                print(json.dumps(line, ensure_ascii=False), file=out, flush=True)
+        log.info("event=sim_started buildings=%d sites=%s speed=%s sim_now=%s", len(buildings),
+                 ",".join(b.scenario.building.site for b in buildings[:5]) + ("..." if len(buildings) > 5 else ""),
+                 buildings[0].scenario.speed, buildings[0].clock.now().isoformat())
         try:
             ticks = 0
             while not stop.is_set():
-                for topic, payload in self.due_uplinks():
-                    # queued by paho while disconnected and sent on reconnect (QoS 1)
-                    unacked.add(client.publish(topic, payload, qos=1).mid)
                 ticks += 1
-                if ticks % 10 == 0:
-                    self.checkpoint()
+                for b in buildings:
+                    for topic, payload in b.due_uplinks():
+                        # queued by paho while disconnected and sent on reconnect (QoS 1)
+                        unacked.add(client.publish(topic, payload, qos=1).mid)
+                    for line in b.take_announcements():
+                        print(json.dumps(line, ensure_ascii=False), file=out, flush=True)
+                    if b.dirty or ticks % 10 == 0:
+                        b.checkpoint()
                 try:
                     await asyncio.wait_for(stop.wait(), 0.1)
                 except TimeoutError:
                     pass
         finally:
-            self.checkpoint()
+            for b in buildings:
+                b.checkpoint()
             await _drain(unacked, 10.0)
-            await server.shutdown()
-            serve.cancel()
-            if rtu is not None and self.serial_line is not None:
-                await rtu.shutdown()
-                self.serial_line.close()
             client.loop_stop()
             client.disconnect()
-            log.info("event=sim_stopped sim_now=%s last_hour=%d", self.state.sim_now.isoformat(),
-                     self.state.last_sent_hour)
+            for b in buildings:
+                log.info("event=sim_stopped site=%s sim_now=%s last_hour=%d", b.scenario.building.site,
+                         b.state.sim_now.isoformat(), b.state.last_sent_hour)
+    finally:
+        for b in buildings:
+            await b.close_transports()
 
 
 async def _drain(unacked: set[int], timeout: float) -> None:

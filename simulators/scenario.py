@@ -1,8 +1,11 @@
-"""Scenario files: which simulated building runs, with which devices, how fast, from which seed.
+"""Scenario files: which simulated buildings run, with which devices, how fast, from which seed.
 
 The format is documented in simulators/scenarios/README.md; ``demo.toml`` there is the
-building `domuchet demo` runs. The plan of premises and devices is derived from the seed,
-so the simulator, the edge config and the registry seed all agree on it.
+building `domuchet demo` runs, ``fleet.toml`` a fleet of several buildings. A file describes
+one building (``[building]``, read by ``load``) or many (``[[buildings]]`` groups with a
+``count``, read by ``load_fleet`` into one ``Scenario`` per building, each with its own seed).
+The plan of premises and devices is derived from the seed, so the simulator, the edge config
+and the registry seed all agree on it.
 """
 
 from __future__ import annotations
@@ -10,15 +13,16 @@ from __future__ import annotations
 import random
 import tomllib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from protocol.settings import ConfigError, build
 from protocol.subjects import check_site
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+MAX_FLEET = 100  # buildings in one fleet: their serials carry the seed modulo 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,18 @@ class Fault:
     event: Literal["case_open", "magnet"] = "case_open"  # tamper
     frame: Literal["bad_crc", "truncated", "unknown_template"] = "bad_crc"  # malformed
     litres_per_hour: int = 12  # leak
+    new_serial: str = ""  # replacement: the new device's serial ("": drawn from the seed)
+    new_dev_eui: str = ""  # replacement of a radio device: its new devEUI ("": drawn from the seed)
 
     def __post_init__(self) -> None:
+        if self.new_serial and not (self.new_serial.isascii() and self.new_serial.isdigit()
+                                    and int(self.new_serial) <= 0xFFFFFFFF):
+            raise ValueError(f"new_serial must be decimal digits below 2**32, got {self.new_serial!r}")
+        if self.new_dev_eui and (len(self.new_dev_eui) != 16
+                                 or any(c not in "0123456789abcdef" for c in self.new_dev_eui)):
+            raise ValueError(f"new_dev_eui must be 16 lowercase hex digits, got {self.new_dev_eui!r}")
+        if (self.new_serial or self.new_dev_eui) and (self.kind != "replacement" or self.device == "*"):
+            raise ValueError("new_serial and new_dev_eui belong to a replacement of one named device")
         if self.at_hour < 0 or self.hours < 0:
             raise ValueError(f"at_hour and hours must be >= 0, got {self.at_hour} and {self.hours}")
         if not 0 <= self.rate <= 1:
@@ -111,6 +125,12 @@ class Scenario:
     lora_application_id: str = "0b7c1e52-5d1e-4a7b-9d34-1f3a2c9e8d01"
     name: str = "scenario"
     faults: list[Fault] = field(default_factory=list)  # faults on a schedule (simulators/faults.py)
+    weather_seed: int | None = None  # the weather station's seed (outdoor, cold-water temperatures); None: seed
+
+    @property
+    def weather(self) -> int:
+        """Seed of the weather: a fleet's buildings share one weather station, the file's."""
+        return self.seed if self.weather_seed is None else self.weather_seed
 
     def __post_init__(self) -> None:
         if not 1 <= self.speed <= 100_000:
@@ -201,8 +221,19 @@ def _radio_devices(scenario: Scenario) -> tuple[DevicePlan, ...]:
     return tuple(out)
 
 
-def load(path_or_name: str | Path) -> Scenario:
-    """Load a scenario file, or a built-in one by name (``demo``)."""
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """The buildings of one scenario file, each a ``Scenario`` with its own seed (building k of the
+    file gets ``seed + k``), all sharing the speed, the start, the application id and the faults."""
+
+    name: str
+    scenarios: tuple[Scenario, ...]
+
+    def with_speed(self, speed: float) -> Fleet:
+        return Fleet(self.name, tuple(replace(s, speed=speed) for s in self.scenarios))
+
+
+def _read(path_or_name: str | Path) -> tuple[Path, dict[str, Any]]:
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{path_or_name}.toml"
@@ -215,4 +246,72 @@ def load(path_or_name: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "(syntax)", str(exc)) from exc
     data.setdefault("name", path.stem)
-    return build(Scenario, data, str(path))
+    return path, data
+
+
+def load(path_or_name: str | Path) -> Scenario:
+    """Load a one-building scenario file, or a built-in one by name (``demo``); a fleet file of
+    one building is read too, a fleet of several is refused (``load_fleet`` reads it)."""
+    path, data = _read(path_or_name)
+    if "buildings" not in data:
+        return build(Scenario, data, str(path))
+    fleet = _fleet(data, str(path))
+    if len(fleet.scenarios) != 1:
+        raise ConfigError(str(path), "buildings", f"a fleet of {len(fleet.scenarios)} buildings: "
+                                                  "run it with `domuchet sim` (simulators.scenario.load_fleet)")
+    return fleet.scenarios[0]
+
+
+def load_fleet(path_or_name: str | Path) -> Fleet:
+    """Load a scenario file of one building (``[building]``) or many (``[[buildings]]``)."""
+    path, data = _read(path_or_name)
+    if "buildings" not in data:
+        scenario = build(Scenario, data, str(path))
+        return Fleet(scenario.name, (scenario,))
+    return _fleet(data, str(path))
+
+
+def _fleet(data: dict[str, Any], source: str) -> Fleet:
+    """Expand ``[[buildings]]`` groups into one scenario per building."""
+    data = dict(data)
+    groups = data.pop("buildings")
+    if "building" in data:
+        raise ConfigError(source, "building", "give either [building] or [[buildings]], not both")
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
+        raise ConfigError(source, "buildings", "expected an array of tables ([[buildings]])")
+    # the top-level keys are checked once, with a stand-in building that each real one replaces
+    base = build(Scenario, {**data, "building": {"site": "fleet", "address": "-"}}, source)
+    total = 0
+    for i, group in enumerate(groups):
+        count = group.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_FLEET:
+            raise ConfigError(source, f"buildings[{i}].count", f"expected an integer 1..{MAX_FLEET}, got {count!r}")
+        if count > 1 and "heat_meter_serial" in group:
+            raise ConfigError(source, f"buildings[{i}].heat_meter_serial",
+                              "a group of count > 1 derives one serial per building: drop the key or set count = 1")
+        total += count
+    if total > MAX_FLEET:
+        raise ConfigError(source, "buildings", f"a fleet has at most {MAX_FLEET} buildings "
+                                               f"(serials carry the seed modulo 100), got {total}")
+    scenarios: list[Scenario] = []
+    sites: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        table = {k: v for k, v in group.items() if k != "count"}
+        count = group.get("count", 1)
+        for n in range(1, count + 1):
+            seed = base.seed + len(scenarios)
+            one = dict(table)
+            if count > 1 and isinstance(one.get("site"), str):
+                one["site"] = f"{one['site']}-{n}"
+            if count > 1 and isinstance(one.get("address"), str):
+                one["address"] = f"{one['address']}, корп. {n}"
+            unit = one.get("heat_meter_unit", 1)
+            if "heat_meter_serial" not in one and isinstance(unit, int) and 1 <= unit <= 247:
+                one["heat_meter_serial"] = f"307{seed % 100:02d}{unit:03d}"
+            spec = build(BuildingSpec, one, source, f"buildings[{i}]")
+            if spec.site in sites:
+                raise ConfigError(source, f"buildings[{i}].site",
+                                  f"site {spec.site!r} is also in buildings[{sites[spec.site]}]")
+            sites[spec.site] = i
+            scenarios.append(replace(base, building=spec, seed=seed, weather_seed=base.weather))
+    return Fleet(base.name, tuple(scenarios))

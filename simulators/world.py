@@ -45,9 +45,10 @@ class SimClock:
             return self._frozen
         return self._sim0 + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
 
-    def freeze(self) -> datetime:
-        """Stop simulated time where it is (QA and tests: a world that no longer changes)."""
-        self._frozen = self.now()
+    def freeze(self, at: datetime | None = None) -> datetime:
+        """Stop simulated time where it is, or at ``at`` (QA and tests: a world that changes only
+        when they move it on)."""
+        self._frozen = self.now() if at is None else at
         return self._frozen
 
 
@@ -121,7 +122,7 @@ class World:
         start = self.hour_start(index)
         local_hour = start.astimezone(self.tz).hour
         rng = random.Random(f"use:{self.scenario.seed}:{apartment.meter_serial}:{index}")
-        factor = heating_factor(outdoor_temperature(start, self.scenario.seed))
+        factor = heating_factor(outdoor_temperature(start, self.scenario.weather))
         heat = apartment.area_m2 * HEAT_KCAL_PER_M2_HOUR_AT_DESIGN * factor * rng.uniform(0.85, 1.15)
         water = apartment.residents * _WATER_WEIGHT[local_hour]
         hot = water * HOT_LITRES_PER_RESIDENT_DAY * rng.uniform(0.4, 1.6)
@@ -155,7 +156,7 @@ class World:
 
     def supply_return(self, index: int) -> tuple[float, float]:
         """Hour-mean supply and return temperatures of the heat input, degC."""
-        outdoor = outdoor_temperature(self.hour_start(index), self.scenario.seed)
+        outdoor = outdoor_temperature(self.hour_start(index), self.scenario.weather)
         load = max(heating_factor(outdoor), 0.3)  # hot water keeps the loop warm in summer
         rng = random.Random(f"temps:{self.scenario.seed}:{index}")
         supply = INDOOR_C + (95.0 - INDOOR_C) * load ** 0.8 + rng.gauss(0, 0.4)

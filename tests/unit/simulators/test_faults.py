@@ -16,6 +16,7 @@ from protocol import lorawan, lorawan_archive, lorawan_up
 from protocol.errors import DecodeError
 from protocol.periods import to_device_seconds, utc_to_local
 from protocol.settings import ConfigError
+from protocol.vocabulary import ArchiveKind
 from simulators.faults import malformed
 from simulators.lora_device import (
     EVENT_CASE_OPEN,
@@ -29,7 +30,8 @@ from simulators.scenario import Fault, load
 from simulators.world import SimClock
 
 HOURS = 91  # hours sent: 0 .. 90
-PARSERS = {"up": integration.UplinkEvent, "log": integration.LogEvent, "status": integration.StatusEvent}
+PARSERS = {"up": integration.UplinkEvent, "log": integration.LogEvent, "status": integration.StatusEvent,
+           "join": integration.JoinEvent}
 
 
 def _building(data_dir: Path, hours: int = HOURS) -> SimulatedBuilding:
@@ -49,15 +51,20 @@ def _events(out: list[tuple[str, str]]) -> list[tuple[str, str, object]]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedBuilding, list]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedBuilding, list, list[dict]]:
     building = _building(tmp_path_factory.mktemp("faults"))
-    return building, _events(building.due_uplinks())
+    events = _events(building.due_uplinks())
+    return building, events, building.take_announcements()
 
 
 def _ups(run: tuple, serial: str) -> list:
-    building, events = run
+    building, events, _ = run
     eui = next(d.dev_eui for d in building.lora_devices if d.serial == serial)
     return [e for dev, kind, e in events if dev == eui and kind == "up"]
+
+
+def _hour_period(world, index: int) -> int:
+    return to_device_seconds(utc_to_local(world.hour_start(index), world.tz))
 
 
 def _hourly(run: tuple, serial: str) -> list:
@@ -105,7 +112,7 @@ def test_radio_loss_shows_as_fcnt_gaps(run: tuple) -> None:
 
 
 def test_clock_drift_and_jump(run: tuple) -> None:
-    building, _ = run
+    building, _, _ = run
     world = building.world
     meter = next(d for d in building.lora_devices if d.serial == "223070004")
     now = world.hour_start(HOURS)
@@ -117,7 +124,7 @@ def test_clock_drift_and_jump(run: tuple) -> None:
 
 
 def test_fcnt_reset_is_logged_and_counting_restarts(run: tuple) -> None:
-    building, events = run
+    building, events, _ = run
     eui = next(d.dev_eui for d in building.lora_devices if d.serial == "223070005")
     (log,) = [e for dev, kind, e in events if dev == eui and kind == "log"]
     assert log.code == integration.LogCode.UPLINK_F_CNT_RESET
@@ -138,21 +145,43 @@ def test_counter_reset_restarts_the_registers(run: tuple) -> None:
     assert after.input1_litres < 1000  # one hour of water since the reset
 
 
-def test_meter_replacement_behind_the_926lw_module(run: tuple) -> None:
-    building, _ = run
-    ups = _ups(run, "926070002")
-    events = [lorawan_up.decode(e.data) for e in ups if e.f_port == lorawan_up.FPORT_DATA]
-    assert [(e.effect, e.code) for e in events] == [(lorawan_up.Effect.OTHER, EVENT_METER_REPLACED)]
-    module = next(d for d in building.lora_devices if d.serial == "926070002")
-    hour = lorawan_archive.decode(module.hourly_payload(75))
-    assert hour.readings[0].raw >= 0  # hourly records are amounts: unchanged by the new meter
+def test_replacement_of_the_926lw_water_meter(run: tuple) -> None:
+    building, events, announcements = run
+    (line,) = announcements
+    assert (line["event"], line["building"], line["hour"]) == ("replacement", "faulty", 70)
+    assert line["old"] == {"serial": "926070002", "dev_eui": "70b3d5e726070002"}
+    (new,) = line["new"]
+    assert (new["model"], new["building"]) == ("KARAT-926LW", "faulty")
+    serial, eui = new["serial"], new["endpoint"]["dev_eui"]
+    assert (serial[:5], eui[:12]) == ("92607", "70b3d5e72607")
+    assert 5000 <= int(serial[5:]) <= 9999
+    assert new["endpoint"]["topic"].endswith(f"/device/{eui}/event/up")
+    # the old identity's uplinks stop at the replacement, the new one's start there with fCnt 0
+    old_ups = [e for dev, kind, e in events if dev == "70b3d5e726070002" and kind == "up"]
+    assert [e.f_cnt for e in old_ups] == list(range(70))
+    mine = [(kind, e) for dev, kind, e in events if dev == eui]
+    assert [k for k, _ in mine[:3]] == ["join", "up", "up"]
+    ups = [e for k, e in mine if k == "up"]
+    assert [e.f_cnt for e in ups] == list(range(len(ups)))
+    assert len(ups) == 2 + HOURS - 70  # event 0x0406 and the passport, then one uplink an hour
+    event, passport = lorawan_up.decode(ups[0].data), lorawan_up.decode(ups[1].data)
+    assert (event.effect, event.code) == (lorawan_up.Effect.OTHER, EVENT_METER_REPLACED)
     world = building.world
-    day_after = module.counters_at(80)[0]
-    assert day_after < module.counter.at(80)[0]  # the new meter's register started from 0
-    assert day_after == module.counter.at(80)[0] - module.counter.at(69)[0]
     replaced = utc_to_local(world.hour_start(70), world.tz)
-    verified = module.passport(world.hour_start(HOURS)).verified
-    assert verified == to_device_seconds(replaced.replace(hour=0) - timedelta(days=7))
+    assert passport.serial == int(serial)
+    assert passport.verified == to_device_seconds(replaced.replace(hour=0) - timedelta(days=7))
+    # registers: the new meter counts from its own initial reading
+    module = next(d for d in building.lora_devices if d.dev_eui == eui)
+    (start,) = module.start_readings(1)
+    assert 0 <= start <= 99
+    assert module.counters_at(80)[0] == module.counter.at(80)[0] - module.counter.at(69)[0] + start
+    assert module.counters_at(69)[0] == module.counter.at(69)[0]
+    # the new device has no archive from before it was fitted
+    now = world.hour_start(HOURS)
+    assert module.archive_end_index(ArchiveKind.HOUR, _hour_period(world, 69), now) is None
+    assert module.archive_end_index(ArchiveKind.HOUR, _hour_period(world, 70), now) == 70
+    hour = lorawan_archive.decode(ups[2].data)  # hourly records are amounts: unchanged by the new meter
+    assert hour.readings[0].raw == module.counter.at(70)[0] - module.counter.at(69)[0]
 
 
 def test_tampering_events(run: tuple) -> None:
@@ -192,7 +221,7 @@ def test_a_leak_runs_the_cold_water_counter(run: tuple, tmp_path: Path) -> None:
 
 
 def test_runs_are_reproducible_across_a_restart(run: tuple, tmp_path: Path) -> None:
-    _, events = run
+    _, events, _ = run
     first = _building(tmp_path, hours=46)
     out = first.due_uplinks()
     first.checkpoint()
@@ -203,8 +232,8 @@ def test_runs_are_reproducible_across_a_restart(run: tuple, tmp_path: Path) -> N
 
 
 def test_the_run_publishes_uplinks_a_log_event_and_daily_status(run: tuple) -> None:
-    building, events = run
-    assert {k for _d, k, _e in events} == {"up", "log", "status"}
+    building, events, _ = run
+    assert {k for _d, k, _e in events} == {"up", "log", "status", "join"}
     statuses = [e for _d, k, e in events if k == "status"]
     days = sum(1 for i in range(HOURS) if utc_to_local(building.world.hour_start(i), building.world.tz).hour == 23)
     assert days >= 3

@@ -17,17 +17,19 @@ from google.protobuf import json_format
 from protocol import lorawan_archive, lorawan_down, lorawan_up
 from protocol.periods import to_device_seconds, utc_to_local
 from protocol.vocabulary import ArchiveKind, Nature
+from simulators.karat306 import Karat306
 from simulators.lora_device import EVENT_ACCESS_DENIED, EVENT_RELAY_SWITCHED
 from simulators.lora_models import (
     ElectricityMeter941,
     PulseCounter927,
+    Radio929,
     WaterMeter926,
     make_device,
     tariff_zone,
 )
 from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import BuildingSpec, Scenario, load, plan
-from simulators.world import World, commissioning_utc
+from simulators.world import SimClock, World, commissioning_utc
 
 SPEC = BuildingSpec(site="models", address="x", apartments=6, water_meters_926=3, electricity_meters_941=3,
                     electricity_tariffs=2, common_electricity_meter=True, ct_ratio=40, pulse_counters_927=2,
@@ -234,3 +236,18 @@ def test_the_929lw_module_sends_the_heat_calculators_records(tmp_path) -> None:
     (up,) = [json_format.Parse(t, integration.UplinkEvent()) for topic, t in events if topic.endswith("/up")]
     passport = lorawan_up.decode(up.data)
     assert (passport.model, passport.serial) == (307, int(building.heat_meter.serial))
+
+
+def test_a_929lw_on_a_karat306_sends_what_the_306_has(world: World) -> None:
+    clock = SimClock(world.hour_start(40), 1.0)
+    clock.freeze()
+    calculator = Karat306(world, clock, 2, "30611002")
+    radio = Radio929(world, calculator, "70b3d5e7290b0002", "0b7c1e52-5d1e-4a7b-9d34-1f3a2c9e8d01")
+    record = lorawan_archive.decode(radio.hourly_payload(30))
+    assert {r.channel for r in record.readings} == {1, 2}  # no cold-water channel on a 306
+    registers = calculator.record_values(30)
+    assert {(r.channel, r.param): r.raw for r in record.readings}[(2, "V")] == registers.hot_water_litres
+    passport = radio.passport(world.hour_start(40))
+    assert (passport.model, passport.serial) == (306, 30611002)
+    assert passport.inputs == (lorawan_up.Resource.HEAT, lorawan_up.Resource.HOT_WATER)
+    assert radio.archive_depth() == calculator.ARCHIVE_DEPTH

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from protocol.settings import ConfigError
-from simulators.scenario import SCENARIO_DIR, BuildingSpec, Scenario, load, plan
+from simulators.scenario import SCENARIO_DIR, BuildingSpec, Scenario, load, load_fleet, plan
 
 GOOD = """
 seed = 5
@@ -161,3 +161,76 @@ def test_plan_apartments_are_unique_and_well_formed(apartments: int) -> None:
         assert 1 <= a.residents <= 5
     assert building.residents == sum(a.residents for a in building.apartments)
     assert building.total_area_m2 == round(sum(a.area_m2 for a in building.apartments), 1)
+
+
+FLEET = """
+seed = 40
+start = "2025-01-10T00:00"
+
+[[buildings]]
+count = 3
+site = "row"
+address = "г. Казань, ул. Тестовая, д. 2"
+apartments = 2
+
+[[buildings]]
+site = "tower"
+address = "г. Казань, ул. Тестовая, д. 4"
+apartments = 5
+heat_meter_serial = "30799001"
+"""
+
+
+def test_a_fleet_file_expands_its_groups(tmp_path: Path) -> None:
+    fleet = load_fleet(_write(tmp_path, FLEET, "street.toml"))
+    assert fleet.name == "street"
+    assert [(s.seed, s.building.site, s.building.heat_meter_serial) for s in fleet.scenarios] == [
+        (40, "row-1", "30740001"), (41, "row-2", "30741001"), (42, "row-3", "30742001"), (43, "tower", "30799001")]
+    assert fleet.scenarios[1].building.address == "г. Казань, ул. Тестовая, д. 2, корп. 2"
+    assert fleet.scenarios[3].building.address == "г. Казань, ул. Тестовая, д. 4"
+    assert {s.start for s in fleet.scenarios} == {"2025-01-10T00:00"}
+    assert {s.name for s in fleet.scenarios} == {"street"}
+    serials = [a.meter_serial for s in fleet.scenarios for a in plan(s).apartments]
+    assert len(serials) == len(set(serials)) == 3 * 2 + 5
+    assert load_fleet(_write(tmp_path, FLEET, "street.toml")) == fleet  # reproducible
+    assert [s.speed for s in fleet.with_speed(60).scenarios] == [60.0] * 4
+    assert {s.weather for s in fleet.scenarios} == {40}  # one weather station for the street
+    weather = load_fleet(_write(tmp_path, "weather_seed = 3\n" + FLEET, "street.toml"))
+    assert {s.weather for s in weather.scenarios} == {3}
+    assert [s.seed for s in weather.scenarios] == [40, 41, 42, 43]
+
+
+def test_one_building_files_are_fleets_of_one() -> None:
+    assert load_fleet("demo").scenarios == (load("demo"),)
+    assert [s.building.site for s in load_fleet("fleet").scenarios] == ["zarechnaya-1", "zarechnaya-2", "lenina-12"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "mentions"),
+    [
+        ("count = 3", "count = 0", "buildings[0].count", "1..100"),
+        ("count = 3", "count = 101", "buildings[0].count", "1..100"),
+        ("count = 3", 'count = 3\nheat_meter_serial = "1"', "buildings[0].heat_meter_serial", "count > 1"),
+        ("count = 3", "count = 3\napartmens = 2", "buildings[0].apartmens", "did you mean 'apartments'"),
+        ('site = "tower"', 'site = "row-2"', "buildings[1].site", "also in buildings[0]"),
+        ("count = 3", "count = 100", "buildings", "at most 100"),
+        ("seed = 40", 'seed = 40\n[building]\nsite = "x"\naddress = "y"', "building", "not both"),
+        ("apartments = 5", "apartments = 0", "buildings[1]", "apartments"),
+    ],
+)
+def test_fleet_errors_name_the_group_and_the_key(tmp_path: Path, old: str, new: str, key: str,
+                                                 mentions: str) -> None:
+    path = _write(tmp_path, FLEET.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_fleet(path)
+    assert info.value.key == key
+    assert mentions in info.value.reason
+
+
+def test_load_refuses_a_fleet_of_several(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(_write(tmp_path, FLEET))
+    assert info.value.key == "buildings"
+    assert "a fleet of 4 buildings" in info.value.reason
+    one = FLEET.split("[[buildings]]")[0] + "[[buildings]]" + FLEET.split("[[buildings]]")[2]
+    assert load(_write(tmp_path, one)).building.site == "tower"
