@@ -109,6 +109,125 @@ CREATE TABLE counter_breaks (
     UNIQUE (meter_id, channel, parameter, first_period)
 );
 """),
+    # cities, communicators, residents and activation codes, edge sites; building coordinates and
+    # construction flag; meter barcode and verification dates (cloud/services/cities.py,
+    # communicators.py, residents.py, sites.py, buildings.py). Triggers keep the older insert
+    # paths (cloud/seed.py) consistent: a new building gets its city and its edge site rows.
+    (3, """
+CREATE TABLE cities (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, time_zone TEXT NOT NULL);
+CREATE TABLE company_cities (
+    company_id INTEGER NOT NULL REFERENCES companies(id),
+    city_id INTEGER NOT NULL REFERENCES cities(id),
+    PRIMARY KEY (company_id, city_id)
+);
+ALTER TABLE buildings ADD COLUMN city_id INTEGER REFERENCES cities(id);
+ALTER TABLE buildings ADD COLUMN latitude REAL;
+ALTER TABLE buildings ADD COLUMN longitude REAL;
+ALTER TABLE buildings ADD COLUMN construction_unfinished INTEGER NOT NULL DEFAULT 0;
+INSERT OR IGNORE INTO cities (name, time_zone) SELECT city, MIN(time_zone) FROM buildings GROUP BY city;
+INSERT OR IGNORE INTO cities (name, time_zone) SELECT city, 'Europe/Moscow' FROM companies;
+UPDATE buildings SET city_id = (SELECT c.id FROM cities c WHERE c.name = buildings.city);
+INSERT OR IGNORE INTO company_cities SELECT co.id, c.id FROM companies co JOIN cities c ON c.name = co.city;
+INSERT OR IGNORE INTO company_cities SELECT DISTINCT company_id, city_id FROM buildings;
+CREATE TRIGGER buildings_city AFTER INSERT ON buildings WHEN NEW.city_id IS NULL BEGIN
+    INSERT OR IGNORE INTO cities (name, time_zone) VALUES (NEW.city, NEW.time_zone);
+    UPDATE buildings SET city_id = (SELECT id FROM cities WHERE name = NEW.city) WHERE id = NEW.id;
+    INSERT OR IGNORE INTO company_cities SELECT NEW.company_id, id FROM cities WHERE name = NEW.city;
+END;
+CREATE TRIGGER companies_city AFTER INSERT ON companies BEGIN
+    INSERT OR IGNORE INTO cities (name, time_zone) VALUES (NEW.city, 'Europe/Moscow');
+    INSERT OR IGNORE INTO company_cities SELECT NEW.id, id FROM cities WHERE name = NEW.city;
+END;
+
+CREATE TABLE communicators (
+    id INTEGER PRIMARY KEY,
+    company_id INTEGER NOT NULL REFERENCES companies(id),
+    kind TEXT NOT NULL CHECK (kind IN ('tcp', 'gprs', 'lora')),
+    placement TEXT NOT NULL CHECK (placement IN ('builtin', 'external')),
+    serial TEXT NOT NULL DEFAULT '',
+    host TEXT,
+    port INTEGER CHECK (port BETWEEN 1 AND 65535),
+    imei TEXT,
+    iccid TEXT,
+    phone TEXT,
+    dev_eui TEXT UNIQUE,
+    lora_class TEXT CHECK (lora_class IN ('A', 'B', 'C')),
+    lorawan_version TEXT,
+    CHECK (kind != 'tcp' OR (host IS NOT NULL AND port IS NOT NULL)),
+    CHECK (kind != 'gprs' OR imei IS NOT NULL),
+    CHECK (kind != 'lora' OR (dev_eui IS NOT NULL AND lora_class IS NOT NULL AND lorawan_version IS NOT NULL))
+);
+CREATE INDEX communicators_company ON communicators(company_id);
+ALTER TABLE meters ADD COLUMN communicator_id INTEGER REFERENCES communicators(id);
+ALTER TABLE meters ADD COLUMN barcode TEXT NOT NULL DEFAULT '';
+ALTER TABLE meters ADD COLUMN verified_on TEXT;
+ALTER TABLE meters ADD COLUMN next_verification_on TEXT;
+CREATE INDEX meters_communicator ON meters(communicator_id);
+
+CREATE TABLE residents (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    full_name TEXT NOT NULL,
+    phone TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    created_at TEXT NOT NULL,
+    registered_at TEXT
+);
+CREATE TABLE premise_residents (
+    premise_id INTEGER NOT NULL REFERENCES premises(id),
+    resident_id INTEGER NOT NULL REFERENCES residents(id),
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (premise_id, resident_id)
+);
+CREATE TABLE activation_codes (
+    id INTEGER PRIMARY KEY,
+    premise_id INTEGER NOT NULL REFERENCES premises(id),
+    code TEXT NOT NULL UNIQUE,
+    created_by INTEGER REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    resident_id INTEGER REFERENCES residents(id)
+);
+CREATE INDEX activation_codes_premise ON activation_codes(premise_id);
+
+CREATE TABLE edge_sites (
+    id INTEGER PRIMARY KEY,
+    company_id INTEGER NOT NULL REFERENCES companies(id),
+    site TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+INSERT OR IGNORE INTO edge_sites (company_id, site, name, created_at)
+    SELECT MIN(company_id), site, site, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now') FROM buildings GROUP BY site;
+CREATE TRIGGER buildings_site AFTER INSERT ON buildings BEGIN
+    INSERT OR IGNORE INTO edge_sites (company_id, site, name, created_at)
+    VALUES (NEW.company_id, NEW.site, NEW.site, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'));
+END;
+"""),
+    # commands to the edge and their life cycle (cloud/services/commands.py); meter_id is the
+    # meter a command concerns (NULL for a site-wide one such as meter_config)
+    (4, """
+CREATE TABLE commands (
+    id TEXT PRIMARY KEY,
+    company_id INTEGER NOT NULL REFERENCES companies(id),
+    site TEXT NOT NULL,
+    meter_id INTEGER REFERENCES meters(id),
+    type TEXT NOT NULL,
+    args TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('created', 'sent', 'acknowledged', 'done', 'failed', 'timed_out')),
+    created_by INTEGER REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    acknowledged_at TEXT,
+    finished_at TEXT,
+    expires_at TEXT NOT NULL,
+    result TEXT
+);
+CREATE INDEX commands_company_created ON commands(company_id, created_at);
+CREATE INDEX commands_meter_created ON commands(meter_id, created_at);
+CREATE INDEX commands_state_expires ON commands(state, expires_at);
+"""),
 )
 
 
