@@ -17,10 +17,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -30,6 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud import deadletter
 from cloud.ingest import Ingest
+from cloud.services.arrival import ArrivalReport
+from cloud.services.commands import CommandInfo
 from cloud.services.container import Services
 from cloud.services.models import (
     AuthError,
@@ -46,7 +48,7 @@ from cloud.services.models import (
 )
 from cloud.services.readings import Reading
 from cloud.storage.clickhouse import ClickHouse, QueryError, ReadOnlyViolation
-from protocol.vocabulary import Resource
+from protocol.vocabulary import MeterRole, Resource
 
 T = TypeVar("T")
 
@@ -94,6 +96,78 @@ class ReadingsOut(BaseModel):
     batch: str
     stored_values: int
     skipped: list[tuple[datetime, str]] = Field(description="(period start, parameter) already in the archive")
+
+
+class CommandIn(BaseModel):
+    type: Literal["backfill", "time_sync", "relay", "meter_config", "availability", "read_current"]
+    meter_id: int | None = Field(default=None, description="the meter (every type but meter_config)")
+    site: str | None = Field(default=None, description="the edge site (meter_config)")
+    args: dict[str, Any] = Field(default_factory=dict, description="per type, see docs/protocols.md; "
+                                 "backfill: kind, from, to (UTC epoch seconds of period starts)")
+    ttl_s: int | None = Field(default=None, ge=60, le=7 * 86400, description="seconds the edge has to answer")
+
+
+class CommandOut(BaseModel):
+    id: str
+    site: str
+    type: str
+    state: str = Field(description="created, sent, acknowledged, done, failed or timed_out")
+    meter_id: int | None
+    meter_serial: str | None
+    args: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, c: CommandInfo) -> CommandOut:
+        return cls(**{name: getattr(c, name) for name in cls.model_fields})
+
+
+class ArrivalMeterOut(BaseModel):
+    meter_id: int
+    serial: str
+    role: str
+    premise_number: str | None
+    channels: list[int]
+    due: int
+    received: int
+    partial: int
+    missing: int
+    lost: int
+    completeness_pct: float | None
+    periods: dict[str, str] | None = Field(default=None, description="local period start -> received, partial, "
+                                           "missing, lost or not_due (with detail=true)")
+
+
+class ArrivalOut(BaseModel):
+    building_id: int
+    kind: str
+    time_zone: str
+    first: date
+    last: date
+    periods: int
+    due: int
+    received: int
+    completeness_pct: float | None
+    meters: list[ArrivalMeterOut]
+
+    @classmethod
+    def of(cls, r: ArrivalReport, detail: bool) -> ArrivalOut:
+        return cls(building_id=r.building.id, kind=r.kind.value, time_zone=r.building.time_zone, first=r.first,
+                   last=r.last, periods=len(r.periods), due=r.due, received=r.received,
+                   completeness_pct=r.completeness_pct,
+                   meters=[ArrivalMeterOut(
+                       meter_id=m.meter.id, serial=m.meter.serial, role=m.meter.role.value,
+                       premise_number=m.meter.premise_number, channels=list(m.channels), due=m.due,
+                       received=m.received, partial=m.partial, missing=m.missing, lost=m.lost,
+                       completeness_pct=m.completeness_pct,
+                       periods={p.start.isoformat(): p.status for p in m.periods} if detail else None)
+                       for m in r.meters])
 
 
 class UserOut(BaseModel):
@@ -223,6 +297,39 @@ def integration_router(services: Services) -> APIRouter:
             token, meter_id, body.channel, body.kind, body.nature,
             [Reading(r.period_start, r.values) for r in body.readings]))
         return ReadingsOut(batch=result.batch, stored_values=result.stored_values, skipped=list(result.skipped))
+
+    @api.post("/commands", response_model=CommandOut, status_code=201, tags=["commands"],
+              description="Issue a command to the edge that serves the meter (or, for meter_config, the site). "
+                          "It is sent on DU_DOWN at once, or when NATS is reachable again; poll its state.")
+    async def issue_command(body: CommandIn, token: Token) -> CommandOut:
+        ttl = timedelta(seconds=body.ttl_s) if body.ttl_s is not None else None
+        return CommandOut.of(await _service(services.commands.issue(
+            token, body.type, meter_id=body.meter_id, site=body.site, args=body.args, ttl=ttl)))
+
+    @api.get("/commands/{command_id}", response_model=CommandOut, tags=["commands"])
+    async def command(command_id: str, token: Token) -> CommandOut:
+        return CommandOut.of(await _service(services.commands.get(token, command_id)))
+
+    @api.get("/commands", response_model=list[CommandOut], tags=["commands"],
+             description="The company's commands, newest first.")
+    async def commands(token: Token, meter_id: int | None = None, site: str | None = None,
+                       state: str | None = None, type: str | None = None,
+                       limit: int = 100) -> list[CommandOut]:
+        found = await _service(services.commands.list(token, meter_id=meter_id, site=site, state=state, kind=type,
+                                                      limit=limit))
+        return [CommandOut.of(c) for c in found]
+
+    @api.get("/buildings/{building_id}/arrival", response_model=ArrivalOut, tags=["monitoring"],
+             description="Data-arrival control (manual 4.2.3): per meter, how many periods of the archive kind "
+                         "between the local days `from` and `to` (inclusive) are received, partial, missing or "
+                         "reported lost by the edge, and the completeness in %.")
+    async def arrival(building_id: int, token: Token, kind: Literal["hour", "day", "month"],
+                      first: Annotated[date, Query(alias="from")], last: Annotated[date, Query(alias="to")],
+                      resource: Resource | None = None, role: MeterRole | None = None,
+                      detail: bool = False) -> ArrivalOut:
+        report = await _service(services.arrival.report(token, building_id, kind, first, last, resource=resource,
+                                                        role=role))
+        return ArrivalOut.of(report, detail)
 
     return api
 

@@ -7,14 +7,16 @@ storage. Tests: tests/ui/ (simulated User) and tests/e2e/ (a real browser).
 
 from __future__ import annotations
 
-from . import accounting, admin, auth
+from . import accounting, admin, arrival_page, auth
 from .ports import Services
 
 __all__ = ["Services", "register"]
 
 
 def register(services: Services) -> None:
-    """Register all pages: /login, /logout, /, /buildings/{id}, /premises/{id}, /meters/{id}, /users."""
+    """Register all pages: /login, /logout, /, /buildings/{id}, /premises/{id}, /meters/{id}, /users,
+    /monitoring/data."""
     auth.register(services)
     accounting.register(services)
     admin.register(services)
+    arrival_page.register(services)

@@ -25,6 +25,7 @@ class NavSection:
 
 
 ACCOUNTING = NavSection("nav.accounting", (NavItem("nav.buildings", "apartment", "/"),))
+MONITORING = NavSection("nav.monitoring", (NavItem("nav.data", "fact_check", "/monitoring/data"),))
 ADMINISTRATION = NavSection("nav.administration", (NavItem("nav.users", "group", "/users"),))
 
 
@@ -43,6 +44,7 @@ def navigation(user: UserInfo) -> tuple[NavSection, ...]:
     sections: list[NavSection] = []
     if may_use_accounting(user):
         sections.append(ACCOUNTING)
+        sections.append(MONITORING)  # the same people: dispatchers, engineers, readers (manual 4.2)
     if may_administer(user):
         sections.append(ADMINISTRATION)
     return tuple(sections)

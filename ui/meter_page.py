@@ -11,15 +11,18 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
+from cloud.services.commands import CommandInfo
 from cloud.services.models import BuildingSummary, DataStatus, Granularity, MeterArchive, MeterInfo
+from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import CONSUMPTION_PARAMETER
 
 from . import auth, charts, fmt, theme, widgets
+from .arrival_page import MonitoringServices, result_text, state_text
 from .auth import Viewer
 from .i18n import t
 from .ports import Services
@@ -71,6 +74,7 @@ class MeterPage:
         self.newest = newest  # the local date of the newest data: where period pickers open
         self.state = state
         self.problems = problems
+        self.history: tuple[CommandInfo, ...] = ()  # the newest commands to the edge about this meter
         self._request = 0
 
     @classmethod
@@ -84,8 +88,11 @@ class MeterPage:
         )
         problems = list(query.problems)
         numbers = [c.number for c in meter.channels]
+        history = await _command_history(services, viewer, meter.id)
         if not numbers:
-            return cls(services, viewer, meter, building, status, default, None, tuple(problems))
+            page = cls(services, viewer, meter, building, status, default, None, tuple(problems))
+            page.history = history
+            return page
         channel = numbers[0]
         if query.channel is not None:
             if query.channel in numbers:
@@ -96,7 +103,9 @@ class MeterPage:
         period = widgets.normalise(query.period or default, granularity)
         data = await accounting.meter_archive(token, meter.id, channel, granularity, period)
         state = _State(channel, granularity, period, data, default_parameter(data))
-        return cls(services, viewer, meter, building, status, default, state, tuple(problems))
+        page = cls(services, viewer, meter, building, status, default, state, tuple(problems))
+        page.history = history
+        return page
 
     def render(self) -> None:
         meter = self.meter
@@ -113,8 +122,10 @@ class MeterPage:
             for problem in self.problems:
                 widgets.warning(problem)
             with ui.element("div").classes("grid w-full gap-5 grid-cols-1 md:grid-cols-[18rem_1fr]"):
-                with ui.element("div").classes("self-start"):
+                with ui.column().classes("self-start gap-5 w-full items-stretch"):
                     widgets.plashka(meter)
+                    if self.history:
+                        _command_list(self.history, self.building.time_zone)
                 self.archive()
 
     @ui.refreshable_method
@@ -210,6 +221,29 @@ class MeterPage:
                 period=new_period,
             )
         )
+
+
+async def _command_history(services: Services, viewer: Viewer, meter_id: int) -> tuple[CommandInfo, ...]:
+    return tuple(await cast(MonitoringServices, services).commands.list(viewer.token, meter_id=meter_id, limit=10))
+
+
+def _command_list(history: tuple[CommandInfo, ...], time_zone: str) -> None:
+    """The meter's recent commands to the edge (backfill, time sync ...), newest first, with their state."""
+    tz = zone(time_zone)
+    with theme.card(t("commands.title")).classes("p-4").mark("command-history"):
+        for command in history:
+            with ui.column().classes("gap-0 w-full"):
+                with ui.row().classes("w-full items-center justify-between no-wrap"):
+                    ui.label(t(f"commands.type.{command.type}")).classes("text-sm font-medium")
+                    ui.badge(state_text(command), color=_STATE_COLOURS.get(command.state, "grey-6")).props("outline")
+                ui.label(f"{fmt.moment(utc_to_local(command.created_at, tz))} · {command.created_by or ''}").classes(
+                    "text-xs du-muted")
+                if command.result:
+                    ui.label(result_text(command)).classes("text-xs text-[#334e68] break-words")
+
+
+_STATE_COLOURS = {"done": "positive", "failed": "negative", "timed_out": "negative", "acknowledged": "primary",
+                  "sent": "primary", "created": "grey-7"}
 
 
 def _parameter_table(state: _State, on_click: Callable[[GenericEventArguments], None]) -> None:

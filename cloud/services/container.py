@@ -6,9 +6,16 @@ from dataclasses import dataclass
 
 from cloud.services.accounting import AccountingService
 from cloud.services.api_tokens import ApiTokenService
+from cloud.services.arrival import ArrivalService
 from cloud.services.auth import AuthService
+from cloud.services.buildings import BuildingsService
+from cloud.services.cities import CitiesService
+from cloud.services.commands import CommandService
+from cloud.services.communicators import CommunicatorsService
 from cloud.services.counters import CounterService
 from cloud.services.readings import ReadingsService
+from cloud.services.residents import ResidentsService
+from cloud.services.sites import SitesService
 from cloud.services.users import UsersService
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
@@ -22,10 +29,22 @@ class Services:
     api_tokens: ApiTokenService
     readings: ReadingsService
     users: UsersService
+    commands: CommandService
+    arrival: ArrivalService
+    cities: CitiesService
+    sites: SitesService
+    buildings: BuildingsService
+    communicators: CommunicatorsService
+    residents: ResidentsService
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
         auth = AuthService(registry, session_hours)
         return cls(auth=auth, accounting=AccountingService(registry, clickhouse, auth),
                    counters=CounterService(registry, auth), api_tokens=ApiTokenService(registry, auth),
-                   readings=ReadingsService(registry, clickhouse, auth), users=UsersService(registry, auth))
+                   readings=ReadingsService(registry, clickhouse, auth), users=UsersService(registry, auth),
+                   commands=(commands := CommandService(registry, auth, clickhouse=clickhouse)),
+                   arrival=ArrivalService(registry, clickhouse, auth, commands),
+                   cities=CitiesService(registry, auth), sites=SitesService(registry, auth),
+                   buildings=BuildingsService(registry, auth), communicators=CommunicatorsService(registry, auth),
+                   residents=ResidentsService(registry, auth))

@@ -1,0 +1,194 @@
+"""Data-arrival control (manual 4.2.3, "Контроль поступления данных"): for each meter of a
+building and one archive kind, every period of a chosen range is received, partial (some of
+the meter's channels only), missing, or reported lost by the edge (older than the device's
+archive depth, never filled in); with completeness per meter and per building, and a backfill
+request (cloud/services/commands.py) for the gaps the cloud sees and the edge has not declared lost.
+
+Read from ClickHouse: the distinct period starts per meter, channel and kind in ``archive``, the
+``lost_periods`` the edge reported and the device's messages (``device_events``), marked in their
+period. Periods that have not closed yet are "not_due" and not counted. Scope and roles as in
+the accounting section (cloud/services/accounting.py): the company's buildings only,
+administrators not at all. Tests: tests/integration/test_cloud_arrival.py.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from cloud.services.accounting import AccountingService
+from cloud.services.auth import AuthService
+from cloud.services.commands import CommandInfo, CommandService
+from cloud.services.models import BuildingSummary, InvalidInput, MeterInfo
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+from protocol.periods import local_to_utc, next_period, utc_to_local, zone
+from protocol.vocabulary import ArchiveKind, MeterRole, Resource
+
+MAX_PERIODS = 2000  # periods of one kind in one report (a quarter of hours)
+STATUSES = ("received", "partial", "missing", "lost", "not_due")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodArrival:
+    start: datetime  # local time of the building
+    status: str  # one of STATUSES
+    channels: int  # how many of the meter's shown channels have the period
+    reason: str = ""  # the edge's reason for a lost period
+    events: tuple[tuple[str, str], ...] = ()  # the device's messages in the period: (severity, code)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterArrival:
+    meter: MeterInfo
+    channels: tuple[int, ...]  # the channels looked at (those of the chosen resource)
+    periods: tuple[PeriodArrival, ...]
+    due: int  # periods that have closed
+    received: int
+    partial: int
+    missing: int
+    lost: int
+    completeness_pct: float | None  # received / due, None when nothing is due
+
+    @property
+    def gaps(self) -> tuple[datetime, ...]:
+        """Local starts of the periods the cloud lacks and the edge has not declared lost."""
+        return tuple(p.start for p in self.periods if p.status in ("missing", "partial"))
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalReport:
+    building: BuildingSummary
+    kind: ArchiveKind
+    first: date  # local days, inclusive
+    last: date
+    resource: Resource | None
+    role: MeterRole | None
+    periods: tuple[datetime, ...]  # local starts
+    meters: tuple[MeterArrival, ...]
+    due: int
+    received: int
+    completeness_pct: float | None
+
+
+def _pct(received: int, due: int) -> float | None:
+    return round(100.0 * received / due, 1) if due else None
+
+
+def period_range(kind: ArchiveKind, first: date, last: date) -> list[datetime]:
+    """Local starts of the ``kind`` periods that begin within the days first..last."""
+    if last < first:
+        raise InvalidInput(f"to: {last} is before from: {first}")
+    start = datetime(first.year, first.month, first.day)
+    if kind is ArchiveKind.MONTH:
+        start = start.replace(day=1) if first.day == 1 else next_period(kind, start.replace(day=1))
+    end = datetime(last.year, last.month, last.day) + timedelta(days=1)
+    out: list[datetime] = []
+    while start < end:
+        out.append(start)
+        if len(out) > MAX_PERIODS:
+            raise InvalidInput(f"to: at most {MAX_PERIODS} {kind.value} periods per report")
+        start = next_period(kind, start)
+    return out
+
+
+def has_kind(meter: MeterInfo, kind: ArchiveKind) -> bool:
+    """Whether the meter is configured to give archives of ``kind`` (its "archives" text)."""
+    return kind.value in {part.strip() for part in meter.archives.split(",")}
+
+
+class ArrivalService:
+    def __init__(self, registry: Registry, clickhouse: ClickHouse, auth: AuthService,
+                 commands: CommandService) -> None:
+        self.ch = clickhouse
+        self.accounting = AccountingService(registry, clickhouse, auth)  # its scope and role checks
+        self.commands = commands
+
+    async def report(self, token: str, building_id: int, kind: str, first: date, last: date, *,
+                     resource: Resource | None = None, role: MeterRole | None = None,
+                     now: datetime | None = None) -> ArrivalReport:
+        try:
+            kind_ = ArchiveKind(kind)
+        except ValueError:
+            raise InvalidInput(f"kind: one of hour, day, month, got {kind!r}") from None
+        building = await self.accounting.building(token, building_id)
+        meters = [m for m in await self.accounting.meters(token, building_id)
+                  if m.status == "in_service" and has_kind(m, kind_) and (role is None or m.role is role)
+                  and (resource is None or resource in m.resources)]
+        tz = zone(building.time_zone)
+        starts = period_range(kind_, first, last)
+        utc = [local_to_utc(s, tz).replace(tzinfo=None) for s in starts]
+        closes = [local_to_utc(next_period(kind_, s), tz).replace(tzinfo=None) for s in starts]
+        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        serials = sorted(m.serial for m in meters)
+        have: dict[tuple[str, datetime], set[int]] = defaultdict(set)
+        lost: dict[tuple[str, datetime], str] = {}
+        events: dict[tuple[str, datetime], list[tuple[str, str]]] = defaultdict(list)
+        if serials and starts:
+            window = {"meters": serials, "k": kind_.value, "lo": utc[0], "hi": closes[-1]}
+            for serial, channel, start in await self.ch.query(
+                    "SELECT DISTINCT meter, channel, period_start FROM {db}.archive "
+                    "WHERE meter IN {meters:Array(String)} AND kind = {k:String} "
+                    "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime}", window):
+                have[(serial, start.replace(tzinfo=None))].add(channel)
+            for serial, start, reason in await self.ch.query(
+                    "SELECT meter, period_start, argMax(reason, reported_at) FROM {db}.lost_periods "
+                    "WHERE meter IN {meters:Array(String)} AND kind = {k:String} AND period_start >= {lo:DateTime} "
+                    "AND period_start < {hi:DateTime} GROUP BY meter, period_start", window):
+                lost[(serial, start.replace(tzinfo=None))] = reason
+            # the device's messages (manual 4.2.3: a mark in the period, its content on click)
+            for serial, at, code, severity in await self.ch.query(
+                    "SELECT DISTINCT meter, at, code, severity FROM {db}.device_events "
+                    "WHERE meter IN {meters:Array(String)} AND source = 'device' AND at >= {lo:DateTime} "
+                    "AND at < {hi:DateTime} ORDER BY at LIMIT 10000", window):
+                index = bisect_right(utc, at.replace(tzinfo=None)) - 1
+                if index >= 0:
+                    events[(serial, utc[index])].append((str(severity), code))
+        rows = []
+        for meter in meters:
+            channels = tuple(c.number for c in meter.channels if resource is None or c.resource is resource)
+            periods = []
+            for local, at, close in zip(starts, utc, closes, strict=True):
+                got = len(have.get((meter.serial, at), set()) & set(channels))
+                if got and got == len(channels):
+                    status = "received"
+                elif (meter.serial, at) in lost:
+                    status = "lost"
+                elif close > moment:
+                    status = "not_due"
+                else:
+                    status = "partial" if got else "missing"
+                periods.append(PeriodArrival(local, status, got, lost.get((meter.serial, at), ""),
+                                             tuple(events.get((meter.serial, at), ()))))
+            count = {s: sum(1 for p in periods if p.status == s) for s in STATUSES}
+            due = len(periods) - count["not_due"]
+            rows.append(MeterArrival(meter, channels, tuple(periods), due, count["received"], count["partial"],
+                                     count["missing"], count["lost"], _pct(count["received"], due)))
+        due = sum(r.due for r in rows)
+        received = sum(r.received for r in rows)
+        return ArrivalReport(building, kind_, first, last, resource, role, tuple(starts), tuple(rows), due, received,
+                             _pct(received, due))
+
+    async def request_backfill(self, token: str, building_id: int, kind: str, first: date, last: date, *,
+                               meter_ids: set[int] | None = None, resource: Resource | None = None,
+                               role: MeterRole | None = None) -> list[CommandInfo]:
+        """One backfill command per meter with gaps in the range (from its first to its last gap;
+        the edge re-reads the whole span, and what is already stored changes nothing)."""
+        report = await self.report(token, building_id, kind, first, last, resource=resource, role=role)
+        tz = zone(report.building.time_zone)
+        issued = []
+        for row in report.meters:
+            if (meter_ids is not None and row.meter.id not in meter_ids) or not row.gaps:
+                continue
+            span = [int(local_to_utc(s, tz).timestamp()) for s in (row.gaps[0], row.gaps[-1])]
+            issued.append(await self.commands.issue(
+                token, "backfill", meter_id=row.meter.id,
+                args={"kind": report.kind.value, "from": span[0], "to": span[1]}))
+        return issued
+
+
+def local_time(moment: datetime, time_zone: str) -> datetime:
+    """A UTC time of a command (created, finished) as the building's local time, for display."""
+    return utc_to_local(moment, zone(time_zone))

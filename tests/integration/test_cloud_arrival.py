@@ -1,0 +1,192 @@
+"""Data-arrival control (manual 4.2.3) over chDB with rows in the real archive and lost_periods
+tables: every period of a meter is received, partial, missing, lost or not due yet; completeness
+per meter and per building; a backfill request for exactly the gaps the edge has not declared
+lost; company scope and roles as everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cloud.api import install_error_handlers, router
+from cloud.seed import UserSeed, seed_company
+from cloud.services.arrival import ArrivalService, period_range
+from cloud.services.auth import AuthService
+from cloud.services.commands import CommandService
+from cloud.services.container import Services
+from cloud.services.models import Forbidden, InvalidInput, NotFound
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+from protocol.periods import local_to_utc, zone
+from protocol.vocabulary import ArchiveKind, MeterRole, Resource
+from tests import cloud_data
+
+TZ = zone(cloud_data.TZ)
+FIRST, LAST = date(2026, 1, 10), date(2026, 1, 13)  # 96 hours; archives exist for the first 72
+LOST = [datetime(2026, 1, 13, h) for h in range(3)]  # 223T0001's first three hours of Jan 13, reported lost
+
+
+def _utc(local: datetime) -> datetime:
+    return local_to_utc(local, TZ)
+
+
+@pytest.fixture
+def svc(clickhouse: ClickHouse, tmp_path: Path):
+    registry = Registry(tmp_path / "registry.db")
+    seeded = cloud_data.seed(registry, clickhouse)
+    clickhouse.client.insert(
+        f"{clickhouse.database}.lost_periods",
+        [("test", "223T0001", "hour", _utc(h), "older than the archive depth", datetime.now(UTC)) for h in LOST],
+        column_names=("site", "meter", "kind", "period_start", "reason", "reported_at"))
+    clickhouse.client.insert(
+        f"{clickhouse.database}.device_events",
+        [("test", 1, "223T0001", _utc(datetime(2026, 1, 10, 5, 30)), "magnet", "alarm", "device", "{}"),
+         ("test", 2, "223T0001", _utc(datetime(2026, 1, 10, 5, 40)), "clock_corrected", "warning", "edge", "{}")],
+        column_names=("site", "id", "meter", "at", "code", "severity", "source", "detail"))
+    auth = AuthService(registry)
+    commands = CommandService(registry, auth)
+    return ArrivalService(registry, clickhouse, auth, commands), commands, auth, seeded
+
+
+async def test_statuses_and_completeness(svc) -> None:
+    arrival, _, auth, seeded = svc
+    token = (await auth.login("disp", "disp-pass")).token
+    report = await arrival.report(token, seeded.building_id, "hour", FIRST, LAST, resource=Resource.HEAT)
+    assert len(report.periods) == 96
+    assert report.periods[0] == datetime(2026, 1, 10)
+    rows = {r.meter.serial: r for r in report.meters}
+    assert {s: (r.due, r.received, r.missing, r.lost, r.partial, r.completeness_pct) for s, r in rows.items()} == {
+        "307T0001": (96, 72, 24, 0, 0, 75.0),
+        "223T0001": (96, 72, 21, 3, 0, 75.0),
+        "223T0002": (96, 71, 25, 0, 0, 74.0),  # 71/96 = 73.96 %
+    }
+    assert (report.due, report.received, report.completeness_pct) == (288, 215, 74.7)
+    apt2 = {p.start: p.status for p in rows["223T0002"].periods}
+    assert apt2[cloud_data.MISSING[1]] == "missing"
+    assert apt2[datetime(2026, 1, 11, 22)] == "received"
+    lost = [p for p in rows["223T0001"].periods if p.status == "lost"]
+    assert [p.start for p in lost] == LOST
+    assert lost[0].reason == "older than the archive depth"
+    assert rows["223T0001"].gaps[0] == datetime(2026, 1, 13, 3)  # a lost period is no gap to fill
+    marked = {p.start: p.events for p in rows["223T0001"].periods if p.events}
+    assert marked == {datetime(2026, 1, 10, 5): (("alarm", "magnet"),)}  # the device's message, not the edge's
+
+    # the building meter has three channels and only the heat one has archives: partial without a resource
+    every = await arrival.report(token, seeded.building_id, "hour", FIRST, FIRST)
+    building_meter = next(r for r in every.meters if r.meter.serial == "307T0001")
+    assert (building_meter.channels, building_meter.partial, building_meter.received) == ((1, 2, 3), 24, 0)
+
+    # periods that have not closed are not due; filters by meter type; a kind no meter keeps
+    now = _utc(datetime(2026, 1, 13, 12, 30))
+    midday = await arrival.report(token, seeded.building_id, "hour", FIRST, LAST, resource=Resource.HEAT,
+                                  role=MeterRole.COMMON, now=now)
+    (only,) = midday.meters
+    assert (only.meter.serial, only.due, only.missing) == ("307T0001", 84, 12)
+    assert [p.status for p in only.periods[-12:]] == ["not_due"] * 12
+    daily = await arrival.report(token, seeded.building_id, "day", FIRST, LAST)
+    assert daily.meters == ()
+    assert daily.completeness_pct is None
+
+
+async def test_backfill_request_covers_the_gaps(svc) -> None:
+    arrival, commands, auth, seeded = svc
+    token = (await auth.login("disp", "disp-pass")).token
+    issued = await arrival.request_backfill(token, seeded.building_id, "hour", FIRST, LAST, resource=Resource.HEAT)
+    by_meter = {c.args["meter"]: c for c in issued}
+    assert set(by_meter) == {"307T0001", "223T0001", "223T0002"}
+    ts = lambda local: int(_utc(local).timestamp())  # noqa: E731
+    assert (by_meter["223T0001"].args["from"], by_meter["223T0001"].args["to"]) == (
+        ts(datetime(2026, 1, 13, 3)), ts(datetime(2026, 1, 13, 23)))
+    assert (by_meter["223T0002"].args["from"], by_meter["223T0002"].args["to"]) == (
+        ts(datetime(2026, 1, 11, 23)), ts(datetime(2026, 1, 13, 23)))
+    assert all(c.type == "backfill" and c.args["kind"] == "hour" and c.state == "created" for c in issued)
+    assert {c.id for c in await commands.list(token, kind="backfill")} == {c.id for c in issued}
+    # only the meters asked for; none when the range has no gaps
+    one = await arrival.request_backfill(token, seeded.building_id, "hour", FIRST, LAST, resource=Resource.HEAT,
+                                         meter_ids={by_meter["223T0002"].meter_id or 0})
+    assert [c.args["meter"] for c in one] == ["223T0002"]
+    assert await arrival.request_backfill(token, seeded.building_id, "hour", FIRST, FIRST + timedelta(days=1),
+                                          resource=Resource.HEAT, role=MeterRole.COMMON) == []
+
+
+async def test_scope_and_roles(svc) -> None:
+    arrival, _, auth, seeded = svc
+    reader = (await auth.login("reader", "reader-pass")).token
+    admin = (await auth.login("admin", "admin-pass")).token
+    stranger = (await auth.login("stranger", "x-pass")).token
+    assert (await arrival.report(reader, seeded.building_id, "hour", FIRST, FIRST)).meters  # readers may look
+    with pytest.raises(Forbidden):
+        await arrival.request_backfill(reader, seeded.building_id, "hour", FIRST, LAST)
+    for token in (admin, stranger):
+        with pytest.raises(NotFound):
+            await arrival.report(token, seeded.building_id, "hour", FIRST, FIRST)
+        with pytest.raises(NotFound):
+            await arrival.request_backfill(token, seeded.building_id, "hour", FIRST, FIRST)
+    with pytest.raises(InvalidInput, match="kind"):
+        await arrival.report(reader, seeded.building_id, "week", FIRST, FIRST)
+    with pytest.raises(InvalidInput, match="before"):
+        await arrival.report(reader, seeded.building_id, "hour", LAST, FIRST)
+
+
+def test_period_range() -> None:
+    assert period_range(ArchiveKind.MONTH, date(2026, 1, 15), date(2026, 4, 1)) == [
+        datetime(2026, 2, 1), datetime(2026, 3, 1), datetime(2026, 4, 1)]
+    assert len(period_range(ArchiveKind.DAY, date(2026, 2, 1), date(2026, 2, 28))) == 28
+    with pytest.raises(InvalidInput, match="at most"):
+        period_range(ArchiveKind.HOUR, date(2026, 1, 1), date(2026, 12, 31))
+
+
+async def test_api_routes(clickhouse: ClickHouse, tmp_path: Path) -> None:
+    """POST a command, GET its state and the company's list, GET the arrival summary: token
+    authentication, the reader refused, another company's token gets 404."""
+    registry = Registry(tmp_path / "api-registry.db")
+    seeded = cloud_data.seed(registry, clickhouse)
+    seed_company(registry, "УК Чужая", "Казань", (UserSeed("b-admin", "Админ Б", "administrator", "b-pass"),))
+    services = Services.create(registry, clickhouse)
+    tokens = {}
+    for admin, password, logins in (("admin", "admin-pass", ("disp", "reader")), ("b-admin", "b-pass", ("stranger",))):
+        session = (await services.auth.login(admin, password)).token
+        for login in logins:
+            user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
+            tokens[login] = (await services.api_tokens.create(session, user_id, login)).token
+    meter = registry.one("SELECT id FROM meters WHERE serial = '223T0002'")["id"]
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router(clickhouse, "local-secret", services))
+    auth = {login: {"Authorization": f"Bearer {token}"} for login, token in tokens.items()}
+    body = {"type": "backfill", "meter_id": meter, "args": {"kind": "hour", "from": 1_768_000_000,
+                                                             "to": 1_768_003_600}}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        created = await client.post("/api/v1/commands", json=body, headers=auth["disp"])
+        assert created.status_code == 201, created.text
+        command = created.json()
+        assert (command["state"], command["args"]["meter"], command["created_by"]) == ("created", "223T0002", "disp")
+        got = await client.get(f"/api/v1/commands/{command['id']}", headers=auth["reader"])
+        assert got.json()["id"] == command["id"]
+        listed = await client.get("/api/v1/commands", params={"meter_id": meter, "state": "created"},
+                                  headers=auth["reader"])
+        assert [c["id"] for c in listed.json()] == [command["id"]]
+        refused = await client.post("/api/v1/commands", json=body, headers=auth["reader"])
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        bad = await client.post("/api/v1/commands", json={**body, "args": {"kind": "hour"}}, headers=auth["disp"])
+        assert (bad.status_code, bad.json()["code"]) == (422, "invalid_input")
+        assert "args.from" in bad.json()["message"]
+        for path in (f"/api/v1/commands/{command['id']}",
+                     f"/api/v1/buildings/{seeded.building_id}/arrival?kind=hour&from=2026-01-10&to=2026-01-10"):
+            assert (await client.get(path, headers=auth["stranger"])).status_code == 404
+        assert (await client.post("/api/v1/commands", json=body, headers=auth["stranger"])).status_code == 404
+        assert (await client.get("/api/v1/commands", headers=auth["stranger"])).json() == []
+        summary = await client.get(f"/api/v1/buildings/{seeded.building_id}/arrival", headers=auth["reader"],
+                                   params={"kind": "hour", "from": "2026-01-11", "to": "2026-01-11",
+                                           "resource": "heat", "detail": "true"})
+        assert summary.status_code == 200, summary.text
+        data = summary.json()
+        assert (data["periods"], data["due"], data["received"]) == (24, 72, 71)
+        apt2 = next(m for m in data["meters"] if m["serial"] == "223T0002")
+        assert (apt2["missing"], apt2["periods"]["2026-01-11T23:00:00"]) == (1, "missing")
+        assert (await client.get(f"/api/v1/buildings/{seeded.building_id}/arrival",
+                                 params={"kind": "hour", "from": "2026-01-11", "to": "2026-01-11"})).status_code == 401

@@ -1,0 +1,427 @@
+"""Page "Контроль поступления данных учёта ресурса" (manual 4.2.3, menu "Мониторинг" → "Данные"):
+for a building, resource, meter type and archive kind, the periods of the chosen day (hours),
+month (days) or year (months): per meter received / partial / missing / lost by the edge,
+the completeness in %, a per-period grid, and a button that asks the edge to read the gaps
+again (backfill commands) whose states are shown and updated while they run.
+
+Reaches data through cloud/services (arrival.py, commands.py; shapes declared here like
+ui.admin does). Route: /monitoring/data. Tests: tests/ui/test_arrival_ui.py.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Protocol, cast
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from cloud.services.arrival import ArrivalReport, MeterArrival, PeriodArrival
+from cloud.services.commands import CommandInfo, may_issue
+from cloud.services.models import BuildingSummary, Granularity, NotFound
+from protocol.commands import CommandType
+from protocol.periods import utc_to_local, zone
+from protocol.vocabulary import MeterRole, Resource
+
+from . import access, auth, fmt, theme, widgets
+from .i18n import t
+from .ports import Services
+from .query import page_url
+
+PATH = "/monitoring/data"
+KINDS = ("hour", "day", "month")
+GRANULARITY = {"hour": Granularity.HOUR, "day": Granularity.DAY, "month": Granularity.MONTH}
+POLL_S = 2.0  # how often running backfill commands are looked at again
+_CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "lost": "#7b8794", "not_due": "#e4e7eb"}
+
+
+class ArrivalService(Protocol):
+    async def report(self, token: str, building_id: int, kind: str, first: date, last: date, *,
+                     resource: Resource | None = None, role: MeterRole | None = None) -> ArrivalReport: ...
+
+    async def request_backfill(self, token: str, building_id: int, kind: str, first: date, last: date, *,
+                               meter_ids: set[int] | None = None, resource: Resource | None = None,
+                               role: MeterRole | None = None) -> list[CommandInfo]: ...
+
+
+class CommandsService(Protocol):
+    async def get(self, token: str, command_id: str) -> CommandInfo: ...
+
+    async def list(self, token: str, *, meter_id: int | None = None, site: str | None = None,
+                   state: str | None = None, kind: str | None = None, limit: int = 100) -> list[CommandInfo]: ...
+
+
+class MonitoringServices(Services, Protocol):
+    @property
+    def arrival(self) -> ArrivalService: ...
+
+    @property
+    def commands(self) -> CommandsService: ...
+
+
+def span(kind: str, period: date) -> tuple[date, date]:
+    """The local days a report covers: the day (hours), the month (days) or the year (months)."""
+    if kind == "hour":
+        return period, period
+    if kind == "day":
+        first = period.replace(day=1)
+        return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return date(period.year, 1, 1), date(period.year, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    building: int
+    resource: Resource | None
+    role: MeterRole | None
+    kind: str
+    period: date | None  # None: the day, month or year of the building's newest data
+
+
+def register(services: Services) -> None:
+    """Register /monitoring/data."""
+    monitoring = cast(MonitoringServices, services)
+
+    @ui.page(PATH, response_timeout=30.0)
+    async def data_page(request: Request, building: str | None = None, resource: str | None = None,
+                        role: str | None = None, kind: str | None = None,
+                        period: str | None = None) -> RedirectResponse | None:
+        viewer = await auth.require_viewer(services, request)
+        if isinstance(viewer, RedirectResponse):
+            return viewer
+        if not access.may_use_accounting(viewer.user):
+            with theme.frame(t("error.forbidden"), viewer.user):
+                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
+            return None
+        buildings = await services.accounting.buildings(viewer.token)
+        if not buildings:
+            with theme.frame(t("arrival.title"), viewer.user, active=PATH), theme.card():
+                theme.message(t("buildings.empty"))
+            return None
+        problems: list[str] = []
+        filters = _parse(buildings, building, resource, role, kind, period, problems)
+        page = ArrivalPage(monitoring, viewer, buildings, filters, problems)
+        try:
+            await page.load(filters)
+        except NotFound:
+            with theme.frame(t("error.not_found"), viewer.user, active=PATH):
+                widgets.problem(t("error.not_found"), t("error.building_not_found"))
+            return None
+        page.render()
+        return None
+
+
+def _parse(buildings: list[BuildingSummary], building: str | None, resource: str | None, role: str | None,
+           kind: str | None, period: str | None, problems: list[str]) -> Filters:
+    """The filters from the address bar; a bad value is named and replaced by the default."""
+    chosen = buildings[0].id
+    if building:
+        if building.isdigit() and int(building) in {b.id for b in buildings}:
+            chosen = int(building)
+        else:
+            problems.append(t("error.bad_parameter", name="building", value=building))
+    parsed_resource = parsed_role = None
+    if resource:
+        try:
+            parsed_resource = Resource(resource)
+        except ValueError:
+            problems.append(t("error.bad_parameter", name="resource", value=resource))
+    if role:
+        try:
+            parsed_role = MeterRole(role)
+        except ValueError:
+            problems.append(t("error.bad_parameter", name="role", value=role))
+    if kind and kind not in KINDS:
+        problems.append(t("error.bad_parameter", name="kind", value=kind))
+    kind_ = kind if kind in KINDS else "hour"
+    parsed_period = None
+    if period:
+        try:
+            parsed_period = date.fromisoformat(period)
+        except ValueError:
+            problems.append(t("error.bad_parameter", name="period", value=period))
+    return Filters(chosen, parsed_resource, parsed_role, kind_,
+                   widgets.normalise(parsed_period, GRANULARITY[kind_]) if parsed_period else None)
+
+
+class ArrivalPage:
+    def __init__(self, services: MonitoringServices, viewer: auth.Viewer, buildings: list[BuildingSummary],
+                 filters: Filters, problems: list[str]) -> None:
+        self.services = services
+        self.viewer = viewer
+        self.buildings = buildings
+        self.filters = filters
+        self.problems = problems
+        self.resources: tuple[Resource, ...] = ()
+        self.report: ArrivalReport | None = None
+        self.commands: dict[str, CommandInfo] = {}  # the building's recent backfill commands by id
+        self.newest = date.today()
+        self._resources_of: int | None = None  # the building self.resources and self.newest are of
+        self._request = 0
+
+    @property
+    def may_backfill(self) -> bool:
+        return may_issue(self.viewer.user, CommandType.BACKFILL)
+
+    async def load(self, f: Filters) -> bool:
+        """Fetch the report for the filters ``f`` and make them the page's (services may refuse)."""
+        token = self.viewer.token
+        if f.building != self._resources_of:
+            meters = await self.services.accounting.meters(token, f.building)
+            self.resources = fmt.sort_resources(r for m in meters for r in m.resources)
+            self.newest = await self.services.accounting.default_period(token, f.building)
+            self._resources_of = f.building
+        if f.period is None:
+            f = replace(f, period=widgets.normalise(self.newest, GRANULARITY[f.kind]))
+        if f.resource is not None and f.resource not in self.resources:
+            self.problems.append(t("error.bad_parameter", name="resource", value=f.resource.value))
+            f = replace(f, resource=None)
+        if f.resource is None and self.resources:
+            f = replace(f, resource=self.resources[0])
+        first, last = span(f.kind, f.period or self.newest)
+        report = await self.services.arrival.report(token, f.building, f.kind, first, last, resource=f.resource,
+                                                    role=f.role)
+        self.filters, self.report = f, report
+        await self._load_commands()
+        return True
+
+    async def _load_commands(self) -> None:
+        if self.report is None:
+            return
+        ids = {m.meter.id for m in self.report.meters}
+        found = await self.services.commands.list(self.viewer.token, kind="backfill", limit=200)
+        self.commands = {c.id: c for c in found if c.meter_id in ids}
+
+    # --- drawing ---------------------------------------------------------------------------------
+
+    def render(self) -> None:
+        with theme.frame(t("arrival.title"), self.viewer.user, active=PATH, subtitle=t("arrival.subtitle")):
+            for problem in self.problems:
+                widgets.warning(problem)
+            self.body()
+            self.command_panel()
+        ui.timer(POLL_S, self._poll)
+
+    @ui.refreshable_method
+    def body(self) -> None:
+        f, report = self.filters, self.report
+        self._controls(f)
+        if report is None:
+            return
+        with ui.row().classes("w-full gap-4"):
+            widgets.kpi(t("arrival.kpi.completeness"), f"{fmt.percent(report.completeness_pct)} %",
+                        marker="arrival-completeness")
+            widgets.kpi(t("arrival.kpi.received"), f"{fmt.integer(report.received)} / {fmt.integer(report.due)}")
+            widgets.kpi(t("arrival.kpi.missing"), fmt.integer(sum(m.missing + m.partial for m in report.meters)))
+            widgets.kpi(t("arrival.kpi.lost"), fmt.integer(sum(m.lost for m in report.meters)))
+        with theme.card():
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(t("arrival.meters")).classes("du-card-title")
+                if self.may_backfill:
+                    gaps = sum(len(m.gaps) for m in report.meters)
+                    button = ui.button(t("arrival.backfill"), icon="cloud_download", on_click=self._backfill).props(
+                        "unelevated no-caps").mark("arrival-backfill")
+                    if not gaps:
+                        button.disable()
+                        button.tooltip(t("arrival.no_gaps"))
+            if not report.meters:
+                theme.message(t("arrival.no_meters"))
+                return
+            self._meter_table(report)
+            _legend()
+            _grid(report)
+
+    def _controls(self, f: Filters) -> None:
+        with theme.card(), ui.row().classes("w-full items-end gap-x-8 gap-y-3"):
+            with ui.column().classes("gap-1"):
+                ui.label(t("arrival.building")).classes("du-kpi-label")
+                ui.select({b.id: b.address for b in self.buildings}, value=f.building,
+                          on_change=lambda e: self.change(building=e.value)).props("outlined dense").classes(
+                    "min-w-[16rem]").mark("arrival-building")
+            toggles = [
+                (t("controls.resource"), {r.value: fmt.resource(r) for r in self.resources},
+                 f.resource.value if f.resource else None, lambda v: self.change(resource=Resource(v)),
+                 "arrival-resource"),
+                (t("arrival.role"), {"all": t("arrival.role.all"), "common": t("meter.role.common"),
+                                     "individual": t("meter.role.individual")},
+                 f.role.value if f.role else "all", lambda v: self.change(role=v), "arrival-role"),
+                (t("arrival.kind"), {k: t(f"arrival.kind.{k}") for k in KINDS}, f.kind,
+                 lambda v: self.change(kind=v), "arrival-kind"),
+            ]
+            for label, options, value, handler, marker in toggles:
+                with ui.column().classes("gap-1"):
+                    ui.label(label).classes("du-kpi-label")
+                    ui.toggle(options, value=value, on_change=_changed(handler)).props(
+                        "unelevated no-caps toggle-color=primary color=grey-2 text-color=grey-9").mark(marker)
+            with ui.column().classes("gap-1"):
+                ui.label(t("controls.period")).classes("du-kpi-label")
+                widgets.PeriodPicker(GRANULARITY[f.kind], f.period or self.newest, lambda v: self.change(period=v))
+
+    def _meter_table(self, report: ArrivalReport) -> None:
+        latest: dict[int, CommandInfo] = {}
+        for command in sorted(self.commands.values(), key=lambda c: c.created_at):
+            if command.meter_id is not None:
+                latest[command.meter_id] = command
+        columns = [
+            {"name": "serial", "label": t("arrival.col.meter"), "field": "serial", "align": "left"},
+            {"name": "role", "label": t("arrival.col.role"), "field": "role", "align": "left"},
+            {"name": "premise", "label": t("arrival.col.premise"), "field": "premise", "align": "left"},
+            {"name": "received", "label": t("arrival.col.received"), "field": "received", "align": "right"},
+            {"name": "missing", "label": t("arrival.col.missing"), "field": "missing", "align": "right"},
+            {"name": "lost", "label": t("arrival.col.lost"), "field": "lost", "align": "right"},
+            {"name": "pct", "label": t("arrival.col.completeness"), "field": "pct", "align": "right"},
+            {"name": "backfill", "label": t("arrival.col.backfill"), "field": "backfill", "align": "left"},
+        ]
+        rows = [_meter_row(m, latest.get(m.meter.id)) for m in report.meters]
+        table = ui.table(columns=columns, rows=rows, row_key="id", pagination=0).props(
+            "flat dense separator=horizontal hide-pagination").classes("du-table w-full").mark("arrival-table")
+        table.add_slot("body-cell-serial", '<q-td :props="props"><a class="du-link" :href="props.row.href">'
+                                           "{{ props.value }}</a></q-td>")
+
+    @ui.refreshable_method
+    def command_panel(self) -> None:
+        with theme.card(t("arrival.commands")).mark("arrival-commands"):
+            if not self.commands:
+                theme.message(t("arrival.commands.empty"))
+                return
+            tz = zone(self.report.building.time_zone) if self.report else zone("UTC")
+            shown = sorted(self.commands.values(), key=lambda c: c.created_at, reverse=True)[:20]
+            widgets.link_table(
+                (t("commands.col.created"), t("arrival.col.meter"), t("commands.col.range"), t("commands.col.state"),
+                 t("commands.col.by"), t("commands.col.result")),
+                [[fmt.moment(utc_to_local(c.created_at, tz)), c.meter_serial or "", _range(c, tz), state_text(c),
+                  c.created_by or "", result_text(c)] for c in shown])
+
+    # --- actions -----------------------------------------------------------------------------------
+
+    async def change(self, *, building: int | None = None, resource: Resource | None = None,
+                     role: str | None = None, kind: str | None = None, period: date | None = None) -> None:
+        f = self.filters
+        current = f.period or self.newest
+        new = Filters(
+            building if building is not None else f.building,
+            resource if resource is not None else (None if building is not None else f.resource),
+            f.role if role is None else (None if role == "all" else MeterRole(role)),
+            kind or f.kind,
+            None if building is not None else
+            widgets.next_period(period, current, GRANULARITY[f.kind], GRANULARITY[kind or f.kind], self.newest),
+        )
+        self._request += 1
+        request = self._request
+        self.problems = []
+        loaded = await auth.attempt(self.load(new))
+        if not loaded or request != self._request:
+            return
+        self.body.refresh()
+        self.command_panel.refresh()
+        g = self.filters
+        ui.navigate.history.replace(page_url(PATH, building=g.building, kind=g.kind, period=g.period,
+                                             resource=g.resource.value if g.resource else None,
+                                             role=g.role.value if g.role else None))
+
+    async def _backfill(self) -> None:
+        f = self.filters
+        first, last = span(f.kind, f.period or self.newest)
+        issued = await auth.attempt(self.services.arrival.request_backfill(
+            self.viewer.token, f.building, f.kind, first, last, resource=f.resource, role=f.role))
+        if issued is None:
+            return
+        for command in issued:
+            self.commands[command.id] = command
+        ui.notify(t("arrival.backfill_sent", count=len(issued)), type="positive" if issued else "info")
+        self.body.refresh()
+        self.command_panel.refresh()
+
+    async def _poll(self) -> None:
+        """Look again at the commands that have not finished; redraw when one moved."""
+        running = [c for c in self.commands.values() if not c.final]
+        if not running:
+            return
+        changed = False
+        for command in running:
+            try:
+                fresh = await self.services.commands.get(self.viewer.token, command.id)
+            except NotFound:
+                continue
+            if fresh.state != command.state:
+                self.commands[command.id] = fresh
+                changed = True
+        if changed:
+            self.body.refresh()
+            self.command_panel.refresh()
+
+
+def _changed(handler):
+    async def changed(event) -> None:
+        if event.value is not None and event.value != event.previous_value:
+            await handler(event.value)
+    return changed
+
+
+def state_text(command: CommandInfo) -> str:
+    return t(f"commands.state.{command.state}")
+
+
+def result_text(command: CommandInfo) -> str:
+    if not command.result:
+        return ""
+    return ", ".join(f"{key}: {value}" for key, value in sorted(command.result.items()))
+
+
+def _range(command: CommandInfo, tz) -> str:
+    if command.type != "backfill":
+        return ""
+    first, last = (utc_to_local(datetime.fromtimestamp(command.args[k], UTC), tz) for k in ("from", "to"))
+    return f"{fmt.moment(first)} – {fmt.moment(last)}"
+
+
+def _meter_row(row: MeterArrival, command: CommandInfo | None) -> dict[str, object]:
+    meter = row.meter
+    return {"id": meter.id, "serial": meter.serial, "href": f"/meters/{meter.id}", "role": fmt.meter_role(meter.role),
+            "premise": t("premise.short", number=meter.premise_number) if meter.premise_number else "",
+            "received": f"{row.received} / {row.due}", "missing": row.missing + row.partial, "lost": row.lost,
+            "pct": fmt.percent(row.completeness_pct), "backfill": state_text(command) if command else ""}
+
+
+def _legend() -> None:
+    with ui.row().classes("items-center gap-4 text-xs du-muted"):
+        for status, colour in _CELL.items():
+            with ui.row().classes("items-center gap-1 no-wrap"):
+                ui.element("span").classes("du-dot").style(f"background: {colour}; border-radius: 2px")
+                ui.label(t(f"arrival.status.{status}"))
+        with ui.row().classes("items-center gap-1 no-wrap"):
+            ui.element("span").classes("du-dot").style("background: #fff; box-shadow: 0 0 0 1.5px #102a43")
+            ui.label(t("arrival.event_hint"))
+
+
+def _grid_cell(p: PeriodArrival, granularity: Granularity) -> str:
+    """One period: its colour, a mark when the device sent messages, the details in the tooltip."""
+    title = f"{fmt.point_label(p.start, granularity)}: {t(f'arrival.status.{p.status}')}"
+    if p.reason:
+        title += f" — {p.reason}"
+    if p.events:
+        title += "\n" + "\n".join(f"{t('arrival.event')} ({t(f'arrival.severity.{severity}')}): {code}"
+                                   for severity, code in p.events)
+    mark = '<span class="du-event"></span>' if p.events else ""
+    return (f'<td title="{html.escape(title)}"><span class="du-cell" style="background:{_CELL[p.status]}">'
+            f"{mark}</span></td>")
+
+
+def _grid(report: ArrivalReport) -> None:
+    """Meters × periods, one coloured cell per period (its status in the tooltip); one HTML element."""
+    granularity = GRANULARITY[report.kind.value]
+    head = "".join(f"<th>{html.escape(fmt.point_label(p, granularity, short=True))}</th>" for p in report.periods)
+    body = []
+    for row in report.meters:
+        cells = "".join(_grid_cell(p, granularity) for p in row.periods)
+        body.append(f"<tr><th>{html.escape(row.meter.serial)}</th>{cells}</tr>")
+    ui.add_css(".du-grid th { font-weight: 500; font-size: 11px; color: #627d98; padding: 0 2px; text-align: left; }"
+               ".du-grid td { padding: 1px; } .du-cell { display: flex; align-items: center; justify-content: "
+               "center; width: 14px; height: 14px; border-radius: 3px; } .du-event { width: 6px; height: 6px; "
+               "border-radius: 50%; background: #fff; box-shadow: 0 0 0 1.5px #102a43; }")
+    ui.html(f'<div class="overflow-x-auto"><table class="du-grid"><thead><tr><th></th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>', sanitize=False).classes("w-full").mark("arrival-grid")
