@@ -2,10 +2,11 @@
 durable consumer, against the same rows inserted with one plain INSERT in the same run.
 
 The batches are published to a real nats-server (JetStream, file storage) before the clock
-starts, so the figure is the ingest alone: fetch, decode, the registry meter lookup, the
-deduplicated insert with fsync, the sync audit row, the watermark update and the ack. Both
-workers run in this process and share one chDB client (embedded chDB serialises its calls), so
-the second worker overlaps NATS round trips with inserts; it does not add a CPU to ClickHouse.
+starts, so the figure is the ingest alone: fetch (up to 64 batches), decode, range checks, the
+registry meter lookup, the check for batches already stored, one deduplicated insert with fsync
+per table and fetch, the sync audit rows, the watermark update and the acks. Both workers run
+in this process and share one chDB client (embedded chDB serialises its calls) and one GIL, so
+the second worker only overlaps NATS round trips and decoding with inserts; it adds no CPU.
 
 Run: python -m bench.ingest [--quick]. Prints what it does, then one JSON line.
 """

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud.storage.clickhouse import ClickHouse
+
 
 @dataclass(frozen=True, slots=True)
 class CloudConfig:
     data_dir: Path
-    nats_url: str = "nats://127.0.0.1:4222"
-    clickhouse_dsn: str = ""  # default: chdb://<data_dir>/clickhouse
-    clickhouse_database: str = "domuchet"
+    nats_url: str = "nats://127.0.0.1:4222"  # a cluster: its URLs separated by commas
+    clickhouse_dsn: str = ""  # default: chdb://<data_dir>/clickhouse; or http(s)://user:pass@host:8123/db
+    clickhouse_database: str = "domuchet"  # unless the DSN's path names one
+    clickhouse_cluster: str = ""  # a ClickHouse cluster's name: Replicated tables + Distributed ones over them
+    nats_replicas: int = 1  # JetStream stream replicas: 1 for one nats-server, 3 for the cluster
     host: str = "127.0.0.1"
     port: int = 8080
     session_hours: float = 24.0
@@ -20,6 +24,10 @@ class CloudConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.ingest_workers <= 16:
             raise ValueError(f"ingest_workers must be 1..16, got {self.ingest_workers}")
+        if self.nats_replicas not in (1, 3, 5):
+            raise ValueError(f"nats_replicas must be 1, 3 or 5, got {self.nats_replicas}")
+        if self.clickhouse_cluster and not self.clickhouse_dsn.startswith(("http://", "https://")):
+            raise ValueError("clickhouse_cluster needs a ClickHouse server clickhouse_dsn (http:// or https://)")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1..65535, got {self.port}")
         if not 0 < self.session_hours <= 24:
@@ -28,6 +36,10 @@ class CloudConfig:
     @property
     def dsn(self) -> str:
         return self.clickhouse_dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    def clickhouse(self) -> ClickHouse:
+        """The series store this config names (not opened yet)."""
+        return ClickHouse(self.dsn, self.clickhouse_database, self.clickhouse_cluster)
 
     @property
     def registry_path(self) -> Path:

@@ -1,7 +1,7 @@
 """The dead-letter store as an operator sees it: list entries, replay them through the ingest.
 
 An entry is a payload the ingest could not store (malformed batch, unknown schema version,
-records for meters the registry does not know) with the reason. Replay feeds the stored
+records, events or lost periods of meters the registry does not know) with the reason. Replay feeds the stored
 payload through ``Ingest.handle`` again - after the meter was registered, or after an
 upgrade that reads the schema - and records the replay in ``dead_letter_replays``; an entry
 whose payload still cannot be stored at all stays as it was. Used by `domuchet deadletter`
@@ -96,16 +96,20 @@ async def _replay_one(ch: ClickHouse, ingest: Ingest, entry: Entry) -> ReplayRes
     except (IndexError, ValueError) as exc:
         return ReplayResult(entry.id, False, 0, f"payload: unreadable ({exc})")
     outcome = await ingest.handle(entry.subject, data, {"Nats-Msg-Id": entry.msg_id}, replay_of=entry.id)
-    if outcome.stored_values == 0:
+    if not outcome.stored_anything:
         log.info("event=dead_letter_replay_failed id=%s reason=%r", entry.id, outcome.reason)
         return ReplayResult(entry.id, False, 0, f"still not storable: {outcome.reason or 'no values'}")
     note = f"stored {outcome.stored_values} values"
+    if outcome.stored_items:
+        note += f" and {outcome.stored_items} events, lost periods, radio packets or command results"
     if outcome.dead_letter_id is not None:
         note += f"; the rest is dead-lettered again as {outcome.dead_letter_id}: {outcome.reason}"
-    await ch.insert("dead_letter_replays", [(entry.id, datetime.now(UTC), outcome.stored_values, note)],
+    stored = outcome.stored_values + outcome.stored_items
+    await ch.insert("dead_letter_replays", [(entry.id, datetime.now(UTC), stored, note)],
                     ("id", "replayed_at", "stored_values", "note"))
-    log.info("event=dead_letter_replayed id=%s stored_values=%d", entry.id, outcome.stored_values)
-    return ReplayResult(entry.id, True, outcome.stored_values, note)
+    log.info("event=dead_letter_replayed id=%s stored_values=%d stored_items=%d", entry.id, outcome.stored_values,
+             outcome.stored_items)
+    return ReplayResult(entry.id, True, stored, note)
 
 
 def _utc(value: datetime) -> datetime:

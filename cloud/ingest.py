@@ -1,16 +1,24 @@
-"""Ingest: durable JetStream pull consumers on DU_UP that store archive batches in ClickHouse.
+"""Ingest: durable JetStream pull consumers on DU_UP that store the edge's batches in ClickHouse.
 
 Several workers (Ingest instances, in one process or many) share the one durable consumer
-``ingest``; JetStream hands each message to one of them. A message is acknowledged only after
-its archive rows and its sync audit row (one insert per fetch) are inserted (tables fsync after
-insert); a redelivered or re-sent batch is dropped by
-ClickHouse's insert deduplication (token = Nats-Msg-Id) and by the ReplacingMergeTree key, so
-a replay never doubles a value. After each fetch the site's *stored* watermark (highest
-contiguous batch seq in ``sync_batches``) is put into the DU_STORED bucket, monotonically even
-when workers race; the edge evicts nothing before it sees it. Bad input - malformed batches,
-unknown schema versions, records for meters the registry does not know for the site - goes to
+``ingest`` on every up subject (archive, event, radio, state); JetStream hands each message to
+one of them. Each section of a batch goes to its table - archive records to ``archive``, events
+to ``device_events``, lost periods to ``lost_periods``, LoRa packets to ``radio_packets`` - and
+command results to the ``on_results`` hook. The batches of one fetch go in one insert per
+table, and their sync audit rows in one more; a message is acknowledged only after its rows,
+the hook and its sync audit row are done (tables fsync after insert). A redelivered or re-sent
+batch changes nothing: one already in ``sync_batches`` adds no rows, a repeated insert is
+dropped by ClickHouse's insert deduplication (token = the batch's ``<site>:<seq>``, or a digest
+of a fetch's tokens), and the ReplacingMergeTree keys collapse whatever else gets through.
+Row building and range checks: cloud/ingest_rows.py.
+After each fetch the site's *stored* watermark (highest contiguous batch seq in
+``sync_batches``) is put into the DU_STORED bucket, monotonically even when workers race; the
+edge evicts nothing before it sees it. Bad input - malformed batches, unknown schema versions,
+records, events and lost periods of meters the registry does not know for the site - goes to
 the dead-letter table with the reason and never stops the consumer (cloud/deadletter.py lists
-and replays it). Tests: tests/integration/test_cloud_ingest.py, tests/integration/test_pipeline.py.
+and replays it); radio packets are stored whatever the device. Tests:
+tests/integration/test_cloud_ingest.py, tests/integration/test_ingest_sections.py,
+tests/integration/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -20,28 +28,50 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nats
 from clickhouse_connect.driver.exceptions import ClickHouseError
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, KeyValueConfig, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.api import ConsumerConfig
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from cloud.ingest_rows import TABLES, archive_rows, out_of_range, table_rows
 from cloud.storage.clickhouse import ClickHouse
+from cloud.streams import DURABLE, ensure_streams, widen_consumer
 from protocol import subjects
 from protocol.errors import DecodeError
-from protocol.wire import Batch, decode_batch, encode_batch
+from protocol.wire import Batch, CommandResult, decode_batch, encode_batch
+
+__all__ = ["DURABLE", "Ingest", "Outcome", "ResultsHookError", "archive_rows", "dead_letter", "ensure_streams"]
 
 log = logging.getLogger(__name__)
 
-DURABLE = "ingest"
 
 # site -> the meter serials registered for the buildings that site serves
 KnownMeters = Callable[[], Mapping[str, Collection[str]]]
+# (site, results): moves commands by the edge's results; idempotent (a redelivery calls it again)
+OnResults = Callable[[str, tuple[CommandResult, ...]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A decoded batch ready to store: the part that may be stored, its rows per table, its
+    insert deduplication token, and what was dead-lettered of it."""
+
+    batch: Batch
+    token: str
+    rows: dict[str, list[tuple]]
+    dead_letter_id: str | None = None
+    reason: str | None = None
+
+
+class ResultsHookError(Exception):
+    """The ``on_results`` hook raised: the message stays unacknowledged and comes again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +83,11 @@ class Outcome:
     seq: int | None = None
     dead_letter_id: str | None = None  # the entry written for what could not be stored
     reason: str | None = None  # why (some of) the message was not stored
+    stored_items: int = 0  # events, lost periods and radio packets inserted, command results applied
+
+    @property
+    def stored_anything(self) -> bool:
+        return bool(self.stored_values or self.stored_items)
 
 
 def _batch_of(subject: str, msg_id: str) -> tuple[str, int] | None:
@@ -61,35 +96,6 @@ def _batch_of(subject: str, msg_id: str) -> tuple[str, int] | None:
     if site and site == subjects.site_of_subject(subject) and seq.isdigit() and int(seq) >= 1:
         return site, int(seq)
     return None
-
-
-async def ensure_streams(js: JetStreamContext) -> KeyValue:
-    """Create the streams and the watermark bucket if they are missing (idempotent)."""
-    for name, subject in ((subjects.STREAM_UP, subjects.STREAM_UP_SUBJECTS),
-                          (subjects.STREAM_DOWN, subjects.STREAM_DOWN_SUBJECTS)):
-        try:
-            await js.stream_info(name)
-        except NotFoundError:
-            await js.add_stream(StreamConfig(name=name, subjects=[subject], storage=StorageType.FILE,
-                                             duplicate_window=120.0))
-            log.info("event=stream_created stream=%s", name)
-    try:
-        return await js.key_value(subjects.STORED_BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(KeyValueConfig(bucket=subjects.STORED_BUCKET, history=1,
-                                                        storage=StorageType.FILE))
-
-
-def archive_rows(batch: Batch, token: str | None = None) -> list[tuple]:
-    """One ClickHouse row per (record, parameter); ``token`` (default the batch's msg id) goes to ``batch``."""
-    rows = []
-    for r in batch.records:
-        start = datetime.fromtimestamp(r.period_start, UTC)
-        received = datetime.fromtimestamp(r.received_at, UTC)
-        for parameter, value in r.values.items():
-            rows.append((batch.site, r.meter, r.channel, r.kind.value, r.nature.value, parameter, start, value,
-                         r.quality, r.version, received, token or batch.msg_id))
-    return rows
 
 
 class MeterLookup:
@@ -129,8 +135,11 @@ class Ingest:
     without it every meter is accepted (tests of the wire alone)."""
 
     def __init__(self, nats_url: str, clickhouse: ClickHouse, fetch_batch: int = 64,
-                 known_meters: KnownMeters | None = None, refresh_s: float = 30.0, name: str = "") -> None:
+                 known_meters: KnownMeters | None = None, refresh_s: float = 30.0, name: str = "", *,
+                 on_results: OnResults | None = None, replicas: int = 1) -> None:
         self.nats_url = nats_url
+        self.on_results = on_results
+        self.replicas = replicas
         self.ch = clickhouse
         self.fetch_batch = fetch_batch
         self.name = name or uuid.uuid4().hex[:8]
@@ -150,7 +159,8 @@ class Ingest:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set (also while NATS is still unreachable)."""
         connecting = asyncio.create_task(nats.connect(
-            servers=[self.nats_url], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            servers=[u.strip() for u in self.nats_url.split(",")],  # a cluster: any of its URLs
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
             name=f"domuchet-ingest-{self.name}"))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -162,28 +172,22 @@ class Ingest:
             return
         nc = connecting.result()
         try:
-            js = nc.jetstream()
-            self._kv = await ensure_streams(js)
-            sub = await js.pull_subscribe(subjects.ARCHIVE_SUBJECTS, durable=DURABLE,
-                                          stream=subjects.STREAM_UP,
-                                          config=ConsumerConfig(ack_wait=60.0, max_ack_pending=1024))
+            sub = await self._subscribe(nc.jetstream(), stop)
+            if sub is None:
+                return
             log.info("event=ingest_started url=%s durable=%s worker=%s", self.nats_url, DURABLE, self.name)
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
                 except TimeoutError:  # nats' own, or asyncio's from deeper in fetch under load
+                    if self._touched:  # a watermark that failed earlier
+                        await self._publish_or_defer()
                     continue
-                handled = []
-                for msg in msgs:
-                    try:
-                        await self.handle(msg.subject, msg.data, msg.headers or {})
-                    except (ClickHouseError, OSError) as exc:
-                        # storage is unavailable: leave the message to JetStream and try again soon
-                        log.error("event=ingest_store_failed worker=%s subject=%s error=%r retry_in_s=2",
-                                  self.name, msg.subject, exc)
-                        await msg.nak(delay=2.0)
-                        continue
-                    handled.append(msg)
+                except nats.errors.Error as exc:  # JetStream unavailable for a moment (a cluster electing a leader)
+                    log.warning("event=ingest_fetch_failed worker=%s error=%r retry_in_s=0.5", self.name, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                handled = await self._handle_fetch(msgs)
                 try:
                     await self.flush()  # the sync audit rows of this fetch, in one insert, before any ack
                 except (ClickHouseError, OSError) as exc:
@@ -194,10 +198,78 @@ class Ingest:
                     continue
                 for msg in handled:
                     await msg.ack()
-                await self.publish_watermarks()
+                await self._publish_or_defer()
         finally:
             self._kv = None
             await nc.close()
+
+    async def _subscribe(self, js: JetStreamContext, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
+        """Streams, bucket and the durable consumer; retried while JetStream is not ready (None once stopped)."""
+        while not stop.is_set():
+            try:
+                self._kv = await ensure_streams(js, self.replicas)
+                await widen_consumer(js)
+                return await js.pull_subscribe(subjects.STREAM_UP_SUBJECTS, durable=DURABLE, stream=subjects.STREAM_UP,
+                                               config=ConsumerConfig(ack_wait=60.0, max_ack_pending=1024))
+            except (nats.errors.Error, TimeoutError) as exc:  # e.g. 503: JetStream not ready yet, or busy
+                log.warning("event=ingest_setup_failed worker=%s error=%r retry_in_s=1", self.name, exc)
+                await asyncio.sleep(1.0)
+        return None
+
+    async def _handle_fetch(self, msgs: list[Msg]) -> list[Msg]:
+        """Store the batches of one fetch with one insert per table; the messages to acknowledge.
+
+        A message whose storage failed is left to JetStream (nak, redelivered in 2 s). A batch
+        whose sync audit row is already in ClickHouse (a redelivery or a re-send of a stored
+        batch) adds no rows. If the combined insert fails, the batches are inserted one by one,
+        so one that ClickHouse refuses cannot hold back the others.
+        """
+        handled: list[Msg] = []
+        ready: list[tuple[Msg, Prepared]] = []
+        for msg in msgs:
+            try:
+                prepared = await self._prepare(msg.subject, msg.data, msg.headers or {}, None)
+            except (ClickHouseError, OSError) as exc:  # the dead-letter insert failed
+                await self._retry_later(msg, exc)
+                continue
+            if isinstance(prepared, Outcome):
+                handled.append(msg)
+            else:
+                ready.append((msg, prepared))
+        if not ready:
+            return handled
+        try:
+            fresh = await self._new([p for _, p in ready])
+            # a batch with command results goes alone, under its own token: if the hook fails,
+            # its redelivery is then dropped by ClickHouse whatever else comes with it
+            await self._insert([p for p in fresh if not p.batch.results])
+            for prepared in (p for p in fresh if p.batch.results):
+                await self._insert([prepared])
+        except (ClickHouseError, OSError) as exc:
+            log.warning("event=ingest_fetch_insert_failed worker=%s batches=%d error=%r retry=one_by_one",
+                        self.name, len(ready), exc)
+            singly = []
+            for msg, prepared in ready:
+                try:
+                    await self._insert([prepared])
+                except (ClickHouseError, OSError) as one_exc:
+                    await self._retry_later(msg, one_exc)
+                    continue
+                singly.append((msg, prepared))
+            ready = singly
+        for msg, prepared in ready:
+            try:
+                await self._finish(prepared, None)
+            except ResultsHookError as exc:
+                await self._retry_later(msg, exc)
+                continue
+            handled.append(msg)
+        return handled
+
+    async def _retry_later(self, msg: Msg, exc: Exception) -> None:
+        # storage (or the command service) is unavailable: leave the message to JetStream
+        log.error("event=ingest_store_failed worker=%s subject=%s error=%r retry_in_s=2", self.name, msg.subject, exc)
+        await msg.nak(delay=2.0)
 
     async def handle(self, subject: str, data: bytes, headers: Mapping[str, str], *,
                      replay_of: str | None = None) -> Outcome:
@@ -207,6 +279,15 @@ class Ingest:
         then carries its own deduplication token, and a payload that still cannot be stored at
         all is not dead-lettered again (the outcome says why).
         """
+        prepared = await self._prepare(subject, data, headers, replay_of)
+        if isinstance(prepared, Outcome):
+            return prepared
+        await self._insert([prepared])
+        return await self._finish(prepared, replay_of)
+
+    async def _prepare(self, subject: str, data: bytes, headers: Mapping[str, str],
+                       replay_of: str | None) -> Prepared | Outcome:
+        """Decode and check a message; dead-letter what cannot be stored (an Outcome when nothing can)."""
         msg_id = headers.get("Nats-Msg-Id", "")
         try:
             batch = decode_batch(data)
@@ -215,32 +296,97 @@ class Ingest:
         if subjects.site_of_subject(subject) != batch.site:
             return await self._dead(subject, msg_id, f"site: {batch.site!r} does not match the subject", data,
                                     replay_of)
-        records = batch.records
-        dead: Outcome | None = None
-        if self.meters is not None and records:
-            unknown = await self.meters.unknown(batch.site, {r.meter for r in records})
-            if unknown:
-                reason = (f"meter: {', '.join(sorted(unknown))} not registered for site {batch.site!r}")
-                rejected = Batch(batch.site, batch.seq, tuple(r for r in records if r.meter in unknown),
-                                 batch.created_at)
-                records = tuple(r for r in records if r.meter not in unknown)
-                if replay_of is not None and not records:
-                    return Outcome(0, batch.site, batch.seq, reason=reason)
-                if replay_of is not None:
-                    reason = f"{reason} (left over by the replay of {replay_of})"
-                entry = await dead_letter(self.ch, subject, msg_id, reason, encode_batch(rejected))
-                dead = Outcome(0, dead_letter_id=entry, reason=reason)
-        kept = Batch(batch.site, batch.seq, records, batch.created_at)
+        reason = out_of_range(batch)
+        if reason is not None:
+            return await self._dead(subject, msg_id, reason, data, replay_of)
+        kept, rejected, reason = await self._registered(batch)
+        entry: str | None = None
+        if rejected is not None:
+            if replay_of is not None and not _has_rows(kept):
+                return Outcome(0, batch.site, batch.seq, reason=reason)
+            if replay_of is not None:
+                reason = f"{reason} (left over by the replay of {replay_of})"
+            entry = await dead_letter(self.ch, subject, msg_id, reason, encode_batch(rejected))
         token = batch.msg_id if replay_of is None else f"{batch.msg_id}|replay:{replay_of}"
-        rows = archive_rows(kept, token)
-        if rows:
-            await self.ch.insert_archive(rows, dedup_token=token)
-        if replay_of is None or (rows and not await self._seen(batch.site, batch.seq)):
-            self._sync_rows.append((batch.site, batch.seq, len(records), len(rows),
+        return Prepared(kept, token, table_rows(kept, token), entry, reason)
+
+    async def _new(self, prepared: list[Prepared]) -> list[Prepared]:
+        """Those whose batch has no sync audit row yet (one query for the fetch), each batch once."""
+        once: list[Prepared] = []
+        for p in prepared:
+            if all(p.token != q.token for q in once):
+                once.append(p)
+        keys = {(p.batch.site, p.batch.seq) for p in once if any(p.rows.values())}
+        if not keys:
+            return once
+        # sites match protocol.subjects' pattern and seqs are integers: safe as literals
+        literal = ", ".join(f"('{site}', {seq})" for site, seq in sorted(keys))
+        stored = {tuple(r) for r in await self.ch.query(
+            f"SELECT DISTINCT site, seq FROM {{db}}.sync_batches WHERE (site, seq) IN ({literal})")}  # noqa: S608
+        return [p for p in once if (p.batch.site, p.batch.seq) not in stored]
+
+    async def _insert(self, prepared: Sequence[Prepared]) -> None:
+        """One insert per table for all of them; one batch keeps its own token, several a digest of theirs."""
+        for table, columns in TABLES:
+            parts = [p for p in prepared if p.rows[table]]
+            if not parts:
+                continue
+            if len(parts) == 1:
+                token = parts[0].token
+            else:
+                token = "fetch:" + hashlib.sha256("\n".join(sorted(p.token for p in parts)).encode()).hexdigest()[:32]
+            await self.ch.insert(table, [row for p in parts for row in p.rows[table]], columns, dedup_token=token)
+
+    async def _finish(self, prepared: Prepared, replay_of: str | None) -> Outcome:
+        """After the inserts: the command results hook, then the batch's sync audit row."""
+        batch = prepared.batch
+        values = len(prepared.rows["archive"])
+        items = sum(len(rows) for table, rows in prepared.rows.items() if table != "archive")
+        if batch.results and self.on_results is not None:
+            await self._apply_results(batch.site, batch.results)
+            items += len(batch.results)
+        elif batch.results:
+            log.warning("event=results_ignored worker=%s site=%s seq=%d results=%d reason=no_on_results_hook",
+                        self.name, batch.site, batch.seq, len(batch.results))
+        if replay_of is None or ((values or items) and not await self._seen(batch.site, batch.seq)):
+            self._sync_rows.append((batch.site, batch.seq, len(batch.records), values,
                                     datetime.fromtimestamp(batch.created_at, UTC), datetime.now(UTC)))
             self.stored += 1
-        return Outcome(len(rows), batch.site, batch.seq, dead.dead_letter_id if dead else None,
-                       dead.reason if dead else None)
+        return Outcome(values, batch.site, batch.seq, prepared.dead_letter_id, prepared.reason, items)
+
+    async def _registered(self, batch: Batch) -> tuple[Batch, Batch | None, str | None]:
+        """(what may be stored, what names unregistered meters or None, the reason).
+
+        Archive records, events of a meter (an edge event has meter "") and lost periods must
+        name a meter the registry knows for the site; radio packets and command results need not.
+        """
+        events = tuple(e for e in batch.events if e.meter)
+        serials = {r.meter for r in batch.records} | {e.meter for e in events} | {x.meter for x in batch.lost}
+        if self.meters is None or not serials:
+            return batch, None, None
+        unknown = await self.meters.unknown(batch.site, serials)
+        if not unknown:
+            return batch, None, None
+        sections = (("meter", batch.records), ("events.meter", events), ("lost.meter", batch.lost))
+        reason = "; ".join(
+            f"{field}: {', '.join(sorted({i.meter for i in items} & unknown))} not registered for site {batch.site!r}"
+            for field, items in sections if {i.meter for i in items} & unknown)
+        bad = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter in unknown), batch.created_at,
+                    events=tuple(e for e in batch.events if e.meter in unknown),
+                    lost=tuple(x for x in batch.lost if x.meter in unknown))
+        kept = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter not in unknown),
+                     batch.created_at, events=tuple(e for e in batch.events if e.meter not in unknown),
+                     lost=tuple(x for x in batch.lost if x.meter not in unknown), radio=batch.radio,
+                     results=batch.results)
+        return kept, bad, reason
+
+    async def _apply_results(self, site: str, results: tuple[CommandResult, ...]) -> None:
+        assert self.on_results is not None  # noqa: S101 - checked by the caller
+        try:
+            await asyncio.to_thread(self.on_results, site, results)
+        except Exception as exc:  # the hook is the command service's code: any failure means "not yet"
+            log.exception("event=results_hook_failed worker=%s site=%s results=%d", self.name, site, len(results))
+            raise ResultsHookError(f"on_results: {exc!r}") from exc
 
     async def _dead(self, subject: str, msg_id: str, reason: str, data: bytes, replay_of: str | None) -> Outcome:
         """Dead-letter a whole message; a replayed payload that still fails keeps its one entry.
@@ -280,6 +426,14 @@ class Ingest:
         self._touched.update(row[0] for row in rows)
 
     # --- the stored watermark ------------------------------------------------------------
+    async def _publish_or_defer(self) -> None:
+        try:
+            await self.publish_watermarks()
+        except (nats.errors.Error, TimeoutError, ClickHouseError, OSError) as exc:
+            # the batches are stored and acknowledged; the watermark follows after the next fetch
+            log.warning("event=watermark_failed worker=%s sites=%s error=%r", self.name,
+                        ",".join(sorted(self._touched)), exc)
+
     async def publish_watermarks(self) -> None:
         """Advance the stored watermark of every site stored since the last call."""
         await self.flush()
@@ -290,7 +444,11 @@ class Ingest:
             return
         touched, self._touched = self._touched, set()
         for site in sorted(touched):
-            await self._advance(site)
+            try:
+                await self._advance(site)
+            except BaseException:
+                self._touched.update(touched)  # tried again after the next fetch
+                raise
 
     async def _advance(self, site: str) -> None:
         """Put the highest contiguous seq of ``sync_batches`` into the bucket, never lowering it.
@@ -327,6 +485,10 @@ class Ingest:
         except KeyNotFoundError:
             return 0, None
         return int(entry.value or b"0"), entry.revision
+
+
+def _has_rows(batch: Batch) -> bool:
+    return bool(batch.records or batch.events or batch.lost or batch.radio or batch.results)
 
 
 async def dead_letter(ch: ClickHouse, subject: str, msg_id: str, reason: str, data: bytes) -> str:

@@ -147,21 +147,19 @@ def _nats(args, doc, data_dir: Path) -> int:
 
 
 def _sim(args, doc, data_dir: Path) -> int:
-    from dataclasses import replace
-
-    from simulators.runner import Endpoints, SimulatedBuilding
-    from simulators.scenario import load
+    from simulators.fleet import SimulatedFleet
+    from simulators.runner import Endpoints
+    from simulators.scenario import load_fleet
     _logging()
     cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario, speed=args.speed,
                            modbus_port=args.modbus_port, mqtt_port=args.mqtt_port)
-    scenario = load(cfg.scenario)
+    fleet = load_fleet(cfg.scenario)  # one building or many; building k serves Modbus TCP on modbus_port + k
     if cfg.speed:
-        scenario = replace(scenario, speed=cfg.speed)
-    building = SimulatedBuilding(scenario, data_dir / "sim",
-                                 Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port))
+        fleet = fleet.with_speed(cfg.speed)
+    sim = SimulatedFleet(fleet, data_dir / "sim", Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port))
 
     async def run() -> None:
-        await building.run(sys.stdout, _stop_on_signals())
+        await sim.run(sys.stdout, _stop_on_signals())
     asyncio.run(run())
     return 0
 
@@ -196,7 +194,7 @@ def _cloud(args, doc, data_dir: Path) -> int:
 
 
 def _sql(args, doc, data_dir: Path) -> int:
-    from cloud.storage.clickhouse import ClickHouse, QueryError, ReadOnlyViolation, check_read_only
+    from cloud.storage.clickhouse import QueryError, ReadOnlyViolation, check_read_only
     from domuchet.cloud_process import local_api_file
     config = _cloud_config(args, doc, data_dir)
     try:
@@ -221,7 +219,7 @@ def _sql(args, doc, data_dir: Path) -> int:
         if rows is not None:
             _print_rows(rows)
             return 0
-    ch = ClickHouse(config.dsn, config.clickhouse_database)
+    ch = config.clickhouse()
     try:
         ch.open_sync()
         _, rows = ch.read_only_sync(args.query)

@@ -17,6 +17,7 @@ from nicegui import app, ui
 
 import ui as pages
 from cloud.api import install_error_handlers, router
+from cloud.command_bus import CommandBus, sweep_timeouts
 from cloud.config import CloudConfig
 from cloud.ingest import Ingest
 from cloud.services.container import Services
@@ -43,7 +44,7 @@ def _secret(path: Path) -> str:
 def open_storage(config: CloudConfig) -> tuple[Registry, ClickHouse]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     registry = Registry(config.registry_path)
-    clickhouse = ClickHouse(config.dsn, config.clickhouse_database)
+    clickhouse = config.clickhouse()
     clickhouse.open_sync()
     return registry, clickhouse
 
@@ -57,7 +58,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     if prepare is not None:
         prepare(registry)
     services = Services.create(registry, clickhouse, config.session_hours)
-    ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site, name=f"ingest{i}")
+    ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site, name=f"ingest{i}",
+                      replicas=config.nats_replicas, on_results=services.commands.apply_results)
                for i in range(config.ingest_workers)]
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
@@ -67,6 +69,11 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     async def started() -> None:
         for ingest in ingests:
             tasks.append(asyncio.create_task(_supervised(ingest.name, ingest.run, stop)))
+        # commands to the edge: sent on DU_DOWN (retried while NATS is away), timed out when unanswered
+        bus = CommandBus(config.nats_url, services.commands, replicas=config.nats_replicas)
+        tasks.append(asyncio.create_task(_supervised("command-bus", bus.run, stop)))
+        tasks.append(asyncio.create_task(_supervised(
+            "command-sweeper", lambda stop_: sweep_timeouts(services.commands, stop_), stop)))
         for job in background or []:
             tasks.append(asyncio.create_task(job(services, stop)))  # type: ignore[arg-type]
         api_file.write_text(json.dumps({"url": f"http://{config.host}:{config.port}", "token": token,

@@ -61,7 +61,7 @@ def run(action: str, config: CloudConfig, api_file_info: dict | None, *, ids: Se
             for line in lines:
                 print(line, file=out)
             return 0 if ok else 1
-    ch = ClickHouse(config.dsn, config.clickhouse_database)
+    ch = config.clickhouse()
     try:
         ch.open_sync()
         if action == "list":

@@ -1,8 +1,11 @@
-"""ClickHouse access through clickhouse-connect: embedded chDB (``chdb:///dir``) or a server.
+"""ClickHouse access through clickhouse-connect: embedded chDB (``chdb:///dir``), a server
+(``http(s)://user:pass@host:8123/db``) or a cluster of servers (``cluster`` = its name).
 
 chDB is blocking and allows one open data directory per process, so every call runs on one
 dedicated thread; async callers await it without blocking the event loop. Tables are created
-by versioned migrations (docs/storage.md explains the keys).
+by the versioned migrations of cloud/storage/schema.py, rendered for one node or a cluster
+(docs/storage.md explains the keys). Tests: every integration test (chDB);
+tests/unit/test_clickhouse_schema.py (the DSN and the cluster DDL).
 """
 
 from __future__ import annotations
@@ -13,79 +16,19 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from cloud.storage import schema
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_COLUMNS = (
     "site", "meter", "channel", "kind", "nature", "parameter", "period_start", "value", "quality", "version",
     "received_at", "batch",
-)
-
-# Each migration is applied once, in order; the applied version is kept in schema_migrations.
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (1, """
-CREATE TABLE IF NOT EXISTS {db}.archive (
-    site LowCardinality(String),
-    meter String,
-    channel UInt16,
-    kind Enum8('hour' = 1, 'day' = 2, 'month' = 3),
-    nature Enum8('integral' = 1, 'interval' = 2),
-    parameter LowCardinality(String),
-    period_start DateTime('UTC'),
-    value Float64,
-    quality UInt16,
-    version UInt32,
-    received_at DateTime64(3, 'UTC'),
-    batch String,
-    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(period_start)
-ORDER BY (meter, channel, kind, parameter, period_start)
-SETTINGS fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 10000
-"""),
-    (2, """
-CREATE TABLE IF NOT EXISTS {db}.sync_batches (
-    site LowCardinality(String),
-    seq UInt64,
-    records UInt32,
-    values UInt32,
-    created_at DateTime64(3, 'UTC'),
-    stored_at DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree
-ORDER BY (site, seq)
-SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
-"""),
-    (3, """
-CREATE TABLE IF NOT EXISTS {db}.dead_letter (
-    received_at DateTime64(3, 'UTC'),
-    subject String,
-    msg_id String,
-    reason String,
-    payload String
-) ENGINE = MergeTree
-ORDER BY received_at
-SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
-"""),
-    # an id per dead-letter entry, for `domuchet deadletter replay --id`; rows written before this
-    # migration get a stable one derived from their content
-    (4, """
-ALTER TABLE {db}.dead_letter ADD COLUMN IF NOT EXISTS id String
-    DEFAULT substring(lower(hex(SHA256(concat(subject, msg_id, reason, payload)))), 1, 32) FIRST
-"""),
-    (5, """
-CREATE TABLE IF NOT EXISTS {db}.dead_letter_replays (
-    id String,
-    replayed_at DateTime64(3, 'UTC'),
-    stored_values UInt32,
-    note String
-) ENGINE = MergeTree
-ORDER BY (id, replayed_at)
-SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
-"""),
 )
 
 _WRITE = re.compile(r"^\s*(insert|alter|create|drop|truncate|rename|optimize|delete|update|grant|revoke|system|"
@@ -105,14 +48,29 @@ def check_read_only(sql: str) -> None:
         raise ReadOnlyViolation("only a single SELECT, SHOW, DESCRIBE, EXPLAIN or WITH query is allowed")
 
 
+def split_dsn(dsn: str) -> tuple[str, str]:
+    """(the DSN to connect with, the database its path names or ""): a server DSN's database
+    may not exist yet, so the client connects without it and every statement names it."""
+    if not dsn.startswith(("http://", "https://", "clickhouse://")):
+        return dsn, ""
+    parts = urlsplit(dsn)
+    database = parts.path.strip("/")
+    return urlunsplit(parts._replace(path="")), database
+
+
 class ClickHouse:
     """One client and one worker thread; ``database`` isolates tenants of a shared chDB dir (tests)."""
 
-    def __init__(self, dsn: str, database: str = "domuchet") -> None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
-            raise ValueError(f"database name {database!r} is not a plain identifier")
-        self.dsn = dsn
+    def __init__(self, dsn: str, database: str = "domuchet", cluster: str = "") -> None:
+        self.dsn, path_db = split_dsn(dsn)
+        database = path_db or database
+        for what, name in (("database", database), ("cluster", cluster)):
+            if name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{what} name {name!r} is not a plain identifier")
+        if cluster and self.dsn.startswith("chdb:"):
+            raise ValueError("cluster: embedded chDB is one node; a cluster needs an http(s):// DSN")
         self.database = database
+        self.cluster = cluster
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
 
@@ -122,19 +80,23 @@ class ClickHouse:
         self._pool.submit(self._open).result()
 
     def _open(self) -> None:
-        self._client = clickhouse_connect.get_client(dsn=self.dsn)
-        self._client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
-        self._client.command(
-            f"CREATE TABLE IF NOT EXISTS {self.database}.schema_migrations (version UInt32, applied_at DateTime "
-            "DEFAULT now()) ENGINE = MergeTree ORDER BY version")
+        # a cluster: inserts reach the shard's replicas before they return (durable on two
+        # nodes), so the watermark read after an insert sees it whichever replica answers
+        settings = {"insert_distributed_sync": 1, "insert_quorum": "auto",
+                    "select_sequential_consistency": 1} if self.cluster else {}
+        self._client = clickhouse_connect.get_client(dsn=self.dsn, settings=settings)
+        db, cluster = self.database, self.cluster
+        for statement in schema.bootstrap(db, cluster):
+            self._client.command(statement)
         applied = {r[0] for r in self._client.query(
-            f"SELECT version FROM {self.database}.schema_migrations").result_rows}  # noqa: S608 - checked identifier
-        for version, ddl in MIGRATIONS:
+            f"SELECT version FROM {db}.schema_migrations").result_rows}  # noqa: S608 - checked identifier
+        for version, step in schema.MIGRATIONS:
             if version in applied:
                 continue
-            self._client.command(ddl.format(db=self.database))
-            self._client.command(f"INSERT INTO {self.database}.schema_migrations (version) VALUES ({version})")  # noqa: S608
-            log.info("event=clickhouse_migrated database=%s version=%d", self.database, version)
+            for statement in schema.ddl(step, db, cluster):
+                self._client.command(statement)
+            self._client.command(f"INSERT INTO {db}.schema_migrations (version) VALUES ({version})")  # noqa: S608
+            log.info("event=clickhouse_migrated database=%s version=%d cluster=%s", db, version, cluster or "-")
 
     def close_sync(self) -> None:
         def _close() -> None:
@@ -162,10 +124,16 @@ class ClickHouse:
     async def insert_archive(self, rows: Sequence[Sequence[Any]], dedup_token: str) -> None:
         await self._run(self.insert_archive_sync, rows, dedup_token)
 
+    def insert_sync(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+                    settings: dict[str, Any] | None = None, dedup_token: str | None = None) -> None:
+        """Insert rows; with ``dedup_token`` a repeat of the same token into the table is dropped."""
+        if dedup_token is not None:
+            settings = {**(settings or {}), "insert_deduplication_token": dedup_token, "insert_deduplicate": 1}
+        self.client.insert(f"{self.database}.{table}", rows, column_names=columns, settings=settings)
+
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
-                     settings: dict[str, Any] | None = None) -> None:
-        await self._run(lambda: self.client.insert(f"{self.database}.{table}", rows, column_names=columns,
-                                                   settings=settings))
+                     settings: dict[str, Any] | None = None, dedup_token: str | None = None) -> None:
+        await self._run(self.insert_sync, table, rows, columns, settings, dedup_token)
 
     # --- reads -----------------------------------------------------------------------
     def query_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:

@@ -158,7 +158,7 @@ async def test_storage_failure_is_retried_not_acknowledged(nats, clickhouse: Cli
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """With the archive table gone, inserts fail in ClickHouse itself: the message is not
     acknowledged, the consumer keeps running, and the batch is stored once the table is back."""
-    from cloud.storage.clickhouse import MIGRATIONS
+    from cloud.storage import schema
     ingest = Ingest(nats.url, clickhouse)
     stop = asyncio.Event()
     task = asyncio.create_task(ingest.run(stop))
@@ -170,7 +170,8 @@ async def test_storage_failure_is_retried_not_acknowledged(nats, clickhouse: Cli
         await asyncio.sleep(1.0)
         assert ingest.stored == 0
         assert not task.done()
-        await asyncio.to_thread(clickhouse.client.command, MIGRATIONS[0][1].format(db=clickhouse.database))
+        for statement in schema.ddl(schema.ARCHIVE, clickhouse.database):
+            await asyncio.to_thread(clickhouse.client.command, statement)
         await _until(lambda: _has(clickhouse, "SELECT count() FROM {db}.archive", 2), "the batch after the retry")
         await _until(lambda: _watermark(nats.url, "down", 1), "stored watermark")
     finally:

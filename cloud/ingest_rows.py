@@ -1,0 +1,93 @@
+"""The rows a wire batch becomes in ClickHouse, one list per table, and the range checks the
+table types need beyond what protocol/wire.py validates (a channel that does not fit UInt16 is
+valid msgpack but would fail the insert forever, so the ingest dead-letters it instead).
+Used by cloud/ingest.py; tests: tests/integration/test_ingest_sections.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from cloud.storage.clickhouse import ARCHIVE_COLUMNS
+from protocol.wire import Batch
+
+EVENT_COLUMNS = ("site", "id", "meter", "at", "code", "severity", "source", "detail")
+LOST_COLUMNS = ("site", "meter", "kind", "period_start", "reason", "reported_at")
+RADIO_COLUMNS = ("site", "id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", "snr", "gateway",
+                 "frequency", "payload", "error")
+# the tables a batch's sections go to, in insert order; command results go to a hook instead
+TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("archive", ARCHIVE_COLUMNS), ("device_events", EVENT_COLUMNS), ("lost_periods", LOST_COLUMNS),
+    ("radio_packets", RADIO_COLUMNS))
+
+_U8, _U16, _U32, _U64 = 2**8 - 1, 2**16 - 1, 2**32 - 1, 2**64 - 1
+_EPOCH = (0, _U32)  # DateTime's range; DateTime64 columns keep to it too
+
+
+def _ms(epoch: float) -> int:
+    """A DateTime64(3) value as clickhouse-connect writes it without conversion: epoch milliseconds."""
+    return round(epoch * 1000)
+
+
+# DateTime columns get epoch seconds and DateTime64(3) columns epoch milliseconds, as ints:
+# clickhouse-connect then writes them as they are instead of converting a datetime per row.
+def archive_rows(batch: Batch, token: str | None = None) -> list[tuple]:
+    """One ClickHouse row per (record, parameter); ``token`` (default the batch's msg id) goes to ``batch``."""
+    rows = []
+    token = token or batch.msg_id
+    for r in batch.records:
+        head = (batch.site, r.meter, r.channel, r.kind.value, r.nature.value)
+        tail = (r.quality, r.version, _ms(r.received_at), token)
+        for parameter, value in r.values.items():
+            rows.append((*head, parameter, r.period_start, value, *tail))
+    return rows
+
+
+def event_rows(batch: Batch) -> list[tuple]:
+    return [(batch.site, e.id, e.meter, _ms(e.at), e.code, e.severity, e.source,
+             json.dumps(e.detail, ensure_ascii=False, sort_keys=True)) for e in batch.events]
+
+
+def lost_rows(batch: Batch) -> list[tuple]:
+    return [(batch.site, x.meter, x.kind.value, x.period_start, x.reason, _ms(x.reported_at)) for x in batch.lost]
+
+
+def radio_rows(batch: Batch) -> list[tuple]:
+    """The payload is stored as lower-case hex: the monitoring page shows it as it came."""
+    return [(batch.site, p.id, _ms(p.at), p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr, p.gateway,
+             p.frequency, p.payload.hex(), p.error) for p in batch.radio]
+
+
+def table_rows(batch: Batch, token: str) -> dict[str, list[tuple]]:
+    """Every table's rows of one batch (empty lists for sections it does not carry)."""
+    return {"archive": archive_rows(batch, token), "device_events": event_rows(batch),
+            "lost_periods": lost_rows(batch), "radio_packets": radio_rows(batch)}
+
+
+def _columns(batch: Batch) -> Iterator[tuple[str, list, tuple[int, int]]]:
+    """(field, its values over a section, the column's range) for every bounded field."""
+    yield "at", [batch.created_at], _EPOCH
+    sections: tuple[tuple[str, tuple, tuple[tuple[str, tuple[int, int]], ...]], ...] = (
+        ("records", batch.records, (("channel", (0, _U16)), ("quality", (0, _U16)), ("version", (0, _U32)),
+                                    ("period_start", _EPOCH), ("received_at", _EPOCH))),
+        ("events", batch.events, (("id", (0, _U64)), ("at", _EPOCH))),
+        ("lost", batch.lost, (("period_start", _EPOCH), ("reported_at", _EPOCH))),
+        ("radio", batch.radio, (("id", (0, _U64)), ("at", _EPOCH), ("f_cnt", (0, _U32)), ("f_port", (0, _U8)),
+                                ("rssi", (-(2**15), 2**15 - 1)), ("frequency", (0, _U32)))),
+        ("results", batch.results, (("at", _EPOCH),)),
+    )
+    for section, items, fields in sections:
+        if items:
+            for name, bounds in fields:
+                yield f"{section}[{{}}].{name}", [getattr(item, name) for item in items], bounds
+
+
+def out_of_range(batch: Batch) -> str | None:
+    """The first field whose value the table's column cannot hold, as a dead-letter reason; else None."""
+    for where, values, (low, high) in _columns(batch):
+        present = [v for v in values if v is not None]
+        if present and (min(present) < low or max(present) > high):
+            i, value = next((i, v) for i, v in enumerate(values) if v is not None and not low <= v <= high)
+            return f"{where.format(i)}: {value!r} out of range {low}..{high}"
+    return None

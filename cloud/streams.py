@@ -1,0 +1,72 @@
+"""The JetStream side the cloud sets up: streams DU_UP and DU_DOWN, the DU_STORED watermark
+bucket (DESIGN.md section 6), with the replication factor of ``[cloud] nats_replicas``, and the
+ingest's durable consumer. Used by cloud/ingest.py and cloud/command_bus.py; tests:
+tests/integration/test_ingest_sections.py, tests/integration/test_nats_cluster.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from protocol import subjects
+
+log = logging.getLogger(__name__)
+
+DURABLE = "ingest"  # the one durable pull consumer every ingest worker shares
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    """Create the streams and the watermark bucket if they are missing (idempotent).
+
+    ``replicas`` is the JetStream replication factor (1 on one nats-server, 3 on the cluster);
+    a stream or the bucket existing with fewer replicas is raised to it (nats-server copies the
+    data to the new replicas), never lowered.
+    """
+    for name, subject in ((subjects.STREAM_UP, subjects.STREAM_UP_SUBJECTS),
+                          (subjects.STREAM_DOWN, subjects.STREAM_DOWN_SUBJECTS)):
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:
+            await js.add_stream(StreamConfig(name=name, subjects=[subject], storage=StorageType.FILE,
+                                             duplicate_window=120.0, num_replicas=replicas))
+            log.info("event=stream_created stream=%s replicas=%d", name, replicas)
+            continue
+        await _raise_replicas(js, info, replicas)
+    try:
+        kv = await js.key_value(subjects.STORED_BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=subjects.STORED_BUCKET, history=1, direct=True,
+                                                        storage=StorageType.FILE, replicas=replicas))
+    info = await js.stream_info(f"KV_{subjects.STORED_BUCKET}")
+    if not info.config.allow_direct:  # site users read their own key by direct get only (docs/deploy.md)
+        info.config.allow_direct = True
+        await js.update_stream(info.config)
+        log.info("event=bucket_direct_get_enabled bucket=%s", subjects.STORED_BUCKET)
+        kv = await js.key_value(subjects.STORED_BUCKET)
+    await _raise_replicas(js, info, replicas)
+    return kv
+
+
+async def _raise_replicas(js: JetStreamContext, info: StreamInfo, replicas: int) -> None:
+    if (info.config.num_replicas or 1) >= replicas:
+        return
+    info.config.num_replicas = replicas
+    await js.update_stream(info.config)
+    log.info("event=stream_replicas_raised stream=%s replicas=%d", info.config.name, replicas)
+
+
+async def widen_consumer(js: JetStreamContext) -> None:
+    """Point an existing durable consumer of an older cloud (archive subjects only) at every up subject."""
+    try:
+        info = await js.consumer_info(subjects.STREAM_UP, DURABLE)
+    except NotFoundError:
+        return  # pull_subscribe creates it
+    if info.config.filter_subject != subjects.STREAM_UP_SUBJECTS:
+        info.config.filter_subject = subjects.STREAM_UP_SUBJECTS
+        await js.add_consumer(subjects.STREAM_UP, info.config)  # create-or-update on nats-server 2.10+
+        log.info("event=consumer_updated durable=%s filter=%s", DURABLE, subjects.STREAM_UP_SUBJECTS)
