@@ -1,33 +1,61 @@
-"""The durable edge buffer: archive values, LoRa radio packets and rejected frames in SQLite
-(WAL, synchronous=FULL) through sqlite-utils, with an outbox of numbered batches.
+"""The durable edge buffer: archive values, device and edge events, lost periods, LoRa radio
+packets, command results and rejected frames in SQLite (WAL, synchronous=FULL) through
+sqlite-utils, with an outbox of numbered batches (edge/outbox.py builds them).
 
 A value is keyed by (meter, channel, kind, parameter, period start); a repeat of the same
 key is ignored. Rows join a batch when it is built (state ``pending``), the batch becomes
 ``published`` on the JetStream acknowledgement and ``stored`` when the cloud's watermark
 reaches it. A pending or published batch is re-sent with the same sequence number, so the
-broker and ClickHouse drop repeats. Eviction (edge/budget.py) takes stored data first and
-unsynced data only when the disk budget is full, and every such loss is an ``events`` row.
+broker and ClickHouse drop repeats. Every batch carries one content kind (``CONTENTS``), all
+kinds share the one sequence. Eviction (edge/budget.py) takes stored data first and unsynced
+data only when the disk budget is full, and every such loss is an ``events`` row. A write that
+finds the disk full (SQLITE_FULL) calls ``on_full`` (the budget's eviction) and is retried.
 Gaps and lost periods of polled meters live in ``gaps`` and ``lost`` (edge/gaps.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
-from protocol.vocabulary import ArchiveKind, Nature
-from protocol.wire import ArchiveRecord, Batch
+from edge import outbox
+from protocol.vocabulary import ArchiveKind
+from protocol.wire import RESULT_STATES, SEVERITIES, ArchiveRecord, Batch
 
-PENDING, PUBLISHED, STORED = "pending", "published", "stored"
-_KINDS = {k.value: k for k in ArchiveKind}
-_NATURES = {n.value: n for n in Nature}
+log = logging.getLogger(__name__)
+
+PENDING, PUBLISHED, STORED = outbox.PENDING, outbox.PUBLISHED, outbox.STORED
+CONTENTS = outbox.CONTENTS
+WARNING_KINDS = outbox.WARNING_KINDS
+_T = TypeVar("_T")
+
+
+class BufferFull(Exception):
+    """A write found the disk (or the database's page limit) full; eviction ran, the write did not.
+    ``freed`` says whether the eviction made room (then the write is worth trying again)."""
+
+    def __init__(self, message: str, freed: bool = False) -> None:
+        super().__init__(message)
+        self.freed = freed
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL from SQLite, or ENOSPC from the file system."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,41 +81,76 @@ class Buffer:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        # called with the error when a write finds the disk full, before the write is retried
+        # (DiskBudget sets it: evict per the budget rules and record the loss)
+        self.on_full: Callable[[BaseException], bool] | None = None
+        self.full_errors = 0
+        self._evicting = False
         self._migrate()
 
     def _migrate(self) -> None:
-        if "archive" not in self.db.table_names():
+        """Create the tables, and bring a buffer of an older version up to date (columns added,
+        nothing rewritten: batches made before contents existed carry archive values)."""
+        names = set(self.db.table_names())
+        self._existing = bool(names)  # a buffer of an earlier version: say what changes
+        if "archive" not in names:
             self.db.table("archive").create(
                 {"meter": str, "channel": int, "kind": str, "parameter": str, "period_start": int, "nature": str,
                  "value": float, "quality": int, "version": int, "received_at": float, "clock_offset_s": float,
                  "batch": int},
                 pk=("meter", "channel", "kind", "parameter", "period_start"), not_null={"value"})
-            self.db.table("archive").create_index(["batch"])
-        # the outbox walks unbatched values in period order (edge/buffer.py next_batch)
-        self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_outbox "
-                        "ON archive (batch, period_start, meter, channel, kind)")
-        if "batches" not in self.db.table_names():
+        # the outbox walks unbatched values in period order (a partial index: building a batch only
+        # removes its values from it) and finds a batch's values by the other one (earlier versions
+        # had one index on (batch, period ...): every batch moved each value within it)
+        self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_unbatched "
+                        "ON archive (period_start, meter, channel, kind) WHERE batch IS NULL")
+        self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_batched ON archive (batch) WHERE batch IS NOT NULL")
+        self.db.execute("DROP INDEX IF EXISTS idx_archive_outbox")
+        self.db.execute("DROP INDEX IF EXISTS idx_archive_batch")
+        if "batches" not in names:
             self.db.table("batches").create({"seq": int, "state": str, "records": int, "created_at": float,
-                                       "published_at": float}, pk="seq")
+                                             "published_at": float}, pk="seq")
             self.db.table("batches").create_index(["state"])
-        if "cursors" not in self.db.table_names():
+        if "cursors" not in names:
             self.db.table("cursors").create({"meter": str, "kind": str, "last_period": int}, pk=("meter", "kind"))
-        if "radio" not in self.db.table_names():
-            self.db.table("radio").create({"id": int, "received_at": float, "dev_eui": str, "f_cnt": int, "f_port": int,
-                                     "rssi": int, "snr": float, "gateway": str, "frequency": int, "payload": bytes,
-                                     "direction": str, "error": str}, pk="id")
-        if "rejects" not in self.db.table_names():
+        if "radio" not in names:
+            self.db.table("radio").create({"id": int, "received_at": float, "dev_eui": str, "f_cnt": int,
+                                           "f_port": int, "rssi": int, "snr": float, "gateway": str,
+                                           "frequency": int, "payload": bytes, "direction": str, "error": str},
+                                          pk="id")
+        if "rejects" not in names:
             self.db.table("rejects").create({"id": int, "received_at": float, "source": str, "reason": str,
-                                       "payload": bytes}, pk="id")
-        if "events" not in self.db.table_names():
+                                             "payload": bytes}, pk="id")
+        if "events" not in names:
             self.db.table("events").create({"id": int, "at": float, "kind": str, "meter": str, "count": int,
-                                      "detail": str}, pk="id")
-        if "gaps" not in self.db.table_names():  # periods a polled meter must have and we have not read yet
+                                            "detail": str}, pk="id")
+        if "gaps" not in names:  # periods a polled meter must have and we have not read yet
             self.db.table("gaps").create({"meter": str, "kind": str, "period": int, "attempts": int,
                                           "next_try_at": float, "last_error": str}, pk=("meter", "kind", "period"))
-        if "lost" not in self.db.table_names():  # periods the device cannot give us any more: never filled in
+        if "lost" not in names:  # periods the device cannot give us any more: never filled in
             self.db.table("lost").create({"meter": str, "kind": str, "period": int, "reason": str, "at": float},
-                                   pk=("meter", "kind", "period"))
+                                         pk=("meter", "kind", "period"))
+        if "results" not in names:  # answers to the cloud's commands, sent first
+            self.db.execute("CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY, command_id TEXT NOT NULL, "
+                            "state TEXT NOT NULL, at REAL NOT NULL, detail TEXT NOT NULL, batch INTEGER)")
+        self._add_columns("batches", {"content": "TEXT NOT NULL DEFAULT 'archive'"})
+        self._add_columns("events", {"severity": "TEXT", "source": "TEXT NOT NULL DEFAULT 'edge'", "batch": "INTEGER"})
+        self._add_columns("lost", {"batch": "INTEGER"})
+        self._add_columns("radio", {"batch": "INTEGER"})
+        for table, columns in (("events", "batch, id"), ("radio", "batch, id"), ("results", "batch, id"),
+                               ("lost", "batch, at")):
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS idx_{table}_outbox ON {table} ({columns})")
+        # a device's event log is read again after a restart: one row per (meter, time, code)
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_events_device ON events (meter, at, kind) "
+                        "WHERE source = 'device'")
+
+    def _add_columns(self, table: str, columns: dict[str, str]) -> None:
+        have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns.items():
+            if name not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+                if self._existing:
+                    log.info("event=buffer_migrated table=%s column=%s", table, name)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -95,7 +158,9 @@ class Buffer:
     @contextlib.contextmanager
     def tx(self) -> Iterator[None]:
         """One SQLite transaction (the connection is in autocommit mode, so ``with conn:`` alone
-        would commit every statement on its own). Joins the caller's transaction when nested."""
+        would commit every statement on its own). Joins the caller's transaction when nested.
+        When the outermost transaction finds the disk full it is rolled back, ``on_full`` runs
+        (eviction) and BufferFull is raised: the caller tries again (``write`` does)."""
         conn = self.db.conn
         if conn.in_transaction:
             yield
@@ -103,23 +168,60 @@ class Buffer:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may already have rolled back on SQLITE_FULL
+                conn.execute("ROLLBACK")
+            if isinstance(exc, Exception) and is_disk_full(exc):
+                freed = self._disk_full(exc)
+                raise BufferFull(f"buffer {self.path}: {exc}", freed) from exc
             raise
-        conn.execute("COMMIT")
+
+    def _disk_full(self, exc: BaseException) -> bool:
+        """Log a full disk and let ``on_full`` evict; returns whether it freed anything."""
+        self.full_errors += 1
+        log.error("event=buffer_disk_full path=%s reason=%r", self.path, str(exc))
+        if self.on_full is None or self._evicting:
+            return False  # a write of the eviction itself found the disk full: its own caller reports it
+        self._evicting = True
+        try:
+            return self.on_full(exc)
+        except BufferFull as evict_exc:  # the write's own error is raised by the caller; say why eviction failed
+            log.error("event=eviction_failed reason=%r", str(evict_exc))
+            return False
+        finally:
+            self._evicting = False
+
+    def write(self, fn: Callable[[], _T], attempts: int = 20) -> _T:
+        """Run ``fn`` in a transaction; when the disk is full, evict (``on_full``) and try again
+        while the eviction frees something. Inside a caller's transaction it just runs: the
+        caller's own transaction is the one to retry."""
+        if self.db.conn.in_transaction:
+            return fn()
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.tx():
+                    return fn()
+            except BufferFull as exc:
+                if not exc.freed or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- acquisition -----------------------------------------------------------------
     def store(self, records: Iterable[ArchiveRecord], clock_offset_s: float = 0.0,
               cursor: tuple[str, ArchiveKind, int] | None = None) -> int:
         """Store records (one row per parameter) and optionally advance a poll cursor, atomically.
         Returns how many new values were stored; repeats of a stored key are ignored."""
-        with self.tx():
+        records = list(records)
+
+        def do() -> int:
             added = self.insert_values(records, clock_offset_s)
             if cursor is not None:
                 meter, kind, period = cursor
                 self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": period},
-                                          pk=("meter", "kind"))
-        return added
+                                                pk=("meter", "kind"))
+            return added
+        return self.write(do)
 
     def insert_values(self, records: Iterable[ArchiveRecord], clock_offset_s: float = 0.0) -> int:
         """Insert records inside the caller's transaction; returns how many new values were stored."""
@@ -138,31 +240,62 @@ class Buffer:
         return row[0] if row else None
 
     def add_radio(self, packet: RadioPacket) -> None:
-        with self.tx():
-            self.db.table("radio").insert({k: getattr(packet, k) for k in RadioPacket.__slots__})
+        row = {k: getattr(packet, k) for k in RadioPacket.__slots__}
+        self.write(lambda: self.db.table("radio").insert(row))
 
     def reject(self, source: str, reason: str, payload: bytes) -> None:
         """Keep a frame that did not decode, with the reason, for diagnosis and the packet log."""
-        with self.tx():
-            self.db.table("rejects").insert({"received_at": time.time(), "source": source, "reason": reason,
-                                       "payload": payload})
+        row = {"received_at": time.time(), "source": source, "reason": reason, "payload": payload}
+        self.write(lambda: self.db.table("rejects").insert(row))
 
-    def event(self, kind: str, meter: str = "", count: int = 0, **detail: object) -> None:
+    def add_device_event(self, meter: str, at: float, code: str, severity: str, detail: dict) -> bool:
+        """An entry of a device's event log (source "device"); a repeat of (meter, at, code) is
+        ignored and returns False. Joins the caller's transaction if inside ``tx()``."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity: must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        if not meter or not code:
+            raise ValueError("meter and code of a device event must not be empty")
+        text = json.dumps(detail, sort_keys=True, default=str)
+        return self.write(lambda: self.db.execute(
+            "INSERT OR IGNORE INTO events (at, kind, meter, count, detail, severity, source) "
+            "VALUES (?, ?, ?, 0, ?, ?, 'device')", [at, code, meter, text, severity]).rowcount == 1)
+
+    def add_result(self, command_id: str, state: str, detail: dict) -> None:
+        """Queue a command's result for the cloud (sent before anything else). Joins the caller's
+        transaction if inside ``tx()``, so a result is durable exactly when its effect is."""
+        if state not in RESULT_STATES:
+            raise ValueError(f"state: must be one of {', '.join(RESULT_STATES)}, got {state!r}")
+        if not command_id:
+            raise ValueError("command_id must not be empty")
+        text = json.dumps(detail, sort_keys=True, default=str)
+        self.write(lambda: self.db.execute("INSERT INTO results (command_id, state, at, detail) VALUES (?, ?, ?, ?)",
+                                           [command_id, state, time.time(), text]))
+
+    def event(self, kind: str, meter: str = "", count: int = 0, severity: str | None = None,
+              **detail: object) -> None:
         """Record something the operator and the cloud must know about (a loss, a clock correction ...)."""
-        with self.tx():
-            self.add_event(kind, meter, count, **detail)
+        self.write(lambda: self.add_event(kind, meter, count, severity=severity, **detail))
 
-    def add_event(self, kind: str, meter: str = "", count: int = 0, **detail: object) -> None:
-        """``event`` inside the caller's transaction."""
-        self.db.table("events").insert({"at": time.time(), "kind": kind, "meter": meter, "count": count,
-                                  "detail": json.dumps(detail, sort_keys=True, default=str)})
+    def add_event(self, kind: str, meter: str = "", count: int = 0, severity: str | None = None,
+                  **detail: object) -> None:
+        """``event`` inside the caller's transaction (source "edge"). ``severity`` defaults to
+        "warning" for losses, budget warnings and clock corrections, "info" otherwise."""
+        level = severity.lower() if isinstance(severity, str) else None
+        if level not in SEVERITIES:
+            if severity is not None:  # not ours to judge: keep what the caller said in the detail
+                detail["severity"] = severity
+            level = "warning" if kind in WARNING_KINDS else "info"
+        self.db.execute("INSERT INTO events (at, kind, meter, count, detail, severity, source) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'edge')",
+                        [time.time(), kind, meter, count, json.dumps(detail, sort_keys=True, default=str), level])
 
     def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
         where, args = ("WHERE kind = ?", [kind]) if kind else ("", [])
-        rows = self.db.execute(f"SELECT id, at, kind, meter, count, detail FROM events {where} "  # noqa: S608
+        rows = self.db.execute(f"SELECT id, at, kind, meter, count, detail, severity, source FROM events {where} "  # noqa: S608
                                "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
-        return [{"id": i, "at": at, "kind": k, "meter": m, "count": c, "detail": json.loads(d)}
-                for i, at, k, m, c, d in rows]
+        return [{"id": i, "at": at, "kind": k, "meter": m, "count": c, "detail": json.loads(d),
+                 "severity": s or outbox.severity_of(k), "source": src}
+                for i, at, k, m, c, d, s, src in rows]
 
     def data_bytes(self) -> int:
         """Bytes of the database's pages in use (free pages are reused before the file grows)."""
@@ -171,84 +304,70 @@ class Buffer:
         size = self.db.execute("PRAGMA page_size").fetchone()[0]
         return (pages - free) * size
 
-    # --- outbox ----------------------------------------------------------------------
-    def next_batch(self, max_records: int, site: str) -> Batch | None:
-        """The oldest batch not yet published, else a new one from unbatched rows, else None."""
-        with self.tx():
-            row = self.db.execute("SELECT seq, created_at FROM batches WHERE state = ? ORDER BY seq LIMIT 1",
-                                  [PENDING]).fetchone()
-            if row is None:
-                # keys in (period, meter, channel, kind) order through idx_archive_outbox; every value of a
-                # key joins the same batch: the range update below takes all rows up to the last key
-                keys = self.db.execute(
-                    "SELECT DISTINCT period_start, meter, channel, kind FROM archive WHERE batch IS NULL "
-                    "ORDER BY period_start, meter, channel, kind LIMIT ?", [max_records]).fetchall()
-                if not keys:
-                    return None
-                seq = (self.db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0) + 1
-                created = time.time()
-                self.db.execute("UPDATE archive SET batch = ? WHERE batch IS NULL "
-                                "AND (period_start, meter, channel, kind) <= (?, ?, ?, ?)", [seq, *keys[-1]])
-                self.db.table("batches").insert({"seq": seq, "state": PENDING, "records": len(keys),
-                                           "created_at": created, "published_at": None})
-                row = (seq, created)
-        return self._batch(site, row[0], row[1])
+    def wal_bytes(self) -> int:
+        """Size of the write-ahead log file (it holds recent writes until a checkpoint)."""
+        try:
+            return os.path.getsize(f"{self.path}-wal")
+        except FileNotFoundError:
+            return 0
 
-    def _batch(self, site: str, seq: int, created_at: float) -> Batch:
-        grouped: dict[tuple, dict] = {}
-        meta: dict[tuple, tuple] = {}
-        for meter, channel, kind, start, nature, parameter, value, quality, version, received in self.db.execute(
-                "SELECT meter, channel, kind, period_start, nature, parameter, value, quality, version, received_at "
-                "FROM archive WHERE batch = ? ORDER BY period_start, meter, channel, kind, parameter", [seq]):
-            key = (meter, channel, kind, start)
-            values = grouped.get(key)
-            if values is None:
-                grouped[key] = values = {}
-                meta[key] = (_KINDS[kind], _NATURES[nature], quality, version, received)
-            values[parameter] = value
-        records = tuple(
-            ArchiveRecord(meter=k[0], channel=k[1], kind=m[0], nature=m[1], period_start=k[3], values=values,
-                          quality=m[2], version=m[3], received_at=m[4])
-            for (k, values), m in zip(grouped.items(), meta.values(), strict=True))
-        return Batch(site=site, seq=seq, records=records, created_at=created_at)
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and truncate it (outside a transaction)."""
+        if not self.db.conn.in_transaction:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- outbox (edge/outbox.py) -------------------------------------------------------
+    def next_batch(self, max_records: int, site: str, time_zone: str = "UTC") -> Batch | None:
+        """The oldest batch not yet published, else a new one from unbatched rows, else None."""
+        batches = self.next_batches(1, max_records, site, time_zone=time_zone)
+        return batches[0] if batches else None
+
+    def next_batches(self, count: int, max_records: int, site: str, skip: Collection[int] = (), new: bool = True,
+                     time_zone: str = "UTC") -> list[Batch]:
+        """Up to ``count`` batches to publish, in one transaction: pending ones first (oldest
+        first, except the seqs in ``skip``, already in flight), then new ones when ``new``, by
+        content: command results, archive values, lost periods and events, radio packets."""
+        return self.write(lambda: outbox.next_batches(self.db, count, max_records, site, skip, new, time_zone))
 
     def mark_published(self, seq: int) -> None:
-        with self.tx():
-            self.db.execute("UPDATE batches SET state = ?, published_at = ? WHERE seq = ? AND state = ?",
-                            [PUBLISHED, time.time(), seq, PENDING])
+        self.mark_published_many([seq])
+
+    def mark_published_many(self, seqs: Collection[int]) -> None:
+        """Batches acknowledged by JetStream (each by its own acknowledgement), in one transaction."""
+        if seqs:
+            now = time.time()
+            self.write(lambda: self.db.conn.executemany(
+                "UPDATE batches SET state = ?, published_at = ? WHERE seq = ? AND state = ?",
+                [(PUBLISHED, now, seq, PENDING) for seq in seqs]))
+
+    def unconfirmed_batches(self) -> int:
+        """Batches published but not yet confirmed stored by the cloud (for backpressure)."""
+        return self.db.execute("SELECT count(*) FROM batches WHERE state = ?", [PUBLISHED]).fetchone()[0]
 
     def adopt_watermark(self, watermark: int) -> int:
         """Guard against a buffer younger than the cloud's history (a replaced disk, a new
         gateway for an existing site): when the cloud's stored watermark is above every local
         batch seq, the local unconfirmed batches are renumbered above it, so that they are
         neither taken as stored nor deduplicated against old batches. Returns how many moved."""
-        with self.tx():
+        def do() -> int:
             local = self.db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0
             if local >= watermark:
                 return 0  # the normal case: the watermark only covers batches this buffer made
-            old = [r[0] for r in self.db.execute("SELECT seq FROM batches WHERE state != ? ORDER BY seq", [STORED])]
-            for i, seq in enumerate(old, start=1):
-                self.db.execute("UPDATE archive SET batch = ? WHERE batch = ?", [watermark + i, seq])
-                self.db.execute("UPDATE batches SET seq = ?, state = ? WHERE seq = ?", [watermark + i, PENDING, seq])
-            # the sequence continues above the cloud's watermark even with nothing to renumber
-            self.db.table("batches").insert({"seq": watermark, "state": STORED, "records": 0, "created_at": time.time(),
-                                       "published_at": None}, ignore=True)
-            self.add_event("batches_renumbered", count=len(old), watermark=watermark, local_max_seq=local)
-        return len(old)
+            moved = outbox.renumber_above(self.db, watermark)
+            self.add_event("batches_renumbered", count=moved, watermark=watermark, local_max_seq=local)
+            return moved
+        return self.write(do)
 
     def mark_stored_upto(self, watermark: int) -> int:
         """Apply the cloud's stored watermark; returns how many batches it confirmed."""
-        with self.tx():
-            cur = self.db.execute("UPDATE batches SET state = ? WHERE seq <= ? AND state != ?",
-                                  [STORED, watermark, STORED])
-            return cur.rowcount
+        return self.write(lambda: self.db.execute("UPDATE batches SET state = ? WHERE seq <= ? AND state != ?",
+                                                  [STORED, watermark, STORED]).rowcount)
 
     def requeue_unconfirmed(self, older_than_s: float) -> int:
         """Published batches the cloud has not confirmed in time go back to pending (same seq)."""
-        with self.tx():
-            cur = self.db.execute("UPDATE batches SET state = ? WHERE state = ? AND published_at < ?",
-                                  [PENDING, PUBLISHED, time.time() - older_than_s])
-            return cur.rowcount
+        return self.write(lambda: self.db.execute(
+            "UPDATE batches SET state = ? WHERE state = ? AND published_at < ?",
+            [PENDING, PUBLISHED, time.time() - older_than_s]).rowcount)
 
     def stats(self) -> dict[str, object]:
         counts = dict(self.db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
@@ -256,6 +375,12 @@ class Buffer:
         oldest, unsynced = self.db.execute(
             "SELECT min(a.received_at), count(*) FROM archive a LEFT JOIN batches b ON b.seq = a.batch "
             "WHERE a.batch IS NULL OR b.state != ?", [STORED]).fetchone()
-        return {"values": self.db["archive"].count, "unbatched_values": unbatched, "unsynced_values": unsynced,
-                "batches": json.dumps(counts, sort_keys=True), "oldest_unsynced_received_at": oldest,
-                "radio_packets": self.db["radio"].count, "rejects": self.db["rejects"].count}
+        out: dict[str, object] = {
+            "values": self.db["archive"].count, "unbatched_values": unbatched, "unsynced_values": unsynced,
+            "batches": json.dumps(counts, sort_keys=True), "oldest_unsynced_received_at": oldest,
+            "radio_packets": self.db["radio"].count, "rejects": self.db["rejects"].count}
+        for table in ("events", "lost", "radio", "results"):
+            out[f"unsynced_{table}"] = self.db.execute(
+                f"SELECT count(*) FROM {table} t LEFT JOIN batches b ON b.seq = t.batch "  # noqa: S608
+                "WHERE t.batch IS NULL OR b.state != ?", [STORED]).fetchone()[0]
+        return out

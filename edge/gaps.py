@@ -6,7 +6,9 @@ read into the archive, open in ``gaps`` (to be requested again, newest first, wi
 or in ``lost`` with the reason (older than the device's archive depth, or refused by the
 device). A lost period is reported, never filled in. Registration follows the device's clock
 and never moves back, so a clock correction neither creates nor erases a period.
-Tests: tests/integration/test_edge_gaps.py.
+Every archive kind has its own cursor: ``schedule_now`` says when a period counts as closed
+(an hour or a day at its end by the device's clock, a month once the reporting day has begun).
+Tests: tests/integration/test_edge_gaps.py, tests/integration/test_edge_lora_gaps.py.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from edge.buffer import Buffer
-from protocol.periods import from_device_seconds, next_period, periods, to_device_seconds
+from protocol.periods import from_device_seconds, next_period, period_start, periods, to_device_seconds
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import ArchiveRecord
 
@@ -31,6 +33,20 @@ class Gap:
     kind: ArchiveKind
     period: int  # device seconds of the period start
     attempts: int
+
+
+def first_period(kind: ArchiveKind, commissioned_local: datetime) -> datetime:
+    """The first period of ``kind`` that starts at or after commissioning (device local time)."""
+    start = period_start(kind, commissioned_local)
+    return start if start == commissioned_local else next_period(kind, start)
+
+
+def schedule_now(kind: ArchiveKind, device_now: datetime, reporting_day: int = 1) -> datetime:
+    """The moment up to which periods of ``kind`` count as closed: hours and days when they end
+    by the device's clock, a month only once its reporting day of the next month has begun."""
+    if kind is ArchiveKind.MONTH:
+        return device_now - timedelta(days=reporting_day - 1)
+    return device_now
 
 
 class GapBook:
@@ -56,7 +72,7 @@ class GapBook:
             return 0, 0
         top = max(new_gaps + new_lost)
         now = time.time()
-        with self.buffer.tx():
+        def write() -> None:
             if new_gaps:
                 self.db.table("gaps").insert_all(
                     [{"meter": meter, "kind": kind.value, "period": p, "attempts": 0, "next_try_at": 0.0,
@@ -65,6 +81,7 @@ class GapBook:
                 self._lose(meter, kind, new_lost, f"older than the device's archive depth ({depth.days} d)", now)
             self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": top},
                                             pk=("meter", "kind"))
+        self.buffer.write(write)  # one transaction, tried again after an eviction when the disk is full
         if new_lost:
             log.warning("event=periods_lost meter=%s kind=%s count=%d first=%s last=%s reason=beyond_depth", meter,
                         kind.value, len(new_lost), from_device_seconds(min(new_lost)),
@@ -79,27 +96,58 @@ class GapBook:
 
     def fill(self, gap: Gap, records: Iterable[ArchiveRecord], clock_offset_s: float) -> int:
         """Store a period's records and close its gap in one transaction."""
-        with self.buffer.tx():
-            added = self.buffer.insert_values(records, clock_offset_s)
+        rows = list(records)
+
+        def write() -> int:
+            added = self.buffer.insert_values(rows, clock_offset_s)
             self._close(gap)
-        return added
+            return added
+        return self.buffer.write(write)
 
     def refused(self, gap: Gap, reason: str) -> None:
         """The device has no archive for the period: it is lost, with the reason."""
-        with self.buffer.tx():
+        def write() -> None:
             self._lose(gap.meter, gap.kind, [gap.period], reason, time.time())
             self._close(gap)
+        self.buffer.write(write)
         log.warning("event=period_lost meter=%s kind=%s period=%s reason=%r", gap.meter, gap.kind.value,
                     from_device_seconds(gap.period), reason)
 
     def retry_later(self, gap: Gap, reason: str) -> float:
         """Back off on one period; returns the delay in seconds."""
         delay = min(self.base_backoff_s * 2 ** min(gap.attempts, 30), self.max_backoff_s)
-        with self.buffer.tx():
-            self.db.execute("UPDATE gaps SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
-                            "WHERE meter = ? AND kind = ? AND period = ?",
-                            [time.time() + delay, reason, gap.meter, gap.kind.value, gap.period])
+        self.buffer.write(lambda: self.db.execute(
+            "UPDATE gaps SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
+            "WHERE meter = ? AND kind = ? AND period = ?",
+            [time.time() + delay, reason, gap.meter, gap.kind.value, gap.period]))
         return delay
+
+    def expire(self, meter: str, kind: ArchiveKind, oldest_kept: datetime, reason: str) -> int:
+        """Open gaps the device no longer keeps (older than its depth) become lost; returns how many."""
+        limit = to_device_seconds(oldest_kept)
+        old = [r[0] for r in self.db.execute("SELECT period FROM gaps WHERE meter = ? AND kind = ? AND period < ?",
+                                             [meter, kind.value, limit])]
+        if not old:
+            return 0
+        def write() -> None:
+            self._lose(meter, kind, old, reason, time.time())
+            self.db.execute("DELETE FROM gaps WHERE meter = ? AND kind = ? AND period < ?", [meter, kind.value, limit])
+        self.buffer.write(write)
+        return len(old)
+
+    def close_period(self, meter: str, kind: ArchiveKind, period: int) -> None:
+        """A period arrived by other means (a LoRa uplink, a backfill command): its gap is closed."""
+        self._close(Gap(meter, kind, period, 0))
+
+    def lose(self, meter: str, kind: ArchiveKind, lost: list[int], reason: str) -> None:
+        """Record periods as lost (inside the caller's transaction or its own) and close their gaps."""
+        if not lost:
+            return
+        def write() -> None:
+            self._lose(meter, kind, lost, reason, time.time())
+            for p in lost:
+                self._close(Gap(meter, kind, p, 0))
+        self.buffer.write(write)
 
     def _close(self, gap: Gap) -> None:
         self.db.execute("DELETE FROM gaps WHERE meter = ? AND kind = ? AND period = ?",

@@ -1,9 +1,11 @@
 """The edge agent's state for an operator: a JSON snapshot and a small local HTTP endpoint
 (aiohttp, ``GET /status``, default 127.0.0.1:8081) that `domuchet edge status` prints.
 
-The snapshot says: buffer depth and the age of the oldest unsynced value, last sync and the
-cloud's stored watermark, whether NATS and MQTT are connected, each device's last successful
-read, last error and clock offset, open gaps and lost periods, disk budget use, recent events.
+The snapshot says: buffer depth (unsynced values, events, lost periods, radio packets, command
+results) and the age of the oldest unsynced value, last sync, batches in flight, backpressure and
+the cloud's stored watermark, whether NATS and MQTT are connected, each device's last successful
+read, last error and clock offset, open gaps and lost periods, disk budget use (write-ahead log
+included), recent events.
 Tests: tests/integration/test_edge_status.py.
 """
 
@@ -70,6 +72,10 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
             "oldest_unsynced_age_s": _age(oldest, now),
             "radio_packets": stats["radio_packets"],
             "rejects": stats["rejects"],
+            "unsynced_events": stats["unsynced_events"],
+            "unsynced_lost_periods": stats["unsynced_lost"],
+            "unsynced_radio_packets": stats["unsynced_radio"],
+            "unsynced_command_results": stats["unsynced_results"],
         },
         "sync": {
             "nats_url": agent.config.nats_url,
@@ -77,6 +83,8 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
             "nats_down_for_s": None if sync.connected else _age(sync.disconnected_at, now),
             "last_sync_at": sync.last_sync, "last_sync_age_s": _age(sync.last_sync, now),
             "published_batches": sync.published,
+            "in_flight_batches": sync.in_flight,
+            "backpressure": sync.backpressure,
             "stored_watermark": sync.watermark,
             "last_stored_at": sync.last_stored_at,
         },
@@ -85,9 +93,11 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
         "open_gaps": sum(d["open_gaps"] for d in devices),
         "lost_periods": sum(d["lost_periods"] for d in devices),
         "disk": {"budget_bytes": budget.budget_bytes, "used_bytes": budget.used_bytes,
-                 "used_pct": round(budget.used_pct, 1), "level": budget.level,
+                 "wal_bytes": budget.wal_bytes, "used_pct": round(budget.used_pct, 1), "level": budget.level,
                  "evicted_stored_values": budget.evicted_stored_values,
-                 "evicted_unsynced_values": budget.evicted_unsynced_values},
+                 "evicted_unsynced_values": budget.evicted_unsynced_values,
+                 "evicted_unsynced_rows": budget.evicted_unsynced_rows,
+                 "disk_full_errors": budget.disk_full_errors},
         "events": agent.buffer.events(limit=10),
     }
 

@@ -1,9 +1,14 @@
 """Store-and-forward sync: publish buffered batches to JetStream, apply the cloud's watermark.
 
-A batch is published with ``Nats-Msg-Id = <site>:<seq>`` and marked published only on the
-JetStream acknowledgement. It counts as safe only when the cloud's *stored* watermark
-(DU_STORED bucket, key = site) reaches it; a published batch not confirmed within
-``confirm_timeout_s`` is sent again with the same id (harmless: deduplicated downstream).
+A batch is published on the subject of its content (``protocol.wire.batch_subject``) with
+``Nats-Msg-Id = <site>:<seq>``. Up to ``window`` batches are in flight at once (JetStream
+asynchronous publishing); each is marked published only on its own acknowledgement. When an
+acknowledgement fails or does not come within ``ack_timeout_s``, every batch still in flight
+stays pending and is sent again, same seq, after a backoff. A batch counts as safe only when
+the cloud's *stored* watermark (DU_STORED bucket, key = site) reaches it; a published batch not
+confirmed within ``confirm_timeout_s`` is sent again with the same id (harmless: deduplicated
+downstream). Backpressure: while more than ``max_unconfirmed_batches`` batches are published
+but not confirmed stored (the cloud is slow), no new batch is built; they wait in the buffer.
 """
 
 from __future__ import annotations
@@ -19,23 +24,33 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoStreamRespon
 from nats.js.errors import Error as JetStreamError
 
 from edge.buffer import Buffer
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, nats_options
 from protocol import subjects
-from protocol.wire import encode_batch
+from protocol.wire import batch_subject, encode_batch
 
 log = logging.getLogger(__name__)
 _PUBLISH_ERRORS = (NatsTimeout, NoStreamResponseError, JetStreamError, ConnectionClosedError,
                    OutboundBufferLimitError, asyncio.TimeoutError)
 
 
+class _NoAck(Exception):
+    """A batch in flight got no acknowledgement in time."""
+
+
 class Sync:
-    def __init__(self, config: EdgeConfig, buffer: Buffer, confirm_timeout_s: float = 60.0) -> None:
+    def __init__(self, config: EdgeConfig, buffer: Buffer, confirm_timeout_s: float = 60.0, window: int = 32,
+                 ack_timeout_s: float = 5.0) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
         self.config = config
         self.buffer = buffer
         self.confirm_timeout_s = confirm_timeout_s
-        self.subject = subjects.archive_subject(config.site)
+        self.window = window
+        self.ack_timeout_s = ack_timeout_s
         self.published = 0
         self.watermark = 0
+        self.in_flight = 0  # batches sent and not yet acknowledged
+        self.backpressure = False  # too many batches published and not confirmed stored
         self.last_sync: float | None = None  # last publish acknowledged by JetStream
         self.last_stored_at: float | None = None  # last time the cloud's watermark moved
         self.disconnected_at: float | None = time.time()  # down until the first connect
@@ -51,16 +66,13 @@ class Sync:
         nc = None
         while nc is None and not stop.is_set():
             # with max_reconnect_attempts=-1 nats.connect retries a dead uplink forever: race it against stop
-            connect = asyncio.ensure_future(nats.connect(
-                servers=[self.config.nats_url], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                name=f"domuchet-edge-{self.config.site}", ping_interval=2, max_outstanding_pings=2,
-                connect_timeout=2, disconnected_cb=self._down, reconnected_cb=self._up, error_cb=self._error))
+            connect = asyncio.ensure_future(nats.connect(**nats_options(
+                self.config, "sync", disconnected_cb=self._down, reconnected_cb=self._up, error_cb=self._error)))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             if not connect.done():
-                connect.cancel()
-                await asyncio.gather(connect, return_exceptions=True)
+                await _cancel(connect)
                 return
             try:
                 nc = connect.result()
@@ -73,30 +85,85 @@ class Sync:
         self.disconnected_at = None
         js = nc.jetstream()
         watcher = asyncio.create_task(self._watch_watermark(js, stop))
-        backoff = 0.2
         try:
-            while not stop.is_set():
-                self.buffer.requeue_unconfirmed(self.confirm_timeout_s)
-                batch = self.buffer.next_batch(self.config.batch_max_records, self.config.site)
-                if batch is None:
-                    await _sleep(stop, 0.2)
-                    continue
-                try:
-                    await js.publish(self.subject, encode_batch(batch), timeout=5.0,
-                                     headers={"Nats-Msg-Id": batch.msg_id})
-                except _PUBLISH_ERRORS as exc:
-                    log.warning("event=publish_failed seq=%d reason=%r retry_s=%.1f", batch.seq, str(exc), backoff)
-                    await _sleep(stop, backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                backoff = 0.2
-                self.buffer.mark_published(batch.seq)
-                self.published += 1
-                self.last_sync = time.time()
+            await self._publish(js, stop)
         finally:
             watcher.cancel()
             self._nc = None
+            self.in_flight = 0
             await nc.close()
+
+    async def _publish(self, js, stop: asyncio.Event) -> None:
+        """Keep up to ``window`` batches in flight; mark each published on its own acknowledgement."""
+        cfg = self.config
+        flight: dict[int, tuple[asyncio.Future, float]] = {}  # seq -> (ack future, sent at, monotonic)
+        backoff = 0.2
+        requeue_at = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= requeue_at:
+                    self.buffer.requeue_unconfirmed(self.confirm_timeout_s)
+                    requeue_at = now + 1.0
+                sent = 0
+                try:
+                    if len(flight) <= self.window // 2:  # refill in bulk: fewer, larger transactions
+                        self.backpressure = self.buffer.unconfirmed_batches() >= cfg.max_unconfirmed_batches
+                        batches = self.buffer.next_batches(self.window - len(flight), cfg.batch_max_records,
+                                                           cfg.site, skip=flight.keys(), new=not self.backpressure,
+                                                           time_zone=cfg.time_zone)
+                        for batch in batches:
+                            future = await js.publish_async(batch_subject(batch), encode_batch(batch),
+                                                            headers={"Nats-Msg-Id": batch.msg_id})
+                            flight[batch.seq] = (future, time.monotonic())
+                            sent += 1
+                    self.in_flight = len(flight)
+                    if not flight:
+                        await _sleep(stop, 0.2)
+                        continue
+                    oldest = min(at for _, at in flight.values())
+                    wait_s = max(0.0, oldest + self.ack_timeout_s - time.monotonic())
+                    if len(flight) <= self.window // 2 and sent:
+                        wait_s = 0.0  # room left and more may be waiting: build on
+                    await asyncio.wait([f for f, _ in flight.values()], timeout=min(wait_s, 0.2),
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    self._collect(flight)
+                    backoff = 0.2
+                except (*_PUBLISH_ERRORS, _NoAck) as exc:
+                    seqs = sorted(flight)
+                    for future, _ in flight.values():
+                        future.cancel()
+                    flight.clear()
+                    self.in_flight = 0
+                    log.warning("event=publish_failed seqs=%s reason=%r retry_s=%.1f", _span(seqs),
+                                str(exc) or type(exc).__name__, backoff)
+                    await _sleep(stop, backoff)  # the unacknowledged batches stay pending: same seqs again
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            for future, _ in flight.values():
+                future.cancel()
+
+    def _collect(self, flight: dict[int, tuple[asyncio.Future, float]]) -> None:
+        """Mark the acknowledged batches published (one transaction); raise on a failed or late one."""
+        acked: list[int] = []
+        failure: BaseException | None = None
+        deadline = time.monotonic() - self.ack_timeout_s
+        for seq, (future, at) in list(flight.items()):
+            if future.done():
+                del flight[seq]
+                exc = None if future.cancelled() else future.exception()
+                if exc is None and not future.cancelled():
+                    acked.append(seq)
+                elif failure is None:  # whatever the broker said, the batch stays pending
+                    failure = _NoAck(f"batch {seq}: {exc!r}" if exc else f"batch {seq}: acknowledgement cancelled")
+            elif at < deadline and failure is None:
+                failure = _NoAck(f"batch {seq}: no acknowledgement within {self.ack_timeout_s:.0f} s")
+        if acked:
+            self.buffer.mark_published_many(acked)
+            self.published += len(acked)
+            self.last_sync = time.time()
+        if failure is not None:
+            raise failure
 
     async def _watch_watermark(self, js, stop: asyncio.Event) -> None:
         kv = None
@@ -133,6 +200,21 @@ class Sync:
     async def _up(self) -> None:
         self.disconnected_at = None
         log.info("event=nats_reconnected")
+
+
+async def _cancel(task: asyncio.Future) -> None:
+    """Cancel a connect attempt and wait for it to end. On Python 3.11 ``asyncio.wait_for`` can
+    swallow a cancellation that lands while a refused connection completes, and nats.py then
+    simply tries the next server; so cancel again until the attempt is really over."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled() and task.exception() is None:
+        await task.result().close()  # it connected after all: close it, nobody will use it
+
+
+def _span(seqs: list[int]) -> str:
+    return "-" if not seqs else str(seqs[0]) if len(seqs) == 1 else f"{seqs[0]}..{seqs[-1]}"
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

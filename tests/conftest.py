@@ -19,10 +19,36 @@ pytest_plugins = ["nicegui.testing.user_plugin"]
 _CHDB_DIR = Path(tempfile.mkdtemp(prefix="domuchet-chdb-"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port never handed out before in this session: a client some earlier test
+    left reconnecting (paho, nats.py) must not find a later test's server on its old port."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_mqtt_clients() -> Iterator[None]:
+    """Fail the test that leaves a paho network thread running: such a client reconnects forever
+    and, with a reused client id, takes a later test's MQTT session away from it."""
+    import threading
+    import time
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        leaked = [t.name for t in threading.enumerate() if t.ident not in before and t.name.startswith("paho-mqtt")]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not leaked, f"MQTT client threads left running: {leaked}"
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """KARAT-307/306 over Modbus (TCP, or RTU on a serial bus): a small client for the register map in protocol/karat307.py
-and a poller that reads every closed hourly period the meter must have (edge/gaps.py).
+and a poller that reads every closed archive period the meter must have (edge/gaps.py), per kind.
 
 Each period is registered once from commissioning on and read newest first; a record and
 the closing of its gap are one transaction, so a restart resumes exactly where it stopped.
@@ -12,17 +12,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pymodbus.exceptions import ModbusException
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig
 from edge.drivers.modbus_link import LinkDown, ModbusLink
-from edge.gaps import GapBook
+from edge.gaps import GapBook, first_period, schedule_now
 from protocol import karat307 as regs
 from protocol.errors import DecodeError
-from protocol.periods import from_device_seconds, local_to_utc, to_device_seconds, utc_to_local, zone
+from protocol.periods import (
+    from_device_seconds,
+    local_to_utc,
+    period_start,
+    periods,
+    to_device_seconds,
+    utc_to_local,
+    zone,
+)
 from protocol.vocabulary import ArchiveKind, Nature, Quality
 from protocol.wire import ArchiveRecord
 
@@ -102,8 +110,11 @@ class Karat307Client:
 
 
 class Karat307Poller:
-    """Reads closed hourly archives of one KARAT-307 into the buffer, backfills its gaps newest
-    first, and keeps its clock right when the time service is on (``clock_threshold_s`` > 0)."""
+    """Reads the closed archives of one KARAT-307 into the buffer on its schedule (each kind in
+    ``meter.archive_kinds``: hours after they close, days after midnight by the device's clock,
+    months after the reporting day), backfills its gaps newest first, keeps its clock right when
+    the time service is on (``clock_threshold_s`` > 0), and carries out the cloud's commands for
+    the meter (edge/commands.py: backfill, time_sync, availability, read_current)."""
 
     def __init__(self, meter: MeterConfig, config: EdgeConfig, buffer: Buffer, client: Karat307Client) -> None:
         self.meter = meter
@@ -120,10 +131,11 @@ class Karat307Poller:
         self.clock_corrections = 0
         self._backoff = config.poll_interval_s
 
-    def _first_period(self) -> datetime:
-        commissioned = utc_to_local(self.meter.commissioned_at, self.tz)
-        start = commissioned.replace(minute=0, second=0, microsecond=0)
-        return start if start == commissioned else start + timedelta(hours=1)
+    def _first_period(self, kind: ArchiveKind = ArchiveKind.HOUR) -> datetime:
+        return first_period(kind, utc_to_local(self.meter.commissioned_at, self.tz))
+
+    def _depth(self, kind: ArchiveKind) -> timedelta:
+        return timedelta(days=self.meter.depth_days(kind))
 
     def _gateway_local(self) -> datetime:
         return utc_to_local(datetime.now().astimezone(), self.tz)
@@ -138,51 +150,141 @@ class Karat307Poller:
         threshold = self.config.clock_threshold_s
         if threshold <= 0 or self.clock_offset_s is None or abs(self.clock_offset_s) <= threshold:
             return device_now
-        before = self.clock_offset_s
+        return await self.set_clock(device_now, reason="threshold")
+
+    async def set_clock(self, device_now: datetime, reason: str) -> datetime:
+        """Set the device clock to the gateway's, measure again and log a ``clock_corrected`` event.
+        Periods already registered stay registered (edge/gaps.py), so no period appears or vanishes."""
+        before = self.clock_offset_s or 0.0
         target = self._gateway_local()
         await self.client.set_clock(to_device_seconds(target))
         device_after = await self._measure_clock()
         self.clock_corrections += 1
-        self.buffer.event("clock_set", meter=self.meter.serial, count=1, offset_before_s=round(before, 3),
+        self.buffer.event("clock_corrected", meter=self.meter.serial, count=1, offset_before_s=round(before, 3),
                           offset_after_s=round(self.clock_offset_s or 0.0, 3), device_time_before=str(device_now),
-                          device_time_set=str(target.replace(microsecond=0)), threshold_s=threshold)
-        log.warning("event=clock_set meter=%s offset_before_s=%.1f offset_after_s=%.1f threshold_s=%.1f",
-                    self.meter.serial, before, self.clock_offset_s or 0.0, threshold)
+                          device_time_set=str(target.replace(microsecond=0)),
+                          threshold_s=self.config.clock_threshold_s, reason=reason)
+        log.warning("event=clock_corrected meter=%s offset_before_s=%.1f offset_after_s=%.1f threshold_s=%.1f "
+                    "reason=%s", self.meter.serial, before, self.clock_offset_s or 0.0,
+                    self.config.clock_threshold_s, reason)
         return device_after
 
     async def poll_once(self) -> int:
-        """Register the periods closed since the last poll, then read open gaps newest first.
-        Returns the number of periods stored. Raises DeviceError."""
+        """Register the periods of every scheduled kind closed since the last poll, then read open
+        gaps newest first. Returns the number of periods stored. Raises DeviceError."""
         device_now = await self._time_service(await self._measure_clock())
-        self.gaps.register(self.meter.serial, ArchiveKind.HOUR, self._first_period(), device_now, self.depth)
         stored = 0
-        for gap in self.gaps.due(self.meter.serial, ArchiveKind.HOUR, self.config.max_periods_per_poll):
+        for kind in self.meter.kinds:
+            depth = self._depth(kind)
+            self.gaps.register(self.meter.serial, kind, self._first_period(kind),
+                               schedule_now(kind, device_now, self.meter.reporting_day), depth)
+            self.gaps.expire(self.meter.serial, kind, device_now - depth,
+                             f"older than the device's archive depth ({depth.days} d)")
+            stored += await self._read_gaps(kind)
+        self.last_ok = time.time()
+        return stored
+
+    async def _read_gaps(self, kind: ArchiveKind) -> int:
+        stored = 0
+        for gap in self.gaps.due(self.meter.serial, kind, self.config.max_periods_per_poll):
             start = from_device_seconds(gap.period)
             try:
-                record = await self.client.archive(ArchiveKind.HOUR, gap.period)
+                record = await self.client.archive(kind, gap.period)
             except PeriodRefused as exc:
                 self.gaps.refused(gap, f"device refused: {exc}")
                 continue
             if record is None:  # the device has not closed it yet by its own reckoning
                 delay = self.gaps.retry_later(gap, "device has no record yet")
-                log.info("event=period_not_ready meter=%s period=%s retry_s=%.1f", self.meter.serial, start, delay)
+                log.info("event=period_not_ready meter=%s kind=%s period=%s retry_s=%.1f", self.meter.serial,
+                         kind.value, start, delay)
                 continue
-            self.gaps.fill(gap, self._records(record, start), self.clock_offset_s or 0.0)
+            self.gaps.fill(gap, self._records(record, start, kind), self.clock_offset_s or 0.0)
             stored += 1
-        self.last_ok = time.time()
         return stored
 
     def more_due(self) -> bool:
-        return bool(self.gaps.due(self.meter.serial, ArchiveKind.HOUR, 1))
+        return any(self.gaps.due(self.meter.serial, kind, 1) for kind in self.meter.kinds)
 
-    def _records(self, record: regs.Karat307Record, start: datetime) -> list[ArchiveRecord]:
+    def _records(self, record: regs.Karat307Record, start: datetime,
+                 kind: ArchiveKind = ArchiveKind.HOUR) -> list[ArchiveRecord]:
         utc = int(local_to_utc(start, self.tz).timestamp())
         now = time.time()
         quality = Quality.DEVICE_FLAGGED if record.flags else Quality.OK
-        return [ArchiveRecord(meter=self.meter.serial, channel=channel, kind=ArchiveKind.HOUR,
+        return [ArchiveRecord(meter=self.meter.serial, channel=channel, kind=kind,
                               nature=Nature.INTEGRAL, period_start=utc, values=values, quality=quality,
                               received_at=now)
                 for channel, values in record.values().items()]
+
+    # --- commands from the cloud (edge/commands.py) ------------------------------------------
+    async def backfill(self, kind: ArchiveKind, first_utc: int, last_utc: int) -> dict[str, object]:
+        """Read the archive of ``kind`` for the periods starting from ``first_utc`` to ``last_utc``
+        (UTC seconds), newest first, within the device's depth; older periods, and periods the
+        device refuses, are recorded lost. Raises DeviceError (the link or the device failed)."""
+        device_now = await self._measure_clock()
+        depth = self._depth(kind)
+        oldest_kept = device_now - depth
+        first = max(period_start(kind, utc_to_local(datetime.fromtimestamp(first_utc, UTC), self.tz)),
+                    self._first_period(kind))
+        last = utc_to_local(datetime.fromtimestamp(last_utc, UTC), self.tz)
+        wanted = [p for p in periods(kind, first, device_now) if p <= last]
+        records, lost, refused, not_ready = 0, [], [], 0
+        for start in reversed(wanted):
+            period = to_device_seconds(start)
+            if start < oldest_kept:
+                lost.append(period)
+                continue
+            try:
+                record = await self.client.archive(kind, period)
+            except PeriodRefused:
+                refused.append(period)
+                continue
+            if record is None:
+                not_ready += 1
+                continue
+            rows = self._records(record, start, kind)
+
+            def write(rows: list[ArchiveRecord] = rows, period: int = period) -> None:
+                self.buffer.insert_values(rows, self.clock_offset_s or 0.0)
+                self.gaps.close_period(self.meter.serial, kind, period)
+            self.buffer.write(write)
+            records += 1
+        self.gaps.lose(self.meter.serial, kind, lost, f"older than the device's archive depth ({depth.days} d)")
+        self.gaps.lose(self.meter.serial, kind, refused, "device refused: outside the device's archive")
+        self.last_ok = time.time()
+        return {"records": records, "lost": len(lost) + len(refused), "not_closed": not_ready,
+                "periods": len(wanted)}
+
+    async def time_sync(self, force: bool = False) -> dict[str, object]:
+        """Measure the clock offset and set the device clock; with the time service on and the
+        offset within its threshold, only ``force`` sets it."""
+        device_now = await self._measure_clock()
+        before = self.clock_offset_s or 0.0
+        threshold = self.config.clock_threshold_s
+        if not force and threshold > 0 and abs(before) <= threshold:
+            return {"offset_before_s": round(before, 3), "set": False, "threshold_s": threshold}
+        await self.set_clock(device_now, reason="command")
+        return {"offset_before_s": round(before, 3), "offset_after_s": round(self.clock_offset_s or 0.0, 3),
+                "set": True}
+
+    async def availability(self) -> dict[str, object]:
+        """One short read (the clock) within the link's timeout."""
+        t0 = time.monotonic()
+        await self._measure_clock()
+        self.last_ok = time.time()
+        return {"available": True, "response_ms": round((time.monotonic() - t0) * 1000, 1),
+                "clock_offset_s": round(self.clock_offset_s or 0.0, 3)}
+
+    async def read_current(self) -> dict[str, object]:
+        """The KARAT-307 map has no instantaneous registers: the readings of the last closed hour
+        (the counters' values at its end) with the device's time."""
+        device_now = await self._measure_clock()
+        start = period_start(ArchiveKind.HOUR, device_now) - timedelta(hours=1)
+        record = await self.client.archive(ArchiveKind.HOUR, to_device_seconds(start))
+        if record is None:
+            raise DeviceError("the device has no closed hour yet")
+        self.last_ok = time.time()
+        return {"device_time": str(device_now.replace(microsecond=0)), "period": str(start),
+                "values": {str(ch): v for ch, v in record.values().items()}}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -1,12 +1,14 @@
 """Shared parts of the edge tests (tests/chaos/test_edge_*.py, tests/integration/test_edge_*.py):
 a simulated KARAT-307 on a real pymodbus server that can go offline and come back, edge configs,
-the records a simulated building must produce, and exactly-once checks against ClickHouse."""
+the records a simulated building must produce, and exactly-once checks against ClickHouse (archive
+values, and the events and lost periods the edge recorded)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from pymodbus.server import ModbusTcpServer
 from cloud.ingest import Ingest
 from cloud.storage.clickhouse import ClickHouse
 from edge.config import EdgeConfig, MeterConfig
+from protocol.periods import from_device_seconds, local_to_utc, zone
 from simulators.karat307 import Karat307, tcp_server
 from simulators.runner import SimulatedBuilding
 from simulators.scenario import BuildingSpec, Scenario, load, plan
@@ -164,6 +167,8 @@ def edge_toml(config: EdgeConfig) -> str:
             return "true" if v else "false"
         if isinstance(v, int | float):
             return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
     lines = ["[edge]"]
     for f in fields(config):
@@ -173,3 +178,48 @@ def edge_toml(config: EdgeConfig) -> str:
         lines.append("[[edge.meters]]")
         lines += [f"{f.name} = {value(getattr(meter, f.name))}" for f in fields(meter)]
     return "\n".join(lines) + "\n"
+
+
+# --- events and lost periods: what the edge recorded is in ClickHouse, each once -------------
+
+def edge_events_and_lost(db: Path, time_zone: str) -> tuple[dict[int, str], set[tuple], int]:
+    """From an edge buffer file (the agent may be running): event id -> code, lost periods as
+    (meter, kind, period start UTC epoch), and how many events or lost periods are not yet
+    confirmed stored by the cloud."""
+    tz = zone(time_zone)
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        events = dict(conn.execute("SELECT id, kind FROM events").fetchall())
+        lost = {(m, k, int(local_to_utc(from_device_seconds(p), tz).timestamp()))
+                for m, k, p in conn.execute("SELECT meter, kind, period FROM lost")}
+        unsynced = sum(conn.execute(
+            f"SELECT count(*) FROM {t} WHERE batch IS NULL OR batch IN "  # noqa: S608
+            "(SELECT seq FROM batches WHERE state != 'stored')").fetchone()[0] for t in ("events", "lost"))
+    return events, lost, unsynced
+
+
+async def cloud_events_and_lost(clickhouse: ClickHouse, site: str) -> tuple[dict[int, int], dict[tuple, int]]:
+    """ClickHouse's device_events (id -> rows) and lost_periods ((meter, kind, start) -> rows) of a site."""
+    events = await clickhouse.query("SELECT id, count() FROM {db}.device_events WHERE site = {site:String} "
+                                    "GROUP BY id", {"site": site})
+    lost = await clickhouse.query("SELECT meter, toString(kind), toUnixTimestamp(period_start), count() "
+                                  "FROM {db}.lost_periods WHERE site = {site:String} GROUP BY 1, 2, 3",
+                                  {"site": site})
+    return {i: n for i, n in events}, {(m, k, t): n for m, k, t, n in lost}
+
+
+async def assert_events_and_lost_exactly_once(clickhouse: ClickHouse, db: Path, site: str, time_zone: str,
+                                              timeout: float = 30) -> tuple[dict[int, str], set[tuple]]:
+    """Once the edge has every event and lost period confirmed stored: ClickHouse holds exactly
+    the edge's events (by id) and lost periods (by key), none of them twice. Returns the edge's."""
+    await until(lambda: edge_events_and_lost(db, time_zone)[2] == 0, timeout,
+                "every event and lost period confirmed stored")
+    events, lost, _ = edge_events_and_lost(db, time_zone)
+    cloud_events, cloud_lost = await cloud_events_and_lost(clickhouse, site)
+    assert set(cloud_events) == set(events), (
+        f"events missing in ClickHouse: {sorted(set(events) - set(cloud_events))[:5]}, "
+        f"unexpected: {sorted(set(cloud_events) - set(events))[:5]}")
+    assert set(cloud_lost) == lost, (f"lost periods missing: {sorted(lost - set(cloud_lost))[:3]}, "
+                                     f"unexpected: {sorted(set(cloud_lost) - lost)[:3]}")
+    doubled = [i for i, n in cloud_events.items() if n > 1] + [k for k, n in cloud_lost.items() if n > 1]
+    assert not doubled, f"stored twice: {doubled[:5]}"
+    return events, lost

@@ -1,7 +1,8 @@
 """Chaos: the uplink is down while a Modbus meter's 20-day backlog is read into a buffer whose
 disk budget is far too small. Unsynced values are evicted oldest first and every eviction is an
 event with its count; once the link is back, ClickHouse holds exactly the values that were not
-reported evicted, each once."""
+reported evicted, each once, and the eviction events that say how many were. And a disk that
+fills up for real under the agent (SQLITE_FULL) stops nothing and loses nothing silently."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from pathlib import Path
 from cloud.storage.clickhouse import ClickHouse
 from edge.agent import EdgeAgent
 from edge.buffer import Buffer
-from tests.chaos.edge_support import edge_config, meter_config, modbus_device, supervised_ingest, until
+from protocol.vocabulary import ArchiveKind
+from tests.chaos.edge_support import (
+    assert_events_and_lost_exactly_once,
+    edge_config,
+    meter_config,
+    modbus_device,
+    supervised_ingest,
+    until,
+)
 from tests.conftest import free_port
 
 DAYS = 20
@@ -37,9 +46,9 @@ async def test_a_full_disk_budget_evicts_oldest_first_and_reports_every_lost_val
             await asyncio.sleep(1.5)  # one more budget check after the last read
         finally:
             stop.set()
-            await task
+            await asyncio.wait_for(task, 60)
     buf = Buffer(config.data_dir / "buffer.db")
-    events = buf.events(kind="unsynced_evicted", limit=10_000)
+    events = [e for e in buf.events(kind="unsynced_evicted", limit=10_000) if e["detail"]["content"] == "archive"]
     evicted = sum(e["count"] for e in events)
     kept = buf.db.execute("SELECT count(*) FROM archive").fetchone()[0]
     assert evicted > 0
@@ -61,6 +70,53 @@ async def test_a_full_disk_budget_evicts_oldest_first_and_reports_every_lost_val
         raw, distinct = (await clickhouse.query(
             "SELECT count(), uniqExact(meter, channel, kind, parameter, period_start) FROM {db}.archive"))[0]
         assert raw == distinct == kept
+        # the cloud knows what was lost, exactly: the edge's eviction events arrived, once each
+        await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db", "chaos-disk",
+                                                  config.time_zone)
+        reported = (await clickhouse.query(
+            "SELECT sum(JSONExtractInt(detail, 'count')) FROM {db}.device_events WHERE site = 'chaos-disk' "
+            "AND code = 'unsynced_evicted' AND JSONExtractString(detail, 'content') = 'archive'"))[0][0]
+        assert kept + reported == total
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_disk_that_fills_up_under_the_agent_stops_nothing_and_loses_nothing_silently(
+        tmp_path: Path) -> None:
+    """The disk (not the budget) fills while a 6-day backlog is read: a real SQLITE_FULL
+    (``max_page_count`` on the agent's own connection). The agent keeps running, the backlog is
+    read, and every value read is either in the buffer or reported evicted."""
+    days = 6
+    commissioned = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+    now = commissioned + timedelta(days=days, minutes=30)
+    async with modbus_device(commissioned, now, speed=1.0) as dev:
+        config = edge_config(tmp_path / "edge", [meter_config(dev)], site="chaos-disk-full",
+                             nats_url=f"nats://127.0.0.1:{free_port()}")  # the uplink is down
+        agent = EdgeAgent(config)
+        db = agent.buffer.db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + 30}")  # the disk has room for 30 more pages (~4 days)
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+
+        def accounted(buf: Buffer) -> tuple[int, int]:
+            """(values kept, values reported evicted)"""
+            evicted = sum(e["count"] for e in buf.events(kind="unsynced_evicted", limit=10_000)
+                          if e["detail"]["content"] == "archive")
+            return buf.db.execute("SELECT count(*) FROM archive").fetchone()[0], evicted
+        total = days * 24 * VALUES_PER_HOUR
+        try:
+            await until(lambda: sum(accounted(agent.buffer)) == total and agent.buffer.cursor(
+                dev.device.serial, ArchiveKind.HOUR) is not None and not agent.gaps.summary(), 60,
+                "the whole backlog read, every value kept or reported evicted")
+            assert agent.buffer.events(kind="disk_full")
+            assert not task.done()  # the agent runs on
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+    buf = Buffer(config.data_dir / "buffer.db")
+    kept, evicted = accounted(buf)
+    assert evicted > 0
+    assert kept + evicted == total
+    buf.close()

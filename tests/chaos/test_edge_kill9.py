@@ -1,11 +1,13 @@
 """Chaos: the edge agent (a real `python -m domuchet edge` process) is killed with SIGKILL
 several times while it polls, buffers and publishes batches; the simulated building keeps
 producing over Modbus TCP and LoRaWAN/MQTT. Afterwards every record is in ClickHouse exactly
-once (count by key, no duplicates), through the cloud's own ingest."""
+once (count by key, no duplicates), through the cloud's own ingest, and so is every event (one
+device event arrives before each kill) and lost period the edge recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -18,6 +20,7 @@ from pathlib import Path
 from cloud.storage.clickhouse import ClickHouse
 from simulators.runner import Endpoints, SimulatedBuilding
 from tests.chaos.edge_support import (
+    assert_events_and_lost_exactly_once,
     assert_exactly_once,
     building_meters,
     building_scenario,
@@ -41,6 +44,13 @@ def _unconfirmed(db: Path) -> tuple[int, int]:
         batches = conn.execute("SELECT count(*) FROM batches WHERE state != 'stored'").fetchone()[0]
         values = conn.execute("SELECT count(*) FROM archive WHERE batch IS NULL").fetchone()[0]
     return batches, values
+
+
+def _device_event(db: Path, n: int) -> None:
+    """A device event as the LoRa driver records it (Buffer.add_device_event), written while the agent is dead."""
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("INSERT INTO events (at, kind, meter, count, detail, severity, source) "
+                     "VALUES (?, 'interference', 'm-kill', 0, '{}', 'warning', 'device')", [1_768_435_200.0 + n])
 
 
 def _start_edge(config_file: Path, data_dir: Path, log: Path) -> subprocess.Popen:
@@ -80,6 +90,7 @@ async def test_kill_9_of_the_edge_mid_batch_loses_and_doubles_nothing(nats, clic
             edge.send_signal(signal.SIGKILL)
             assert await asyncio.to_thread(edge.wait) == -signal.SIGKILL
             in_flight.append(_unconfirmed(config.data_dir / "buffer.db"))
+            _device_event(config.data_dir / "buffer.db", n)  # arrived just before the kill
             edge = _start_edge(config_file, tmp_path / "edge-data", log)
         await until(lambda: building.world.hour_index(building.clock.now()) >= HOURS, 60, "simulated hours")
         frozen = building.clock.freeze()
@@ -91,6 +102,9 @@ async def test_kill_9_of_the_edge_mid_batch_loses_and_doubles_nothing(nats, clic
             return await stored_keys(clickhouse) >= expected
         await until(all_stored, 60, f"{len(expected)} keys in ClickHouse")
         await assert_exactly_once(clickhouse, expected)
+        events, _ = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db", "chaos-kill",
+                                                              config.time_zone)
+        assert list(events.values()).count("interference") == KILLS
         # the kills did land mid-sync: batches built or published but not yet confirmed stored
         assert any(batches for batches, _ in in_flight), in_flight
         edge.send_signal(signal.SIGTERM)

@@ -1,8 +1,9 @@
 """Chaos on the uplink: nats-server restarted in the middle of sync, then the cloud link cut
 for two simulated days while the building keeps producing, then restored. The agent shows the
 cut in its status within seconds, keeps buffering, and afterwards every record is in ClickHouse
-exactly once. Also: a Modbus device offline for three simulated days comes back and is
-backfilled into ClickHouse without restarting anything."""
+exactly once, and so is every event and lost period the edge recorded. Also: a Modbus device
+offline for three simulated days comes back and is backfilled into ClickHouse without restarting
+anything; one offline longer than its archive depth has exactly its lost periods in ClickHouse."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from protocol.periods import local_to_utc, periods, utc_to_local
 from protocol.vocabulary import ArchiveKind
 from simulators.runner import Endpoints, SimulatedBuilding
 from tests.chaos.edge_support import (
+    assert_events_and_lost_exactly_once,
     assert_exactly_once,
     building_meters,
     building_scenario,
+    cloud_events_and_lost,
     edge_config,
     expected_keys,
     hours,
@@ -61,7 +64,8 @@ async def test_nats_restart_and_a_two_day_uplink_cut_lose_and_double_nothing(cli
         sim = asyncio.create_task(building.run(devnull, sim_stop))
         await until(lambda: agent.sync.watermark >= 3, 30, "a few batches stored")
 
-        # 1. nats-server restarts while batches are in flight
+        # 1. nats-server restarts while batches are in flight (and a device reports an event)
+        agent.buffer.add_device_event(building.heat_meter.serial, 1_768_435_200.0, "interference", "warning", {})
         nats_proc.terminate()
         nats_proc.wait()
         nats_proc = start_nats()
@@ -73,6 +77,7 @@ async def test_nats_restart_and_a_two_day_uplink_cut_lose_and_double_nothing(cli
         nats_proc.wait()
         await until(lambda: not snapshot(agent)["sync"]["nats_connected"], 10, "the cut shown in status")
         cut_at = building.clock.now()
+        agent.buffer.add_device_event(building.heat_meter.serial, 1_768_435_260.0, "integrity", "alarm", {})
         await until(lambda: building.clock.now() - cut_at >= timedelta(days=2), 30, "two simulated days")
         s = snapshot(agent)
         assert not s["sync"]["nats_connected"]
@@ -91,6 +96,9 @@ async def test_nats_restart_and_a_two_day_uplink_cut_lose_and_double_nothing(cli
         await until(all_stored, 60, f"{len(expected)} keys in ClickHouse")
         await assert_exactly_once(clickhouse, expected)
         await until(lambda: snapshot(agent)["buffer"]["unsynced_values"] == 0, 20, "every batch confirmed stored")
+        events, _ = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
+                                                              "chaos-uplink", agent.config.time_zone)
+        assert {"interference", "integrity"} <= set(events.values())
     finally:
         sim_stop.set()
         if sim is not None:
@@ -134,6 +142,56 @@ async def test_a_modbus_device_offline_for_three_days_is_backfilled_into_clickho
             assert s["devices"][0]["last_error"] == ""
             assert s["open_gaps"] == 0
             assert s["lost_periods"] == 0
+            _, lost = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
+                                                                "chaos-backfill", config.time_zone)
+            assert lost == set()  # three days are within the device's depth: nothing lost
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_device_offline_longer_than_its_archive_depth_has_exactly_its_lost_periods_in_clickhouse(
+        nats, clickhouse: ClickHouse, tmp_path: Path) -> None:
+    """The device keeps one day of hourly archives (as configured) and is off the line for three:
+    the periods older than its depth are reported lost (never filled in) and reach ClickHouse's
+    lost_periods exactly; every other period reaches the archive; the two never overlap."""
+    commissioned = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
+    async with modbus_device(commissioned, commissioned + hours(6.5), speed=1.0) as dev:
+        config = edge_config(tmp_path / "edge", [meter_config(dev, archive_depth_days=1)], site="chaos-depth",
+                             nats_url=nats.url, batch_max_records=20)
+        agent = EdgeAgent(config)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(agent.run(stop)),
+                 asyncio.create_task(supervised_ingest(nats.url, clickhouse, stop))]
+        serial, tz = dev.device.serial, dev.device.world.tz
+        try:
+            await until(lambda: agent.buffer.cursor(serial, ArchiveKind.HOUR) is not None
+                        and not agent.gaps.summary(), 30, "the first six hours read")
+            await dev.stop()
+            await until(lambda: bool(agent.pollers[0].last_error), 15, "the device seen offline")
+            dev.jump(commissioned + hours(6.5 + 72), speed=1.0)
+            await dev.start()
+            first = utc_to_local(commissioned, tz)
+            closed = [local_to_utc(p, tz) for p in periods(ArchiveKind.HOUR, first, dev.device.device_now())]
+            beyond = commissioned + hours(6.5 + 72 - 24)  # the device's depth when it came back
+            lost_hours = {p for p in closed[6:] if p < beyond}
+            kept_hours = set(closed) - lost_hours
+            assert (len(lost_hours), len(kept_hours)) == (49, 29)
+
+            async def archive_complete() -> bool:
+                rows = await clickhouse.query("SELECT DISTINCT period_start FROM {db}.archive WHERE meter = "
+                                              "{m:String}", {"m": serial})
+                return {t.replace(tzinfo=UTC) for (t,) in rows} == kept_hours
+            await until(archive_complete, 30, "the periods within the depth in ClickHouse")
+            _, lost = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
+                                                                "chaos-depth", config.time_zone)
+            assert lost == {(serial, "hour", int(p.timestamp())) for p in lost_hours}
+            _, cloud_lost = await cloud_events_and_lost(clickhouse, "chaos-depth")
+            assert len(cloud_lost) == 49
+            reported = await clickhouse.query(
+                "SELECT sum(JSONExtractInt(detail, 'count')) FROM {db}.device_events "
+                "WHERE site = 'chaos-depth' AND code = 'periods_lost'")
+            assert reported[0][0] == 49  # and the edge said so, with the count
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

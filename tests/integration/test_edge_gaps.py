@@ -140,3 +140,42 @@ async def test_a_period_the_device_has_not_closed_yet_is_asked_again_later(tmp_p
         assert buf.db.execute("SELECT attempts FROM gaps").fetchone()[0] == 1
         poller.client.close()
         buf.close()
+
+
+def test_each_archive_kind_closes_on_its_own_schedule() -> None:
+    """Hours and days close at their end by the device's clock; a month once its reporting day has begun."""
+    from edge.gaps import first_period, schedule_now
+
+    now = datetime(2026, 3, 4, 0, 30)
+    assert schedule_now(HOUR, now) == now
+    assert schedule_now(ArchiveKind.DAY, now) == now
+    feb = datetime(2026, 2, 1)
+    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=1))) == [feb]
+    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=4))) == [feb]
+    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=5))) == []
+    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 10, 3)) == datetime(2026, 1, 11)
+    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 10)) == datetime(2026, 1, 10)
+    assert first_period(ArchiveKind.MONTH, datetime(2026, 1, 10, 3)) == datetime(2026, 2, 1)
+
+
+async def test_daily_archives_are_read_after_midnight_by_the_device_clock(tmp_path: Path) -> None:
+    """Commissioned 03:00 Moscow on the 10th; at 03:30 on the 13th the device has closed the days of
+    the 11th and the 12th (the 10th began before commissioning): exactly those are read, as day records."""
+    async with modbus_device(COMMISSIONED, COMMISSIONED + hours(72.5), speed=1.0) as dev:
+        buf = Buffer(tmp_path / "buffer.db")
+        poller = _poller(tmp_path, dev, buf, archive_kinds=["hour", "day"])
+        serial = dev.device.serial
+        stop, task = await _run(poller)
+
+        def days() -> set[int]:
+            return {r[0] for r in buf.db.execute("SELECT DISTINCT period_start FROM archive WHERE meter = ? "
+                                                 "AND kind = 'day'", [serial])}
+        try:
+            await until(lambda: len(days()) == 2 and len(_stored(buf, serial)) >= 72, 30, "two days and 72 hours")
+        finally:
+            stop.set()
+            await task
+        assert days() == {_utc(dev, datetime(2026, 1, 11)), _utc(dev, datetime(2026, 1, 12))}
+        assert GapBook(buf, 1, 1).open(serial, ArchiveKind.DAY) == []
+        assert buf.cursor(serial, ArchiveKind.DAY) == to_device_seconds(datetime(2026, 1, 12))
+        buf.close()

@@ -63,7 +63,7 @@ def test_compact_archive_still_reads(handler) -> None:
     assert _values(buf)[(1, "Q", "hour", "integral")] == pytest.approx(0.001)
 
 
-def test_events_readings_and_passports_are_kept_as_events(handler) -> None:
+def test_device_events_are_device_events_and_readings_and_passports_are_kept(handler) -> None:
     h, buf = handler
     event = lorawan_up.DeviceEvent(PERIOD, lorawan_up.Effect.INTEGRITY, lorawan_up.Severity.ALARM, 0x0101, 0)
     h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(event)))
@@ -74,10 +74,17 @@ def test_events_readings_and_passports_are_kept_as_events(handler) -> None:
                                    inputs=(lorawan_up.Resource(1),))
     h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(passport), 9))
     kinds = [e["kind"] for e in buf.events()]
-    assert kinds == ["passport", "current_readings", "device_event"]
+    assert kinds == ["passport", "current_readings", "integrity"]
     assert buf.events(kind="passport")[0]["detail"]["firmware"] == "2.3"
-    assert buf.events(kind="device_event")[0]["detail"]["code"] == 0x0101
-    assert buf.db["radio"].count == 3
+    (device_event,) = buf.events(kind="integrity")
+    assert device_event["source"] == "device"
+    assert device_event["severity"] == "alarm"
+    assert device_event["meter"] == "941000001"
+    assert device_event["at"] == 1768035600  # 12:00 Moscow by the device's clock = 09:00 UTC
+    assert device_event["detail"]["event_code"] == "0x0101"
+    h.handle("t", _event(lorawan_up.FPORT_DATA, lorawan_up.encode(event), 10))  # the same event again
+    assert len(buf.events(kind="integrity")) == 1
+    assert buf.db["radio"].count == 4  # every packet is logged, the repeat too
     assert buf.db["archive"].count == 0
 
 

@@ -1,18 +1,22 @@
 """The edge outbox against the cloud's stored watermark (edge/buffer.py): a buffer younger than
 the cloud's history (a replaced disk, a new gateway for an existing site) renumbers its batches
 above the watermark instead of taking them as stored; a normal restart changes nothing; whole
-records always travel in one batch; transactions are real (a failure rolls everything back)."""
+records always travel in one batch; transactions are real (a failure rolls everything back).
+Every content kind (command results, archive values, events with lost periods, radio packets)
+travels in batches of its own, in that order, survives a restart and a renumbering; a buffer of
+the previous version opens and migrates."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from edge.buffer import Buffer
+from edge.buffer import Buffer, RadioPacket
 from protocol.vocabulary import ArchiveKind, Nature
-from protocol.wire import ArchiveRecord
+from protocol.wire import ArchiveRecord, Batch, batch_subject, decode_batch, encode_batch
 
 T0 = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 
@@ -95,3 +99,167 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     assert buf.events() == []
     assert not buf.db.conn.in_transaction
     buf.close()
+
+
+# --- every content kind in the outbox (events, lost periods, radio packets, command results) ---
+
+TZ = "Europe/Moscow"  # device clocks run on local time: a lost period's start goes out in UTC
+
+
+def _fill_every_kind(buf: Buffer) -> dict[str, object]:
+    """One of each: archive records, a device event, an edge event, a lost period, a radio packet,
+    a command result. Returns what the batches must carry."""
+    buf.store(_records(2))
+    assert buf.add_device_event("m1", 1_767_000_000.0, "integrity", "alarm", {"channel": 1}) is True
+    assert buf.add_device_event("m1", 1_767_000_000.0, "integrity", "alarm", {"channel": 1}) is False  # a repeat
+    buf.event("clock_set", meter="m1", count=1, offset_before_s=42.0)
+    local_start = int((datetime(2026, 1, 1, 3, 0) - datetime(1970, 1, 1)).total_seconds())  # 03:00 MSK = 00:00 UTC
+    with buf.tx():
+        buf.db.table("lost").insert({"meter": "m1", "kind": "hour", "period": local_start, "reason": "beyond depth",
+                                     "at": 5.0})
+        buf.add_result("cmd-1", "accepted", {})
+    buf.add_radio(RadioPacket(received_at=7.0, dev_eui="0011223344556677", f_cnt=9, f_port=2, rssi=-100, snr=7.5,
+                              gateway="gw1", frequency=868_100_000, payload=b"\x01\x02"))
+    return {
+        "event_ids": [r[0] for r in buf.db.execute("SELECT id FROM events ORDER BY id")],
+        "radio_id": buf.db.execute("SELECT id FROM radio").fetchone()[0],
+    }
+
+
+def _content(batch: Batch) -> str:
+    return ("archive" if batch.records else "event" if batch.events or batch.lost else
+            "radio" if batch.radio else "result")
+
+
+def test_each_kind_travels_in_batches_of_its_own_results_first(tmp_path: Path) -> None:
+    buf = Buffer(tmp_path / "buffer.db")
+    ids = _fill_every_kind(buf)
+    batches = buf.next_batches(10, 100, "s", time_zone=TZ)
+    assert [(b.seq, _content(b)) for b in batches] == [(1, "result"), (2, "archive"), (3, "event"), (4, "radio")]
+    result, archive, events, radio = batches
+    assert [(r.command_id, r.state) for r in result.results] == [("cmd-1", "accepted")]
+    assert len(archive.records) == 4
+    assert [e.id for e in events.events] == ids["event_ids"]
+    device, edge = events.events
+    assert (device.meter, device.code, device.severity, device.source, device.detail) == (
+        "m1", "integrity", "alarm", "device", {"channel": 1})
+    assert (edge.code, edge.severity, edge.source, edge.detail["count"]) == ("clock_set", "warning", "edge", 1)
+    assert [(x.meter, x.kind, x.period_start, x.reason) for x in events.lost] == [
+        ("m1", ArchiveKind.HOUR, T0, "beyond depth")]
+    assert radio.radio[0].id == ids["radio_id"]
+    assert (radio.radio[0].dev_eui, radio.radio[0].payload, radio.radio[0].rssi) == ("0011223344556677", b"\x01\x02",
+                                                                                     -100)
+    for b in batches:
+        assert decode_batch(encode_batch(b)) == b  # what the cloud reads is what was built
+    assert [batch_subject(b) for b in batches] == ["du.s.up.state", "du.s.up.archive", "du.s.up.event",
+                                                   "du.s.up.radio"]
+    assert dict(buf.db.execute("SELECT seq, content FROM batches").fetchall()) == {
+        1: "result", 2: "archive", 3: "event", 4: "radio"}
+    assert buf.next_batches(10, 100, "s", skip={1, 2, 3, 4}) == []
+    buf.close()
+
+
+def test_every_kind_survives_a_restart_before_sync(tmp_path: Path) -> None:
+    buf = Buffer(tmp_path / "buffer.db")
+    _fill_every_kind(buf)
+    built = buf.next_batches(2, 100, "s", time_zone=TZ)  # results and archive built, nothing published
+    buf.close()
+    buf = Buffer(tmp_path / "buffer.db")  # the agent restarts (or was killed) before any acknowledgement
+    again = buf.next_batches(10, 100, "s", time_zone=TZ)
+    assert again[:2] == built  # the same seqs with the same content
+    assert [_content(b) for b in again] == ["result", "archive", "event", "radio"]
+    stats = buf.stats()
+    assert (stats["unsynced_events"], stats["unsynced_lost"], stats["unsynced_radio"], stats["unsynced_results"]) == (
+        2, 1, 1, 1)
+    buf.mark_published_many([b.seq for b in again])
+    buf.mark_stored_upto(4)
+    stats = buf.stats()
+    assert (stats["unsynced_events"], stats["unsynced_lost"], stats["unsynced_radio"], stats["unsynced_results"],
+            stats["unsynced_values"]) == (0, 0, 0, 0, 0)
+    buf.close()
+
+
+def test_renumbering_moves_every_kind(tmp_path: Path) -> None:
+    buf = Buffer(tmp_path / "buffer.db")
+    _fill_every_kind(buf)
+    before = buf.next_batches(10, 100, "s", time_zone=TZ)
+    buf.mark_published_many([1, 2])
+    assert buf.adopt_watermark(700) == 4
+    after = buf.next_batches(4, 100, "s", time_zone=TZ)
+    assert [b.seq for b in after] == [701, 702, 703, 704]
+    for old, new in zip(before, after, strict=True):
+        assert (new.records, new.events, new.lost, new.radio, new.results) == (
+            old.records, old.events, old.lost, old.radio, old.results)
+    assert buf.db.execute("SELECT count(*) FROM events WHERE batch < 700").fetchone()[0] == 0
+    renumbered = buf.next_batches(10, 100, "s", time_zone=TZ, skip={701, 702, 703, 704})
+    assert [(b.seq, _content(b), b.events[0].code) for b in renumbered] == [
+        (705, "event", "batches_renumbered")]  # the renumbering's own event goes up too
+    buf.close()
+
+
+def test_a_result_is_durable_exactly_when_its_transaction_is(tmp_path: Path) -> None:
+    buf = Buffer(tmp_path / "buffer.db")
+
+    def interrupted() -> None:
+        with buf.tx():
+            buf.add_result("cmd-2", "done", {"records": 3})
+            raise RuntimeError("power gone")
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert buf.next_batch(10, "s") is None
+    with pytest.raises(ValueError, match="state"):
+        buf.add_result("cmd-2", "finished", {})
+    with pytest.raises(ValueError, match="severity"):
+        buf.add_device_event("m1", 1.0, "x", "fatal", {})
+    buf.close()
+
+
+_OLD_SCHEMA = """
+CREATE TABLE "archive" ("meter" TEXT, "channel" INTEGER, "kind" TEXT, "parameter" TEXT, "period_start" INTEGER,
+   "nature" TEXT, "value" REAL NOT NULL, "quality" INTEGER, "version" INTEGER, "received_at" REAL,
+   "clock_offset_s" REAL, "batch" INTEGER, PRIMARY KEY ("meter", "channel", "kind", "parameter", "period_start"));
+CREATE INDEX "idx_archive_batch" ON "archive" ("batch");
+CREATE INDEX idx_archive_outbox ON archive (batch, period_start, meter, channel, kind);
+CREATE TABLE "batches" ("seq" INTEGER PRIMARY KEY, "state" TEXT, "records" INTEGER, "created_at" REAL,
+   "published_at" REAL);
+CREATE INDEX "idx_batches_state" ON "batches" ("state");
+CREATE TABLE "cursors" ("meter" TEXT, "kind" TEXT, "last_period" INTEGER, PRIMARY KEY ("meter", "kind"));
+CREATE TABLE "radio" ("id" INTEGER PRIMARY KEY, "received_at" REAL, "dev_eui" TEXT, "f_cnt" INTEGER,
+   "f_port" INTEGER, "rssi" INTEGER, "snr" REAL, "gateway" TEXT, "frequency" INTEGER, "payload" BLOB,
+   "direction" TEXT, "error" TEXT);
+CREATE TABLE "rejects" ("id" INTEGER PRIMARY KEY, "received_at" REAL, "source" TEXT, "reason" TEXT, "payload" BLOB);
+CREATE TABLE "events" ("id" INTEGER PRIMARY KEY, "at" REAL, "kind" TEXT, "meter" TEXT, "count" INTEGER,
+   "detail" TEXT);
+CREATE TABLE "gaps" ("meter" TEXT, "kind" TEXT, "period" INTEGER, "attempts" INTEGER, "next_try_at" REAL,
+   "last_error" TEXT, PRIMARY KEY ("meter", "kind", "period"));
+CREATE TABLE "lost" ("meter" TEXT, "kind" TEXT, "period" INTEGER, "reason" TEXT, "at" REAL,
+   PRIMARY KEY ("meter", "kind", "period"));
+INSERT INTO batches VALUES (1, 'stored', 1, 1.0, 2.0), (2, 'published', 1, 1.0, 2.0), (3, 'pending', 1, 1.0, NULL);
+INSERT INTO archive VALUES ('m1', 1, 'hour', 'Q', {t0}, 'integral', 1.5, 0, 0, 1.0, 0.0, 1),
+   ('m1', 1, 'hour', 'Q', {t1}, 'integral', 2.5, 0, 0, 1.0, 0.0, 2),
+   ('m1', 1, 'hour', 'Q', {t2}, 'integral', 3.5, 0, 0, 1.0, 0.0, 3),
+   ('m1', 1, 'hour', 'Q', {t3}, 'integral', 4.5, 0, 0, 1.0, 0.0, NULL);
+INSERT INTO events VALUES (1, 10.0, 'periods_lost', 'm1', 2, '{{"reason": "depth"}}');
+INSERT INTO radio VALUES (1, 11.0, '0011223344556677', 1, 2, NULL, NULL, 'gw', 868100000, x'00', 'up', '');
+"""
+
+
+def test_a_buffer_of_the_previous_version_opens_and_migrates(tmp_path: Path) -> None:
+    """A data directory of the previous version (archive-only batches) keeps its batches and numbers."""
+    path = tmp_path / "buffer.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_OLD_SCHEMA.format(t0=T0, t1=T0 + 3600, t2=T0 + 7200, t3=T0 + 10800))
+    conn.close()
+    buf = Buffer(path)
+    assert dict(buf.db.execute("SELECT seq, content FROM batches").fetchall()) == {
+        1: "archive", 2: "archive", 3: "archive"}
+    batches = buf.next_batches(10, 100, "s")
+    assert [(b.seq, _content(b)) for b in batches] == [(3, "archive"), (4, "archive"), (5, "event"), (6, "radio")]
+    assert batches[0].records[0].values == {"Q": 3.5}  # the old pending batch, rebuilt with the same seq
+    assert batches[1].records[0].period_start == T0 + 10800
+    old_event = batches[2].events[0]
+    assert (old_event.id, old_event.code, old_event.severity, old_event.source) == (
+        1, "periods_lost", "warning", "edge")
+    assert batches[3].radio[0].rssi is None
+    buf.close()
+    Buffer(path).close()  # a second open changes nothing

@@ -158,7 +158,12 @@ async def test_a_silent_uplink_cut_shows_in_status_within_seconds(tmp_path: Path
         await until(lambda: agent.sync.connected, 20, "the NATS connection")
         proxy.frozen.set()  # no FIN, no RST: the bytes just stop
         await until(lambda: not agent.sync.connected, 20, "the silent cut detected by pings")
-        assert snapshot(agent)["sync"]["nats_connected"] is False
+        s = snapshot(agent)
+        assert s["sync"]["nats_connected"] is False
+        assert s["sync"]["nats_down_for_s"] is not None
+        assert s["sync"]["backpressure"] is False
+        assert s["disk"]["used_bytes"] >= s["disk"]["wal_bytes"] >= 0  # the write-ahead log counts
+        assert s["buffer"]["unsynced_events"] == s["buffer"]["unsynced_command_results"] == 0
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

@@ -53,7 +53,7 @@ async def test_a_skewed_device_clock_is_measured_but_left_alone_when_the_service
         await poller.poll_once()
         assert poller.clock_offset_s == pytest.approx(-3 * 3600, abs=5)
         assert dev.device.clock_offset == timedelta(hours=-3)
-        assert buf.events(kind="clock_set") == []
+        assert buf.events(kind="clock_corrected") == []
         offsets = {r[0] for r in buf.db.execute("SELECT round(clock_offset_s) FROM archive")}
         assert all(abs(o + 3 * 3600) <= 5 for o in offsets)  # the measured offset is kept with each value
         poller.client.close()
@@ -72,14 +72,14 @@ async def test_a_clock_past_the_threshold_is_set_and_the_correction_logged(tmp_p
         high = _hours_closed_since(commissioned, timedelta(0))  # an hour may close meanwhile
         assert abs(dev.device.clock_offset.total_seconds()) < 5
         assert abs(poller.clock_offset_s or 0.0) < 5
-        (event,) = buf.events(kind="clock_set")
+        (event,) = buf.events(kind="clock_corrected")
         assert event["meter"] == dev.device.serial
         assert event["detail"]["offset_before_s"] == pytest.approx(skew_h * 3600, abs=5)
         assert abs(event["detail"]["offset_after_s"]) < 5
         # corrected before anything was registered: exactly the hours closed by the true clock
         assert low <= len(_periods(buf)) <= high
         await poller.poll_once()
-        assert len(buf.events(kind="clock_set")) == 1  # within the threshold now: no second write
+        assert len(buf.events(kind="clock_corrected")) == 1  # within the threshold now: no second write
         poller.client.close()
         buf.close()
 
@@ -101,7 +101,7 @@ async def test_setting_a_fast_clock_back_neither_creates_nor_erases_a_period(tmp
         on = _poller(replace(off, clock_threshold_s=60.0), dev, buf)
         await on.poll_once()  # sets the clock three hours back
         await on.poll_once()
-        assert len(buf.events(kind="clock_set")) == 1
+        assert len(buf.events(kind="clock_corrected")) == 1
         assert _periods(buf) == before  # nothing erased, nothing new
         assert buf.cursor(dev.device.serial, HOUR) == cursor  # registration never moves back
         book = GapBook(buf, 1, 1)

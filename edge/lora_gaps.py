@@ -1,0 +1,115 @@
+"""Gaps of LoRaWAN meters and their backfill by downlink (archive request, protocol/lorawan_down.py).
+
+A LoRa meter sends its archives on its own schedule; the edge cannot ask it for its clock, so
+the device time it goes by is the latest one the meter's own uplinks showed (edge/drivers/
+lorawan_mqtt.py keeps it in ``lora_clock``). From commissioning on, every period closed by that
+time is registered (edge/gaps.py); one that has not arrived is a gap. Open gaps are asked for
+again with one archive-request downlink per run of consecutive periods (newest run first, at
+most ``MAX_BACKFILL_RECORDS``), with backoff per period; a gap older than the device's depth is
+lost. The uplinks answering a request close their gaps as any archive uplink does.
+Tests: tests/integration/test_edge_lora_gaps.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from edge.buffer import Buffer
+from edge.config import EdgeConfig, MeterConfig
+from edge.drivers.lorawan_mqtt import DownlinkError, LoraUplinkHandler
+from edge.gaps import Gap, GapBook, first_period, schedule_now
+from protocol import lorawan_down
+from protocol.periods import from_device_seconds, local_to_utc, next_period, to_device_seconds, utc_to_local, zone
+from protocol.vocabulary import ArchiveKind
+
+log = logging.getLogger(__name__)
+Send = Callable[[str, lorawan_down.Downlink], None]
+
+
+class LoraGapKeeper:
+    """Registers the periods each LoRa meter must have and requests the missing ones by downlink."""
+
+    def __init__(self, config: EdgeConfig, buffer: Buffer, handler: LoraUplinkHandler, send: Send,
+                 meters: Callable[[], list[MeterConfig]]) -> None:
+        self.config = config
+        self.buffer = buffer
+        self.handler = handler
+        self.send = send
+        self.meters = meters
+        self.tz = zone(config.time_zone)
+        # a class A device hears a downlink only after its next uplink: a request is not repeated
+        # before its answer could have come (downlink_timeout_s), so requests never pile up
+        base = config.downlink_timeout_s
+        self.gaps = GapBook(buffer, base, max(config.gap_backoff_max_s, base))
+        self.requests_sent = 0
+
+    def check(self, meter: MeterConfig) -> int:
+        """Register, expire and request one meter's periods; returns how many downlinks were sent."""
+        latest = self.handler.device_time(meter.serial)
+        if latest is None:
+            return 0  # nothing heard yet: no clock to go by (and no way to reach a class A device)
+        device_now = from_device_seconds(latest)
+        sent = 0
+        for kind in meter.kinds:
+            depth = timedelta(days=meter.depth_days(kind))
+            first = first_period(kind, utc_to_local(meter.commissioned_at, self.tz))
+            opened, _ = self.gaps.register(meter.serial, kind, first, schedule_now(kind, device_now,
+                                                                                   meter.reporting_day), depth)
+            if opened:
+                self._drop_present(meter.serial, kind)
+            self.gaps.expire(meter.serial, kind, device_now - depth,
+                             f"older than the device's archive depth ({depth.days} d)")
+            due = self.gaps.due(meter.serial, kind, lorawan_down.MAX_BACKFILL_RECORDS)
+            if due:
+                sent += self._request(meter, kind, due)
+        return sent
+
+    def _drop_present(self, serial: str, kind: ArchiveKind) -> None:
+        """Close fresh gaps whose period arrived before it was registered (the usual case)."""
+        fresh = [r[0] for r in self.buffer.db.execute(
+            "SELECT period FROM gaps WHERE meter = ? AND kind = ? AND attempts = 0", [serial, kind.value])]
+        present = [p for p in fresh if self.buffer.db.execute(
+            "SELECT 1 FROM archive WHERE meter = ? AND kind = ? AND period_start = ? LIMIT 1",
+            [serial, kind.value, int(local_to_utc(from_device_seconds(p), self.tz).timestamp())]).fetchone()]
+
+        def write() -> None:
+            for period in present:
+                self.gaps.close_period(serial, kind, period)
+        self.buffer.write(write)
+
+    def _request(self, meter: MeterConfig, kind: ArchiveKind, due: list[Gap]) -> int:
+        """One archive request for the newest run of consecutive due periods."""
+        run = [due[0]]
+        for gap in due[1:]:
+            if to_device_seconds(next_period(kind, from_device_seconds(gap.period))) != run[-1].period:
+                break
+            run.append(gap)
+        first, last = run[-1].period, run[0].period
+        try:
+            self.send(meter.dev_eui, lorawan_down.ArchiveRequest(kind, first, last))
+        except DownlinkError as exc:
+            for gap in run:
+                self.gaps.retry_later(gap, str(exc))
+            log.warning("event=lora_backfill_unsent meter=%s reason=%r", meter.serial, str(exc))
+            return 0
+        for gap in run:
+            self.gaps.retry_later(gap, "archive requested by downlink")
+        self.requests_sent += 1
+        log.info("event=lora_backfill_requested meter=%s kind=%s first=%s last=%s periods=%d", meter.serial,
+                 kind.value, from_device_seconds(first), from_device_seconds(last), len(run))
+        return 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for meter in self.meters():
+                if meter.transport == "lorawan":
+                    self.check(meter)
+            try:
+                await asyncio.wait_for(stop.wait(), max(self.config.poll_interval_s, 0.5))
+            except TimeoutError:
+                pass
+
+
