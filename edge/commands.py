@@ -32,6 +32,7 @@ from edge.config import MeterConfig, nats_options, parse_meters
 from edge.drivers.lorawan_mqtt import DownlinkError, Frame
 from edge.drivers.modbus_tcp import DeviceError, Karat307Poller
 from edge.gaps import first_period
+from edge.sync import cancel_connect
 from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up, subjects
 from protocol.commands import Command, CommandType, decode_command
 from protocol.errors import DecodeError
@@ -216,8 +217,7 @@ class CommandRunner:
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             if not connect.done():
-                connect.cancel()
-                await asyncio.gather(connect, return_exceptions=True)
+                await cancel_connect(connect)  # a plain cancel can be swallowed: stop would hang
                 return
             try:
                 nc = connect.result()

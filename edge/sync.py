@@ -72,7 +72,7 @@ class Sync:
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             if not connect.done():
-                await _cancel(connect)
+                await cancel_connect(connect)
                 return
             try:
                 nc = connect.result()
@@ -202,7 +202,7 @@ class Sync:
         log.info("event=nats_reconnected")
 
 
-async def _cancel(task: asyncio.Future) -> None:
+async def cancel_connect(task: asyncio.Future) -> None:
     """Cancel a connect attempt and wait for it to end. On Python 3.11 ``asyncio.wait_for`` can
     swallow a cancellation that lands while a refused connection completes, and nats.py then
     simply tries the next server; so cancel again until the attempt is really over."""

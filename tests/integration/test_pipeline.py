@@ -80,10 +80,14 @@ async def test_every_record_arrives_exactly_once(nats, clickhouse: ClickHouse, t
     agent = EdgeAgent(_edge_config(building, modbus_port, nats.url, nats.mqtt_port, tmp_path / "edge"))
     ingest = Ingest(nats.url, clickhouse)
     stop_sim, stop_edge, stop_ingest = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    ingest_task = asyncio.create_task(ingest.run(stop_ingest))
-    sim_task = asyncio.create_task(building.run(open("/dev/null", "w"), stop_sim))
     edge_task = asyncio.create_task(agent.run(stop_edge))
+    sim_task = ingest_task = None
     try:
+        # nats-server creates its MQTT streams on the first MQTT connection; late in a long test run
+        # that has taken over a minute here, so the world starts only once the edge is subscribed
+        await _until(lambda: _true(agent.mqtt is not None and agent.mqtt.connected), 150, "edge MQTT session")
+        ingest_task = asyncio.create_task(ingest.run(stop_ingest))
+        sim_task = asyncio.create_task(building.run(open("/dev/null", "w"), stop_sim))
         await _until(lambda: _true(building.world.hour_index(building.clock.now()) >= HOURS), 30, "simulated hours")
         frozen = building.clock.freeze()
         closed = building.world.hour_index(frozen)
@@ -118,7 +122,8 @@ async def test_every_record_arrives_exactly_once(nats, clickhouse: ClickHouse, t
         stop_sim.set()
         stop_edge.set()
         stop_ingest.set()
-        await asyncio.gather(sim_task, edge_task, ingest_task, return_exceptions=True)
+        await asyncio.gather(*(t for t in (sim_task, edge_task, ingest_task) if t is not None),
+                             return_exceptions=True)
 
 
 async def _true(value: bool) -> bool:
