@@ -18,8 +18,8 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from cloud.ingest import ensure_streams
 from cloud.services.commands import CommandService, PublishError
+from cloud.streams import connect, ensure_streams
 from protocol import subjects
 
 log = logging.getLogger(__name__)
@@ -52,17 +52,10 @@ class CommandBus:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set (also waiting while NATS is still unreachable)."""
-        connecting = asyncio.create_task(nats.connect(
-            servers=[u.strip() for u in self.nats_url.split(",")],  # a cluster: any of its URLs
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5, name="domuchet-commands"))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
-            await asyncio.gather(connecting, return_exceptions=True)
+        nc = await connect(self.nats_url, "domuchet-commands", stop)
+        if nc is None:
             return
-        self._nc = connecting.result()
+        self._nc = nc
         try:
             await ensure_streams(self._nc.jetstream(), self.replicas)
             self.commands.attach(self._publish)

@@ -42,7 +42,7 @@ from nats.js.kv import KeyValue
 
 from cloud.ingest_rows import TABLES, archive_rows, out_of_range, table_rows
 from cloud.storage.clickhouse import ClickHouse
-from cloud.streams import DURABLE, ensure_streams, widen_consumer
+from cloud.streams import DURABLE, connect, ensure_streams, widen_consumer
 from protocol import subjects
 from protocol.errors import DecodeError
 from protocol.wire import Batch, CommandResult, decode_batch, encode_batch
@@ -158,19 +158,10 @@ class Ingest:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set (also while NATS is still unreachable)."""
-        connecting = asyncio.create_task(nats.connect(
-            servers=[u.strip() for u in self.nats_url.split(",")],  # a cluster: any of its URLs
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            name=f"domuchet-ingest-{self.name}"))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
-            await asyncio.gather(connecting, return_exceptions=True)
+        nc = await connect(self.nats_url, f"domuchet-ingest-{self.name}", stop)
+        if nc is None:
             log.info("event=ingest_stopped worker=%s reason=stopped_before_connecting", self.name)
             return
-        nc = connecting.result()
         try:
             sub = await self._subscribe(nc.jetstream(), stop)
             if sub is None:

@@ -6,8 +6,10 @@ tests/integration/test_ingest_sections.py, tests/integration/test_nats_cluster.p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import nats
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BucketNotFoundError, NotFoundError
@@ -18,6 +20,28 @@ from protocol import subjects
 log = logging.getLogger(__name__)
 
 DURABLE = "ingest"  # the one durable pull consumer every ingest worker shares
+
+
+async def connect(nats_url: str, name: str, stop: asyncio.Event) -> nats.NATS | None:
+    """Connect to any of the comma-separated ``nats_url`` servers, retrying forever, unless
+    ``stop`` is set first (then None). On Python 3.11 a cancellation can be swallowed while a
+    refused attempt completes and nats.py tries again, so the attempt is cancelled until it ends."""
+    connecting = asyncio.ensure_future(nats.connect(
+        servers=[u.strip() for u in nats_url.split(",")], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        name=name))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    while not connecting.done():
+        connecting.cancel()
+        await asyncio.wait({connecting}, timeout=0.5)
+    if connecting.cancelled():
+        return None
+    nc = connecting.result()
+    if stop.is_set():
+        await nc.close()
+        return None
+    return nc
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> KeyValue:

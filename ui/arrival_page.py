@@ -30,7 +30,7 @@ from protocol.vocabulary import MeterRole, Resource
 from . import access, auth, fmt, theme, widgets
 from .i18n import t
 from .ports import Services
-from .query import page_url
+from .query import page_url, parse_param
 
 PATH = "/monitoring/data"
 KINDS = ("hour", "day", "month")
@@ -124,26 +124,12 @@ def _parse(buildings: list[BuildingSummary], building: str | None, resource: str
             chosen = int(building)
         else:
             problems.append(t("error.bad_parameter", name="building", value=building))
-    parsed_resource = parsed_role = None
-    if resource:
-        try:
-            parsed_resource = Resource(resource)
-        except ValueError:
-            problems.append(t("error.bad_parameter", name="resource", value=resource))
-    if role:
-        try:
-            parsed_role = MeterRole(role)
-        except ValueError:
-            problems.append(t("error.bad_parameter", name="role", value=role))
+    parsed_resource = parse_param(Resource, "resource", resource, problems)
+    parsed_role = parse_param(MeterRole, "role", role, problems)
     if kind and kind not in KINDS:
         problems.append(t("error.bad_parameter", name="kind", value=kind))
     kind_ = kind if kind in KINDS else "hour"
-    parsed_period = None
-    if period:
-        try:
-            parsed_period = date.fromisoformat(period)
-        except ValueError:
-            problems.append(t("error.bad_parameter", name="period", value=period))
+    parsed_period = parse_param(date.fromisoformat, "period", period, problems)
     return Filters(chosen, parsed_resource, parsed_role, kind_,
                    widgets.normalise(parsed_period, GRANULARITY[kind_]) if parsed_period else None)
 

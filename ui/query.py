@@ -6,14 +6,29 @@ on the page and replaced by the default, never a crash. Pure; tests: tests/ui/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from cloud.services.models import Granularity
 from protocol.vocabulary import Resource
 
 from .i18n import t
+
+T = TypeVar("T")
+
+
+def parse_param(convert: Callable[[str], T], name: str, value: str | None, problems: list[str]) -> T | None:
+    """``convert(value)``, or None for an empty value; a value it refuses is named in ``problems``."""
+    if not value:
+        return None
+    try:
+        return convert(value)
+    except ValueError:
+        problems.append(t("error.bad_parameter", name=name, value=value))
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,30 +49,10 @@ class PageQuery:
         channel: str | None = None,
     ) -> PageQuery:
         problems: list[str] = []
-        parsed_resource: Resource | None = None
-        parsed_granularity: Granularity | None = None
-        parsed_period: date | None = None
-        parsed_channel: int | None = None
-        if resource:
-            try:
-                parsed_resource = Resource(resource)
-            except ValueError:
-                problems.append(t("error.bad_parameter", name="resource", value=resource))
-        if granularity:
-            try:
-                parsed_granularity = Granularity(granularity)
-            except ValueError:
-                problems.append(t("error.bad_parameter", name="granularity", value=granularity))
-        if period:
-            try:
-                parsed_period = date.fromisoformat(period)
-            except ValueError:
-                problems.append(t("error.bad_parameter", name="period", value=period))
-        if channel:
-            try:
-                parsed_channel = int(channel)
-            except ValueError:
-                problems.append(t("error.bad_parameter", name="channel", value=channel))
+        parsed_resource = parse_param(Resource, "resource", resource, problems)
+        parsed_granularity = parse_param(Granularity, "granularity", granularity, problems)
+        parsed_period = parse_param(date.fromisoformat, "period", period, problems)
+        parsed_channel = parse_param(int, "channel", channel, problems)
         return cls(parsed_resource, parsed_granularity, parsed_period, parsed_channel, tuple(problems))
 
 
