@@ -55,10 +55,20 @@ def _no_leaked_mqtt_clients() -> Iterator[None]:
 def nats(tmp_path: Path) -> Iterator[natsserver.NatsSettings]:
     """A real nats-server with JetStream and its MQTT listener, on free ports."""
     cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
-    proc = natsserver.start(cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False)
+    store = _fast_dir("domuchet-nats-")
+    proc = natsserver.start(cfg, store, tmp_path / "nats.log", new_session=False)
     yield cfg
     proc.terminate()
     proc.wait(timeout=10)
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def _fast_dir(prefix: str) -> Path:
+    """A directory on tmpfs when there is one. On ext4 every fsync waits for all dirty data of the
+    file system, and late in a run chDB keeps plenty of it: nats-server then took minutes to create
+    the streams behind its MQTT listener (each stream's files are fsynced)."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=shm if shm.is_dir() else None))
 
 
 @pytest.fixture(scope="session")
@@ -74,4 +84,7 @@ def clickhouse(chdb_path: Path) -> Iterator[ClickHouse]:
     ch = ClickHouse(f"chdb://{chdb_path}", database=f"t_{uuid.uuid4().hex[:12]}")
     ch.open_sync()
     yield ch
-    ch.close_sync()
+    try:  # a left-over database keeps chDB merging (and writing) in the background for the rest of the run
+        ch.client.command(f"DROP DATABASE IF EXISTS {ch.database} SYNC")
+    finally:
+        ch.close_sync()
