@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from cloud.services import consumption as calc
 from cloud.services import counters
-from cloud.services.auth import AuthService
+from cloud.services.auth import AuthService, require_operational_view
 from cloud.services.models import (
     ArchiveRow,
     BuildingConsumption,
@@ -26,7 +26,6 @@ from cloud.services.models import (
     NotFound,
     PremiseConsumption,
     PremiseInfo,
-    Role,
     UserInfo,
 )
 from cloud.storage.clickhouse import ClickHouse
@@ -54,9 +53,7 @@ class AccountingService:
     async def _reader(self, token: str) -> UserInfo:
         """The acting user, who must be allowed to see accounting (dispatcher or engineer)."""
         user = await self.auth.user(token)
-        if user.role is Role.ADMINISTRATOR and not user.reader:
-            raise NotFound("the accounting section is not available to administrators")
-        return user
+        return require_operational_view(user, "the accounting section is not available to administrators")
 
     # --- registry reads --------------------------------------------------------------
     async def buildings(self, token: str) -> list[BuildingSummary]:

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from cloud.services.models import AuthError, Forbidden, Role, Session, UserInfo
+from cloud.services.models import AuthError, Forbidden, NotFound, Role, Session, UserInfo
 from cloud.storage.registry import Registry
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -44,6 +44,14 @@ def require_writer(user: UserInfo) -> UserInfo:
         raise Forbidden("reader status is read-only")
     if user.role not in (Role.DISPATCHER, Role.ENGINEER):
         raise Forbidden(f"the {user.role.value} role may not change operational data")
+    return user
+
+
+def require_operational_view(user: UserInfo, refusal: str) -> UserInfo:
+    """The user, if they may see operational data (buildings, meters, accounting): an administrator
+    without reader status administers users and settings only (manual 2.3), and gets ``NotFound(refusal)``."""
+    if user.role is Role.ADMINISTRATOR and not user.reader:
+        raise NotFound(refusal)
     return user
 
 

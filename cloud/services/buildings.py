@@ -17,8 +17,8 @@ from datetime import date
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, require_writer
-from cloud.services.models import InvalidInput, NotFound, Role, UserInfo
+from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.models import InvalidInput, NotFound, UserInfo
 from cloud.storage.registry import Registry
 
 _UNSET: Any = object()  # "leave as it is" (None is a value: it clears a coordinate or a date)
@@ -72,9 +72,7 @@ class BuildingsService:
 
     async def _reader(self, token: str) -> UserInfo:
         user = await self.auth.user(token)
-        if user.role is Role.ADMINISTRATOR and not user.reader:
-            raise NotFound("buildings and meters are not available to administrators")
-        return user
+        return require_operational_view(user, "buildings and meters are not available to administrators")
 
     async def building(self, token: str, building_id: int) -> BuildingDetails:
         user = await self._reader(token)

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, require_writer
-from cloud.services.models import InvalidInput, NotFound, Role, UserInfo
+from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.models import InvalidInput, NotFound, UserInfo
 from cloud.storage.registry import Registry
 
 KINDS = ("tcp", "gprs", "lora")
@@ -121,9 +121,7 @@ class CommunicatorsService:
 
     async def _reader(self, token: str) -> UserInfo:
         user = await self.auth.user(token)
-        if user.role is Role.ADMINISTRATOR and not user.reader:
-            raise NotFound("communicators are not available to administrators")
-        return user
+        return require_operational_view(user, "communicators are not available to administrators")
 
     async def list(self, token: str) -> list[CommunicatorInfo]:
         user = await self._reader(token)

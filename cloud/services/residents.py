@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, hash_password, require_writer, verify_password
-from cloud.services.models import InvalidInput, NotFound, Role, UserInfo
+from cloud.services.auth import AuthService, hash_password, require_operational_view, require_writer, verify_password
+from cloud.services.models import InvalidInput, NotFound, UserInfo
 from cloud.services.users import check_password
 from cloud.storage.registry import Registry
 
@@ -92,9 +92,7 @@ class ResidentsService:
 
     async def _reader(self, token: str) -> UserInfo:
         user = await self.auth.user(token)
-        if user.role is Role.ADMINISTRATOR and not user.reader:
-            raise NotFound("premises and residents are not available to administrators")
-        return user
+        return require_operational_view(user, "premises and residents are not available to administrators")
 
     # --- activation codes -------------------------------------------------------------
     async def generate(self, token: str, premise_id: int) -> ActivationCode:
