@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from datetime import date
 
 from nicegui import ui
@@ -24,25 +24,17 @@ from cloud.services.models import (
 )
 from protocol.vocabulary import MeterRole, Resource
 
-from . import auth, charts, fmt, theme, widgets
+from . import charts, fmt, theme, widgets
 from .auth import Viewer
+from .consumption_view import ConsumptionState, ConsumptionView, initial_choice
 from .i18n import t
 from .ports import Services
-from .query import PageQuery, page_url
+from .query import PageQuery
 
-GRANULARITIES = (Granularity.DAY, Granularity.MONTH)
 ACTIVE_STATUSES = ("in_service", "commissioning")
 
 
-@dataclass(slots=True)
-class _State:
-    resource: Resource | None
-    granularity: Granularity
-    period: date
-    data: BuildingConsumption | None
-
-
-class BuildingPage:
+class BuildingPage(ConsumptionView):
     def __init__(
         self,
         services: Services,
@@ -52,7 +44,7 @@ class BuildingPage:
         meters: list[MeterInfo],
         status: DataStatus,
         newest: date,
-        state: _State,
+        state: ConsumptionState,
         problems: tuple[str, ...],
     ) -> None:
         self.services = services
@@ -61,11 +53,10 @@ class BuildingPage:
         self.premises = premises
         self.meters = meters
         self.status = status
-        self.newest = newest  # the local date of the newest data: where period pickers open
+        self.newest = newest
         self.state = state
         self.problems = problems
         self.active_only = True
-        self._request = 0  # the newest reload wins when selectors change quickly
 
     @classmethod
     async def load(cls, services: Services, viewer: Viewer, building_id: int, query: PageQuery) -> BuildingPage:
@@ -77,20 +68,11 @@ class BuildingPage:
             accounting.data_status(token),
             accounting.default_period(token, building_id),
         )
-        resources = fmt.sort_resources(r for m in meters for r in m.resources)
-        problems = list(query.problems)
-        resource = resources[0] if resources else None
-        if query.resource is not None:
-            if query.resource in resources:
-                resource = query.resource
-            else:
-                problems.append(t("error.bad_parameter", name="resource", value=query.resource.value))
-        granularity = query.granularity if query.granularity in GRANULARITIES else Granularity.DAY
-        period = widgets.normalise(query.period or default, granularity)
+        resource, granularity, period, problems = initial_choice(meters, query, default)
         data = None
         if resource is not None:
             data = await accounting.building_consumption(token, building_id, resource, granularity, period)
-        state = _State(resource, granularity, period, data)
+        state = ConsumptionState(resource, granularity, period, data)
         return cls(services, viewer, building, premises, meters, status, default, state, tuple(problems))
 
     # --- drawing ---------------------------------------------------------------------------
@@ -116,28 +98,8 @@ class BuildingPage:
             with theme.card():
                 theme.message(t("building.no_meters"))
             return
-        resources = fmt.sort_resources(data.available_resources) or (state.resource,)
-        widgets.control_bar(
-            [
-                widgets.Choice(
-                    t("controls.resource"),
-                    {r: fmt.resource(r) for r in resources},
-                    state.resource,
-                    lambda value: self.change(resource=Resource(value)),
-                    "resource-toggle",
-                ),
-                widgets.Choice(
-                    t("controls.granularity"),
-                    {g: t(f"granularity.{g.value}") for g in GRANULARITIES},
-                    state.granularity,
-                    lambda value: self.change(granularity=Granularity(value)),
-                    "granularity-toggle",
-                ),
-            ],
-            state.granularity,
-            state.period,
-            lambda value: self.change(period=value),
-        )
+        widgets.consumption_controls(data.available_resources, state.resource, state.granularity, state.period,
+                                     self.change)
         _kpis(data)
         with ui.element("div").classes("grid w-full gap-5 grid-cols-1 lg:grid-cols-2"):
             with theme.card(t("chart.consumption", unit=fmt.unit(data.unit))):
@@ -149,34 +111,15 @@ class BuildingPage:
                     theme.message(t("chart.no_imbalance"))
         _points_table(data)
 
-    async def change(
-        self, *, resource: Resource | None = None, granularity: Granularity | None = None, period: date | None = None
-    ) -> None:
-        state = self.state
-        new_resource = resource or state.resource
-        new_granularity = granularity or state.granularity
-        new_period = widgets.next_period(period, state.period, state.granularity, new_granularity, self.newest)
-        if new_resource is None:
-            return
-        self._request += 1
-        request = self._request
-        data = await auth.attempt(
-            self.services.accounting.building_consumption(
-                self.viewer.token, self.building.id, new_resource, new_granularity, new_period
-            )
-        )
-        if data is None or request != self._request:
-            return
-        self.state = _State(new_resource, new_granularity, new_period, data)
+    def fetch(self, resource: Resource, granularity: Granularity, period: date) -> Awaitable[BuildingConsumption]:
+        return self.services.accounting.building_consumption(self.viewer.token, self.building.id, resource,
+                                                             granularity, period)
+
+    def path(self) -> str:
+        return f"/buildings/{self.building.id}"
+
+    def redraw(self) -> None:
         self.consumption.refresh()
-        ui.navigate.history.replace(
-            page_url(
-                f"/buildings/{self.building.id}",
-                resource=new_resource.value,
-                granularity=new_granularity.value,
-                period=new_period,
-            )
-        )
 
     def _premises(self) -> None:
         with theme.card(t("premises.title")).mark("premises"):

@@ -8,7 +8,7 @@ Loaded by ``PremisePage.load`` (may raise NotFound), drawn by ``render``. Route:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from datetime import date
 
 from nicegui import ui
@@ -16,21 +16,12 @@ from nicegui import ui
 from cloud.services.models import BuildingSummary, DataStatus, Granularity, MeterInfo, PremiseConsumption, PremiseInfo
 from protocol.vocabulary import CONSUMPTION_PARAMETER, Resource
 
-from . import auth, charts, fmt, theme, widgets
+from . import charts, fmt, theme, widgets
 from .auth import Viewer
+from .consumption_view import ConsumptionState, ConsumptionView, initial_choice
 from .i18n import t
 from .ports import Services
-from .query import PageQuery, page_url
-
-GRANULARITIES = (Granularity.DAY, Granularity.MONTH)
-
-
-@dataclass(slots=True)
-class _State:
-    resource: Resource | None
-    granularity: Granularity
-    period: date
-    data: PremiseConsumption | None
+from .query import PageQuery
 
 
 def consumption_label(resource: Resource, unit: str) -> str:
@@ -38,7 +29,7 @@ def consumption_label(resource: Resource, unit: str) -> str:
     return f"{fmt.parameter(CONSUMPTION_PARAMETER[resource], 'interval')}, {fmt.unit(unit)}"
 
 
-class PremisePage:
+class PremisePage(ConsumptionView):
     def __init__(
         self,
         services: Services,
@@ -48,7 +39,7 @@ class PremisePage:
         meters: list[MeterInfo],
         status: DataStatus,
         newest: date,
-        state: _State,
+        state: ConsumptionState,
         problems: tuple[str, ...],
     ) -> None:
         self.services = services
@@ -57,10 +48,9 @@ class PremisePage:
         self.building = building
         self.meters = meters
         self.status = status
-        self.newest = newest  # the local date of the newest data: where period pickers open
+        self.newest = newest
         self.state = state
         self.problems = problems
-        self._request = 0
 
     @classmethod
     async def load(cls, services: Services, viewer: Viewer, premise_id: int, query: PageQuery) -> PremisePage:
@@ -73,20 +63,11 @@ class PremisePage:
             accounting.default_period(token, premise.building_id),
         )
         meters = [m for m in all_meters if m.premise_id == premise.id]
-        resources = fmt.sort_resources(r for m in meters for r in m.resources)
-        problems = list(query.problems)
-        resource = resources[0] if resources else None
-        if query.resource is not None:
-            if query.resource in resources:
-                resource = query.resource
-            else:
-                problems.append(t("error.bad_parameter", name="resource", value=query.resource.value))
-        granularity = query.granularity if query.granularity in GRANULARITIES else Granularity.DAY
-        period = widgets.normalise(query.period or default, granularity)
+        resource, granularity, period, problems = initial_choice(meters, query, default)
         data = None
         if resource is not None:
             data = await accounting.premise_consumption(token, premise.id, resource, granularity, period)
-        state = _State(resource, granularity, period, data)
+        state = ConsumptionState(resource, granularity, period, data)
         return cls(services, viewer, premise, building, meters, status, default, state, tuple(problems))
 
     def render(self) -> None:
@@ -126,28 +107,8 @@ class PremisePage:
             with theme.card():
                 theme.message(t("premise.no_meters"))
             return
-        resources = fmt.sort_resources(data.available_resources) or (state.resource,)
-        widgets.control_bar(
-            [
-                widgets.Choice(
-                    t("controls.resource"),
-                    {r: fmt.resource(r) for r in resources},
-                    state.resource,
-                    lambda value: self.change(resource=Resource(value)),
-                    "resource-toggle",
-                ),
-                widgets.Choice(
-                    t("controls.granularity"),
-                    {g: t(f"granularity.{g.value}") for g in GRANULARITIES},
-                    state.granularity,
-                    lambda value: self.change(granularity=Granularity(value)),
-                    "granularity-toggle",
-                ),
-            ],
-            state.granularity,
-            state.period,
-            lambda value: self.change(period=value),
-        )
+        widgets.consumption_controls(data.available_resources, state.resource, state.granularity, state.period,
+                                     self.change)
         known = [value for _, value in data.points if value is not None]
         total = fmt.amount(sum(known) if known else None, data.unit, complete=len(known) == len(data.points))
         with theme.card():
@@ -191,32 +152,13 @@ class PremisePage:
             ).classes("du-table w-full").mark("consumption-table")
             ui.label(t("table.legend")).classes("text-xs du-muted")
 
-    async def change(
-        self, *, resource: Resource | None = None, granularity: Granularity | None = None, period: date | None = None
-    ) -> None:
-        state = self.state
-        new_resource = resource or state.resource
-        new_granularity = granularity or state.granularity
-        new_period = widgets.next_period(period, state.period, state.granularity, new_granularity, self.newest)
-        if new_resource is None:
-            return
-        self._request += 1
-        request = self._request
-        data = await auth.attempt(
-            self.services.accounting.premise_consumption(
-                self.viewer.token, self.premise.id, new_resource, new_granularity, new_period
-            )
-        )
-        if data is None or request != self._request:
-            return
-        self.state = _State(new_resource, new_granularity, new_period, data)
+    def fetch(self, resource: Resource, granularity: Granularity, period: date) -> Awaitable[PremiseConsumption]:
+        return self.services.accounting.premise_consumption(self.viewer.token, self.premise.id, resource,
+                                                            granularity, period)
+
+    def path(self) -> str:
+        return f"/premises/{self.premise.id}"
+
+    def redraw(self) -> None:
         self.consumption.refresh()
         self.values.refresh()
-        ui.navigate.history.replace(
-            page_url(
-                f"/premises/{self.premise.id}",
-                resource=new_resource.value,
-                granularity=new_granularity.value,
-                period=new_period,
-            )
-        )

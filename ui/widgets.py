@@ -16,6 +16,7 @@ from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
 from cloud.services.models import DataStatus, Granularity, MeterInfo
+from protocol.vocabulary import Resource
 
 from . import fmt
 from .i18n import t
@@ -181,6 +182,27 @@ def control_bar(choices: Sequence[Choice], granularity: Granularity, period: dat
         with ui.column().classes("gap-1"):
             ui.label(t("controls.period")).classes("du-kpi-label")
             PeriodPicker(granularity, period, on_period)
+
+
+CONSUMPTION_GRANULARITIES = (Granularity.DAY, Granularity.MONTH)
+
+
+def consumption_controls(available: Sequence[Resource], resource: Resource, granularity: Granularity, period: date,
+                         change: Callable[..., Awaitable[None]]) -> None:
+    """The control bar of the consumption pages (manual 4.1.2, 4.1.6): resource, days or months, period;
+    ``change`` gets the one keyword that changed (resource=, granularity= or period=)."""
+    resources = fmt.sort_resources(available) or (resource,)
+    control_bar(
+        [
+            Choice(t("controls.resource"), {r: fmt.resource(r) for r in resources}, resource,
+                   lambda value: change(resource=Resource(value)), "resource-toggle"),
+            Choice(t("controls.granularity"), {g: t(f"granularity.{g.value}") for g in CONSUMPTION_GRANULARITIES},
+                   granularity, lambda value: change(granularity=Granularity(value)), "granularity-toggle"),
+        ],
+        granularity,
+        period,
+        lambda value: change(period=value),
+    )
 
 
 def _on_toggle(handler: Callable[[Any], Awaitable[None]]) -> Callable[[ValueChangeEventArguments], Awaitable[None]]:
