@@ -223,3 +223,49 @@ async def assert_events_and_lost_exactly_once(clickhouse: ClickHouse, db: Path, 
     doubled = [i for i, n in cloud_events.items() if n > 1] + [k for k, n in cloud_lost.items() if n > 1]
     assert not doubled, f"stored twice: {doubled[:5]}"
     return events, lost
+
+
+class CuttableProxy:
+    """A TCP relay to nats-server whose uplink can be cut silently (bytes swallowed in both
+    directions, sockets left open, as a dead mobile link) and restored (old sockets closed)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut = False
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if not self.cut:
+                    dst.write(data)
+                    await dst.drain()
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+
+    def restore(self) -> None:
+        for w in self.writers:
+            w.close()
+        self.writers.clear()
+        self.cut = False
+
+    async def close(self) -> None:
+        self.restore()
+        if self.server is not None:
+            self.server.close()

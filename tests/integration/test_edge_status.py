@@ -15,7 +15,15 @@ from cloud.storage.clickhouse import ClickHouse
 from domuchet import cli, edge_status_cmd, natsserver
 from edge.agent import EdgeAgent
 from edge.status import snapshot
-from tests.chaos.edge_support import edge_config, hours, meter_config, modbus_device, supervised_ingest, until
+from tests.chaos.edge_support import (
+    CuttableProxy,
+    edge_config,
+    hours,
+    meter_config,
+    modbus_device,
+    supervised_ingest,
+    until,
+)
 from tests.conftest import free_port
 
 
@@ -113,50 +121,15 @@ def test_status_url_comes_from_the_config_or_the_environment(monkeypatch: pytest
     assert edge_status_cmd.status_url({}, "http://h:1/status") == "http://h:1/status"
 
 
-class FreezableProxy:
-    """A TCP relay to nats-server that can go silent without closing anything, like a cut
-    uplink whose router still holds the connection: only the client's pings can tell."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.frozen = asyncio.Event()
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            while data := await src.read(65536):
-                if self.frozen.is_set():
-                    await asyncio.Event().wait()  # swallow everything from now on, keep the socket open
-                dst.write(data)
-                await dst.drain()
-        try:
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-            up_writer.close()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
 async def test_a_silent_uplink_cut_shows_in_status_within_seconds(tmp_path: Path, nats) -> None:
-    proxy = FreezableProxy(nats.port)
+    proxy = CuttableProxy(nats.port)
     await proxy.start()
     agent = EdgeAgent(edge_config(tmp_path / "edge", [], nats_url=f"nats://127.0.0.1:{proxy.port}"))
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
         await until(lambda: agent.sync.connected, 20, "the NATS connection")
-        proxy.frozen.set()  # no FIN, no RST: the bytes just stop
+        proxy.cut = True  # no FIN, no RST: the bytes just stop
         await until(lambda: not agent.sync.connected, 20, "the silent cut detected by pings")
         s = snapshot(agent)
         assert s["sync"]["nats_connected"] is False

@@ -21,8 +21,7 @@ from edge.sync import Sync
 from protocol import subjects
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, Batch, decode_batch
-from tests.chaos.edge_support import edge_config, until
-from tests.conftest import free_port
+from tests.chaos.edge_support import CuttableProxy, edge_config, until
 
 T0 = 1_767_225_600
 SITE = "edge-sync"
@@ -169,52 +168,6 @@ async def test_backpressure_stops_new_batches_while_the_cloud_confirms_nothing(n
             stop.set()
             await task
     buf.close()
-
-
-class CuttableProxy:
-    """A TCP relay to nats-server whose uplink can be cut silently (bytes swallowed in both
-    directions, sockets left open, as a dead mobile link) and restored (old sockets closed)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.cut = False
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut:
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers += [writer, up_writer]
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            while data := await src.read(65536):
-                if not self.cut:
-                    dst.write(data)
-                    await dst.drain()
-        try:
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-            up_writer.close()
-
-    def restore(self) -> None:
-        for w in self.writers:
-            w.close()
-        self.writers.clear()
-        self.cut = False
-
-    async def close(self) -> None:
-        self.restore()
-        if self.server is not None:
-            self.server.close()
 
 
 async def test_the_first_seconds_after_a_link_drop_are_not_lost(nats, tmp_path: Path) -> None:

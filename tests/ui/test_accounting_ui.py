@@ -15,25 +15,9 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.periods import local_to_utc, zone
 from tests import cloud_data
+from tests.ui.conftest import login
 
 NBSP = "\u00a0"
-
-
-@pytest.fixture
-def seeded(clickhouse: ClickHouse, chdb_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    registry = Registry(tmp_path / "registry.db")
-    ids = cloud_data.seed(registry, clickhouse)
-    monkeypatch.setenv("DU_TEST_CHDB_DSN", f"chdb://{chdb_path}")
-    monkeypatch.setenv("DU_TEST_CHDB_DATABASE", clickhouse.database)
-    monkeypatch.setenv("DU_TEST_REGISTRY", str(tmp_path / "registry.db"))
-    return ids
-
-
-async def _login(user: User, login: str, password: str) -> None:
-    await user.open("/login")
-    user.find("Логин").type(login)
-    user.find("Пароль").type(password)
-    user.find("Войти").click()
 
 
 def _reading(clickhouse: ClickHouse, serial: str, local: datetime) -> float:
@@ -47,9 +31,9 @@ def _reading(clickhouse: ClickHouse, serial: str, local: datetime) -> float:
 async def test_dispatcher_sees_building_figures_from_clickhouse(seeded, user: User, clickhouse: ClickHouse) -> None:
     await user.open("/")
     await user.should_see("Логин")  # not logged in: sent to the login page
-    await _login(user, "disp", "wrong")
+    await login(user, "disp", "wrong")
     await user.should_see("Неверный логин или пароль")
-    await _login(user, "disp", "disp-pass")
+    await login(user, "disp", "disp-pass")
     await user.should_see("ул. Тестовая, 1")
     await user.should_not_see("ул. Чужая, 2")
 
@@ -74,7 +58,7 @@ async def test_dispatcher_sees_building_figures_from_clickhouse(seeded, user: Us
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
 async def test_meter_archive_table_shows_device_values(seeded, user: User, clickhouse: ClickHouse) -> None:
-    await _login(user, "disp", "disp-pass")
+    await login(user, "disp", "disp-pass")
     await user.should_see("ул. Тестовая, 1")
     meter_id = Registry(Path(_registry_path())).one("SELECT id FROM meters WHERE serial = '223T0002'")["id"]
     await user.open(f"/meters/{meter_id}?granularity=hour&period=2026-01-11")

@@ -15,30 +15,16 @@ from nicegui.testing import User
 
 from cloud.services.auth import AuthService
 from cloud.services.commands import CommandService
-from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.wire import CommandResult
-from tests import cloud_data
+from tests.ui.conftest import login as ui_login
 
 R = 100  # should_see retries (0.1 s apart): generous, the machine may be busy
 URL = "/monitoring/data?kind=hour&period=2026-01-11&resource=heat"
 
 
-@pytest.fixture
-def seeded(clickhouse: ClickHouse, chdb_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    registry = Registry(tmp_path / "registry.db")
-    ids = cloud_data.seed(registry, clickhouse)
-    monkeypatch.setenv("DU_TEST_CHDB_DSN", f"chdb://{chdb_path}")
-    monkeypatch.setenv("DU_TEST_CHDB_DATABASE", clickhouse.database)
-    monkeypatch.setenv("DU_TEST_REGISTRY", str(tmp_path / "registry.db"))
-    return ids
-
-
 async def _login(user: User, login: str, password: str) -> None:
-    await user.open("/login")
-    user.find("Логин").type(login)
-    user.find("Пароль").type(password)
-    user.find("Войти").click()
+    await ui_login(user, login, password)
     await user.should_see("Мониторинг", retries=R)
 
 

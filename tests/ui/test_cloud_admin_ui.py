@@ -4,38 +4,18 @@ are refused."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from cloud.services.auth import token_hash
-from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
-from tests import cloud_data
-
-
-@pytest.fixture
-def seeded(clickhouse: ClickHouse, chdb_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    registry = Registry(tmp_path / "registry.db")
-    cloud_data.seed(registry, clickhouse)
-    monkeypatch.setenv("DU_TEST_CHDB_DSN", f"chdb://{chdb_path}")
-    monkeypatch.setenv("DU_TEST_CHDB_DATABASE", clickhouse.database)
-    monkeypatch.setenv("DU_TEST_REGISTRY", str(tmp_path / "registry.db"))
-    return registry
-
-
-async def _login(user: User, login: str, password: str) -> None:
-    await user.open("/login")
-    user.find("Логин").type(login)
-    user.find("Пароль").type(password)
-    user.find("Войти").click()
+from tests.ui.conftest import login
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
-async def test_administrator_adds_and_blocks_users(seeded: Registry, user: User) -> None:
-    await _login(user, "admin", "admin-pass")
+async def test_administrator_adds_and_blocks_users(seeded, ui_registry: Registry, user: User) -> None:
+    await login(user, "admin", "admin-pass")
     await user.should_see("Пользователи компании")
     await user.should_see(marker="user-disp")
     await user.should_not_see(marker="user-stranger")  # another company's user
@@ -46,24 +26,24 @@ async def test_administrator_adds_and_blocks_users(seeded: Registry, user: User)
     user.find(marker="new-password").type("short")
     user.find(marker="new-create").click()
     await user.should_see("password: at least 8 characters")  # refused with the reason; nothing created
-    assert seeded.one("SELECT 1 FROM users WHERE login = 'operator'") is None
+    assert ui_registry.one("SELECT 1 FROM users WHERE login = 'operator'") is None
     user.find(marker="new-password").clear().type("operator-pass")
     user.find(marker="new-create").click()
     await user.should_see("Пользователь operator создан")
     await user.should_see(marker="user-operator")
-    row = seeded.one("SELECT role, reader, blocked FROM users WHERE login = 'operator'")
+    row = ui_registry.one("SELECT role, reader, blocked FROM users WHERE login = 'operator'")
     assert (row["role"], row["reader"], row["blocked"]) == ("dispatcher", 0, 0)
 
     user.find(marker="block-disp").click()
     await user.should_see("Пользователь disp заблокирован")
-    assert seeded.one("SELECT blocked FROM users WHERE login = 'disp'")["blocked"] == 1
+    assert ui_registry.one("SELECT blocked FROM users WHERE login = 'disp'")["blocked"] == 1
     await user.should_see("user.block")  # the audit log below the list
     await user.should_see("user.create")
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
-async def test_dispatcher_is_refused_the_users_page(seeded: Registry, user: User) -> None:
-    await _login(user, "disp", "disp-pass")
+async def test_dispatcher_is_refused_the_users_page(seeded, ui_registry: Registry, user: User) -> None:
+    await login(user, "disp", "disp-pass")
     await user.should_see("ул. Тестовая, 1")
     await user.open("/users")
     await user.should_see("Этот раздел недоступен для вашей роли.")
@@ -71,8 +51,8 @@ async def test_dispatcher_is_refused_the_users_page(seeded: Registry, user: User
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
-async def test_administrator_issues_and_revokes_an_api_token(seeded: Registry, user: User) -> None:
-    await _login(user, "admin", "admin-pass")
+async def test_administrator_issues_and_revokes_an_api_token(seeded, ui_registry: Registry, user: User) -> None:
+    await login(user, "admin", "admin-pass")
     await user.should_see("API-токены интеграций")
     user.find(marker="tokens-add").click()
     user.find(marker="token-create").click()
@@ -85,11 +65,11 @@ async def test_administrator_issues_and_revokes_an_api_token(seeded: Registry, u
     shown = user.find(marker="token-value").elements.pop()
     assert isinstance(shown, ui.input)
     assert shown.value.startswith("duapi.")
-    row = seeded.one("SELECT id, name, token_hash FROM api_tokens")
+    row = ui_registry.one("SELECT id, name, token_hash FROM api_tokens")
     assert (row["name"], row["token_hash"]) == ("1С интеграция", token_hash(shown.value))
     await user.open("/users")
     await user.should_see("1С интеграция — disp")
     user.find(marker=f"revoke-{row['id']}").click()
     await user.should_see("Токен «1С интеграция» отозван")
-    assert seeded.one("SELECT revoked_at FROM api_tokens")["revoked_at"] is not None
+    assert ui_registry.one("SELECT revoked_at FROM api_tokens")["revoked_at"] is not None
     await user.should_see("api_token.revoke")

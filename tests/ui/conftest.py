@@ -1,0 +1,35 @@
+"""Shared set-up of the UI tests: a seeded registry and ClickHouse database that
+tests/ui/ui_main.py opens (through DU_TEST_* variables), and logging in as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nicegui.testing import User
+
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+from tests import cloud_data
+
+
+@pytest.fixture
+def ui_registry(tmp_path: Path) -> Registry:
+    return Registry(tmp_path / "registry.db")
+
+
+@pytest.fixture
+def seeded(ui_registry: Registry, clickhouse: ClickHouse, chdb_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> cloud_data.Seeded:
+    ids = cloud_data.seed(ui_registry, clickhouse)
+    monkeypatch.setenv("DU_TEST_CHDB_DSN", f"chdb://{chdb_path}")
+    monkeypatch.setenv("DU_TEST_CHDB_DATABASE", clickhouse.database)
+    monkeypatch.setenv("DU_TEST_REGISTRY", str(ui_registry.path))
+    return ids
+
+
+async def login(user: User, login: str, password: str) -> None:
+    await user.open("/login")
+    user.find("Логин").type(login)
+    user.find("Пароль").type(password)
+    user.find("Войти").click()
