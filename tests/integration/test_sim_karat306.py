@@ -127,3 +127,20 @@ async def test_day_record_is_the_last_hour_of_the_day(site: Site) -> None:
         (heat, v1, v2, drawn)
     assert record.period == to_device_seconds(day)
     assert utc_to_local(site.world.hour_start(last_hour), site.world.tz).hour == 23
+
+
+async def test_the_edge_client_reads_the_306(site: Site) -> None:
+    """The edge agent's own Modbus client (the one its poller uses for KARAT-306 meters) reads the
+    306 behind the same gateway port as the 307, and gets PeriodRefused past the 306's depth."""
+    from edge.drivers.modbus_link import ModbusLink
+    from edge.drivers.modbus_tcp import Karat307Client, PeriodRefused
+
+    client = Karat307Client(ModbusLink.tcp("127.0.0.1", site.client.comm_params.port), 2)
+    try:
+        hour = _ago(site, ArchiveKind.HOUR, 2)
+        assert await client.archive(ArchiveKind.HOUR, to_device_seconds(hour)) == \
+            await _record(site, 2, ArchiveKind.HOUR, hour)
+        with pytest.raises(PeriodRefused):
+            await client.archive(ArchiveKind.HOUR, to_device_seconds(_ago(site, ArchiveKind.HOUR, 35)))
+    finally:
+        client.close()
