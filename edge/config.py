@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge.nats_auth import connect_options
+from protocol import catalogue
 from protocol.periods import zone
 from protocol.subjects import check_site
 from protocol.vocabulary import ArchiveKind
 
 METERS_FILE = "meters.json"  # the meter list last pushed by the cloud (meter_config command)
+_DEFAULT_MODEL = catalogue.model("KARAT-307")  # archive depths when a meter's entry names none
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,12 @@ class MeterConfig:
     dev_eui: str = ""
     serial_port: str = ""  # modbus-rtu: the RS-485 adapter (/dev/ttyUSB0), shared by the units on the bus
     baudrate: int = 9600
-    archive_depth_days: int = 45  # how far back the device keeps hourly archives (KARAT-307: 45 days)
+    # how far back the device keeps hourly archives; defaults: the catalogue's KARAT-307 (45 days, 366 days)
+    archive_depth_days: int = _DEFAULT_MODEL.depth(ArchiveKind.HOUR) // 24
     archive_kinds: list[str] = field(default_factory=lambda: ["hour"])  # archives read on schedule
     reporting_day: int = 1  # monthly archives are read once this day of the next month has begun
-    daily_depth_days: int = 366  # how far back the device keeps daily archives
-    monthly_depth_days: int = 5 * 366  # how far back the device keeps monthly archives
+    daily_depth_days: int = _DEFAULT_MODEL.depth(ArchiveKind.DAY)  # how far back the device keeps daily archives
+    monthly_depth_days: int = 5 * 366  # monthly archives: about the catalogue's 60 months (a 307 keeps none)
 
     def __post_init__(self) -> None:
         if not self.serial:

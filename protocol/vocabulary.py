@@ -55,6 +55,8 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("T1", "degC", summable=False),  # supply temperature, period mean
         Parameter("T2", "degC", summable=False),  # return temperature, period mean
         Parameter("E", "kWh", summable=True),  # electric energy
+        Parameter("N", "pulse", summable=True),  # pulse count of a pulse input (KARAT-927LW)
+        Parameter("P", "W", summable=False),  # active power now (KARAT-941LW current readings)
     )
 }
 
