@@ -3,13 +3,15 @@
 - ``/api/v1/...``: the API for integrations. A caller sends ``Authorization: Bearer <token>``
   with an API token an administrator created for a user (cloud/services/api_tokens.py); every
   call goes through cloud/services with that user's role, reader status and company scope, so
-  an object of another company is "not found" and a reader's write is "forbidden".
+  an object of another company is "not found" and a reader's write is "forbidden". The registry is
+  written through them too: the company (its administrator), cities, buildings, premises and meters
+  with their lifecycle (registration, editing, replacement, decommissioning).
 - ``/api/health``, and ``/api/local/sql`` and ``/api/local/deadletter`` behind `domuchet sql` and
   `domuchet deadletter`: loopback callers holding the token the cloud wrote to its data directory.
 
 Errors are JSON objects ``{"code", "message"}`` (``install_error_handlers`` adds the handlers
 for request validation). The OpenAPI description is FastAPI's /openapi.json.
-Tests: tests/integration/test_api_http.py.
+Tests: tests/integration/test_api_http.py, tests/integration/test_api_registry.py.
 """
 
 from __future__ import annotations
@@ -18,20 +20,24 @@ import hmac
 from collections.abc import Awaitable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud import deadletter
 from cloud.ingest import Ingest
 from cloud.services.arrival import ArrivalReport
+from cloud.services.buildings import BuildingDetails
+from cloud.services.cities import CityInfo
 from cloud.services.commands import CommandInfo
+from cloud.services.companies import CompanyInfo
 from cloud.services.container import Services
 from cloud.services.models import (
     AuthError,
@@ -168,6 +174,135 @@ class ArrivalOut(BaseModel):
                        completeness_pct=m.completeness_pct,
                        periods={p.start.isoformat(): p.status for p in m.periods} if detail else None)
                        for m in r.meters])
+
+
+class StrictIn(BaseModel):
+    """A request body whose unknown fields are refused rather than ignored: a misspelt or read-only
+    field must not look accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompanyPatch(StrictIn):
+    name: str | None = None
+    city_id: int | None = Field(default=None, description="one of the company's cities (GET /cities)")
+
+
+class CityIn(StrictIn):
+    name: str
+    time_zone: str = Field(description="IANA name, e.g. Europe/Moscow; an existing city keeps its own")
+
+
+class BuildingIn(StrictIn):
+    address: str
+    city_id: int = Field(description="one of the company's cities; the building takes its time zone")
+    area_m2: float
+    residents: int
+    site: str = Field(description="the edge site that serves its meters (an administrator registers sites)")
+    latitude: float | None = None
+    longitude: float | None = None
+    construction_unfinished: bool = False
+
+
+class BuildingPatch(StrictIn):
+    """Fields left out stay as they are; latitude and longitude go together (null clears both)."""
+
+    address: str | None = None
+    city_id: int | None = None
+    area_m2: float | None = None
+    residents: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    construction_unfinished: bool | None = None
+
+
+class PremiseIn(StrictIn):
+    number: str = Field(description="unique in the building: an apartment number or a premise's name")
+    kind: str = Field(default="apartment", description="apartment or nonresidential")
+    area_m2: float
+    residents: int
+    account: str = Field(default="", description="personal account (ЛС)")
+
+
+class PremisePatch(StrictIn):
+    number: str | None = None
+    kind: str | None = None
+    area_m2: float | None = None
+    residents: int | None = None
+    account: str | None = None
+
+
+Readings = dict[str, float]
+_READINGS = "counter readings by \"channel:parameter\" (e.g. \"1:Q\"), in domain units"
+
+
+class MeterFields(StrictIn):
+    """What registering and editing a meter share."""
+
+    premise_id: int | None = Field(default=None, description="an individual meter's premise in its building")
+    communicator: str | None = Field(default=None, description="link text, e.g. 'Modbus TCP 10.0.0.5:502 #1'")
+    communicator_id: int | None = None
+    archive_kinds: list[str] | None = Field(default=None, description="of hour, day, month: the archives read "
+                                            "(default: every one the model keeps)")
+    reporting_day: int | None = Field(default=None, description="1..28: the day of month the monthly archive closes")
+    ct_ratio: float | None = Field(default=None, description="current-transformer ratio (electricity), > 0")
+    phase: str | None = Field(default=None, description="A, B or C for a single-phase electricity meter")
+    tariffs: int | None = Field(default=None, description="tariff zones besides the total (KARAT-941LW: 1..4)")
+    inputs: int | None = Field(default=None, description="pulse inputs (KARAT-927LW: 2 or 4)")
+    channel_resources: dict[int, str] | None = Field(default=None, description="channel -> resource chosen at "
+                                                     "commissioning, where the model allows a choice")
+    calculator: str | None = Field(default=None, description="KARAT-929LW: the calculator it is fitted to")
+    installed_on: date | None = None
+    commissioned_at: datetime | None = Field(default=None, description="start of the first hourly period the "
+                                             "meter reports, with a UTC offset; null: since its first archive")
+    initial_readings: Readings | None = Field(default=None, description=f"{_READINGS}, at commissioned_at")
+
+
+class MeterIn(MeterFields):
+    building_id: int
+    serial: str = Field(description="unique within the company")
+    model: str = Field(description="a model of the device catalogue, e.g. KARAT-307; it gives the channels")
+    role: MeterRole
+
+
+class MeterPatch(MeterFields):
+    """Fields left out stay as they are."""
+
+    serial: str | None = None
+    model: str | None = None
+    role: MeterRole | None = None
+
+
+class ReplaceIn(StrictIn):
+    new_serial: str
+    at: datetime = Field(description="start of the hourly period from which the new meter reports, with a UTC "
+                         "offset: the old one's last period ends there")
+    old_final_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, of the old meter at `at`")
+    new_initial_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, of the new meter at `at`")
+    new_model: str | None = Field(default=None, description="default: the old meter's model and channels")
+    tariffs: int | None = None
+    inputs: int | None = None
+    channel_resources: dict[int, str] | None = None
+    calculator: str | None = None
+    communicator: str | None = Field(default=None, description="default: the old meter's")
+    communicator_id: int | None = Field(default=None, description="default: the old meter's unless built into it")
+    installed_on: date | None = Field(default=None, description="default: the building's local date of `at`")
+
+
+class ReplaceOut(BaseModel):
+    old: MeterInfo
+    new: MeterInfo
+
+
+class DecommissionIn(StrictIn):
+    at: datetime = Field(description="start of the first hourly period the meter no longer reports, with a UTC "
+                         "offset")
+    final_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, at `at`")
+
+
+def _given(body: BaseModel) -> dict[str, Any]:
+    """The fields the client sent (a PATCH changes only those; null is a value)."""
+    return {name: getattr(body, name) for name in body.model_fields_set}
 
 
 class UserOut(BaseModel):
@@ -331,7 +466,94 @@ def integration_router(services: Services) -> APIRouter:
                                                         role=role))
         return ArrivalOut.of(report, detail)
 
+    registry_routes(api, services)
     return api
+
+
+def registry_routes(api: APIRouter, services: Services) -> None:
+    """The registry's write routes (and the reads they need) on the /api/v1 router."""
+    tags: list[str | Enum] = ["registry"]
+
+    @api.get("/company", response_model=CompanyInfo, tags=tags)
+    async def company(token: Token) -> CompanyInfo:
+        return await _service(services.companies.get(token))
+
+    @api.patch("/company", response_model=CompanyInfo, tags=tags,
+               description="Rename the caller's company or set its main city (an administrator).")
+    async def update_company(body: CompanyPatch, token: Token) -> CompanyInfo:
+        return await _service(services.companies.update(token, **_given(body)))
+
+    @api.get("/cities", response_model=list[CityInfo], tags=tags)
+    async def cities(token: Token) -> list[CityInfo]:
+        return await _service(services.cities.list(token))
+
+    @api.post("/cities", response_model=CityInfo, status_code=201, tags=tags,
+              description="Add a city to the company (an administrator).")
+    async def add_city(body: CityIn, token: Token) -> CityInfo:
+        return await _service(services.cities.add(token, body.name, body.time_zone))
+
+    @api.delete("/cities/{city_id}", status_code=204, response_class=Response, tags=tags,
+                description="Remove a city none of the company's buildings is in (an administrator).")
+    async def remove_city(city_id: int, token: Token) -> Response:
+        await _service(services.cities.remove(token, city_id))
+        return Response(status_code=204)
+
+    @api.post("/buildings", response_model=BuildingDetails, status_code=201, tags=tags)
+    async def create_building(body: BuildingIn, token: Token) -> BuildingDetails:
+        return await _service(services.buildings.create_building(token, **body.model_dump()))
+
+    @api.get("/buildings/{building_id}/details", response_model=BuildingDetails, tags=tags)
+    async def building_details(building_id: int, token: Token) -> BuildingDetails:
+        return await _service(services.buildings.building(token, building_id))
+
+    @api.patch("/buildings/{building_id}", response_model=BuildingDetails, tags=tags)
+    async def update_building(building_id: int, body: BuildingPatch, token: Token) -> BuildingDetails:
+        return await _service(services.buildings.update_building(token, building_id, **_given(body)))
+
+    @api.delete("/buildings/{building_id}", status_code=204, response_class=Response, tags=tags,
+                description="Delete a building with no meters, and its premises.")
+    async def delete_building(building_id: int, token: Token) -> Response:
+        await _service(services.buildings.delete_building(token, building_id))
+        return Response(status_code=204)
+
+    @api.post("/buildings/{building_id}/premises", response_model=PremiseInfo, status_code=201, tags=tags)
+    async def create_premise(building_id: int, body: PremiseIn, token: Token) -> PremiseInfo:
+        return await _service(services.premises.create(token, building_id, **body.model_dump()))
+
+    @api.patch("/premises/{premise_id}", response_model=PremiseInfo, tags=tags)
+    async def update_premise(premise_id: int, body: PremisePatch, token: Token) -> PremiseInfo:
+        return await _service(services.premises.update(token, premise_id, **_given(body)))
+
+    @api.delete("/premises/{premise_id}", status_code=204, response_class=Response, tags=tags,
+                description="Delete a premise with no meters.")
+    async def delete_premise(premise_id: int, token: Token) -> Response:
+        await _service(services.premises.delete(token, premise_id))
+        return Response(status_code=204)
+
+    @api.post("/meters", response_model=MeterInfo, status_code=201, tags=tags,
+              description="Register a meter; its channels come from the device catalogue entry of `model`.")
+    async def create_meter(body: MeterIn, token: Token) -> MeterInfo:
+        fields = {k: v for k, v in body.model_dump().items() if v is not None or k == "premise_id"}
+        return await _service(services.meters.create(token, **fields))
+
+    @api.patch("/meters/{meter_id}", response_model=MeterInfo, tags=tags,
+               description="Edit a meter; a new model or configuration rederives its channels. The end of "
+                           "service changes only through replace and decommission.")
+    async def update_meter(meter_id: int, body: MeterPatch, token: Token) -> MeterInfo:
+        return await _service(services.meters.update(token, meter_id, **_given(body)))
+
+    @api.post("/meters/{meter_id}/replace", response_model=ReplaceOut, status_code=201, tags=tags,
+              description="Replace the meter by a new one from the hourly period `at` (a service engineer): the "
+                          "old one ends there and keeps its history, the new one continues its series.")
+    async def replace_meter(meter_id: int, body: ReplaceIn, token: Token) -> ReplaceOut:
+        done = await _service(services.meters.replace(token, meter_id, **body.model_dump()))
+        return ReplaceOut(old=done.old, new=done.new)
+
+    @api.post("/meters/{meter_id}/decommission", response_model=MeterInfo, tags=tags,
+              description="Take the meter out of service from the hourly period `at` on (a service engineer); "
+                          "nothing is deleted.")
+    async def decommission_meter(meter_id: int, body: DecommissionIn, token: Token) -> MeterInfo:
+        return await _service(services.meters.decommission(token, meter_id, body.at, body.final_readings))
 
 
 def router(clickhouse: ClickHouse, local_token: str, services: Services | None = None,

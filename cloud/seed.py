@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from cloud.services.auth import hash_password
 from cloud.storage.registry import Registry
+from protocol import catalogue
 
-# (model, channel number, resource, parameters)
-CHANNELS = {
-    "KARAT-307": ((1, "heat", "Q,V1,V2,T1,T2"), (2, "hot_water", "V"), (3, "cold_water", "V")),
-    "KARAT-Compact-2-223": ((1, "heat", "Q"), (2, "hot_water", "V"), (3, "cold_water", "V")),
-}
+
+def channel_rows(model: str) -> tuple[tuple[int, str, str], ...]:
+    """(channel number, resource, comma-separated parameters) of a model, from the device catalogue."""
+    return tuple((c.number, c.resource.value, ",".join(c.parameters)) for c in catalogue.model(model).channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +101,12 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
 
 def _meter(db, company_id: int, building_id: int, premise_id: int | None, serial: str, model: str, role: str,
            communicator: str) -> None:
+    channels = channel_rows(model)  # an unknown model fails before its meter row is written
     meter_id = db.execute(
-        "INSERT INTO meters (company_id, building_id, premise_id, serial, model, role, communicator, archives) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'hour, integral')",
-        (company_id, building_id, premise_id, serial, model, role, communicator)).lastrowid
-    for number, resource, parameters in CHANNELS[model]:
-        db.execute("INSERT INTO meter_channels VALUES (?, ?, ?, ?)", (meter_id, number, resource, parameters))
+        "INSERT INTO meters (company_id, building_id, premise_id, serial, model, role, communicator, archives, "
+        "tariffs) VALUES (?, ?, ?, ?, ?, ?, ?, 'hour, integral', ?)",  # in service since its first archive
+        (company_id, building_id, premise_id, serial, model, role, communicator, catalogue.model(model).tariffs),
+    ).lastrowid
+    for number, resource, parameters in channels:
+        db.execute("INSERT INTO meter_channels (meter_id, number, resource, parameters) VALUES (?, ?, ?, ?)",
+                   (meter_id, number, resource, parameters))

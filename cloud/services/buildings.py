@@ -1,16 +1,19 @@
 """Registry details of buildings and meters that the settings pages change (manual 4.6 "Объекты"):
-a building's city, coordinates and construction-unfinished flag; a meter's barcode and
-verification dates.
+registering a building (address, city and its time zone, area, residents, edge site), its
+address, area, residents, city, coordinates and construction-unfinished flag, deleting one with
+no meters; a meter's barcode and verification dates.
 
 Reads: any dispatcher or engineer of the company (and readers). Writes: a dispatcher or engineer
 without reader status (``require_writer``); an object of another company is "not found". Every
 change writes an audit entry with the fields before and after, in the same transaction (a call
-that changes nothing writes none). Tests: tests/integration/test_registry_objects.py.
+that changes nothing writes none). Tests: tests/integration/test_registry_objects.py,
+tests/integration/test_registry_admin.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +36,10 @@ class BuildingDetails:
     latitude: float | None
     longitude: float | None
     construction_unfinished: bool
+    time_zone: str = ""  # the city's when registered (IANA name)
+    area_m2: float = 0.0
+    residents: int = 0
+    site: str = ""  # the edge site that serves its meters
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,46 @@ class MeterPassport:
 
 def _building(row: sqlite3.Row) -> BuildingDetails:
     return BuildingDetails(row["id"], row["address"], row["city_id"], row["city"], row["latitude"], row["longitude"],
-                           bool(row["construction_unfinished"]))
+                           bool(row["construction_unfinished"]), row["time_zone"], row["area_m2"], row["residents"],
+                           row["site"])
+
+
+def _address(value: object) -> str:
+    address = " ".join(value.split()) if isinstance(value, str) else ""
+    if not address or len(address) > 300:
+        raise InvalidInput("address: 1 to 300 characters")
+    return address
+
+
+def check_area(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise InvalidInput(f"{field}: square metres > 0, got {value!r}")
+    return float(value)
+
+
+def check_residents(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{field}: a whole number >= 0, got {value!r}")
+    return value
+
+
+def _coordinates(latitude: object, longitude: object) -> dict[str, Any]:
+    """Coordinates are WGS 84 degrees and are set or cleared together."""
+    if (latitude is None) != (longitude is None) or latitude is _UNSET or longitude is _UNSET:
+        raise InvalidInput("latitude: give latitude and longitude together (both None clears them)")
+    for field, value, limit in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not -limit <= value <= limit):
+            raise InvalidInput(f"{field}: -{limit} to {limit} degrees, got {value}")
+    return {"latitude": latitude, "longitude": longitude}
+
+
+def _city(db: sqlite3.Connection, user: UserInfo, city_id: object) -> sqlite3.Row:
+    city = db.execute("SELECT c.* FROM cities c JOIN company_cities cc ON cc.city_id = c.id "
+                      "WHERE c.id = ? AND cc.company_id = ?", (city_id, user.company_id)).fetchone()
+    if city is None:
+        raise InvalidInput(f"city_id: {city_id} is not a city of the company")
+    return city
 
 
 def _passport(row: sqlite3.Row) -> MeterPassport:
@@ -82,20 +128,78 @@ class BuildingsService:
             raise NotFound(f"building {building_id} not found")
         return _building(row)
 
+    async def create_building(self, token: str, *, address: str, city_id: int, area_m2: float, residents: int,
+                              site: str, latitude: float | None = None, longitude: float | None = None,
+                              construction_unfinished: bool = False) -> BuildingDetails:
+        """Register a building of the company in one of its cities (whose time zone it takes), served by
+        one of its edge sites (an administrator registers sites, cloud/services/sites.py)."""
+        user = require_writer(await self.auth.user(token))
+        values = {"address": _address(address), "area_m2": check_area("area_m2", area_m2),
+                  "residents": check_residents("residents", residents), **_coordinates(latitude, longitude),
+                  "construction_unfinished": int(bool(construction_unfinished))}
+        return await asyncio.to_thread(self._create_building, user, city_id, site, values)
+
+    def _create_building(self, user: UserInfo, city_id: int, site: str, values: dict[str, Any]) -> BuildingDetails:
+        with self.registry.connect() as db:
+            city = _city(db, user, city_id)
+            if db.execute("SELECT 1 FROM edge_sites WHERE site = ? AND company_id = ?",
+                          (site, user.company_id)).fetchone() is None:
+                raise InvalidInput(f"site: {site!r} is not an edge site of the company "
+                                   "(an administrator registers sites)")
+            if db.execute("SELECT 1 FROM buildings WHERE company_id = ? AND address = ?",
+                          (user.company_id, values["address"])).fetchone():
+                raise InvalidInput(f"address: the company has a building at {values['address']!r}")
+            columns = {"company_id": user.company_id, "site": site, "city": city["name"], "city_id": city["id"],
+                       "time_zone": city["time_zone"], **values}
+            building_id = db.execute(
+                f"INSERT INTO buildings ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608
+                tuple(columns.values())).lastrowid
+            after = _building(db.execute("SELECT * FROM buildings WHERE id = ?", (building_id,)).fetchone())
+            audit.record(db, user, "building.create", f"building:{after.id}", None, _state(after))
+        return after
+
+    async def delete_building(self, token: str, building_id: int) -> None:
+        """Delete a building with no meters, and its premises. A meter's history is never deleted:
+        a building that has had meters stays (its meters are decommissioned instead)."""
+        user = require_writer(await self.auth.user(token))
+        await asyncio.to_thread(self._delete_building, user, building_id)
+
+    def _delete_building(self, user: UserInfo, building_id: int) -> None:
+        with self.registry.connect() as db:
+            row = db.execute("SELECT * FROM buildings WHERE id = ? AND company_id = ?",
+                             (building_id, user.company_id)).fetchone()
+            if row is None:
+                raise NotFound(f"building {building_id} not found")
+            meters = db.execute("SELECT count(*) FROM meters WHERE building_id = ?", (building_id,)).fetchone()[0]
+            if meters:
+                raise InvalidInput(f"building_id: building {building_id} has {meters} meter(s) registered; "
+                                   "a building with meters is not deleted (decommission its meters instead)")
+            premises = db.execute("SELECT number FROM premises WHERE building_id = ?", (building_id,)).fetchall()
+            try:
+                db.execute("DELETE FROM premises WHERE building_id = ?", (building_id,))
+                db.execute("DELETE FROM buildings WHERE id = ?", (building_id,))
+            except sqlite3.IntegrityError as exc:
+                raise InvalidInput(f"building_id: building {building_id} or its premises are still referenced "
+                                   f"(residents, activation codes or settings): {exc}") from exc
+            audit.record(db, user, "building.delete", f"building:{building_id}",
+                         {**_state(_building(row)), "premises": [p["number"] for p in premises]}, None)
+
     async def update_building(self, token: str, building_id: int, *, city_id: int | None = _UNSET,
                               latitude: float | None = _UNSET, longitude: float | None = _UNSET,
-                              construction_unfinished: bool | None = _UNSET) -> BuildingDetails:
-        """Change what is given; coordinates are WGS 84 degrees and are set or cleared together."""
+                              construction_unfinished: bool | None = _UNSET, address: str = _UNSET,
+                              area_m2: float = _UNSET, residents: int = _UNSET) -> BuildingDetails:
+        """Change what is given; coordinates are WGS 84 degrees and are set or cleared together. A new
+        city brings its time zone. The edge site is an administrator's (``SitesService.assign_building``)."""
         user = require_writer(await self.auth.user(token))
         changes: dict[str, Any] = {}
         if latitude is not _UNSET or longitude is not _UNSET:
-            if (latitude is None) != (longitude is None) or latitude is _UNSET or longitude is _UNSET:
-                raise InvalidInput("latitude: give latitude and longitude together (both None clears them)")
-            if latitude is not None and not -90 <= latitude <= 90:
-                raise InvalidInput(f"latitude: -90 to 90 degrees, got {latitude}")
-            if longitude is not None and not -180 <= longitude <= 180:
-                raise InvalidInput(f"longitude: -180 to 180 degrees, got {longitude}")
-            changes.update(latitude=latitude, longitude=longitude)
+            changes.update(_coordinates(latitude, longitude))
+        if address is not _UNSET:
+            changes["address"] = _address(address)
+        if area_m2 is not _UNSET:
+            changes["area_m2"] = check_area("area_m2", area_m2)
+        if residents is not _UNSET:
+            changes["residents"] = check_residents("residents", residents)
         if construction_unfinished is not _UNSET:
             if construction_unfinished is None:
                 raise InvalidInput("construction_unfinished: true or false")
@@ -113,12 +217,14 @@ class BuildingsService:
             if row is None:
                 raise NotFound(f"building {building_id} not found")
             if "city_id" in changes:
-                city = db.execute("SELECT c.name FROM cities c JOIN company_cities cc ON cc.city_id = c.id "
-                                  "WHERE c.id = ? AND cc.company_id = ?",
-                                  (changes["city_id"], user.company_id)).fetchone()
-                if city is None:
-                    raise InvalidInput(f"city_id: {changes['city_id']} is not a city of the company")
+                city = _city(db, user, changes["city_id"])
                 changes["city"] = city["name"]  # the name column the accounting pages show
+                if city["id"] != row["city_id"]:
+                    changes["time_zone"] = city["time_zone"]
+            if "address" in changes and db.execute(
+                    "SELECT 1 FROM buildings WHERE company_id = ? AND address = ? AND id != ?",
+                    (user.company_id, changes["address"], building_id)).fetchone():
+                raise InvalidInput(f"address: the company has a building at {changes['address']!r}")
             before = _building(row)
             if changes:
                 assignments = ", ".join(f"{column} = ?" for column in changes)  # column names are ours

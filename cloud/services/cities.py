@@ -84,5 +84,9 @@ class CitiesService:
                               (city_id, admin.company_id)).fetchone()[0]
             if used:
                 raise InvalidInput(f"city_id: {used} building(s) of the company are in {city['name']}")
+            main = db.execute("SELECT 1 FROM companies WHERE id = ? AND city = ?",
+                              (admin.company_id, city["name"])).fetchone()
+            if main is not None:
+                raise InvalidInput(f"city_id: {city['name']} is the company's main city; choose another first")
             db.execute("DELETE FROM company_cities WHERE company_id = ? AND city_id = ?", (admin.company_id, city_id))
             audit.record(db, admin, "city.remove", f"city:{city_id}", {"name": city["name"]}, None)

@@ -12,7 +12,10 @@ from cloud.services.buildings import BuildingsService
 from cloud.services.cities import CitiesService
 from cloud.services.commands import CommandService
 from cloud.services.communicators import CommunicatorsService
+from cloud.services.companies import CompaniesService
 from cloud.services.counters import CounterService
+from cloud.services.meters_admin import MetersService
+from cloud.services.premises_admin import PremisesService
 from cloud.services.readings import ReadingsService
 from cloud.services.residents import ResidentsService
 from cloud.services.sites import SitesService
@@ -36,6 +39,9 @@ class Services:
     buildings: BuildingsService
     communicators: CommunicatorsService
     residents: ResidentsService
+    companies: CompaniesService
+    premises: PremisesService  # registering and editing premises (reads: accounting)
+    meters: MetersService  # registering, editing, replacing and decommissioning meters
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -47,4 +53,5 @@ class Services:
                    arrival=ArrivalService(registry, clickhouse, auth, commands),
                    cities=CitiesService(registry, auth), sites=SitesService(registry, auth),
                    buildings=BuildingsService(registry, auth), communicators=CommunicatorsService(registry, auth),
-                   residents=ResidentsService(registry, auth))
+                   residents=ResidentsService(registry, auth), companies=CompaniesService(registry, auth),
+                   premises=PremisesService(registry, auth), meters=MetersService(registry, auth))

@@ -228,6 +228,28 @@ CREATE INDEX commands_company_created ON commands(company_id, created_at);
 CREATE INDEX commands_meter_created ON commands(meter_id, created_at);
 CREATE INDEX commands_state_expires ON commands(state, expires_at);
 """),
+    # the meter lifecycle as dated periods (DESIGN.md section 5; cloud/services/meters_admin.py):
+    # commissioned_at is the start of the first hourly period the meter is expected to report,
+    # decommissioned_at the first period it no longer is (ISO 8601 with a UTC offset; NULL: unknown
+    # or legacy, "since its first archive", resp. still in service); a replacement links the new
+    # meter to the old one, whose row and history stay. Readings at those instants are JSON objects
+    # "channel:parameter" -> counter reading in domain units. ``status`` stays as a cache the
+    # services rewrite from the dates at every change; rows already 'decommissioned' keep that
+    # status with decommissioned_at NULL: their date was never recorded and is not invented here.
+    (5, """
+ALTER TABLE meters ADD COLUMN installed_on TEXT;
+ALTER TABLE meters ADD COLUMN commissioned_at TEXT;
+ALTER TABLE meters ADD COLUMN decommissioned_at TEXT;
+ALTER TABLE meters ADD COLUMN reporting_day INTEGER NOT NULL DEFAULT 1 CHECK (reporting_day BETWEEN 1 AND 28);
+ALTER TABLE meters ADD COLUMN ct_ratio REAL NOT NULL DEFAULT 1 CHECK (ct_ratio > 0);
+ALTER TABLE meters ADD COLUMN phase TEXT CHECK (phase IN ('A', 'B', 'C'));
+ALTER TABLE meters ADD COLUMN tariffs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE meters ADD COLUMN replaces_meter_id INTEGER REFERENCES meters(id);
+ALTER TABLE meters ADD COLUMN initial_readings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE meters ADD COLUMN final_readings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE meter_channels ADD COLUMN tariff TEXT;
+CREATE INDEX meters_replaces ON meters(replaces_meter_id);
+"""),
 )
 
 
@@ -270,6 +292,10 @@ class Registry:
     def all(self, sql: str, *args: object) -> list[sqlite3.Row]:
         with self.connect() as db:
             return db.execute(sql, args).fetchall()
+
+    def company_by_site(self) -> dict[str, int]:
+        """Site -> the company it belongs to: the ingest keys every stored series by it."""
+        return {row["site"]: row["company_id"] for row in self.all("SELECT site, company_id FROM edge_sites")}
 
     def meter_serials_by_site(self) -> dict[str, set[str]]:
         """Site -> serials of the meters registered for its buildings: the ingest's meter lookup."""
