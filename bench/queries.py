@@ -5,8 +5,10 @@ x 365 days = 87.6 million archive values, one parameter per meter-hour), registe
 buildings of 100 meters (1 building meter + 99 apartment meters), then measures p50/p95 of
 what a dispatcher opens: a building's daily consumption for a month (with the daily
 imbalance), the building's monthly consumption and imbalance for a year, and one meter's
-hourly archive for a day. Also prints the disk bytes per stored archive value. Targets from
-issue 6: p95 under 200 ms for each.
+hourly archive for a day. Also prints the disk bytes per stored archive value, of the archive
+table and, as the baseline, of the same values in the archive's definition before the
+tenant-safe, compact one (migration 1's Float64 values and per-row batch strings). Targets:
+p95 under 200 ms for each query; at most 4 bytes on disk per stored value.
 
 Run: python -m bench.queries [--quick] [--meters N] [--days N] [--repeat N]. Prints what it
 does, then one JSON line.
@@ -28,6 +30,7 @@ from pathlib import Path
 from cloud.seed import UserSeed, seed_company
 from cloud.services.container import Services
 from cloud.services.models import Granularity
+from cloud.storage import schema
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.vocabulary import Resource
@@ -35,6 +38,7 @@ from protocol.vocabulary import Resource
 PER_BUILDING = 100
 FIRST_DAY = date(2025, 1, 1)
 TARGET_MS = 200.0
+TARGET_BYTES = 4.0
 
 
 def serial(n: int) -> str:
@@ -61,32 +65,61 @@ def register(registry: Registry, meters: int) -> list[int]:
                     "archives) VALUES (?, ?, ?, ?, ?, ?, 'bench', 'hour, integral')",
                     (company, building, premise, serial(n), "KARAT-307" if n == b else "KARAT-Compact-2-223",
                      "common" if n == b else "individual")).lastrowid
-                db.execute("INSERT INTO meter_channels VALUES (?, 1, 'heat', 'Q')", (meter,))
+                db.execute("INSERT INTO meter_channels (meter_id, number, resource, parameters) "
+                           "VALUES (?, 1, 'heat', 'Q')", (meter,))
     return ids
 
 
-def fill(ch: ClickHouse, meters: int, hours: int, chunk: int) -> float:
+def fill(ch: ClickHouse, meters: int, hours: int, chunk: int, company: int, table: str = "archive",
+         before: bool = False) -> float:
     """Insert the readings with INSERT ... SELECT inside ClickHouse; returns the seconds taken.
 
     A counter grows by 0.01 Gcal/h (apartments) or 0.9 Gcal/h (building meters) plus up to
     0.001 of hashed noise, so it stays monotonic but does not compress like a straight line.
+    Each hour's values arrive as the ingest writes them: received a minute after the hour's end,
+    in batch number = hour. ``before`` writes the pre-migration-9 columns (the baseline).
     """
     t = time.perf_counter()
+    head, tail = ("", "batch") if before else ("company, ", "batch_seq")
+    batch = "concat('bench:', toString(number % {hours} + 1))" if before else "number % {hours} + 1"
     for first in range(0, meters, chunk):
         count = min(chunk, meters - first)
         ch.client.command(f"""
-INSERT INTO {ch.database}.archive (site, meter, channel, kind, nature, parameter, period_start, value, quality,
-                                   version, received_at, batch)
-SELECT 'bench', concat('M', leftPad(toString({first} + intDiv(number, {hours})), 5, '0')), 1, 'hour', 'integral', 'Q',
+INSERT INTO {table} ({head}site, meter, channel, kind, nature, parameter, period_start, value, quality,
+                     version, received_at, {tail})
+SELECT {"" if before else f"{company}, "}'bench',
+       concat('M', leftPad(toString({first} + intDiv(number, {hours})), 5, '0')), 1, 'hour', 'integral', 'Q',
        toDateTime('{FIRST_DAY.isoformat()} 00:00:00', 'UTC') - 3 * 3600 + (number % {hours}) * 3600,
        round(100 + if(({first} + intDiv(number, {hours})) % {PER_BUILDING} = 0, 0.9, 0.01)
                    * ((number % {hours}) + 1) + (cityHash64(number) % 1000) / 1e6, 6),
-       0, 0, now64(3), 'bench'
+       0, 0, toDateTime64('{FIRST_DAY.isoformat()} 00:01:00', 3, 'UTC') - 3 * 3600 + (number % {hours} + 1) * 3600
+             + (cityHash64(number, 1) % 5000) / 1000,
+       {batch.format(hours=hours)}
 FROM numbers({count * hours})""")  # noqa: S608 - integers and constants of this module only
         done = first + count
         print(f"  stored {done:,} / {meters:,} meters ({done * hours:,} values, {time.perf_counter() - t:.0f} s)",
               flush=True)
     return time.perf_counter() - t
+
+
+def bytes_per_value(ch: ClickHouse, database: str, table: str) -> float:
+    ch.client.command(f"OPTIMIZE TABLE {database}.{table} FINAL")  # parts as a day of merging leaves them
+    rows, disk = ch.query_sync("SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = "
+                               "{d:String} AND table = {t:String} AND active", {"d": database, "t": table})[0]
+    return disk / rows
+
+
+def baseline_bytes(ch: ClickHouse, meters: int, hours: int, chunk: int) -> float:
+    """Bytes per value of the same data in the archive's definition before migration 9."""
+    db = f"{ch.database}_before"
+    ch.client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    try:
+        for statement in schema.create_table(schema.ARCHIVE, db):
+            ch.client.command(statement)
+        fill(ch, meters, hours, chunk, 0, f"{db}.archive", before=True)
+        return bytes_per_value(ch, db, "archive")
+    finally:
+        ch.client.command(f"DROP DATABASE IF EXISTS {db} SYNC")
 
 
 async def timed(label: str, repeat: int, call) -> dict:
@@ -113,10 +146,14 @@ async def bench(meters: int, days: int, repeat: int) -> dict:
         buildings = register(registry, meters)
         print(f"storing {meters:,} meters x {days} days hourly = {meters * hours:,} archive values "
               f"in {len(buildings)} buildings of {PER_BUILDING} meters")
-        fill_s = fill(ch, meters, hours, chunk=max(1, min(meters, 20_000_000 // hours)))
-        rows, disk = ch.query_sync("SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = "
-                                   "{d:String} AND table = 'archive' AND active", {"d": ch.database})[0]
-        print(f"stored in {fill_s:.0f} s; {disk:,} bytes on disk, {disk / rows:.2f} bytes per archive value")
+        chunk = max(1, min(meters, 20_000_000 // hours))
+        company = int(registry.one("SELECT id FROM companies")["id"])
+        fill_s = fill(ch, meters, hours, chunk, company, f"{ch.database}.archive")
+        per_value = bytes_per_value(ch, ch.database, "archive")
+        print(f"stored in {fill_s:.0f} s; {per_value:.2f} bytes on disk per archive value "
+              f"(target {TARGET_BYTES:.0f}); the baseline, before migration 9:")
+        before = baseline_bytes(ch, meters, hours, chunk)
+        print(f"  {before:.2f} bytes per value in the old definition ({before / per_value:.1f}x the new)")
         services = Services.create(registry, ch)
         token = (await services.auth.login("bench", "bench-pass")).token
         rng = random.Random(6)
@@ -150,7 +187,9 @@ async def bench(meters: int, days: int, repeat: int) -> dict:
         ch.close_sync()
         shutil.rmtree(tmp, ignore_errors=True)
     return {"bench": "queries", "meters": meters, "days": days, "archive_values": meters * hours,
-            "bytes_per_value": round(disk / rows, 2), "fill_s": round(fill_s, 1), **figures,
+            "bytes_per_value": round(per_value, 2), "baseline_bytes_per_value": round(before, 2),
+            "ratio_baseline_to_bytes": round(before / per_value, 2), "target_bytes_per_value": TARGET_BYTES,
+            "fill_s": round(fill_s, 1), **figures,
             "target_p95_ms": TARGET_MS,
             "ratio_worst_p95_to_target": round(max(f["p95_ms"] for f in figures.values()) / TARGET_MS, 3)}
 

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # site -> the meter serials registered for the buildings that site serves
 KnownMeters = Callable[[], Mapping[str, Collection[str]]]
+# site -> the id of the company it belongs to (serials are unique only within a company)
+SiteCompanies = Callable[[], Mapping[str, int]]
 # (site, results): moves commands by the edge's results; idempotent (a redelivery calls it again)
 OnResults = Callable[[str, tuple[CommandResult, ...]], None]
 
@@ -99,51 +101,69 @@ def _batch_of(subject: str, msg_id: str) -> tuple[str, int] | None:
 
 
 class MeterLookup:
-    """The registry's meter serials per site, cached and refreshed every ``refresh_s`` seconds.
+    """The registry's meter serials and company per site, cached and refreshed every ``refresh_s`` seconds.
 
-    An unknown serial triggers an early refresh (at most every ``min_refresh_s``), so a meter
-    registered a moment ago is not dead-lettered because of a stale cache.
+    An unknown serial or site triggers an early refresh (at most every ``min_refresh_s``), so a
+    meter registered a moment ago is not dead-lettered because of a stale cache.
     """
 
-    def __init__(self, load: KnownMeters, refresh_s: float = 30.0, min_refresh_s: float = 2.0) -> None:
+    def __init__(self, load: KnownMeters | None, refresh_s: float = 30.0, min_refresh_s: float = 2.0,
+                 companies: SiteCompanies | None = None) -> None:
         self._load = load
+        self._load_companies = companies
         self.refresh_s = refresh_s
         self.min_refresh_s = min_refresh_s
         self._known: dict[str, frozenset[str]] = {}
+        self._companies: dict[str, int] = {}
         self._loaded_at: float | None = None
 
+    def _read(self) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+        known = self._load() if self._load is not None else {}
+        companies = self._load_companies() if self._load_companies is not None else {}
+        return {site: frozenset(serials) for site, serials in known.items()}, dict(companies)
+
     async def _refresh(self) -> None:
-        known = await asyncio.to_thread(self._load)
-        self._known = {site: frozenset(serials) for site, serials in known.items()}
+        self._known, self._companies = await asyncio.to_thread(self._read)
         self._loaded_at = time.monotonic()
 
-    async def unknown(self, site: str, serials: Collection[str]) -> set[str]:
-        """The serials among ``serials`` that are not registered for ``site``."""
+    async def _fresh(self, missing: Callable[[], bool]) -> None:
         age = None if self._loaded_at is None else time.monotonic() - self._loaded_at
         if age is None or age >= self.refresh_s:
             await self._refresh()
-            age = 0.0
-        missing = set(serials) - self._known.get(site, frozenset())
-        if missing and age >= self.min_refresh_s:
+        elif missing() and age >= self.min_refresh_s:
             await self._refresh()
-            missing = set(serials) - self._known.get(site, frozenset())
-        return missing
+
+    async def unknown(self, site: str, serials: Collection[str]) -> set[str]:
+        """The serials among ``serials`` that are not registered for ``site``."""
+        if self._load is None:
+            return set()
+        await self._fresh(lambda: bool(set(serials) - self._known.get(site, frozenset())))
+        return set(serials) - self._known.get(site, frozenset())
+
+    async def company(self, site: str) -> int:
+        """The company ``site`` belongs to; 0 for a site the registry does not know (or no registry)."""
+        if self._load_companies is None:
+            return 0
+        await self._fresh(lambda: site not in self._companies)
+        return self._companies.get(site, 0)
 
 
 class Ingest:
     """One ingest worker. ``known_meters`` (optional) gives the registry's serials per site;
-    without it every meter is accepted (tests of the wire alone)."""
+    without it every meter is accepted (tests of the wire alone). ``companies`` gives each site's
+    company, which keys every stored series; without it rows are stored under company 0."""
 
     def __init__(self, nats_url: str, clickhouse: ClickHouse, fetch_batch: int = 64,
                  known_meters: KnownMeters | None = None, refresh_s: float = 30.0, name: str = "", *,
-                 on_results: OnResults | None = None, replicas: int = 1) -> None:
+                 companies: SiteCompanies | None = None, on_results: OnResults | None = None,
+                 replicas: int = 1) -> None:
         self.nats_url = nats_url
         self.on_results = on_results
         self.replicas = replicas
         self.ch = clickhouse
         self.fetch_batch = fetch_batch
         self.name = name or uuid.uuid4().hex[:8]
-        self.meters = MeterLookup(known_meters, refresh_s) if known_meters is not None else None
+        self.meters = MeterLookup(known_meters, refresh_s, companies=companies)
         self.stored = 0  # batches stored by this worker, for status lines
         self._kv: KeyValue | None = None
         self._published: dict[str, int] = {}  # last watermark this worker saw in the bucket
@@ -299,7 +319,7 @@ class Ingest:
                 reason = f"{reason} (left over by the replay of {replay_of})"
             entry = await dead_letter(self.ch, subject, msg_id, reason, encode_batch(rejected))
         token = batch.msg_id if replay_of is None else f"{batch.msg_id}|replay:{replay_of}"
-        return Prepared(kept, token, table_rows(kept, token), entry, reason)
+        return Prepared(kept, token, table_rows(kept, await self.meters.company(batch.site)), entry, reason)
 
     async def _new(self, prepared: list[Prepared]) -> list[Prepared]:
         """Those whose batch has no sync audit row yet (one query for the fetch), each batch once."""
@@ -353,7 +373,7 @@ class Ingest:
         """
         events = tuple(e for e in batch.events if e.meter)
         serials = {r.meter for r in batch.records} | {e.meter for e in events} | {x.meter for x in batch.lost}
-        if self.meters is None or not serials:
+        if not serials:
             return batch, None, None
         unknown = await self.meters.unknown(batch.site, serials)
         if not unknown:

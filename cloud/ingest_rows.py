@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from cloud.storage.clickhouse import ARCHIVE_COLUMNS
+from cloud.storage.clickhouse import ARCHIVE_COLUMNS, MAX_VALUE
 from protocol.wire import Batch
 
-EVENT_COLUMNS = ("site", "id", "meter", "at", "code", "severity", "source", "detail")
-LOST_COLUMNS = ("site", "meter", "kind", "period_start", "reason", "reported_at")
+EVENT_COLUMNS = ("company", "site", "id", "meter", "at", "code", "severity", "source", "detail")
+LOST_COLUMNS = ("company", "site", "meter", "kind", "period_start", "reason", "reported_at")
 RADIO_COLUMNS = ("site", "id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", "snr", "gateway",
                  "frequency", "payload", "error")
 # the tables a batch's sections go to, in insert order; command results go to a hook instead
@@ -32,25 +32,25 @@ def _ms(epoch: float) -> int:
 
 # DateTime columns get epoch seconds and DateTime64(3) columns epoch milliseconds, as ints:
 # clickhouse-connect then writes them as they are instead of converting a datetime per row.
-def archive_rows(batch: Batch, token: str | None = None) -> list[tuple]:
-    """One ClickHouse row per (record, parameter); ``token`` (default the batch's msg id) goes to ``batch``."""
+def archive_rows(batch: Batch, company: int) -> list[tuple]:
+    """One ClickHouse row per (record, parameter), under the company the batch's site belongs to."""
     rows = []
-    token = token or batch.msg_id
     for r in batch.records:
-        head = (batch.site, r.meter, r.channel, r.kind.value, r.nature.value)
-        tail = (r.quality, r.version, _ms(r.received_at), token)
+        head = (company, batch.site, r.meter, r.channel, r.kind.value, r.nature.value)
+        tail = (r.quality, r.version, _ms(r.received_at), batch.seq)
         for parameter, value in r.values.items():
             rows.append((*head, parameter, r.period_start, value, *tail))
     return rows
 
 
-def event_rows(batch: Batch) -> list[tuple]:
-    return [(batch.site, e.id, e.meter, _ms(e.at), e.code, e.severity, e.source,
+def event_rows(batch: Batch, company: int) -> list[tuple]:
+    return [(company, batch.site, e.id, e.meter, _ms(e.at), e.code, e.severity, e.source,
              json.dumps(e.detail, ensure_ascii=False, sort_keys=True)) for e in batch.events]
 
 
-def lost_rows(batch: Batch) -> list[tuple]:
-    return [(batch.site, x.meter, x.kind.value, x.period_start, x.reason, _ms(x.reported_at)) for x in batch.lost]
+def lost_rows(batch: Batch, company: int) -> list[tuple]:
+    return [(company, batch.site, x.meter, x.kind.value, x.period_start, x.reason, _ms(x.reported_at))
+            for x in batch.lost]
 
 
 def radio_rows(batch: Batch) -> list[tuple]:
@@ -59,10 +59,10 @@ def radio_rows(batch: Batch) -> list[tuple]:
              p.frequency, p.payload.hex(), p.error) for p in batch.radio]
 
 
-def table_rows(batch: Batch, token: str) -> dict[str, list[tuple]]:
+def table_rows(batch: Batch, company: int) -> dict[str, list[tuple]]:
     """Every table's rows of one batch (empty lists for sections it does not carry)."""
-    return {"archive": archive_rows(batch, token), "device_events": event_rows(batch),
-            "lost_periods": lost_rows(batch), "radio_packets": radio_rows(batch)}
+    return {"archive": archive_rows(batch, company), "device_events": event_rows(batch, company),
+            "lost_periods": lost_rows(batch, company), "radio_packets": radio_rows(batch)}
 
 
 def _columns(batch: Batch) -> Iterator[tuple[str, list, tuple[int, int]]]:
@@ -85,6 +85,10 @@ def _columns(batch: Batch) -> Iterator[tuple[str, list, tuple[int, int]]]:
 
 def out_of_range(batch: Batch) -> str | None:
     """The first field whose value the table's column cannot hold, as a dead-letter reason; else None."""
+    for i, r in enumerate(batch.records):
+        for parameter, value in r.values.items():
+            if abs(value) > MAX_VALUE:
+                return f"records[{i}].values.{parameter}: {value!r} out of range -{MAX_VALUE:.0e}..{MAX_VALUE:.0e}"
     for where, values, (low, high) in _columns(batch):
         present = [v for v in values if v is not None]
         if present and (min(present) < low or max(present) > high):

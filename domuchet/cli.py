@@ -195,7 +195,7 @@ def _cloud(args, doc, data_dir: Path) -> int:
 
 def _sql(args, doc, data_dir: Path) -> int:
     from cloud.storage.clickhouse import QueryError, ReadOnlyViolation, check_read_only
-    from domuchet.cloud_process import local_api_file
+    from domuchet.cloud_process import local_api_file, open_storage
     config = _cloud_config(args, doc, data_dir)
     try:
         check_read_only(args.query)
@@ -219,9 +219,8 @@ def _sql(args, doc, data_dir: Path) -> int:
         if rows is not None:
             _print_rows(rows)
             return 0
-    ch = config.clickhouse()
+    _, ch = open_storage(config)
     try:
-        ch.open_sync()
         _, rows = ch.read_only_sync(args.query)
     except (ReadOnlyViolation, QueryError) as exc:
         print(f"domuchet sql: {exc}", file=sys.stderr)

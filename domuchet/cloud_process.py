@@ -42,10 +42,12 @@ def _secret(path: Path) -> str:
 
 
 def open_storage(config: CloudConfig) -> tuple[Registry, ClickHouse]:
+    """The registry and ClickHouse, migrated; rows stored before the tenant-safe key get their
+    company from the registry's sites (so every entry point opens both)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     registry = Registry(config.registry_path)
     clickhouse = config.clickhouse()
-    clickhouse.open_sync()
+    clickhouse.open_sync(registry.company_by_site())
     return registry, clickhouse
 
 
@@ -58,7 +60,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     if prepare is not None:
         prepare(registry)
     services = Services.create(registry, clickhouse, config.session_hours)
-    ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site, name=f"ingest{i}",
+    ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site,
+                      companies=registry.company_by_site, name=f"ingest{i}",
                       replicas=config.nats_replicas, on_results=services.commands.apply_results)
                for i in range(config.ingest_workers)]
     stop = asyncio.Event()

@@ -25,6 +25,7 @@ from cloud.deadletter import Entry, ReplayResult, entries, replay
 from cloud.ingest import Ingest
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from domuchet.cloud_process import open_storage
 
 
 def entry_line(e: Entry) -> str:
@@ -46,7 +47,7 @@ async def list_lines(ch: ClickHouse, include_replayed: bool) -> list[str]:
 
 async def replay_lines(ch: ClickHouse, registry: Registry, ids: Sequence[str]) -> tuple[list[str], bool]:
     """Replay without a NATS connection: the stored watermark follows when the ingest next runs."""
-    ingest = Ingest("", ch, known_meters=registry.meter_serials_by_site)
+    ingest = Ingest("", ch, known_meters=registry.meter_serials_by_site, companies=registry.company_by_site)
     results = await replay(ch, ingest, ids)
     return [result_line(r) for r in results], all(r.replayed for r in results)
 
@@ -61,13 +62,12 @@ def run(action: str, config: CloudConfig, api_file_info: dict | None, *, ids: Se
             for line in lines:
                 print(line, file=out)
             return 0 if ok else 1
-    ch = config.clickhouse()
+    registry, ch = open_storage(config)
     try:
-        ch.open_sync()
         if action == "list":
             lines, ok = asyncio.run(list_lines(ch, include_replayed)), True
         else:
-            lines, ok = asyncio.run(replay_lines(ch, Registry(config.registry_path), ids))
+            lines, ok = asyncio.run(replay_lines(ch, registry, ids))
     finally:
         ch.close_sync()
     for line in lines:

@@ -35,6 +35,7 @@ USERS = (UserSeed("disp", "Диспетчер Тест", "dispatcher", "disp-pas
 class Seeded:
     building_id: int
     other_building_id: int
+    company_id: int = 0  # the company of ``building_id``: it keys the series in ClickHouse
 
 
 def seed(registry: Registry, clickhouse: ClickHouse) -> Seeded:
@@ -58,5 +59,5 @@ def seed(registry: Registry, clickhouse: ClickHouse) -> Seeded:
             start = int(local_to_utc(local, tz).timestamp())
             records.append(ArchiveRecord(serial, 1, ArchiveKind.HOUR, Nature.INTEGRAL, start,
                                          {"Q": round(100 + rate * (h + 1), 6)}, received_at=start + 60.0))
-    clickhouse.insert_archive_sync(archive_rows(Batch("test", 1, tuple(records))), "test:1")
-    return Seeded(building, other_building)
+    clickhouse.insert_archive_sync(archive_rows(Batch("test", 1, tuple(records)), company), "test:1")
+    return Seeded(building, other_building, company)

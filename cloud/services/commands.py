@@ -278,8 +278,9 @@ class CommandService:
                                        user.company_id)
         if self.ch is None or not rows:
             return {}
-        found = await self.ch.query("SELECT meter, min(period_start) FROM {db}.archive WHERE meter IN "
-                                    "{m:Array(String)} GROUP BY meter", {"m": sorted(r["serial"] for r in rows)})
+        found = await self.ch.query("SELECT meter, min(period_start) FROM {db}.archive WHERE company = {co:UInt32} "
+                                    "AND meter IN {m:Array(String)} GROUP BY meter",
+                                    {"co": user.company_id, "m": sorted(r["serial"] for r in rows)})
         return {serial: start.replace(tzinfo=UTC) for serial, start in found}
 
     def _create(self, user: UserInfo, kind: CommandType, meter_id: int | None, site: str | None,

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,9 +28,11 @@ from cloud.storage import schema
 log = logging.getLogger(__name__)
 
 ARCHIVE_COLUMNS = (
-    "site", "meter", "channel", "kind", "nature", "parameter", "period_start", "value", "quality", "version",
-    "received_at", "batch",
+    "company", "site", "meter", "channel", "kind", "nature", "parameter", "period_start", "value", "quality",
+    "version", "received_at", "batch_seq",
 )
+# the largest magnitude the archive's Decimal64(6) value column holds with room to spare
+MAX_VALUE = 1e12
 
 _WRITE = re.compile(r"^\s*(insert|alter|create|drop|truncate|rename|optimize|delete|update|grant|revoke|system|"
                     r"attach|detach|kill|set|use|exchange|undrop|backup|restore|move)\b", re.IGNORECASE)
@@ -75,11 +78,15 @@ class ClickHouse:
         self._client: Client | None = None
 
     # --- lifecycle -------------------------------------------------------------------
-    def open_sync(self) -> None:
-        """Connect and migrate (blocking; runs on the caller's thread only at start-up)."""
-        self._pool.submit(self._open).result()
+    def open_sync(self, site_companies: Mapping[str, int] | None = None) -> None:
+        """Connect and migrate (blocking; runs on the caller's thread only at start-up).
 
-    def _open(self) -> None:
+        ``site_companies`` (the registry's site -> company id) gives rows stored before the
+        tenant-safe key (migrations 9-11) their company; without it they get company 0.
+        """
+        self._pool.submit(self._open, site_companies or {}).result()
+
+    def _open(self, site_companies: Mapping[str, int]) -> None:
         # a cluster: inserts reach the shard's replicas before they return (durable on two
         # nodes), so the watermark read after an insert sees it whichever replica answers
         settings = {"insert_distributed_sync": 1, "insert_quorum": "auto",
@@ -93,10 +100,20 @@ class ClickHouse:
         for version, step in schema.MIGRATIONS:
             if version in applied:
                 continue
-            for statement in schema.ddl(step, db, cluster):
+            if isinstance(step, schema.Rebuild) and self._has_column(step.table.name, step.marker):
+                # a rebuild that swapped the tables but did not record itself: only clean up
+                statements = [f"DROP TABLE IF EXISTS {db}.{step.table.name}_next SYNC"]
+            else:
+                statements = schema.ddl(step, db, cluster, site_companies)
+            for statement in statements:
                 self._client.command(statement)
             self._client.command(f"INSERT INTO {db}.schema_migrations (version) VALUES ({version})")  # noqa: S608
             log.info("event=clickhouse_migrated database=%s version=%d cluster=%s", db, version, cluster or "-")
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return bool(self.client.query(
+            "SELECT count() FROM system.columns WHERE database = {d:String} AND table = {t:String} "
+            "AND name = {c:String}", parameters={"d": self.database, "t": table, "c": column}).result_rows[0][0])
 
     def close_sync(self) -> None:
         def _close() -> None:
@@ -137,7 +154,8 @@ class ClickHouse:
 
     # --- reads -----------------------------------------------------------------------
     def query_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
-        return self.client.query(sql.replace("{db}", self.database), parameters=parameters).result_rows
+        result = self.client.query(sql.replace("{db}", self.database), parameters=parameters)
+        return _floats(result.result_rows, result.column_types)
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         """Run a query; ``{db}`` in the text is replaced by this instance's database name."""
@@ -158,3 +176,18 @@ class ClickHouse:
 
     async def read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
         return await self._run(self.read_only_sync, sql)
+
+
+def _floats(rows: list[tuple], types: Sequence[Any]) -> list[tuple]:
+    """Decimal columns (the archive's values) as floats, so callers do plain arithmetic."""
+    decimal = [i for i, t in enumerate(types) if "Decimal" in t.name]
+    if not decimal or not rows:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in decimal:
+            if isinstance(values[i], Decimal):
+                values[i] = float(values[i])
+        out.append(tuple(values))
+    return out

@@ -13,7 +13,8 @@ integration test (the single-node DDL on chDB).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 # ClickHouse acknowledges an insert only once the part and its directory are fsynced; the
 # ingest acknowledges JetStream only after that (DESIGN.md section 7).
@@ -42,7 +43,23 @@ class AddColumn:
     column: str  # "name Type [DEFAULT …] [FIRST | AFTER x]"
 
 
-Step = Table | AddColumn
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """A table re-created under a new definition (a key, type or codec change), its rows copied.
+
+    ``select`` gives, in the order of ``table.columns`` minus those with a DEFAULT, an
+    expression over the old table for each; ``{site_company}`` in it is replaced by
+    ``transform(site, [sites], [companies], 0)`` built from the registry at migration time.
+    The new table is filled under the name ``<name>_next`` and swapped in with EXCHANGE
+    TABLES, so a crash at any point leaves either the old table or the new one complete.
+    """
+
+    table: Table
+    select: str
+    marker: str  # a column only the new definition has: present means the swap is done
+
+
+Step = Table | AddColumn | Rebuild
 
 ARCHIVE = Table(
     "archive",
@@ -107,6 +124,37 @@ RADIO_PACKETS = Table(
     order_by="(dev_eui, at, site, id)", engine="ReplacingMergeTree", partition_by="toYYYYMM(at)", dedup=True,
     sharding_key="cityHash64(dev_eui)")
 
+# Tenant-safe identity (DESIGN.md section 5): a serial is unique only within a company, so every
+# series is keyed by (company, meter). Nature joins the key: an interval row never replaces the
+# integral row of the same period. The archive is compact (docs/storage.md "Storage cost"):
+# values as Decimal64(6) - every KARAT register is an integer count of 1e-6 Gcal, 1e-3 m3,
+# 1e-3 kWh or 1e-2 degC, so six decimals hold them exactly - delta-coded; times delta-coded;
+# the batch as its seq, not a repeated string.
+_KIND = "Enum8('hour' = 1, 'day' = 2, 'month' = 3)"
+ARCHIVE_V2 = Table(
+    "archive",
+    (("company", "UInt32"), ("site", "LowCardinality(String)"), ("meter", "String"), ("channel", "UInt16"),
+     ("kind", _KIND), ("nature", "Enum8('integral' = 1, 'interval' = 2)"),
+     ("parameter", "LowCardinality(String)"), ("period_start", "DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))"),
+     ("value", "Decimal64(6) CODEC(Delta, ZSTD(1))"), ("quality", "UInt16 CODEC(ZSTD(1))"),
+     ("version", "UInt32 CODEC(ZSTD(1))"), ("received_at", "DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))"),
+     ("batch_seq", "UInt64 CODEC(Delta, ZSTD(1))"),
+     ("ingested_at", "DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1))")),
+    order_by="(company, meter, channel, kind, nature, parameter, period_start)", engine="ReplacingMergeTree",
+    version="version", partition_by="toYYYYMM(period_start)", dedup=True, sharding_key="cityHash64(company, meter)")
+
+DEVICE_EVENTS_V2 = Table(
+    "device_events",
+    (("company", "UInt32"), *DEVICE_EVENTS.columns),
+    order_by="(company, meter, at, site, id)", engine="ReplacingMergeTree", partition_by="toYYYYMM(at)", dedup=True,
+    sharding_key="cityHash64(company, meter)")
+
+LOST_PERIODS_V2 = Table(
+    "lost_periods",
+    (("company", "UInt32"), *LOST_PERIODS.columns),
+    order_by="(company, meter, kind, period_start)", engine="ReplacingMergeTree", version="reported_at",
+    partition_by="toYYYYMM(period_start)", dedup=True, sharding_key="cityHash64(company, meter)")
+
 # Each step is applied once, in order; the applied version is kept in schema_migrations.
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, ARCHIVE),
@@ -117,9 +165,22 @@ MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (6, DEVICE_EVENTS),
     (7, LOST_PERIODS),
     (8, RADIO_PACKETS),
+    (9, Rebuild(ARCHIVE_V2, "{site_company}, site, meter, channel, kind, nature, parameter, period_start, "
+                "toDecimal64(round(value, 6), 6), quality, version, received_at, "
+                "toUInt64OrZero(splitByChar(':', splitByChar('|', batch)[1])[-1])", marker="company")),
+    (10, Rebuild(DEVICE_EVENTS_V2, "{site_company}, site, id, meter, at, code, severity, source, detail",
+                 marker="company")),
+    (11, Rebuild(LOST_PERIODS_V2, "{site_company}, site, meter, kind, period_start, reason, reported_at",
+                 marker="company")),
 )
 
-TABLES: dict[str, Table] = {step.name: step for _, step in MIGRATIONS if isinstance(step, Table)}
+# the newest definition of each table
+TABLES: dict[str, Table] = {}
+for _, _step in MIGRATIONS:
+    if isinstance(_step, Table):
+        TABLES[_step.name] = _step
+    elif isinstance(_step, Rebuild):
+        TABLES[_step.table.name] = _step.table
 
 
 def local_name(name: str, cluster: str) -> str:
@@ -135,7 +196,10 @@ def _engine(table: Table, db: str, cluster: str) -> str:
     args = [table.version] if table.version else []
     if not cluster:
         return f"{table.engine}({', '.join(args)})" if args else table.engine
-    path = f"'/clickhouse/tables/{{shard}}/{db}/{table.name}'"
+    # a rebuilt table is filled as <name>_next and swapped in: its replication path must not be
+    # one a later rebuild reuses, so it is the table's own UUID (Atomic databases)
+    path = ("'/clickhouse/tables/{uuid}/{shard}'" if table.name.endswith("_next")
+            else f"'/clickhouse/tables/{{shard}}/{db}/{table.name}'")
     return f"Replicated{table.engine}({', '.join([path, REPLICA, *args])})"
 
 
@@ -159,10 +223,44 @@ def create_table(table: Table, db: str, cluster: str = "") -> list[str]:
     return statements
 
 
-def ddl(step: Step, db: str, cluster: str = "") -> list[str]:
+def site_company_expr(site_companies: Mapping[str, int]) -> str:
+    """``transform(site, [...], [...], 0)``: the company of each known site, 0 for the others."""
+    if not site_companies:
+        return "toUInt32(0)"
+    sites = sorted(site_companies)
+    quoted = ", ".join("'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'" for s in sites)
+    companies = ", ".join(str(int(site_companies[s])) for s in sites)
+    return f"transform(site, [{quoted}], CAST([{companies}] AS Array(UInt32)), toUInt32(0))"
+
+
+def rebuild(step: Rebuild, db: str, cluster: str = "", site_companies: Mapping[str, int] | None = None) -> list[str]:
+    """Create ``<name>_next`` with the new definition, copy the rows, swap, drop the old one."""
+    name = step.table.name
+    nxt = replace(step.table, name=f"{name}_next")
+    columns = ", ".join(c for c, kind in step.table.columns if " DEFAULT " not in f" {kind} ")
+    select = step.select.replace("{site_company}", site_company_expr(site_companies or {}))
+    out = [f"DROP TABLE IF EXISTS {db}.{t}{_on(cluster)} SYNC" for t in
+           ([f"{name}_next", f"{name}_next_local"] if cluster else [f"{name}_next"])]
+    out += create_table(nxt, db, cluster)
+    out.append(f"INSERT INTO {db}.{nxt.name} ({columns}) SELECT {select} FROM {db}.{name}")  # noqa: S608
+    if cluster:
+        out.append(f"EXCHANGE TABLES {db}.{name}_local AND {db}.{name}_next_local{_on(cluster)}")
+        out.append(f"DROP TABLE {db}.{name}{_on(cluster)} SYNC")
+        out.append(f"DROP TABLE {db}.{name}_next{_on(cluster)} SYNC")
+        out.append(f"DROP TABLE {db}.{name}_next_local{_on(cluster)} SYNC")
+        out += [create_table(step.table, db, cluster)[1]]
+    else:
+        out.append(f"EXCHANGE TABLES {db}.{name} AND {db}.{nxt.name}")
+        out.append(f"DROP TABLE {db}.{nxt.name} SYNC")
+    return out
+
+
+def ddl(step: Step, db: str, cluster: str = "", site_companies: Mapping[str, int] | None = None) -> list[str]:
     """The statements of one migration step for a single node (``cluster=""``) or a cluster."""
     if isinstance(step, Table):
         return create_table(step, db, cluster)
+    if isinstance(step, Rebuild):
+        return rebuild(step, db, cluster, site_companies)
     targets = [local_name(step.table, cluster), step.table] if cluster else [step.table]
     return [f"ALTER TABLE {db}.{t}{_on(cluster)} ADD COLUMN IF NOT EXISTS {step.column}" for t in targets]
 

@@ -33,7 +33,7 @@ def services(clickhouse: ClickHouse, tmp_path: Path) -> tuple[Services, cloud_da
         start = int(local_to_utc(cloud_data.START_LOCAL + timedelta(hours=h), tz).timestamp())
         records.append(ArchiveRecord("223T0001", 1, ArchiveKind.HOUR, Nature.INTEGRAL, start,
                                      {"Q": round(0.2 + 0.01 * (h - SWAP_HOUR + 1), 6)}, version=1))
-    clickhouse.insert_archive_sync(archive_rows(Batch("test", 2, tuple(records))), "test:2")
+    clickhouse.insert_archive_sync(archive_rows(Batch("test", 2, tuple(records)), seeded.company_id), "test:2")
     return Services.create(registry, clickhouse), seeded, registry
 
 

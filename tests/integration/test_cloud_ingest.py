@@ -170,7 +170,7 @@ async def test_storage_failure_is_retried_not_acknowledged(nats, clickhouse: Cli
         await asyncio.sleep(1.0)
         assert ingest.stored == 0
         assert not task.done()
-        for statement in schema.ddl(schema.ARCHIVE, clickhouse.database):
+        for statement in schema.create_table(schema.TABLES["archive"], clickhouse.database):
             await asyncio.to_thread(clickhouse.client.command, statement)
         await _until(lambda: _has(clickhouse, "SELECT count() FROM {db}.archive", 2), "the batch after the retry")
         await _until(lambda: _watermark(nats.url, "down", 1), "stored watermark")

@@ -29,12 +29,20 @@ def _xml(path: Path) -> ET.Element:
 
 
 def _tables(statements: list[str]) -> dict[str, dict[str, str | None]]:
+    """The newest definition of each table: a rebuilt table's is the one it was filled under
+    (``<name>_next``, swapped in by EXCHANGE TABLES)."""
     out = {}
     for statement in statements:
         if statement.startswith("CREATE TABLE"):
             match = _CREATE.match(statement)
             assert match, statement
-            out[match["name"]] = match.groupdict()
+            found = match.groupdict()
+            name = found["name"].replace("_next", "")
+            if found["as"]:
+                found["as"] = found["as"].replace("_next", "")
+            if found["args"]:
+                found["args"] = found["args"].replace("_next", "")
+            out[name] = found
     return out
 
 
@@ -43,7 +51,8 @@ CLUSTER = schema.full_ddl("domuchet", "domuchet")
 
 
 def test_every_cluster_statement_runs_on_the_cluster_and_no_single_node_one_does() -> None:
-    assert all(" ON CLUSTER 'domuchet'" in s for s in CLUSTER)
+    # a rebuild's row copy is one INSERT ... SELECT through the Distributed tables, from one node
+    assert all(" ON CLUSTER 'domuchet'" in s for s in CLUSTER if not s.startswith("INSERT INTO"))
     assert not any("ON CLUSTER" in s or "Replicated" in s or "Distributed" in s for s in SINGLE)
     assert CLUSTER[0] == "CREATE DATABASE IF NOT EXISTS domuchet ON CLUSTER 'domuchet'"
 
@@ -55,7 +64,10 @@ def test_each_table_is_replicated_with_the_same_keys_and_distributed(name: str) 
     assert not one["engine"].startswith("Replicated")
     assert local["engine"] == f"Replicated{one['engine']}"
     path, replica, *rest = [a.strip() for a in local["args"].split(",")]
-    assert path == f"'/clickhouse/tables/{{shard}}/domuchet/{name}'"
+    rebuilt = any(isinstance(step, schema.Rebuild) and step.table.name == name for _, step in schema.MIGRATIONS)
+    # a rebuilt table replicates under its own UUID: a later rebuild never meets its path
+    own = f"'/clickhouse/tables/{{shard}}/domuchet/{name}'"
+    assert path == ("'/clickhouse/tables/{uuid}/{shard}'" if rebuilt else own)
     assert replica == "'{replica}'"
     assert rest == ([one["args"]] if one["args"] else [])  # the ReplacingMergeTree version column
     for clause in ("columns", "partition", "order"):
@@ -80,7 +92,8 @@ def test_the_migrations_ledger_and_the_zookeeper_paths() -> None:
     ledger = tables["schema_migrations"]
     assert ledger["engine"] == "ReplicatedMergeTree"
     assert "{shard}" not in ledger["args"]  # one ledger for the whole cluster
-    paths = [t["args"].split(",")[0] for t in tables.values() if t["engine"].startswith("Replicated")]
+    paths = [t["args"].split(",")[0] for t in tables.values() if t["engine"].startswith("Replicated")
+             and "{uuid}" not in t["args"]]
     assert len(paths) == len(set(paths))
     alters = [s for s in CLUSTER if s.startswith("ALTER")]
     assert [a.split()[2] for a in alters] == ["domuchet.dead_letter_local", "domuchet.dead_letter"]
@@ -88,8 +101,11 @@ def test_the_migrations_ledger_and_the_zookeeper_paths() -> None:
 
 def test_the_new_tables_keys() -> None:
     t = schema.TABLES
-    assert (t["device_events"].engine, t["device_events"].order_by) == ("ReplacingMergeTree", "(meter, at, site, id)")
-    assert (t["lost_periods"].order_by, t["lost_periods"].partition_by) == ("(meter, kind, period_start)",
+    # serials are unique only within a company: every meter series is keyed by (company, meter)
+    assert t["archive"].order_by == "(company, meter, channel, kind, nature, parameter, period_start)"
+    assert (t["device_events"].engine, t["device_events"].order_by) == ("ReplacingMergeTree",
+                                                                        "(company, meter, at, site, id)")
+    assert (t["lost_periods"].order_by, t["lost_periods"].partition_by) == ("(company, meter, kind, period_start)",
                                                                             t["archive"].partition_by)
     assert t["radio_packets"].order_by == "(dev_eui, at, site, id)"
     assert [v for v, _ in schema.MIGRATIONS] == list(range(1, len(schema.MIGRATIONS) + 1))
@@ -140,3 +156,21 @@ def test_the_deploy_configs_describe_the_cluster_the_cloud_names() -> None:
     assert (one.clickhouse().database, one.clickhouse().cluster, one.nats_replicas) == ("domuchet", "", 1)
     for xml in DEPLOY.rglob("*.xml"):
         _xml(xml)  # well-formed
+
+
+def test_a_rebuild_fills_a_new_table_and_swaps_it_in() -> None:
+    step = next(step for v, step in schema.MIGRATIONS if v == 9)
+    assert isinstance(step, schema.Rebuild)
+    single = schema.ddl(step, "d", "", {"b'x": 2, "a": 1})
+    assert single[0] == "DROP TABLE IF EXISTS d.archive_next SYNC"  # what a crashed attempt left
+    assert single[1].startswith("CREATE TABLE IF NOT EXISTS d.archive_next (")
+    assert single[2].startswith("INSERT INTO d.archive_next (company, site, meter,")
+    # sites sorted, quotes escaped; a site the registry does not know keeps company 0
+    assert "transform(site, ['a', 'b\\'x'], CAST([1, 2] AS Array(UInt32)), toUInt32(0))" in single[2]
+    assert single[2].endswith("FROM d.archive")
+    assert single[3:] == ["EXCHANGE TABLES d.archive AND d.archive_next", "DROP TABLE d.archive_next SYNC"]
+    assert "toUInt32(0)" in schema.ddl(step, "d")[2]
+    cluster = schema.ddl(step, "d", "c")
+    assert "EXCHANGE TABLES d.archive_local AND d.archive_next_local ON CLUSTER 'c'" in cluster
+    assert cluster[-1].startswith("CREATE TABLE IF NOT EXISTS d.archive ON CLUSTER 'c' AS d.archive_local "
+                                  "ENGINE = Distributed")
