@@ -14,6 +14,7 @@ from datetime import date
 
 from nicegui import ui
 
+from cloud.services import consumption as calc
 from cloud.services.models import (
     BuildingConsumption,
     BuildingSummary,
@@ -185,34 +186,26 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def _kpis(data: BuildingConsumption) -> None:
+    """The period's totals: a total is partial (``*``) when any of its periods is, and the
+    imbalance is given only when both totals are complete (manual 4.1.5)."""
     unit = fmt.unit(data.unit)
-    building_known = [p.building for p in data.points if p.building is not None]
-    building_total = sum(building_known) if building_known else None
-    building_complete = len(building_known) == len(data.points)
-    apartments_known = [p.apartments for p in data.points if p.apartments is not None]
-    apartments_total = sum(apartments_known) if apartments_known else None
-    apartments_complete = len(apartments_known) == len(data.points) and all(p.apartments_complete for p in data.points)
+    building = calc.total(p.building_figure for p in data.points)
+    apartments = calc.total(p.apartments_figure for p in data.points)
     with ui.row().classes("w-full gap-5"):
         if data.has_building_meter:
-            value = f"{fmt.amount(building_total, data.unit, complete=building_complete)} {unit}"
-            widgets.kpi(t("kpi.building"), value, marker="kpi-building")
+            widgets.kpi(t("kpi.building"), f"{widgets.figure_text(building, data.unit)} {unit}", marker="kpi-building")
         else:
             widgets.kpi(t("kpi.building"), "—", hint=t("kpi.no_building_meter"), marker="kpi-building")
         if data.has_apartment_meters:
-            value = f"{fmt.amount(apartments_total, data.unit, complete=apartments_complete)} {unit}"
-            widgets.kpi(t("kpi.apartments"), value, marker="kpi-apartments")
+            widgets.kpi(t("kpi.apartments"), f"{widgets.figure_text(apartments, data.unit)} {unit}",
+                        marker="kpi-apartments")
         else:
             widgets.kpi(t("kpi.apartments"), "—", hint=t("kpi.no_apartment_meters"), marker="kpi-apartments")
-        imbalance: float | None = None
-        share: float | None = None
-        if building_complete and apartments_complete and building_total is not None and apartments_total is not None:
-            imbalance = building_total - apartments_total
-            share = imbalance / building_total * 100 if building_total else None
         if data.has_building_meter and data.has_apartment_meters:
+            imbalance, share = calc.imbalance(building, apartments)
             value = f"{fmt.amount(imbalance, data.unit)} {unit}" if imbalance is not None else fmt.MISSING
-            hint = f"{fmt.percent(share)} %" if share is not None else None
-            if imbalance is None:
-                hint = t("kpi.incomplete")
+            hint = t("kpi.incomplete") if imbalance is None else (f"{fmt.percent(share)} %" if share is not None
+                                                                  else None)
             widgets.kpi(t("kpi.imbalance"), value, hint=hint, marker="kpi-imbalance")
 
 
@@ -226,20 +219,25 @@ def _points_table(data: BuildingConsumption) -> None:
             {"name": "imbalance", "label": t("col.imbalance"), "field": "imbalance", "align": "right"},
             {"name": "imbalance_pct", "label": t("col.imbalance_pct"), "field": "imbalance_pct", "align": "right"},
         ]
-        rows = [
-            {
+        # electricity: each tariff zone in its own columns, never added to the total
+        columns += widgets.tariff_columns(data.building_tariffs, "b_", t("col.building"))
+        columns += widgets.tariff_columns(data.apartment_tariffs, "a_", t("col.apartments"))
+        rows = []
+        for index, p in enumerate(data.points):
+            row = {
                 "key": p.period.isoformat(),
                 "period": fmt.point_label(p.period, data.granularity),
-                "building": fmt.amount(p.building, data.unit) if data.has_building_meter else "—",
-                "apartments": fmt.amount(p.apartments, data.unit, complete=p.apartments_complete)
+                "building": widgets.figure_text(p.building_figure, data.unit) if data.has_building_meter else "—",
+                "apartments": widgets.figure_text(p.apartments_figure, data.unit)
                 if data.has_apartment_meters
                 else "—",
                 "imbalance": fmt.amount(p.imbalance, data.unit) if balanced else "—",
                 "imbalance_pct": fmt.percent(p.imbalance_pct) if balanced else "—",
             }
-            for p in data.points
-        ]
+            row |= widgets.tariff_cells(data.building_tariffs, index, "b_", data.unit)
+            row |= widgets.tariff_cells(data.apartment_tariffs, index, "a_", data.unit)
+            rows.append(row)
         ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
             "flat dense separator=horizontal hide-pagination"
         ).classes("du-table w-full").mark("consumption-table")
-        ui.label(t("table.legend")).classes("text-xs du-muted")
+        widgets.consumption_notes(data.derived_from)

@@ -170,6 +170,8 @@ class MeterPage:
     def _chart(self, state: _State) -> None:
         data = state.data
         nature = t(f"archive.{data.nature}") if data.nature in ("integral", "interval") else data.nature
+        if data.derived_from:  # the meter keeps no archive of this kind: the rows come from a finer one
+            nature = f"{fmt.archives(data.derived_from)}, {nature}"
         with theme.card():
             with ui.row().classes("w-full items-center justify-between"):
                 title = (
@@ -306,7 +308,8 @@ def _archive_table(data: MeterArchive) -> None:
         for row in data.rows:
             cells = {"key": row.period.isoformat(), "period": fmt.point_label(row.period, data.granularity)}
             for i, code in enumerate(data.parameters):
-                cells[f"p_{i}"] = fmt.amount(row.values.get(code), data.units.get(code, ""))
+                cells[f"p_{i}"] = fmt.amount(row.values.get(code), data.units.get(code, "")) + (
+                    widgets.SUSPECT_MARK if code in row.suspect else "")  # an implausible increment into it
             rows.append(cells)
         ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
             "flat dense separator=horizontal hide-pagination"

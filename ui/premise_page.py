@@ -13,6 +13,7 @@ from datetime import date
 
 from nicegui import ui
 
+from cloud.services import consumption as calc
 from cloud.services.models import BuildingSummary, DataStatus, Granularity, MeterInfo, PremiseConsumption, PremiseInfo
 from protocol.vocabulary import CONSUMPTION_PARAMETER, Resource
 
@@ -109,8 +110,7 @@ class PremisePage(ConsumptionView):
             return
         widgets.consumption_controls(data.available_resources, state.resource, state.granularity, state.period,
                                      self.change)
-        known = [value for _, value in data.points if value is not None]
-        total = fmt.amount(sum(known) if known else None, data.unit, complete=len(known) == len(data.points))
+        total = widgets.figure_text(calc.total(data.figures), data.unit)
         with theme.card():
             with ui.row().classes("w-full items-center justify-between"):
                 ui.label(f"{t('premise.consumption')}, {fmt.unit(data.unit)}").classes("du-card-title")
@@ -139,18 +139,22 @@ class PremisePage(ConsumptionView):
                     "align": "right",
                 },
             ]
+            # electricity: each tariff zone in a column of its own, never added to the total
+            columns += widgets.tariff_columns(data.tariffs, "t_", fmt.parameter(CONSUMPTION_PARAMETER[state.resource],
+                                                                                "interval"))
             rows = [
                 {
                     "key": period.isoformat(),
                     "period": fmt.point_label(period, data.granularity),
-                    "value": fmt.amount(value, data.unit),
+                    "value": widgets.figure_text(figure, data.unit),
+                    **widgets.tariff_cells(data.tariffs, index, "t_", data.unit),
                 }
-                for period, value in data.points
+                for index, ((period, _), figure) in enumerate(zip(data.points, data.figures, strict=True))
             ]
             ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
                 "flat dense separator=horizontal hide-pagination"
             ).classes("du-table w-full").mark("consumption-table")
-            ui.label(t("table.legend")).classes("text-xs du-muted")
+            widgets.consumption_notes(data.derived_from)
 
     def fetch(self, resource: Resource, granularity: Granularity, period: date) -> Awaitable[PremiseConsumption]:
         return self.services.accounting.premise_consumption(self.viewer.token, self.premise.id, resource,

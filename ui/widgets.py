@@ -15,11 +15,11 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
-from cloud.services.models import DataStatus, Granularity, MeterInfo
+from cloud.services.models import DataStatus, Figure, Granularity, MeterInfo, TariffSeries
 from protocol.vocabulary import Resource
 
 from . import fmt
-from .i18n import t
+from .i18n import has, t
 from .theme import card
 
 OnPeriod = Callable[[date], Awaitable[None]]
@@ -256,6 +256,50 @@ def warning(text: str) -> None:
     with ui.row().classes("w-full items-center gap-2 px-4 py-2 rounded-lg bg-amber-50 text-amber-900 no-wrap"):
         ui.icon("warning_amber", size="20px")
         ui.label(text).mark("warning")
+
+
+# --- consumption cells (manual 4.1.5) --------------------------------------------------------------
+
+NOT_EXPECTED = "—"  # no meter in service in the period: nothing was to be measured
+SUSPECT_MARK = "!"  # a meter's increment was implausible (above the device's limit) and is left out
+
+
+def figure_text(figure: Figure, unit: str) -> str:
+    """A consumption cell: ``–*`` nothing known, ``1,770*`` the known part of several meters,
+    ``!`` added where an implausible increment was left out (``–!`` when that was all there was)."""
+    missing = figure.expected - figure.known - figure.suspect
+    suspect = SUSPECT_MARK if figure.suspect else ""
+    if figure.value is None:
+        if not figure.expected:
+            return NOT_EXPECTED
+        return fmt.MISSING[0] + (fmt.PARTIAL_MARK if missing else "") + suspect
+    return fmt.amount(figure.value, unit, complete=not missing) + suspect
+
+
+def tariff_label(code: str) -> str:
+    """A tariff zone's name: its translation when the table has one ("T1" day, "T2" night), else the code."""
+    return t(f"tariff.{code}") if has(f"tariff.{code}") else code
+
+
+def tariff_columns(series: Sequence[TariffSeries], prefix: str, title: str) -> list[dict[str, Any]]:
+    """ui.table columns of electricity tariff zones, named ``<title> <zone>``; fields ``<prefix><zone>``."""
+    return [{"name": f"{prefix}{s.tariff}", "label": f"{title} {tariff_label(s.tariff)}",
+             "field": f"{prefix}{s.tariff}", "align": "right"} for s in series]
+
+
+def tariff_cells(series: Sequence[TariffSeries], index: int, prefix: str, unit: str) -> dict[str, str]:
+    return {f"{prefix}{s.tariff}": figure_text(s.figures[index], unit) for s in series}
+
+
+def consumption_notes(derived_from: Sequence[str]) -> None:
+    """The legend under a consumption table: the marks, and which finer archives values came from."""
+    ui.label(t("table.legend")).classes("text-xs du-muted")
+    if has("table.legend_suspect"):
+        ui.label(t("table.legend_suspect")).classes("text-xs du-muted")
+    if derived_from:
+        kinds = fmt.archives(", ".join(derived_from))
+        text = t("table.derived", kinds=kinds) if has("table.derived") else t("meter.nature", nature=kinds)
+        ui.label(text).classes("text-xs du-muted").mark("derived-note")
 
 
 # --- tables ------------------------------------------------------------------------------------

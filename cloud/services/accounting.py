@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from cloud.services import consumption as calc
 from cloud.services import counters
@@ -19,19 +21,22 @@ from cloud.services.models import (
     ChannelInfo,
     ConsumptionPoint,
     DataStatus,
+    Figure,
     Granularity,
-    InvalidInput,
     MeterArchive,
     MeterInfo,
     NotFound,
     PremiseConsumption,
     PremiseInfo,
+    TariffSeries,
     UserInfo,
+    parse_lifecycle,
 )
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
-from protocol.periods import next_period, utc_to_local, zone
-from protocol.vocabulary import CONSUMPTION_PARAMETER, PARAMETERS, MeterRole, Resource
+from protocol import catalogue
+from protocol.periods import local_to_utc, next_period, previous_period, utc_to_local, zone
+from protocol.vocabulary import CONSUMPTION_PARAMETER, PARAMETERS, ArchiveKind, MeterRole, Resource
 
 _BUILDING_SQL = """
 SELECT b.*, (SELECT count(*) FROM premises p WHERE p.building_id = b.id) AS premises_count,
@@ -114,122 +119,167 @@ class AccountingService:
         for c in self.registry.all(f"SELECT * FROM meter_channels WHERE meter_id IN ({marks}) ORDER BY number",  # noqa: S608 - placeholders only
                                    *ids):
             channels[c["meter_id"]].append(
-                ChannelInfo(c["number"], Resource(c["resource"]), tuple(c["parameters"].split(","))))
+                ChannelInfo(c["number"], Resource(c["resource"]), tuple(c["parameters"].split(",")), c["tariff"]))
         return [_meter(r, tuple(channels[r["id"]])) for r in rows]
 
     # --- series ----------------------------------------------------------------------
-    async def _readings(self, pairs: list[tuple[str, int]], parameter: str,
-                        at: list[datetime]) -> dict[tuple[str, int], dict[datetime, float]]:
-        """Hourly integral readings of (meter serial, channel) pairs at the given UTC period starts."""
-        if not pairs or not at:
-            return {}
-        rows = await self.ch.query(
-            "SELECT meter, channel, period_start, value FROM {db}.archive FINAL "
-            "WHERE meter IN {meters:Array(String)} AND kind = 'hour' AND parameter = {p:String} "
-            "AND period_start IN {at:Array(DateTime)}",
-            {"meters": sorted({m for m, _ in pairs}), "p": parameter, "at": at})
-        wanted = set(pairs)
-        out: dict[tuple[str, int], dict[datetime, float]] = defaultdict(dict)
-        for meter, channel, start, value in rows:
-            if (meter, channel) in wanted:
-                out[(meter, channel)][start.replace(tzinfo=None)] = value
-        return out
-
-    async def _series(self, meters: list[MeterInfo], pairs: list[tuple[str, int]], parameter: str,
-                      readings: dict[tuple[str, int], dict[datetime, float]],
-                      bounds: list[datetime]) -> dict[tuple[str, int], list[float | None]]:
-        """Consumption per period of each (serial, channel): across register wraps of the model
-        and the counter breaks recorded for the meter (cloud/services/counters.py)."""
-        models = {m.serial: m.model for m in meters}
-        ids = sorted({m.id for m in meters if any(m.serial == serial for serial, _ in pairs)})
-        breaks = await asyncio.to_thread(counters.load, self.registry, ids, parameter)
-        return {p: calc.differences(readings.get(p, {}), bounds, calc.counter_modulus(models.get(p[0], ""), parameter),
-                                    breaks.get(p, ())) for p in pairs}
-
     async def building_consumption(self, token: str, building_id: int, resource: Resource,
                                    granularity: Granularity, period: date) -> BuildingConsumption:
-        if granularity not in (Granularity.DAY, Granularity.MONTH):
-            raise InvalidInput("building consumption is shown by days of a month or by months of a year")
-        building = await self.building(token, building_id)
-        meters = await self.meters(token, building_id)
-        available = _resources(meters)
+        """The building meters against the apartments' sum (manual 4.1.2), by the rules of 4.1.5."""
+        user = await self._reader(token)
+        building = await asyncio.to_thread(self._building, user, building_id)
+        meters = await asyncio.to_thread(self._meters, "m.building_id = ? AND m.company_id = ?", building_id,
+                                         user.company_id)
         parameter = CONSUMPTION_PARAMETER[resource]
         tz = zone(building.time_zone)
-        common = _pairs(meters, resource, MeterRole.COMMON)
-        individual = _pairs(meters, resource, MeterRole.INDIVIDUAL)
-        starts = await self._shown(common + individual, tz, granularity, period)
-        bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
-        readings = await self._readings(common + individual, parameter, bounds)
-        series = await self._series(meters, common + individual, parameter, readings, bounds)
-        building_sum, _ = calc.combine([series[p] for p in common])
-        apartments_sum, complete = calc.combine([series[p] for p in individual])
+        inputs = await self._inputs(meters, resource, parameter, (MeterRole.COMMON, MeterRole.INDIVIDUAL))
+        labels = await self._shown(user, inputs, tz, granularity, period)
+        amounts = await self._amounts(user, inputs, parameter, granularity, labels, tz)
+        common = [i for i in inputs if i.meter.role is MeterRole.COMMON]
+        individual = [i for i in inputs if i.meter.role is MeterRole.INDIVIDUAL]
+        building_figures = _figures(common, amounts, calc.TOTAL, len(labels))
+        apartment_figures = _figures(individual, amounts, calc.TOTAL, len(labels))
+        has_building = any(i.tariff == calc.TOTAL for i in common)
+        has_apartments = any(i.tariff == calc.TOTAL for i in individual)
         points = []
-        for i, start in enumerate(starts):
-            b = building_sum[i] if common else None
-            a = apartments_sum[i] if individual else None
-            full = complete[i] if individual else False
-            diff, pct = calc.imbalance(b, a, full)
-            points.append(ConsumptionPoint(start, b, a, full, diff, pct))
+        for label, b, a in zip(labels, building_figures, apartment_figures, strict=True):
+            diff, pct = calc.imbalance(b, a) if has_building and has_apartments else (None, None)
+            points.append(ConsumptionPoint(
+                label, b.value if has_building else None, a.value if has_apartments else None,
+                a.complete if has_apartments else False, diff, pct,
+                building_complete=b.complete if has_building else False, building_figure=b, apartments_figure=a))
         return BuildingConsumption(building, resource, PARAMETERS[parameter].unit, granularity, period,
-                                   bool(common), bool(individual), tuple(points), available)
+                                   has_building, has_apartments, tuple(points), _resources(meters),
+                                   _tariffs(common, amounts, len(labels)), _tariffs(individual, amounts, len(labels)),
+                                   _derived_from(inputs, granularity))
 
     async def premise_consumption(self, token: str, premise_id: int, resource: Resource,
                                   granularity: Granularity, period: date) -> PremiseConsumption:
-        if granularity not in (Granularity.DAY, Granularity.MONTH):
-            raise InvalidInput("premise consumption is shown by days of a month or by months of a year")
-        premise = await self.premise(token, premise_id)
-        building = await self.building(token, premise.building_id)
-        meters = [m for m in await self.meters(token, premise.building_id) if m.premise_id == premise_id]
+        """The sum over the premise's meters of the resource (manual 4.1.6), by the rules of 4.1.5."""
+        user = await self._reader(token)
+        premise = await asyncio.to_thread(self._premise, user, premise_id)
+        building = await asyncio.to_thread(self._building, user, premise.building_id)
+        meters = await asyncio.to_thread(self._meters, "m.premise_id = ? AND m.company_id = ?", premise_id,
+                                         user.company_id)
         parameter = CONSUMPTION_PARAMETER[resource]
         tz = zone(building.time_zone)
-        pairs = _pairs(meters, resource, MeterRole.INDIVIDUAL)
-        starts = await self._shown(pairs, tz, granularity, period)
-        bounds = calc.boundary_readings_utc(starts, granularity, tz) if starts else []
-        readings = await self._readings(pairs, parameter, bounds)
-        series = await self._series(meters, pairs, parameter, readings, bounds)
-        sums, complete = calc.combine([series[p] for p in pairs])
-        points = tuple((s, sums[i] if pairs and complete[i] else None) for i, s in enumerate(starts))
-        return PremiseConsumption(premise, resource, PARAMETERS[parameter].unit, granularity, period, points,
-                                  tuple(meters), _resources(meters))
+        inputs = await self._inputs(meters, resource, parameter, (MeterRole.INDIVIDUAL,))
+        labels = await self._shown(user, inputs, tz, granularity, period)
+        amounts = await self._amounts(user, inputs, parameter, granularity, labels, tz)
+        figures = _figures(inputs, amounts, calc.TOTAL, len(labels))
+        return PremiseConsumption(premise, resource, PARAMETERS[parameter].unit, granularity, period,
+                                  tuple((label, f.value) for label, f in zip(labels, figures, strict=True)),
+                                  tuple(meters), _resources(meters), tuple(figures),
+                                  _tariffs(inputs, amounts, len(labels)), _derived_from(inputs, granularity))
+
+    async def _inputs(self, meters: list[MeterInfo], resource: Resource, parameter: str,
+                      roles: tuple[MeterRole, ...]) -> list[_Input]:
+        """Every channel of these meters that measures ``resource``, whatever the meter's status:
+        each counts inside its own service period (a meter never commissioned counts nowhere)."""
+        chosen = [(m, c) for m in meters if m.role in roles and _ever_in_service(m)
+                  for c in m.channels if c.resource is resource and parameter in c.parameters]
+        breaks = await asyncio.to_thread(counters.load, self.registry, sorted({m.id for m, _ in chosen}), parameter)
+        return [_Input(m, c, calc.channel_tariff(m.model, m.tariffs, c.number, c.tariff),
+                       _source(m, c, parameter, breaks.get((m.serial, c.number), ()))) for m, c in chosen]
+
+    async def _amounts(self, user: UserInfo, inputs: list[_Input], parameter: str, granularity: Granularity,
+                       labels: list[datetime], tz: ZoneInfo) -> Amounts:
+        """Each input's consumption per period, from one archive query."""
+        if not inputs or not labels:
+            return {i.key: [] for i in inputs}
+        need = calc.Wanted()
+        for item in inputs:
+            need.add(calc.wanted(item.source, granularity, labels, tz))
+        archives = await self._archives(user, [i.meter.serial for i in inputs], parameter, need)
+        return {item.key: calc.amounts(item.source, archives.get(item.key, calc.Archive()), granularity, labels, tz)
+                for item in inputs}
+
+    async def _archives(self, user: UserInfo, serials: list[str], parameter: str,
+                        need: calc.Wanted) -> dict[tuple[str, int], calc.Archive]:
+        """The company's archive records of ``parameter`` that ``need`` names: integral ones by
+        key, interval ones by range; the two natures are kept apart."""
+        clauses, args = [], {"co": user.company_id, "meters": sorted(set(serials)), "p": parameter}
+        for kind, keys in need.points.items():
+            if keys:
+                clauses.append(f"(nature = 'integral' AND kind = '{kind.value}' "
+                               f"AND period_start IN {{pk_{kind.value}:Array(DateTime('UTC'))}})")
+                args[f"pk_{kind.value}"] = sorted(_naive(k) for k in keys)
+        for kind, (lo, hi) in need.ranges.items():
+            clauses.append(f"(nature = 'interval' AND kind = '{kind.value}' AND period_start "
+                           f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
+            args[f"lo_{kind.value}"], args[f"hi_{kind.value}"] = _naive(lo), _naive(hi)
+        if not clauses:
+            return {}
+        rows = await self.ch.query(
+            "SELECT meter, channel, kind, nature, period_start, value FROM {db}.archive FINAL "  # noqa: S608 - kinds are enum values
+            "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND parameter = {p:String} "
+            f"AND ({' OR '.join(clauses)})", args)
+        found: dict[tuple[str, int], dict[str, dict[ArchiveKind, dict[datetime, float]]]] = defaultdict(
+            lambda: {"integral": defaultdict(dict), "interval": defaultdict(dict)})
+        for meter, channel, kind, nature, start, value in rows:
+            found[(meter, channel)][nature][ArchiveKind(kind)][calc.utc(start)] = float(value)
+        return {key: calc.Archive(integral=dict(by["integral"]), interval=dict(by["interval"]))
+                for key, by in found.items()}
 
     async def meter_archive(self, token: str, meter_id: int, channel: int, granularity: Granularity,
                             period: date) -> MeterArchive:
-        meter = await self.meter(token, meter_id)
+        """The channel's archive as the device keeps it (manual 4.1.7): the records of the period's
+        kind; where the meter keeps none of that kind, rows built from a finer one (``derived_from``)."""
+        user = await self._reader(token)
+        found = await asyncio.to_thread(self._meters, "m.id = ? AND m.company_id = ?", meter_id, user.company_id)
+        if not found:
+            raise NotFound(f"meter {meter_id} not found")
+        meter = found[0]
         info = next((c for c in meter.channels if c.number == channel), None)
         if info is None:
             raise NotFound(f"meter {meter.serial} has no channel {channel}")
-        building = await self.building(token, meter.building_id)
+        building = await asyncio.to_thread(self._building, user, meter.building_id)
         tz = zone(building.time_zone)
-        starts = calc.period_starts(granularity, period)
-        bounds = calc.boundary_readings_utc(starts, granularity, tz)
-        lo, hi = bounds[0], bounds[-1]  # the hour before the first period .. the last hour of the last
+        labels = calc.period_starts(granularity, period)
+        units = {p: PARAMETERS[p].unit if p in PARAMETERS else "" for p in info.parameters}
+        kind, derived = calc.source_kind(calc.KIND[granularity], _kinds(meter))
+        if kind is None:
+            rows = tuple(ArchiveRow(label, dict.fromkeys(info.parameters)) for label in labels)
+            return MeterArchive(meter, info, granularity, period, "integral", info.parameters, units, rows)
+        rd = meter.reporting_day
+        first = calc.span(granularity, labels[0], rd)[0]
+        # from the record before the first period (its increment) to the end of the last period;
+        # a month record may be keyed by the first of its month, before the reporting day
+        lo = previous_period(kind, first.replace(day=1) if kind is ArchiveKind.MONTH else first)
+        hi = calc.span(granularity, labels[-1], rd)[1]
         rows = await self.ch.query(
-            "SELECT parameter, period_start, value FROM {db}.archive FINAL WHERE meter = {m:String} "
-            "AND channel = {c:UInt16} AND kind = 'hour' AND period_start > {lo:DateTime} "
-            "AND period_start <= {hi:DateTime} ORDER BY period_start",
-            {"m": meter.serial, "c": channel, "lo": lo, "hi": hi})
-        hourly: dict[datetime, dict[str, float]] = defaultdict(dict)
-        for parameter, start, value in rows:
-            hourly[utc_to_local(start, tz)][parameter] = value
-        table = _aggregate(hourly, starts, granularity, info.parameters)
-        return MeterArchive(meter, info, granularity, period, "integral", info.parameters,
-                            {p: PARAMETERS[p].unit if p in PARAMETERS else "" for p in info.parameters}, table)
+            "SELECT parameter, nature, period_start, value FROM {db}.archive FINAL WHERE company = {co:UInt32} "
+            "AND meter = {m:String} AND channel = {c:UInt16} AND kind = {k:String} "
+            "AND period_start >= {lo:DateTime('UTC')} AND period_start < {hi:DateTime('UTC')}",
+            {"co": user.company_id, "m": meter.serial, "c": channel, "k": kind.value,
+             "lo": _naive(local_to_utc(lo, tz)), "hi": _naive(local_to_utc(hi, tz))})
+        by_nature: dict[str, dict[str, dict[datetime, float]]] = defaultdict(lambda: defaultdict(dict))
+        for parameter, nature, start, value in rows:
+            by_nature[nature][parameter][calc.utc(start)] = float(value)
+        nature = _nature(meter.model, kind, by_nature)
+        records = {p: by_nature[nature].get(p, {}) for p in info.parameters}
+        limits = {p: calc.Counter(*calc.counter_limits(meter.model, p)) for p in info.parameters}
+        summable = {p: PARAMETERS[p].summable if p in PARAMETERS else False for p in info.parameters}
+        table = calc.archive_rows(granularity, labels, kind, derived, nature, records, limits, summable, rd, tz)
+        return MeterArchive(meter, info, granularity, period, nature, info.parameters, units, tuple(table),
+                            derived_from=kind.value if derived else None)
 
-    async def _span(self, pairs: list[tuple[str, int]], tz) -> tuple[datetime, datetime] | None:
-        """Local starts of the oldest and the newest hourly period stored for these meters."""
-        if not pairs:
+    async def _span(self, user: UserInfo, serials: list[str], tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+        """Local starts of the oldest and the newest archive period stored for these meters."""
+        if not serials:
             return None
         rows = await self.ch.query("SELECT min(period_start), max(period_start), count() FROM {db}.archive "
-                                   "WHERE meter IN {meters:Array(String)} AND kind = 'hour'",
-                                   {"meters": sorted({m for m, _ in pairs})})
+                                   "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)}",
+                                   {"co": user.company_id, "meters": sorted(set(serials))})
         if not rows or not rows[0][2]:
             return None
         return utc_to_local(rows[0][0], tz), utc_to_local(rows[0][1], tz)
 
-    async def _shown(self, pairs: list[tuple[str, int]], tz, granularity: Granularity, period: date) -> list[datetime]:
-        """The periods of the view that overlap the time the meters have data for: nothing before
-        the first archive (before commissioning there is nothing to miss) or after the newest."""
-        span = await self._span(pairs, tz)
+    async def _shown(self, user: UserInfo, inputs: list[_Input], tz: ZoneInfo, granularity: Granularity,
+                     period: date) -> list[datetime]:
+        """The periods of the view that overlap the time the meters have data for: none after
+        the newest archive (not due yet) and none before the first."""
+        span = await self._span(user, [i.meter.serial for i in inputs], tz)
         starts = calc.period_starts(granularity, period)
         if span is None:
             return starts
@@ -239,57 +289,101 @@ class AccountingService:
 
     async def default_period(self, token: str, building_id: int) -> date:
         """The local date of the newest data of the building (today when there is none)."""
-        building = await self.building(token, building_id)
-        meters = await self.meters(token, building_id)
-        span = await self._span([(m.serial, c.number) for m in meters for c in m.channels], zone(building.time_zone))
+        user = await self._reader(token)
+        building = await asyncio.to_thread(self._building, user, building_id)
+        meters = await asyncio.to_thread(self._meters, "m.building_id = ? AND m.company_id = ?", building_id,
+                                         user.company_id)
+        span = await self._span(user, [m.serial for m in meters], zone(building.time_zone))
         return span[1].date() if span else datetime.now(zone(building.time_zone)).date()
 
     async def data_status(self, token: str) -> DataStatus:
         user = await self._reader(token)
-        serials = [r["serial"] for r in await asyncio.to_thread(
-            self.registry.all, "SELECT serial FROM meters WHERE company_id = ?", user.company_id)]
-        if not serials:
-            return DataStatus(0, None)
         rows = await self.ch.query("SELECT count(), max(period_start) FROM {db}.archive FINAL "
-                                   "WHERE meter IN {meters:Array(String)}", {"meters": serials})
+                                   "WHERE company = {co:UInt32}", {"co": user.company_id})
         count, latest = rows[0]
+        if not count:
+            return DataStatus(0, None)
         tz_row = await asyncio.to_thread(self.registry.one, "SELECT time_zone FROM buildings WHERE company_id = ? "
                                          "LIMIT 1", user.company_id)
         tz = zone(tz_row["time_zone"] if tz_row else "UTC")
-        return DataStatus(int(count), utc_to_local(latest, tz) if count else None)
+        return DataStatus(int(count), utc_to_local(latest, tz))
 
 
-def _aggregate(hourly: dict[datetime, dict[str, float]], starts: list[datetime], granularity: Granularity,
-               parameters: tuple[str, ...]) -> tuple[ArchiveRow, ...]:
-    """Rows of the archive table. Hours are the device's records as stored. A day or month row
-    holds, for a counter, the reading at the period's end and, for a mean, the mean of its hours;
-    a period with no hourly record at its end has no counter value."""
-    rows = []
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else None
-        if granularity is Granularity.HOUR:
-            values = hourly.get(start, {})
-            rows.append(ArchiveRow(start, {p: values.get(p) for p in parameters}))
-            continue
-        inside = [h for h in hourly if h >= start and (end is None or h < end)]
-        if not inside:
-            rows.append(ArchiveRow(start, dict.fromkeys(parameters)))
-            continue
-        last_hour = max(inside)
-        values: dict[str, float | None] = {}
-        for p in parameters:
-            if PARAMETERS.get(p) is not None and not PARAMETERS[p].summable:
-                got = [hourly[h][p] for h in inside if p in hourly[h]]
-                values[p] = round(sum(got) / len(got), 2) if got else None
-            else:
-                values[p] = hourly[last_hour].get(p)
-        rows.append(ArchiveRow(start, values))
-    return tuple(rows)
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """One meter channel that counts towards a figure, with what the rules need to know of it."""
+
+    meter: MeterInfo
+    channel: ChannelInfo
+    tariff: str  # "total" or a zone "T1", "T2" ... (electricity); "total" for every other resource
+    source: calc.Source
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.meter.serial, self.channel.number
 
 
-def _pairs(meters: list[MeterInfo], resource: Resource, role: MeterRole) -> list[tuple[str, int]]:
-    return [(m.serial, c.number) for m in meters if m.role is role and m.status == "in_service"
-            for c in m.channels if c.resource is resource]
+def _ever_in_service(meter: MeterInfo) -> bool:
+    """False for a meter whose commissioning never finished (no dates, status "commissioning")."""
+    return not (meter.commissioned_at is None and meter.decommissioned_at is None and meter.status == "commissioning")
+
+
+def _kinds(meter: MeterInfo) -> frozenset[ArchiveKind]:
+    named = [ArchiveKind(w) for w in (part.strip() for part in meter.archives.split(",")) if w in _KIND_WORDS]
+    return calc.archive_kinds(named, calc.device_kinds(meter.model))
+
+
+_KIND_WORDS = {k.value for k in ArchiveKind}
+
+
+def _source(meter: MeterInfo, channel: ChannelInfo, parameter: str, breaks) -> calc.Source:
+    modulus, per_hour = calc.counter_limits(meter.model, parameter)
+    key = f"{channel.number}:{parameter}"
+    return calc.Source(kinds=_kinds(meter), commissioned=meter.commissioned_at, decommissioned=meter.decommissioned_at,
+                       reporting_day=meter.reporting_day, factor=meter.ct_ratio if parameter == "E" else 1.0,
+                       modulus=modulus, max_per_hour=per_hour, initial=meter.initial_readings.get(key),
+                       final=meter.final_readings.get(key), breaks=tuple(breaks))
+
+
+Amounts = dict[tuple[str, int], list[calc.Amount]]  # (serial, channel) -> consumption per period
+
+
+def _figures(inputs: list[_Input], amounts: Amounts, tariff: str, periods: int) -> list[Figure]:
+    """Per period, the figure over the inputs of one tariff ("total" is the resource's consumption)."""
+    return calc.combine([amounts[i.key] for i in inputs if i.tariff == tariff], periods)
+
+
+def _tariffs(inputs: list[_Input], amounts: Amounts, periods: int) -> tuple[TariffSeries, ...]:
+    """Electricity by tariff zone, each zone on its own: never added to the total nor to each other."""
+    zones = sorted({i.tariff for i in inputs} - {calc.TOTAL})
+    return tuple(TariffSeries(z, tuple(_figures(inputs, amounts, z, periods))) for z in zones)
+
+
+def _derived_from(inputs: list[_Input], granularity: Granularity) -> tuple[str, ...]:
+    """The finer archive kinds the view's values come from where a meter lacks the view's own kind."""
+    kinds = set()
+    for item in inputs:
+        kind, derived = calc.source_kind(calc.KIND[granularity], item.source.kinds)
+        if derived and kind is not None:
+            kinds.add(kind)
+    return tuple(k.value for k in ArchiveKind if k in kinds)
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC as a naive datetime, the form query parameters of DateTime('UTC') take."""
+    return calc.utc(moment).replace(tzinfo=None)
+
+
+def _nature(model: str, kind: ArchiveKind, by_nature: dict[str, dict[str, dict[datetime, float]]]) -> str:
+    """The nature to show: the one the model keeps for ``kind`` if it has records, else the one that has."""
+    try:
+        spec = catalogue.model(model).archive(kind)
+    except catalogue.UnknownModel:
+        spec = None
+    preferred = spec.nature.value if spec is not None else "integral"
+    if any(by_nature.get(preferred, {}).values()):
+        return preferred
+    return next((n for n in ("integral", "interval") if any(by_nature.get(n, {}).values())), preferred)
 
 
 def _resources(meters: list[MeterInfo]) -> tuple[Resource, ...]:
@@ -311,4 +405,5 @@ def _premise(r) -> PremiseInfo:
 def _meter(r, channels: tuple[ChannelInfo, ...]) -> MeterInfo:
     return MeterInfo(id=r["id"], serial=r["serial"], model=r["model"], role=MeterRole(r["role"]),
                      building_id=r["building_id"], premise_id=r["premise_id"], premise_number=r["premise_number"],
-                     channels=channels, communicator=r["communicator"], archives=r["archives"], status=r["status"])
+                     channels=channels, communicator=r["communicator"], archives=r["archives"], status=r["status"],
+                     **parse_lifecycle(r))

@@ -1,4 +1,6 @@
-"""Recorded counter breaks (meter replacement, counter reset) that consumption bridges.
+"""Recorded counter breaks (a counter reset, or a replacement recorded on the meter itself)
+that consumption bridges; a replacement by a new serial is two meters with dated service
+periods instead (cloud/services/consumption.py).
 
 A service engineer or dispatcher (not a reader) records, for one meter channel and counter
 parameter, the first hourly period read from the new counter, the old counter's final reading
@@ -25,7 +27,7 @@ KINDS = ("replacement", "reset")
 
 
 def load(registry: Registry, meter_ids: list[int], parameter: str) -> dict[tuple[str, int], list[CounterBreak]]:
-    """(meter serial, channel) -> its recorded breaks of ``parameter``, oldest first."""
+    """(meter serial, channel) -> its recorded breaks of ``parameter``, oldest first (UTC-aware)."""
     if not meter_ids:
         return {}
     marks = ",".join("?" * len(meter_ids))
@@ -35,7 +37,7 @@ def load(registry: Registry, meter_ids: list[int], parameter: str) -> dict[tuple
         "ORDER BY b.first_period", *meter_ids, parameter)
     out: dict[tuple[str, int], list[CounterBreak]] = defaultdict(list)
     for r in rows:
-        first = datetime.fromisoformat(r["first_period"]).astimezone(UTC).replace(tzinfo=None)
+        first = datetime.fromisoformat(r["first_period"]).astimezone(UTC)
         out[(r["serial"], r["channel"])].append(CounterBreak(first, r["final_value"], r["initial_value"], r["kind"]))
     return dict(out)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cloud.services.container import Services
-from cloud.services.models import AuthError, Granularity, NotFound
+from cloud.services.models import AuthError, Figure, Granularity, NotFound
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.vocabulary import Resource
@@ -36,13 +36,31 @@ async def test_building_consumption_by_days(services) -> None:
     assert by_day[11].building == pytest.approx(0.84)
     assert by_day[11].apartments == pytest.approx(0.24)
     assert by_day[11].apartments_complete is False
+    # 24 h x 0.01 = 0.24 known of two meters; days derived from the hourly archives the meters give
+    assert by_day[11].apartments_figure == Figure(pytest.approx(0.24), expected=2, known=1, derived=True)
+    assert by_day[11].building_complete is True
     assert by_day[11].imbalance is None
+    assert result.derived_from == ("hour",)
     # Jan 12: apartment 2's opening reading is the missing one
     assert by_day[12].apartments_complete is False
     assert max(by_day) == 12  # no periods after the newest data
     assert min(by_day) == 10  # nor before the first archive
     assert result.has_building_meter
     assert result.has_apartment_meters
+
+
+async def test_premise_with_its_sole_meter_missing(services) -> None:
+    svc, seeded, _ = services
+    token = (await svc.auth.login("disp", "disp-pass")).token
+    premise = next(p for p in await svc.accounting.premises(token, seeded.building_id) if p.number == "2")
+    result = await svc.accounting.premise_consumption(token, premise.id, Resource.HEAT, Granularity.DAY,
+                                                      date(2026, 1, 1))
+    days = {p.day: (v, f) for (p, v), f in zip(result.points, result.figures, strict=True)}
+    # apartment 2's only meter misses the reading at the end of Jan 11: Jan 11 and 12 are «–*»
+    assert days[11] == (None, Figure(None, expected=1, known=0))
+    assert days[12][0] is None
+    assert days[10][0] is None  # no reading at the start of Jan 10
+    assert result.tariffs == ()  # heat has no tariff zones
 
 
 async def test_hourly_archive_of_a_meter(services) -> None:
