@@ -36,7 +36,8 @@ PATH = "/monitoring/data"
 KINDS = ("hour", "day", "month")
 GRANULARITY = {"hour": Granularity.HOUR, "day": Granularity.DAY, "month": Granularity.MONTH}
 POLL_S = 2.0  # how often running backfill commands are looked at again
-_CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "lost": "#7b8794", "not_due": "#e4e7eb"}
+_CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "lost": "#7b8794", "not_due": "#e4e7eb",
+         "not_expected": "#ffffff"}
 
 
 class ArrivalService(Protocol):

@@ -6,7 +6,11 @@ request (cloud/services/commands.py) for the gaps the cloud sees and the edge ha
 
 Read from ClickHouse: the distinct period starts per meter, channel and kind in ``archive``, the
 ``lost_periods`` the edge reported and the device's messages (``device_events``), marked in their
-period. Periods that have not closed yet are "not_due" and not counted. Scope and roles as in
+period. Periods that have not closed yet are "not_due" and not counted; so are periods outside
+the meter's service period (DESIGN.md section 5: a meter is expected to report only between its
+commissioning and its decommissioning), "not_expected": before commissioning there is nothing
+to miss. A meter with no recorded commissioning is expected from its first stored archive of any
+kind. A replaced or decommissioned meter stays in the report for the periods it served. Scope and roles as in
 the accounting section (cloud/services/accounting.py): the company's buildings only,
 administrators not at all. Tests: tests/integration/test_cloud_arrival.py.
 """
@@ -28,7 +32,7 @@ from protocol.periods import local_to_utc, next_period, utc_to_local, zone
 from protocol.vocabulary import ArchiveKind, MeterRole, Resource
 
 MAX_PERIODS = 2000  # periods of one kind in one report (a quarter of hours)
-STATUSES = ("received", "partial", "missing", "lost", "not_due")
+STATUSES = ("received", "partial", "missing", "lost", "not_due", "not_expected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,16 @@ class ArrivalReport:
     completeness_pct: float | None
 
 
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _overlaps(service: tuple[datetime | None, datetime | None], start: datetime, close: datetime) -> bool:
+    """Whether the period [start, close) and the service period [begin, end) share any time."""
+    begin, end = service
+    return (begin is None or begin < close) and (end is None or end > start)
+
+
 def _pct(received: int, due: int) -> float | None:
     return round(100.0 * received / due, 1) if due else None
 
@@ -114,34 +128,39 @@ class ArrivalService:
         except ValueError:
             raise InvalidInput(f"kind: one of hour, day, month, got {kind!r}") from None
         building = await self.accounting.building(token, building_id)
-        meters = [m for m in await self.accounting.meters(token, building_id)
-                  if m.status == "in_service" and has_kind(m, kind_) and (role is None or m.role is role)
-                  and (resource is None or resource in m.resources)]
+        company = (await self.accounting.auth.user(token)).company_id
         tz = zone(building.time_zone)
         starts = period_range(kind_, first, last)
         utc = [local_to_utc(s, tz).replace(tzinfo=None) for s in starts]
         closes = [local_to_utc(next_period(kind_, s), tz).replace(tzinfo=None) for s in starts]
         moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        candidates = [m for m in await self.accounting.meters(token, building_id)
+                      if has_kind(m, kind_) and (role is None or m.role is role)
+                      and (resource is None or resource in m.resources)]
+        served = await self._service_periods(company, candidates)
+        meters = [m for m in candidates if utc and _overlaps(served[m.id], utc[0], closes[-1])]
         serials = sorted(m.serial for m in meters)
         have: dict[tuple[str, datetime], set[int]] = defaultdict(set)
         lost: dict[tuple[str, datetime], str] = {}
         events: dict[tuple[str, datetime], list[tuple[str, str]]] = defaultdict(list)
         if serials and starts:
-            window = {"meters": serials, "k": kind_.value, "lo": utc[0], "hi": closes[-1]}
+            window = {"co": company, "meters": serials, "k": kind_.value, "lo": utc[0], "hi": closes[-1]}
             for serial, channel, start in await self.ch.query(
                     "SELECT DISTINCT meter, channel, period_start FROM {db}.archive "
-                    "WHERE meter IN {meters:Array(String)} AND kind = {k:String} "
+                    "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND kind = {k:String} "
                     "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime}", window):
                 have[(serial, start.replace(tzinfo=None))].add(channel)
             for serial, start, reason in await self.ch.query(
                     "SELECT meter, period_start, argMax(reason, reported_at) FROM {db}.lost_periods "
-                    "WHERE meter IN {meters:Array(String)} AND kind = {k:String} AND period_start >= {lo:DateTime} "
-                    "AND period_start < {hi:DateTime} GROUP BY meter, period_start", window):
+                    "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND kind = {k:String} "
+                    "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime} GROUP BY meter, period_start",
+                    window):
                 lost[(serial, start.replace(tzinfo=None))] = reason
             # the device's messages (manual 4.2.3: a mark in the period, its content on click)
             for serial, at, code, severity in await self.ch.query(
                     "SELECT DISTINCT meter, at, code, severity FROM {db}.device_events "
-                    "WHERE meter IN {meters:Array(String)} AND source = 'device' AND at >= {lo:DateTime} "
+                    "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND source = 'device' "
+                    "AND at >= {lo:DateTime} "
                     "AND at < {hi:DateTime} ORDER BY at LIMIT 10000", window):
                 index = bisect_right(utc, at.replace(tzinfo=None)) - 1
                 if index >= 0:
@@ -150,9 +169,12 @@ class ArrivalService:
         for meter in meters:
             channels = tuple(c.number for c in meter.channels if resource is None or c.resource is resource)
             periods = []
+            begin, end = served[meter.id]
             for local, at, close in zip(starts, utc, closes, strict=True):
                 got = len(have.get((meter.serial, at), set()) & set(channels))
-                if got and got == len(channels):
+                if not _overlaps((begin, end), at, close):
+                    status = "not_expected"  # whatever it sent then is not the meter in service
+                elif got and got == len(channels):
                     status = "received"
                 elif (meter.serial, at) in lost:
                     status = "lost"
@@ -163,13 +185,33 @@ class ArrivalService:
                 periods.append(PeriodArrival(local, status, got, lost.get((meter.serial, at), ""),
                                              tuple(events.get((meter.serial, at), ()))))
             count = {s: sum(1 for p in periods if p.status == s) for s in STATUSES}
-            due = len(periods) - count["not_due"]
+            due = len(periods) - count["not_due"] - count["not_expected"]
             rows.append(MeterArrival(meter, channels, tuple(periods), due, count["received"], count["partial"],
                                      count["missing"], count["lost"], _pct(count["received"], due)))
         due = sum(r.due for r in rows)
         received = sum(r.received for r in rows)
         return ArrivalReport(building, kind_, first, last, resource, role, tuple(starts), tuple(rows), due, received,
                              _pct(received, due))
+
+    async def _service_periods(self, company: int, meters: list[MeterInfo]
+                               ) -> dict[int, tuple[datetime | None, datetime | None]]:
+        """Meter id -> its service period in naive UTC (None: open). Without a recorded
+        commissioning it begins with the meter's first stored archive (of any kind) or reported
+        lost period; a meter
+        with neither is expected throughout."""
+        unknown = sorted({m.serial for m in meters if m.commissioned_at is None})
+        first: dict[str, datetime] = {}
+        if unknown:
+            first = {serial: start.replace(tzinfo=None) for serial, start in await self.ch.query(
+                "SELECT meter, min(start) FROM (SELECT meter, period_start AS start FROM {db}.archive "
+                "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} UNION ALL "
+                "SELECT meter, period_start FROM {db}.lost_periods WHERE company = {co:UInt32} "
+                "AND meter IN {meters:Array(String)}) GROUP BY meter", {"co": company, "meters": unknown})}
+        out: dict[int, tuple[datetime | None, datetime | None]] = {}
+        for m in meters:
+            begin = _naive(m.commissioned_at) if m.commissioned_at is not None else first.get(m.serial)
+            out[m.id] = (begin, _naive(m.decommissioned_at) if m.decommissioned_at is not None else None)
+        return out
 
     async def request_backfill(self, token: str, building_id: int, kind: str, first: date, last: date, *,
                                meter_ids: set[int] | None = None, resource: Resource | None = None,

@@ -40,13 +40,16 @@ def svc(clickhouse: ClickHouse, tmp_path: Path):
     seeded = cloud_data.seed(registry, clickhouse)
     clickhouse.client.insert(
         f"{clickhouse.database}.lost_periods",
-        [("test", "223T0001", "hour", _utc(h), "older than the archive depth", datetime.now(UTC)) for h in LOST],
-        column_names=("site", "meter", "kind", "period_start", "reason", "reported_at"))
+        [(seeded.company_id, "test", "223T0001", "hour", _utc(h), "older than the archive depth", datetime.now(UTC))
+         for h in LOST],
+        column_names=("company", "site", "meter", "kind", "period_start", "reason", "reported_at"))
     clickhouse.client.insert(
         f"{clickhouse.database}.device_events",
-        [("test", 1, "223T0001", _utc(datetime(2026, 1, 10, 5, 30)), "magnet", "alarm", "device", "{}"),
-         ("test", 2, "223T0001", _utc(datetime(2026, 1, 10, 5, 40)), "clock_corrected", "warning", "edge", "{}")],
-        column_names=("site", "id", "meter", "at", "code", "severity", "source", "detail"))
+        [(seeded.company_id, "test", 1, "223T0001", _utc(datetime(2026, 1, 10, 5, 30)), "magnet", "alarm", "device",
+          "{}"),
+         (seeded.company_id, "test", 2, "223T0001", _utc(datetime(2026, 1, 10, 5, 40)), "clock_corrected", "warning",
+          "edge", "{}")],
+        column_names=("company", "site", "id", "meter", "at", "code", "severity", "source", "detail"))
     auth = AuthService(registry)
     commands = CommandService(registry, auth)
     return ArrivalService(registry, clickhouse, auth, commands), commands, auth, seeded
@@ -190,3 +193,36 @@ async def test_api_routes(clickhouse: ClickHouse, tmp_path: Path) -> None:
         assert (apt2["missing"], apt2["periods"]["2026-01-11T23:00:00"]) == (1, "missing")
         assert (await client.get(f"/api/v1/buildings/{seeded.building_id}/arrival",
                                  params={"kind": "hour", "from": "2026-01-11", "to": "2026-01-11"})).status_code == 401
+
+
+async def test_a_meter_is_expected_only_inside_its_service_period(svc, tmp_path: Path) -> None:
+    """Hours before commissioning and after decommissioning are not missing (manual 4.2.3 with
+    DESIGN.md section 5); a meter with no recorded commissioning is expected from its first archive."""
+    arrival, _, auth, seeded = svc
+    registry = arrival.accounting.registry
+    with registry.connect() as db:
+        # apartment 1's meter was commissioned at 12:00 local on 10.01 (09:00 UTC, Moscow is UTC+3) ...
+        db.execute("UPDATE meters SET commissioned_at = '2026-01-10T09:00:00+00:00' WHERE serial = '223T0001'")
+        # ... and apartment 2's taken out of service at 00:00 local on 12.01
+        db.execute("UPDATE meters SET decommissioned_at = '2026-01-11T21:00:00+00:00' WHERE serial = '223T0002'")
+    token = (await auth.login("disp", "disp-pass")).token
+    report = await arrival.report(token, seeded.building_id, "hour", date(2026, 1, 9), LAST, resource=Resource.HEAT)
+    rows = {r.meter.serial: r for r in report.meters}
+    statuses = {s: {p.start: p.status for p in r.periods} for s, r in rows.items()}
+    # 307T0001 has no commissioning date: expected from its first archive, 10.01 00:00 local
+    assert {statuses["307T0001"][datetime(2026, 1, 9, h)] for h in range(24)} == {"not_expected"}
+    # 120 hours from 09.01 to 13.01; 24 of them before its first archive; 72 received, 24 missing on 13.01
+    assert (rows["307T0001"].due, rows["307T0001"].received, rows["307T0001"].missing) == (96, 72, 24)
+    # 223T0001: expected from 10.01 12:00; 09.01 and 10.01 00:00-11:00 (36 hours) not expected;
+    # due 120 - 36 = 84: received 72 - 12 = 60, lost 3 (13.01 00-02), missing 21 (13.01 03-23)
+    assert statuses["223T0001"][datetime(2026, 1, 10, 11)] == "not_expected"
+    assert statuses["223T0001"][datetime(2026, 1, 10, 12)] == "received"
+    assert (rows["223T0001"].due, rows["223T0001"].received, rows["223T0001"].lost,
+            rows["223T0001"].missing) == (84, 60, 3, 21)
+    # 223T0002 out of service from 12.01 00:00: its 48 hours after that are not expected, not missing;
+    # due 120 - 24 (09.01, before its first archive) - 48 = 48: received 47, missing 1 (11.01 23:00)
+    assert statuses["223T0002"][datetime(2026, 1, 12, 0)] == "not_expected"
+    assert (rows["223T0002"].due, rows["223T0002"].received, rows["223T0002"].missing) == (48, 47, 1)
+    # a decommissioned meter stays in the report for the periods it served, and leaves it after
+    later = await arrival.report(token, seeded.building_id, "hour", date(2026, 1, 12), LAST, resource=Resource.HEAT)
+    assert "223T0002" not in {r.meter.serial for r in later.meters}
