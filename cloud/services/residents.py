@@ -2,12 +2,14 @@
 
 A dispatcher or engineer without reader status generates an activation code for a premise (one
 premise at a time, or for every premise of a building except those whose code was activated);
-a code is valid for ``VALID_DAYS`` and a new one replaces the premise's unused code. The code is
-shown on the premise page (manual 4.6.3), so it is stored as issued. A resident registers with a
-code, their e-mail as login and a password; the code then links them to the premise and can
-never be used again. The same e-mail registering a second premise must give the same password.
-The staff may also add an owner by e-mail (the invitation path). Every change writes an audit
-entry in the same transaction; a resident's own registration is logged without a staff user.
+a code is valid for ``VALID_DAYS`` ("сроком действия одну неделю": from its creation up to and
+including ``expires_at``, the end of the period shown with it) and a new one replaces the
+premise's unused code at once. The code is shown on the premise page (manual 4.6.3), so it is
+stored as issued. A resident registers with a code, their e-mail as login and a password; the
+code then links them to the premise and can never be used again. The same e-mail registering a
+second premise must give the same password. The staff may also add an owner by e-mail (the
+invitation path). Every change writes an audit entry in the same transaction; a resident's own
+registration is logged without a staff user.
 Tests: tests/integration/test_registry_residents.py.
 """
 
@@ -57,6 +59,11 @@ class ResidentInfo:
 def new_code() -> str:
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def _expired(expires_at: datetime, now: datetime) -> bool:
+    """The week of validity includes its last moment: a code is refused only after ``expires_at``."""
+    return now > expires_at
 
 
 def _normal_code(code: str) -> str:
@@ -153,7 +160,7 @@ class ResidentsService:
 
     def _code(self, row: sqlite3.Row) -> ActivationCode:
         expires = datetime.fromisoformat(row["expires_at"])
-        state = "activated" if row["used_at"] else "expired" if expires <= self.clock() else "active"
+        state = "activated" if row["used_at"] else "expired" if _expired(expires, self.clock()) else "active"
         return ActivationCode(row["premise_id"], row["number"], row["code"], datetime.fromisoformat(row["created_at"]),
                               expires, state)
 
@@ -175,8 +182,12 @@ class ResidentsService:
                 raise InvalidInput("code: unknown activation code")
             if row["used_at"] is not None:
                 raise InvalidInput("code: this activation code has been used already")
-            if datetime.fromisoformat(row["expires_at"]) <= now:
+            if _expired(datetime.fromisoformat(row["expires_at"]), now):
                 raise InvalidInput("code: this activation code has expired; ask for a new one")
+            if db.execute("SELECT 1 FROM activation_codes WHERE premise_id = ? AND id > ?",
+                          (row["premise_id"], row["id"])).fetchone() is not None:
+                raise InvalidInput("code: this activation code has expired: a newer code replaced it; "
+                                   "use the newest one")
             resident = db.execute("SELECT * FROM residents WHERE email = ?", (email,)).fetchone()
             if resident is None:
                 resident_id = db.execute("INSERT INTO residents (email, full_name, phone, password_hash, created_at, "

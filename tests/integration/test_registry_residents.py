@@ -1,6 +1,7 @@
 """Residents and activation codes (manual 4.6.3) on a real SQLite registry: a code registers one
-resident once, expires after a week, is replaced by a newer one; group generation skips
-premises whose code was activated; writes are refused for readers and other companies."""
+resident once, is valid for a week (its last moment included), is replaced by a newer one; group
+generation skips premises whose code was activated; writes are refused for readers and other
+companies."""
 
 from __future__ import annotations
 
@@ -83,12 +84,31 @@ async def test_codes_expire_and_a_new_code_replaces_the_old(env) -> None:
     new = await svc.generate(tokens["disp"], premises[0])
     with pytest.raises(InvalidInput, match=r"^code: this activation code has expired"):
         await svc.register(old.code, "a@example.org", "А", "", "resident-pass-1")  # replaced: no longer valid
-    clock.now = new.expires_at
+    # the new one was issued on 1 March at 13:00 UTC: valid up to 8 March 13:00:00 inclusive
+    clock.now = datetime(2026, 3, 8, 13, 0, 1, tzinfo=UTC)
     with pytest.raises(InvalidInput, match=r"^code: this activation code has expired"):
         await svc.register(new.code, "a@example.org", "А", "", "resident-pass-1")
     assert [c.state for c in await svc.codes(tokens["disp"], building)] == ["expired"]
-    clock.now -= timedelta(seconds=1)
+    clock.now = datetime(2026, 3, 8, 13, 0, 0, tzinfo=UTC)
     assert (await svc.register(new.code, "a@example.org", "А", "", "resident-pass-1")).premise_ids == (premises[0],)
+
+
+async def test_a_code_is_valid_for_a_week_including_its_last_moment(env) -> None:
+    """Manual 4.6.3: codes are generated "сроком действия одну неделю" and shown with their period
+    of validity. The week runs from creation to creation + 7 days, both ends included: a code
+    issued on 1 March 2026 at 12:00:00 UTC is accepted on 8 March (1 + 7) at 12:00:00 and refused
+    one second later, at 12:00:01."""
+    svc, _, tokens, building, premises, clock = env
+    first = await svc.generate(tokens["disp"], premises[0])
+    second = await svc.generate(tokens["disp"], premises[1])
+    assert first.expires_at == datetime(2026, 3, 8, 12, 0, 0, tzinfo=UTC)
+    clock.now = datetime(2026, 3, 8, 12, 0, 0, tzinfo=UTC)  # exactly 7 days after both were issued
+    assert [c.state for c in await svc.codes(tokens["disp"], building)] == ["active", "active"]
+    assert (await svc.register(first.code, "e@example.org", "Е", "", "resident-pass-1")).premise_ids == (premises[0],)
+    clock.now = datetime(2026, 3, 8, 12, 0, 1, tzinfo=UTC)  # 7 days + 1 s
+    with pytest.raises(InvalidInput, match=r"^code: this activation code has expired"):
+        await svc.register(second.code, "f@example.org", "Ф", "", "resident-pass-1")
+    assert [c.state for c in await svc.codes(tokens["disp"], building)] == ["activated", "expired"]
 
 
 async def test_group_generation_skips_activated_premises(env) -> None:
