@@ -40,8 +40,16 @@ async def test_a_full_disk_budget_evicts_oldest_first_and_reports_every_lost_val
         agent = EdgeAgent(config)
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
+        def read() -> int:
+            """Values read so far: kept in the buffer or reported evicted."""
+            evicted = sum(e["count"] for e in agent.buffer.events(kind="unsynced_evicted", limit=10_000)
+                          if e["detail"]["content"] == "archive")
+            return agent.buffer.db.execute("SELECT count(*) FROM archive").fetchone()[0] + evicted
         try:
-            await until(lambda: not agent.gaps.summary(), 30, "the whole backlog read")
+            # every value of the backlog read (an empty gap list alone is also what an agent that
+            # has not polled yet shows, so the count is what is waited for)
+            await until(lambda: read() == total, 60, f"the whole backlog of {total} values read")
+            await until(lambda: not agent.gaps.summary(), 30, "no open gap")
             await until(lambda: agent.budget.evicted_unsynced > 0, 15, "an eviction")
             await asyncio.sleep(1.5)  # one more budget check after the last read
         finally:
