@@ -409,9 +409,18 @@ def integration_router(services: Services) -> APIRouter:
         return await _service(accounting.meter(token, meter_id))
 
     @api.get("/buildings/{building_id}/consumption", response_model=BuildingConsumption,
-             description="Consumption of the building meter and the apartments' sum per day of the month "
-                         "(granularity=day) or per month of the year (granularity=month) of `period`; a missing "
-                         "value is null, an incomplete apartments' sum has apartments_complete=false.")
+             description="Consumption of the building meters (all inputs added) and the apartments' sum per "
+                         "day of the month (granularity=day) or per month of the year (granularity=month, each "
+                         "meter's month running from its reporting day) of `period`, in the building's time "
+                         "zone (docs/metering.md). `building` and `apartments` are the known sums, null when "
+                         "nothing is known; `building_complete` / `apartments_complete` are false when some meter "
+                         "expected in the period (inside its service period) has no value, so the sum is only "
+                         "the known part. `building_figure` / `apartments_figure` count the meters: `expected`, "
+                         "`known`, `suspect` (left out: an increment above the device's plausible limit) and "
+                         "`derived` (a value built from a finer archive). `imbalance` and `imbalance_pct` are "
+                         "null unless both sums are complete. Electricity: the sums are the total channels; "
+                         "`building_tariffs` / `apartment_tariffs` give each tariff zone on its own, never "
+                         "added to the total; values include the CT ratio.")
     async def building_consumption(building_id: int, token: Token, resource: Resource, period: date,
                                    granularity: Literal["day", "month"] = "day") -> BuildingConsumption:
         return await _service(accounting.building_consumption(token, building_id, resource, Granularity(granularity),

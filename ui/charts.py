@@ -1,8 +1,9 @@
 """ECharts options for the accounting pages, built from the service models.
 
 Pure functions returning option dictionaries (``ui.echart`` draws them): missing values are
-gaps, incomplete sums are pale bars marked ``*`` in the tooltip (manual 4.1.5). Imports the
-service models and ui.fmt/ui.i18n; tests: tests/ui/test_charts.py.
+gaps; a sum that is not complete is a pale bar of its known part, marked in the tooltip as the
+table marks it (manual 4.1.5): ``*`` when a meter is missing, ``!`` when a suspect increment was
+left out. Imports the service models and ui.fmt/ui.i18n; tests: tests/ui/test_charts.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cloud.services.models import BuildingConsumption, Granularity, MeterArchive, PremiseConsumption
+from cloud.services.models import BuildingConsumption, Figure, Granularity, MeterArchive, PremiseConsumption
 
 from . import fmt
 from .i18n import current_language, t
@@ -40,7 +41,7 @@ def _axis_label_js() -> str:
 
 
 def _tooltip_js(titles: Sequence[str], places: Sequence[int]) -> str:
-    """A tooltip that names the whole period and writes ``–*`` / ``1,770*`` like the table."""
+    """A tooltip that names the whole period and writes ``–*`` / ``1,770*`` / ``0,500!`` like the table."""
     return (
         "(params) => {"
         f" const titles = {json.dumps(list(titles), ensure_ascii=False)};"
@@ -52,7 +53,8 @@ def _tooltip_js(titles: Sequence[str], places: Sequence[int]) -> str:
         "  const n = places[p.seriesIndex];"
         "  const shown = (v === null || v === undefined || v === '-') ? '–*'"
         "   : v.toLocaleString(locale, {minimumFractionDigits: n, maximumFractionDigits: n})"
-        "     + ((d !== null && typeof d === 'object' && d.partial) ? '*' : '');"
+        "     + ((d !== null && typeof d === 'object' && d.partial) ? '*' : '')"
+        "     + ((d !== null && typeof d === 'object' && d.suspect) ? '!' : '');"
         "  text += '<br>' + p.marker + p.seriesName + ': <b>' + shown + '</b>';"
         " }"
         " return text; }"
@@ -88,12 +90,22 @@ def _value_axis(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _item(value: float | None, *, partial: bool = False) -> Any:
+def _item(value: float | None, *, partial: bool = False, suspect: bool = False) -> Any:
+    """A data point: a gap when unknown, a pale bar flagged for the tooltip when only partly known."""
     if value is None:
         return None
-    if partial:
-        return {"value": value, "partial": True, "itemStyle": {"opacity": _PALE}}
+    if partial or suspect:
+        return {"value": value, "partial": partial, "suspect": suspect, "itemStyle": {"opacity": _PALE}}
     return value
+
+
+def _sum_item(value: float | None, complete: bool, figure: Figure) -> Any:
+    """A sum over meters: ``*`` when an expected meter is missing, ``!`` when a suspect one was left
+    out, as ``figure`` tells; a figure that counts no meter leaves it to the ``complete`` flag."""
+    if not figure.expected:
+        return _item(value, partial=not complete)
+    missing = figure.expected - figure.known - figure.suspect
+    return _item(value, partial=missing > 0, suspect=figure.suspect > 0)
 
 
 def building_consumption(data: BuildingConsumption) -> dict[str, Any]:
@@ -108,14 +120,14 @@ def building_consumption(data: BuildingConsumption) -> dict[str, Any]:
             "type": "bar",
             "color": BUILDING,
             "barMaxWidth": 22,
-            "data": [_item(p.building) for p in data.points],
+            "data": [_sum_item(p.building, p.building_complete, p.building_figure) for p in data.points],
         },
         {
             "name": t("series.apartments"),
             "type": "bar",
             "color": APARTMENTS,
             "barMaxWidth": 22,
-            "data": [_item(p.apartments, partial=not p.apartments_complete) for p in data.points],
+            "data": [_sum_item(p.apartments, p.apartments_complete, p.apartments_figure) for p in data.points],
         },
     ]
     return options
@@ -152,8 +164,9 @@ def building_imbalance(data: BuildingConsumption) -> dict[str, Any]:
 
 
 def premise_consumption(data: PremiseConsumption, series_name: str) -> dict[str, Any]:
-    """Consumption of one premise by period (manual 4.1.6)."""
+    """Consumption of one premise by period (manual 4.1.6): the known sum of its meters, marked like the table."""
     periods = [period for period, _ in data.points]
+    figures = data.figures or (Figure(),) * len(data.points)  # no figures: the known sums, unmarked
     options = _base(periods, data.granularity, [fmt.digits(data.unit)])
     options["yAxis"] = _value_axis(fmt.unit(data.unit))
     options["series"] = [
@@ -162,7 +175,7 @@ def premise_consumption(data: PremiseConsumption, series_name: str) -> dict[str,
             "type": "bar",
             "color": APARTMENTS,
             "barMaxWidth": 26,
-            "data": [_item(value) for _, value in data.points],
+            "data": [_sum_item(value, True, figure) for (_, value), figure in zip(data.points, figures, strict=True)],
         }
     ]
     return options

@@ -218,9 +218,24 @@ _TABLE: dict[str, tuple[str, str]] = {
     "col.imbalance_pct": ("Небаланс, %", "Imbalance, %"),
     "table.values": ("Значения по периодам, {unit}", "Values by period, {unit}"),
     "table.legend": (
-        "«–*» — нет архива за период; «1,77*» — известная часть суммы, не по всем приборам.",
-        "“–*” — no archive for the period; “1.77*” — the known part of the sum, not all meters.",
+        "«–*» — нет архива за период; «1,77*» — известная часть суммы, не по всем приборам; "
+        "«—» — данных не ожидалось (нет прибора в эксплуатации).",
+        "“–*” — no archive for the period; “1.77*” — the known part of the sum, not all meters; "
+        "“—” — nothing was expected (no meter in service).",
     ),
+    "table.legend_suspect": (
+        "«!» — приращение больше допустимого для прибора: не учтено в сумме.",
+        "“!” — an increment above the meter's plausible limit: left out of the sum.",
+    ),
+    "table.derived": (
+        "Архив: {kinds} — у прибора нет архива нужного вида, значения рассчитаны по более подробному.",
+        "Archive: {kinds} — the meter keeps no archive of the period's kind; values are derived from a finer one.",
+    ),
+    # electricity tariff zones (KARAT-941LW); the manual names day and night only
+    "tariff.T1": ("T1 (день)", "T1 (day)"),
+    "tariff.T2": ("T2 (ночь)", "T2 (night)"),
+    "tariff.T3": ("T3", "T3"),
+    "tariff.T4": ("T4", "T4"),
     "kpi.building": ("ОДПУ за период", "Building meter, period"),
     "kpi.apartments": ("Σ ИПУ за период", "Σ apartment meters, period"),
     "kpi.imbalance": ("Небаланс за период", "Imbalance, period"),
@@ -329,6 +344,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "arrival.status.missing": ("нет данных", "missing"),
     "arrival.status.lost": ("утрачено на приборе", "lost on the device"),
     "arrival.status.not_due": ("период не завершён", "period not over"),
+    "arrival.status.not_expected": ("вне периода эксплуатации", "outside the service period"),
     "arrival.event": ("Сообщение прибора", "Device message"),
     "arrival.event_hint": ("сообщение прибора (наведите на период)", "device message (hover the period)"),
     "arrival.severity.info": ("информационное", "info"),

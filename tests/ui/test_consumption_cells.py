@@ -35,7 +35,7 @@ def test_cells_by_the_manual() -> None:
 def test_tariff_columns_one_per_zone() -> None:
     series = (TariffSeries("T1", (Figure(320.0, 1, 1),)), TariffSeries("T2", (Figure(None, 1, 0),)))
     columns = widgets.tariff_columns(series, "t_", "∆E")
-    assert [c["label"] for c in columns] == ["∆E T1", "∆E T2"]
+    assert [c["label"] for c in columns] == ["∆E T1 (день)", "∆E T2 (ночь)"]  # manual: day and night tariffs
     assert widgets.tariff_cells(series, 0, "t_", "kWh") == {"t_T1": "320,00", "t_T2": "–*"}
 
 
