@@ -21,6 +21,7 @@ from cloud.command_bus import CommandBus, sweep_timeouts
 from cloud.config import CloudConfig
 from cloud.ingest import Ingest
 from cloud.services.container import Services
+from cloud.services.plausibility import PlausibilityCheck
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 
@@ -77,6 +78,9 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
         tasks.append(asyncio.create_task(_supervised("command-bus", bus.run, stop)))
         tasks.append(asyncio.create_task(_supervised(
             "command-sweeper", lambda stop_: sweep_timeouts(services.commands, stop_), stop)))
+        # implausible counter increments become events (the views mark them from the same limits)
+        tasks.append(asyncio.create_task(_supervised("plausibility", PlausibilityCheck(registry, clickhouse).run,
+                                                     stop)))
         for job in background or []:
             tasks.append(asyncio.create_task(job(services, stop)))  # type: ignore[arg-type]
         api_file.write_text(json.dumps({"url": f"http://{config.host}:{config.port}", "token": token,

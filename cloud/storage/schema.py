@@ -44,6 +44,14 @@ class AddColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class ModifyColumn:
+    """A type change ClickHouse makes in metadata alone, such as a value added to an Enum."""
+
+    table: str
+    column: str  # "name NewType"
+
+
+@dataclass(frozen=True, slots=True)
 class Rebuild:
     """A table re-created under a new definition (a key, type or codec change), its rows copied.
 
@@ -59,7 +67,7 @@ class Rebuild:
     marker: str  # a column only the new definition has: present means the swap is done
 
 
-Step = Table | AddColumn | Rebuild
+Step = Table | AddColumn | ModifyColumn | Rebuild
 
 ARCHIVE = Table(
     "archive",
@@ -172,6 +180,8 @@ MIGRATIONS: tuple[tuple[int, Step], ...] = (
                  marker="company")),
     (11, Rebuild(LOST_PERIODS_V2, "{site_company}, site, meter, kind, period_start, reason, reported_at",
                  marker="company")),
+    # events the cloud finds itself (an implausible counter increment, cloud/services/plausibility.py)
+    (12, ModifyColumn("device_events", "source Enum8('device' = 1, 'edge' = 2, 'cloud' = 3)")),
 )
 
 # the newest definition of each table
@@ -262,7 +272,8 @@ def ddl(step: Step, db: str, cluster: str = "", site_companies: Mapping[str, int
     if isinstance(step, Rebuild):
         return rebuild(step, db, cluster, site_companies)
     targets = [local_name(step.table, cluster), step.table] if cluster else [step.table]
-    return [f"ALTER TABLE {db}.{t}{_on(cluster)} ADD COLUMN IF NOT EXISTS {step.column}" for t in targets]
+    action = "MODIFY COLUMN" if isinstance(step, ModifyColumn) else "ADD COLUMN IF NOT EXISTS"
+    return [f"ALTER TABLE {db}.{t}{_on(cluster)} {action} {step.column}" for t in targets]
 
 
 def bootstrap(db: str, cluster: str = "") -> list[str]:

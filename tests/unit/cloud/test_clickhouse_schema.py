@@ -96,7 +96,9 @@ def test_the_migrations_ledger_and_the_zookeeper_paths() -> None:
              and "{uuid}" not in t["args"]]
     assert len(paths) == len(set(paths))
     alters = [s for s in CLUSTER if s.startswith("ALTER")]
-    assert [a.split()[2] for a in alters] == ["domuchet.dead_letter_local", "domuchet.dead_letter"]
+    assert [a.split()[2] for a in alters] == ["domuchet.dead_letter_local", "domuchet.dead_letter",
+                                              "domuchet.device_events_local", "domuchet.device_events"]
+    assert all(" MODIFY COLUMN source Enum8(" in a for a in alters[2:])
 
 
 def test_the_new_tables_keys() -> None:
