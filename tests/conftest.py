@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import clickhouse_connect
 import pytest
 
 from cloud.storage.clickhouse import ClickHouse
@@ -73,8 +74,16 @@ def _fast_dir(prefix: str) -> Path:
 
 @pytest.fixture(scope="session")
 def chdb_path() -> Iterator[Path]:
-    """chDB allows one data directory per process: every test shares this one (DESIGN.md 3)."""
+    """chDB allows one data directory per process: every test shares this one (DESIGN.md 3).
+
+    One client stays open for the whole session: when the last client of the directory closes,
+    chDB shuts its engine down, and the next client starts it again with a new set of pool
+    threads while the old ones stay, each holding three /proc files open. Per test that added
+    five threads; late in a run the process passed 1024 descriptors, where select() (paho-mqtt,
+    pyserial) fails, and MQTT and RS-485 tests failed with it."""
+    anchor = clickhouse_connect.get_client(dsn=f"chdb://{_CHDB_DIR}")
     yield _CHDB_DIR
+    anchor.close()
     shutil.rmtree(_CHDB_DIR, ignore_errors=True)
 
 

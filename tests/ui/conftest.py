@@ -12,6 +12,20 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
 
+PATIENCE = 100  # should_see retries, 0.1 s apart
+
+
+@pytest.fixture(autouse=True)
+def patient_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``should_see`` waits up to 10 s instead of NiceGUI's 0.3 s: a login's memory-hard password
+    hash and a page's chDB queries take seconds on a loaded two-core machine, and the 0.3 s
+    default made the login tests fail there now and then. A passing check returns at once."""
+    original = User.should_see
+
+    async def should_see(self: User, *args, retries: int = PATIENCE, **kwargs) -> None:
+        await original(self, *args, retries=retries, **kwargs)
+    monkeypatch.setattr(User, "should_see", should_see)
+
 
 @pytest.fixture
 def ui_registry(tmp_path: Path) -> Registry:
