@@ -3,9 +3,10 @@
 
 The snapshot says: buffer depth (unsynced values, events, lost periods, radio packets, command
 results) and the age of the oldest unsynced value, last sync, batches in flight, backpressure and
-the cloud's stored watermark, whether NATS and MQTT are connected, each device's last successful
-read, last error and clock offset, open gaps and lost periods, disk budget use (write-ahead log
-included), recent events.
+the cloud's stored watermark, whether NATS and MQTT are connected, each device's endpoint (host:port
+and unit, serial port and unit, or devEUI), last successful read (a LoRa meter's last accepted
+uplink), last error and clock offset, open gaps and lost periods (Modbus and LoRa alike), disk
+budget use (write-ahead log included), recent events.
 Tests: tests/integration/test_edge_status.py.
 """
 
@@ -21,12 +22,28 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from edge.agent import EdgeAgent
+    from edge.config import MeterConfig
 
 log = logging.getLogger(__name__)
 
 
 def _age(at: float | None, now: float) -> float | None:
     return None if at is None else round(now - at, 1)
+
+
+def endpoint(meter: MeterConfig) -> str:
+    """Where the edge finds a meter: "host:port #unit", "/dev/ttyUSB0 #unit" or the devEUI."""
+    if meter.transport == "lorawan":
+        return meter.dev_eui
+    if meter.transport == "modbus-rtu":
+        return f"{meter.serial_port} #{meter.unit}"
+    return f"{meter.host}:{meter.port} #{meter.unit}"
+
+
+def _gap_counts(gaps: dict[str, dict[str, object]], serial: str) -> dict[str, Any]:
+    own = gaps.get(serial, {})
+    return {"open_gaps": own.get("open_gaps", 0), "oldest_gap": own.get("oldest_gap"),
+            "lost_periods": own.get("lost_periods", 0)}
 
 
 def snapshot(agent: EdgeAgent) -> dict[str, Any]:
@@ -42,23 +59,22 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
         serial = poller.meter.serial
         devices.append({
             "serial": serial, "model": poller.meter.model, "transport": poller.meter.transport,
-            "endpoint": f"{poller.meter.host}:{poller.meter.port}/{poller.meter.unit}",
+            "endpoint": endpoint(poller.meter),
             "last_ok_at": poller.last_ok, "last_ok_age_s": _age(poller.last_ok, now),
             "last_error": poller.last_error if (poller.last_error_at or 0) > (poller.last_ok or 0) else "",
             "last_error_at": poller.last_error_at,
             "clock_offset_s": None if poller.clock_offset_s is None else round(poller.clock_offset_s, 1),
             "clock_corrections": poller.clock_corrections,
-            "open_gaps": gaps.get(serial, {}).get("open_gaps", 0),
-            "oldest_gap": gaps.get(serial, {}).get("oldest_gap"),
-            "lost_periods": gaps.get(serial, {}).get("lost_periods", 0),
+            **_gap_counts(gaps, serial),
         })
     for meter in agent.config.meters:
         if meter.transport == "lorawan":
             last = agent.lora.last_uplink.get(meter.serial)
+            error, error_at = agent.lora.last_error.get(meter.serial, ("", None))
             devices.append({"serial": meter.serial, "model": meter.model, "transport": meter.transport,
-                            "endpoint": meter.dev_eui, "last_ok_at": last, "last_ok_age_s": _age(last, now),
-                            "last_error": "", "last_error_at": None, "clock_offset_s": None,
-                            "clock_corrections": 0, "open_gaps": 0, "oldest_gap": None, "lost_periods": 0})
+                            "endpoint": endpoint(meter), "last_ok_at": last, "last_ok_age_s": _age(last, now),
+                            "last_error": error if (error_at or 0) >= (last or 0) else "", "last_error_at": error_at,
+                            "clock_offset_s": None, "clock_corrections": 0, **_gap_counts(gaps, meter.serial)})
     return {
         "site": agent.config.site,
         "now": now,

@@ -5,7 +5,9 @@ ingest on chDB, a pymodbus KARAT-307. Loss of the cloud connection shows within 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,11 @@ import pytest
 from cloud.storage.clickhouse import ClickHouse
 from domuchet import cli, edge_status_cmd, natsserver
 from edge.agent import EdgeAgent
+from edge.config import MeterConfig
 from edge.status import snapshot
+from protocol import lorawan
+from protocol.periods import to_device_seconds
+from protocol.vocabulary import ArchiveKind
 from tests.chaos.edge_support import (
     CuttableProxy,
     edge_config,
@@ -141,3 +147,44 @@ async def test_a_silent_uplink_cut_shows_in_status_within_seconds(tmp_path: Path
         stop.set()
         await asyncio.wait_for(task, 30)
         await proxy.close()
+
+
+async def test_status_shows_lora_gaps_and_each_meter_by_its_own_endpoint(tmp_path: Path) -> None:
+    """A LoRa meter's open gaps and lost periods count like a Modbus meter's; an RTU meter is found
+    by its serial port and unit, a TCP meter by host:port and unit, a LoRa meter by its devEUI."""
+    dev_eui = "70b3d5e75e00c001"
+    meters = [
+        MeterConfig(serial="30700001", model="KARAT-307", transport="modbus-tcp", commissioned="2026-01-07T21:00+00:00",
+                    host="10.0.0.5", port=502, unit=2),
+        MeterConfig(serial="30600003", model="KARAT-306", transport="modbus-rtu", commissioned="2026-01-07T21:00+00:00",
+                    serial_port="/dev/ttyUSB0", unit=3),
+        # commissioned 2026-01-08 00:00 Moscow; the device keeps one day of hours
+        MeterConfig(serial="223000009", model="KARAT-Compact-2-223", transport="lorawan",
+                    commissioned="2026-01-07T21:00+00:00", dev_eui=dev_eui, archive_depth_days=1),
+    ]
+    agent = EdgeAgent(edge_config(tmp_path / "edge", meters, lora_application_id="app"))  # time service off
+    try:
+        frame = lorawan.encode(lorawan.CompactArchive(ArchiveKind.HOUR, to_device_seconds(datetime(2026, 1, 10, 4)),
+                                                      1, 2, 3))
+        agent.lora.handle("t", json.dumps({"deviceInfo": {"devEui": dev_eui}, "fCnt": 1, "fPort": lorawan.FPORT,
+                                           "data": base64.b64encode(frame).decode()}).encode())
+        agent.lora_gaps.check(meters[2])
+        # the 04:00 record shows the device's clock at 2026-01-10 05:00: the hours closed since
+        # commissioning are 24 (01-08) + 24 (01-09) + 5 (01-10 00..04) = 53; a day of depth keeps
+        # those from 01-09 05:00 on: 19 + 5 = 24, of which 04:00 arrived -> 23 open gaps, and
+        # 53 - 24 = 29 lost
+        s = snapshot(agent)
+    finally:
+        agent.buffer.close()
+    devices = {d["serial"]: d for d in s["devices"]}
+    lora = devices["223000009"]
+    assert (lora["open_gaps"], lora["oldest_gap"], lora["lost_periods"]) == (23, "2026-01-09 05:00:00", 29)
+    assert (s["open_gaps"], s["lost_periods"]) == (23, 29)
+    assert lora["endpoint"] == dev_eui
+    assert devices["30700001"]["endpoint"] == "10.0.0.5:502 #2"
+    assert devices["30600003"]["endpoint"] == "/dev/ttyUSB0 #3"
+    assert lora["last_ok_at"] is not None
+    out = io.StringIO()
+    edge_status_cmd.render(json.loads(json.dumps(s)), out)
+    (line,) = [ln for ln in out.getvalue().splitlines() if ln.strip().startswith("223000009")]
+    assert "23 open gaps (oldest 2026-01-09 05:00:00), 29 periods lost" in line
