@@ -21,7 +21,16 @@ from protocol.subjects import check_site
 from protocol.vocabulary import ArchiveKind
 
 METERS_FILE = "meters.json"  # the meter list last pushed by the cloud (meter_config command)
-_DEFAULT_MODEL = catalogue.model("KARAT-307")  # archive depths when a meter's entry names none
+_DEPTH_FIELDS = {ArchiveKind.HOUR: "archive_depth_days", ArchiveKind.DAY: "daily_depth_days",
+                 ArchiveKind.MONTH: "monthly_depth_days"}
+
+
+def catalogue_depth_days(model: str, kind: ArchiveKind) -> int:
+    """Days of archives of ``kind`` a device of ``model`` keeps by the catalogue (0: none), rounded up:
+    a month counts 31 days, so a period the device may still keep is never taken for lost.
+    Raises UnknownModel (a ValueError)."""
+    periods = catalogue.model(model).depth(kind)
+    return {ArchiveKind.HOUR: -(-periods // 24), ArchiveKind.DAY: periods}.get(kind, periods * 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +45,13 @@ class MeterConfig:
     dev_eui: str = ""
     serial_port: str = ""  # modbus-rtu: the RS-485 adapter (/dev/ttyUSB0), shared by the units on the bus
     baudrate: int = 9600
-    # how far back the device keeps hourly archives; defaults: the catalogue's KARAT-307 (45 days, 366 days)
-    archive_depth_days: int = _DEFAULT_MODEL.depth(ArchiveKind.HOUR) // 24
+    # how many days back the device keeps hourly archives; 0 (the default): its model's catalogue
+    # entry (protocol/catalogue.py: KARAT-307 45 days, KARAT-306 31), a number overrides it
+    archive_depth_days: int = 0
     archive_kinds: list[str] = field(default_factory=lambda: ["hour"])  # archives read on schedule
     reporting_day: int = 1  # monthly archives are read once this day of the next month has begun
-    daily_depth_days: int = _DEFAULT_MODEL.depth(ArchiveKind.DAY)  # how far back the device keeps daily archives
-    monthly_depth_days: int = 5 * 366  # monthly archives: about the catalogue's 60 months (a 307 keeps none)
+    daily_depth_days: int = 0  # daily archives, likewise (0: the catalogue's, KARAT-307 366 days)
+    monthly_depth_days: int = 0  # monthly archives, likewise (0: the catalogue's months x 31 days; a 307 keeps none)
 
     def __post_init__(self) -> None:
         if not self.serial:
@@ -52,8 +62,16 @@ class MeterConfig:
                              f"{', '.join(sorted(known))}, got {self.archive_kinds!r}")
         if not 1 <= self.reporting_day <= 28:
             raise ValueError(f"meter {self.serial}: reporting_day must be 1..28, got {self.reporting_day}")
-        if self.daily_depth_days < 1 or self.monthly_depth_days < 1:
-            raise ValueError(f"meter {self.serial}: daily_depth_days and monthly_depth_days must be at least 1")
+        for name in ("archive_depth_days", "daily_depth_days", "monthly_depth_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"meter {self.serial}: {name} must be at least 1 (0: the catalogue's depth of the "
+                                 f"model), got {getattr(self, name)}")
+        if any(not getattr(self, _DEPTH_FIELDS[k]) for k in self.kinds):  # a depth comes from the catalogue
+            try:
+                catalogue.model(self.model)
+            except catalogue.UnknownModel as exc:
+                raise ValueError(f"meter {self.serial}: {exc}; give its archive depths (archive_depth_days, "
+                                 "daily_depth_days, monthly_depth_days)") from None
         if self.transport == "lorawan" and len(self.dev_eui) != 16:
             raise ValueError(f"meter {self.serial}: a LoRaWAN meter needs a 16-hex-digit dev_eui")
         if self.transport == "modbus-rtu" and not self.serial_port:
@@ -62,9 +80,6 @@ class MeterConfig:
             raise ValueError(f"meter {self.serial}: baudrate {self.baudrate} is not a standard RS-485 rate")
         if not 1 <= self.unit <= 247:
             raise ValueError(f"meter {self.serial}: Modbus unit must be 1..247, got {self.unit}")
-        if self.archive_depth_days < 1:
-            raise ValueError(f"meter {self.serial}: archive_depth_days must be at least 1, "
-                             f"got {self.archive_depth_days}")
         datetime.fromisoformat(self.commissioned)
 
     @property
@@ -76,9 +91,9 @@ class MeterConfig:
         return [ArchiveKind(k) for k in self.archive_kinds]
 
     def depth_days(self, kind: ArchiveKind) -> int:
-        """How many days back the device keeps archives of ``kind``."""
-        return {ArchiveKind.HOUR: self.archive_depth_days, ArchiveKind.DAY: self.daily_depth_days}.get(
-            kind, self.monthly_depth_days)
+        """How many days back the device keeps archives of ``kind``: the meter's own setting, else
+        its model's catalogue entry (0: the model keeps no such archive)."""
+        return getattr(self, _DEPTH_FIELDS[kind]) or catalogue_depth_days(self.model, kind)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -101,6 +116,10 @@ class EdgeConfig:
     status_port: int = 8081  # 0 = no status endpoint
     disk_budget_bytes: int = 1 << 30  # data pages of the buffer; warnings at 80 % and 95 %
     clock_threshold_s: float = 0.0  # time service: set a device clock off by more than this; 0 = off
+    # with the time service off, how far a device's time may be from the edge's before its records
+    # are rejected (a clock in 2106 must not become data or lost periods): a wrong zone or a missed
+    # DST change stays within a day, a clock reading another year does not; 0 = not judged
+    max_clock_drift_s: float = 86_400.0
     device_backoff_max_s: float = 60.0  # longest pause between polls of a device that does not answer
     gap_backoff_max_s: float = 3600.0  # longest pause before asking a device again for one missing period
     lora_application_id: str = ""  # ChirpStack application of the meters (else learnt from their uplinks)
@@ -116,6 +135,14 @@ class EdgeConfig:
     nats_tls_key: str = ""
     meters: list[MeterConfig] = field(default_factory=list)
 
+    @property
+    def allowed_clock_drift_s(self) -> float | None:
+        """How far a device's time may be from the edge's clock, for every driver: the time
+        service's threshold when it is on (it sets a clock off by more), else ``max_clock_drift_s``;
+        None when neither judges."""
+        allowed = self.clock_threshold_s if self.clock_threshold_s > 0 else self.max_clock_drift_s
+        return allowed if allowed > 0 else None
+
     def __post_init__(self) -> None:
         check_site(self.site)
         zone(self.time_zone)
@@ -128,6 +155,8 @@ class EdgeConfig:
             raise ValueError(f"disk_budget_bytes must be at least 65536, got {self.disk_budget_bytes}")
         if self.clock_threshold_s < 0:
             raise ValueError(f"clock_threshold_s must be >= 0 (0 = time service off), got {self.clock_threshold_s}")
+        if self.max_clock_drift_s < 0:
+            raise ValueError(f"max_clock_drift_s must be >= 0 (0 = not judged), got {self.max_clock_drift_s}")
         if self.device_backoff_max_s <= 0 or self.gap_backoff_max_s <= 0:
             raise ValueError("device_backoff_max_s and gap_backoff_max_s must be positive")
         if self.downlink_timeout_s <= 0:

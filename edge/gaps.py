@@ -3,12 +3,15 @@
 From commissioning on, every closed period of a meter is *registered* exactly once (the
 per-meter cursor in the buffer says how far registration got): a registered period is either
 read into the archive, open in ``gaps`` (to be requested again, newest first, with backoff),
-or in ``lost`` with the reason (older than the device's archive depth, or refused by the
-device). A lost period is reported, never filled in. Registration follows the device's clock
-and never moves back, so a clock correction neither creates nor erases a period.
+or in ``lost`` with the reason. A period is lost only when it is older than the device's
+archive depth: never registered or expired as such, or refused by the device when that old; a
+younger period the device refuses (a transient exception) or answers wrongly stays open and is
+asked again with backoff. A lost period is reported, never filled in. Registration follows the
+device's clock (as far as the driver trusts it) and never moves back, so a clock correction
+neither creates nor erases a period.
 Every archive kind has its own cursor: ``schedule_now`` says when a period counts as closed
 (an hour or a day at its end by the device's clock, a month once the reporting day has begun).
-Tests: tests/integration/test_edge_gaps.py, tests/integration/test_edge_lora_gaps.py.
+Tests: tests/integration/test_edge_gaps.py, test_edge_modbus_boundary.py, test_edge_lora_gaps.py.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ def schedule_now(kind: ArchiveKind, device_now: datetime, reporting_day: int = 1
     return device_now
 
 
+def depth_reason(kind: ArchiveKind, depth: timedelta) -> str:
+    """Why a period beyond ``depth`` is lost (a depth of 0: the device keeps no such archive)."""
+    if depth <= timedelta(0):
+        return f"the device keeps no {kind.value} archive"
+    return f"older than the device's archive depth ({depth.days} d)"
+
+
 class GapBook:
     def __init__(self, buffer: Buffer, base_backoff_s: float, max_backoff_s: float) -> None:
         self.buffer = buffer
@@ -70,6 +80,7 @@ class GapBook:
             (new_lost if p < oldest_kept else new_gaps).append(to_device_seconds(p))
         if not new_gaps and not new_lost:
             return 0, 0
+        reason = depth_reason(kind, depth)
         top = max(new_gaps + new_lost)
         now = time.time()
         def write() -> None:
@@ -78,7 +89,7 @@ class GapBook:
                     [{"meter": meter, "kind": kind.value, "period": p, "attempts": 0, "next_try_at": 0.0,
                       "last_error": ""} for p in new_gaps], ignore=True)
             if new_lost:
-                self._lose(meter, kind, new_lost, f"older than the device's archive depth ({depth.days} d)", now)
+                self._lose(meter, kind, new_lost, reason, now)
             self.db.table("cursors").upsert({"meter": meter, "kind": kind.value, "last_period": top},
                                             pk=("meter", "kind"))
         self.buffer.write(write)  # one transaction, tried again after an eviction when the disk is full
@@ -104,14 +115,24 @@ class GapBook:
             return added
         return self.buffer.write(write)
 
-    def refused(self, gap: Gap, reason: str) -> None:
-        """The device has no archive for the period: it is lost, with the reason."""
+    def refused(self, gap: Gap, reason: str, oldest_kept: datetime) -> float | None:
+        """The device refused the period. Older than ``oldest_kept`` (its archive depth back from
+        its clock) it is lost, with the reason; a younger one the device keeps, so the refusal was
+        transient: the gap stays open and is asked again after its backoff. Returns that delay,
+        or None when the period is lost."""
+        if from_device_seconds(gap.period) >= oldest_kept:
+            delay = self.retry_later(gap, reason)
+            log.warning("event=period_refused meter=%s kind=%s period=%s reason=%r retry_s=%.1f", gap.meter,
+                        gap.kind.value, from_device_seconds(gap.period), reason, delay)
+            return delay
+
         def write() -> None:
             self._lose(gap.meter, gap.kind, [gap.period], reason, time.time())
             self._close(gap)
         self.buffer.write(write)
         log.warning("event=period_lost meter=%s kind=%s period=%s reason=%r", gap.meter, gap.kind.value,
                     from_device_seconds(gap.period), reason)
+        return None
 
     def retry_later(self, gap: Gap, reason: str) -> float:
         """Back off on one period; returns the delay in seconds."""

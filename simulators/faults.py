@@ -4,6 +4,8 @@ Every fault is tied to an hour index since commissioning (``at_hour``), so a run
 reproducible from the seed, and a restarted simulator re-applies the faults that already
 happened (``catch_up``) before it continues. Random choices (which uplinks a lossy radio
 loses) are drawn from (seed, device, hour). Format and examples: simulators/scenarios/README.md.
+``ArchiveFault`` spoils a Modbus device's answers to archive requests (a transient exception 03,
+a record of another period) for tests of the edge's driver boundary.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from __future__ import annotations
 import logging
 import random
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
+
+from pymodbus.constants import ExcCodes
 
 from protocol import lorawan_up
 from protocol.crc import crc16_modbus
+from protocol.periods import from_device_seconds, next_period, previous_period, to_device_seconds
+from protocol.vocabulary import ArchiveKind
 from simulators.karat307 import Karat307
 from simulators.lora_device import (
     EVENT_CASE_OPEN,
@@ -40,6 +47,49 @@ def malformed(data: bytes, frame: str) -> bytes:
         return data[: len(data) // 2]
     body = bytes([0x7E]) + data[1:-2]  # a template no KARAT device uses, with a valid CRC
     return body + struct.pack("<H", crc16_modbus(body))
+
+
+@dataclass
+class ArchiveFault:
+    """Wrong answers of a KARAT-307/306 to archive requests; install with ``device.archive_fault =
+    ArchiveFault(device, ...)``. For the requests of ``periods`` (device seconds; empty: every
+    period), the first ``times`` of them (0: all), the device either refuses with exception 03
+    (``"refuse"``: a transient refusal of a period it keeps) or answers with the record of the
+    period ``shift`` periods later (``"shift"``: the record's header names that period, as a
+    device whose archive index is off by one). ``spoilt`` counts the answers spoilt so far."""
+
+    device: Karat307
+    fault: Literal["refuse", "shift"]
+    periods: Collection[int] = ()
+    times: int = 0
+    shift: int = 1
+    spoilt: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.fault not in ("refuse", "shift"):
+            raise ValueError(f"fault: must be 'refuse' or 'shift', got {self.fault!r}")
+        if self.times < 0:
+            raise ValueError(f"times: must be >= 0 (0: every request), got {self.times}")
+        if self.fault == "shift" and self.shift == 0:
+            raise ValueError("shift: a shifted answer needs a shift other than 0 periods")
+
+    def __call__(self, kind: ArchiveKind, period: int) -> list[int] | ExcCodes | None:
+        """The spoilt answer to a request for ``period``, or None to answer it truly."""
+        if (self.periods and period not in self.periods) or (self.times and self.spoilt >= self.times):
+            return None
+        self.spoilt += 1
+        if self.fault == "refuse":
+            return ExcCodes.ILLEGAL_VALUE
+        return self.device.record(kind, shifted(kind, period, self.shift))
+
+
+def shifted(kind: ArchiveKind, period: int, by: int) -> int:
+    """The period ``by`` periods of ``kind`` after ``period`` (device seconds; negative: before)."""
+    start = from_device_seconds(period)
+    step = next_period if by > 0 else previous_period
+    for _ in range(abs(by)):
+        start = step(kind, start)
+    return to_device_seconds(start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_DEPTH = {ArchiveKind.HOUR: timedelta(days=45), ArchiveKind.DAY: timedelta(days=366)}
 _WRITE_CODES = (6, 16)
+# a fault in the archive's answers (simulators/faults.py ArchiveFault): the record block or the
+# exception to answer an archive request with instead of the true one, or None for the true one
+ArchiveHook = Callable[[ArchiveKind, int], list[int] | ExcCodes | None]
 
 
 class Karat307:
@@ -57,6 +61,7 @@ class Karat307:
         self.clock_set_at: datetime | None = None  # true UTC time of the last setting; drift counts from it
         self.offline = False  # a scenario fault: the unit does not answer at all
         self.installed_index: int | None = None  # after a replacement: the hour the new calculator was fitted
+        self.archive_fault: ArchiveHook | None = None  # tests: a wrong answer to archive requests
 
     def device_now(self, moment_utc: datetime | None = None) -> datetime:
         now = self.clock.now() if moment_utc is None else moment_utc
@@ -153,6 +158,8 @@ class Karat307:
             except DecodeError:
                 return ExcCodes.ILLEGAL_VALUE
             block = self.record(kind, period)
+            if self.archive_fault is not None and (spoilt := self.archive_fault(kind, period)) is not None:
+                block = spoilt
             if isinstance(block, ExcCodes):
                 return block
             start = regs.REG_ARCHIVE_RECORD - start_address

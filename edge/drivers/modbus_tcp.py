@@ -3,23 +3,36 @@ and a poller that reads every closed archive period the meter must have (edge/ga
 
 Each period is registered once from commissioning on and read newest first; a record and
 the closing of its gap are one transaction, so a restart resumes exactly where it stopped.
-A period the device refuses (beyond its archive depth, exception 03) is recorded as lost,
-never filled in. Each read measures the clock offset; the time service sets the clock.
+
+What the device says is checked here, at the driver boundary:
+- a refusal (exception 03) makes a period lost only when it is older than the device's archive
+  depth (the meter's, or its model's in protocol/catalogue.py when smaller); a younger period
+  stays an open gap and is asked again with backoff, since the device keeps it;
+- a record must carry the period that was requested; one that does not (or does not decode)
+  goes to ``rejects`` with an event and is asked again, never stored;
+- the device clock is measured on every poll (the time service sets it past its threshold);
+  a clock off the edge's by more than the allowed drift (the time service's threshold, or a
+  day with the service off) is reported by an event, and the periods that count as closed are
+  then those closed by the edge's clock, if it is earlier: no period beyond the edge's clock
+  plus the allowed drift is ever requested, stored or declared lost.
+Tests: tests/integration/test_edge_modbus_boundary.py, test_edge_gaps.py, test_edge_time_service.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
 from pymodbus.exceptions import ModbusException
 
 from edge.buffer import Buffer
-from edge.config import EdgeConfig, MeterConfig
+from edge.config import EdgeConfig, MeterConfig, catalogue_depth_days
 from edge.drivers.modbus_link import LinkDown, ModbusLink
-from edge.gaps import GapBook, first_period, schedule_now
+from edge.gaps import Gap, GapBook, depth_reason, first_period, schedule_now
+from protocol import catalogue
 from protocol import karat307 as regs
 from protocol.errors import DecodeError
 from protocol.periods import (
@@ -43,7 +56,22 @@ class DeviceError(Exception):
 
 
 class PeriodRefused(DeviceError):
-    """The device has no archive for that period (exception 03: outside its depth)."""
+    """The device refused the archive request for that period (exception 03: outside its depth,
+    or a transient refusal)."""
+
+
+class BadRecord(DeviceError):
+    """The device answered an archive request with a record that must not be stored: it does not
+    decode, or it is the record of another period. ``registers``: the record block as received."""
+
+    def __init__(self, message: str, registers: list[int]) -> None:
+        super().__init__(message)
+        self.registers = registers
+
+    @property
+    def payload(self) -> bytes:
+        """The record block's bytes as on the wire (registers big-endian), for ``rejects``."""
+        return b"".join((r & 0xFFFF).to_bytes(2, "big") for r in self.registers)
 
 
 class Karat307Client:
@@ -91,15 +119,22 @@ class Karat307Client:
             await self._write(regs.REG_CLOCK, regs.u32_to_registers(device_seconds), "clock write")
 
     async def archive(self, kind: ArchiveKind, period: int) -> regs.Karat307Record | None:
-        """Write the archive request and read the record back, with nobody else on the link between."""
+        """Write the archive request and read the record back, with nobody else on the link between.
+        None: the device has no record (yet). Raises PeriodRefused, BadRecord (the record does not
+        decode or carries another period than ``period``), DeviceError."""
         async with self.link.lock:
             await self._ensure()
             await self._write(regs.REG_ARCHIVE_REQUEST, regs.encode_archive_request(kind, period),
                               f"archive request {kind} {from_device_seconds(period)}")
-            try:
-                return regs.decode_record(kind, await self._read(regs.REG_ARCHIVE_RECORD, regs.RECORD_LENGTH))
-            except DecodeError as exc:
-                raise DeviceError(f"archive record: {exc}") from exc
+            registers = await self._read(regs.REG_ARCHIVE_RECORD, regs.RECORD_LENGTH)
+        try:
+            record = regs.decode_record(kind, registers)
+        except DecodeError as exc:
+            raise BadRecord(f"archive record for {kind} {from_device_seconds(period)}: {exc}", registers) from exc
+        if record is not None and record.period != period:
+            raise BadRecord(f"archive record for {kind} {from_device_seconds(period)} requested, the device sent "
+                            f"the one for {from_device_seconds(record.period)}", registers)
+        return record
 
     def reset(self) -> None:
         self.link.reset()
@@ -123,12 +158,12 @@ class Karat307Poller:
         self.client = client
         self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s)
         self.tz = zone(config.time_zone)
-        self.depth = timedelta(days=meter.archive_depth_days)
         self.last_ok: float | None = None
         self.last_error: str = ""
         self.last_error_at: float | None = None
         self.clock_offset_s: float | None = None
         self.clock_corrections = 0
+        self.clock_believed = True  # the device clock was within the allowed drift at the last reading
         self._backoff = config.poll_interval_s
 
     def _first_period(self, kind: ArchiveKind = ArchiveKind.HOUR) -> datetime:
@@ -136,6 +171,57 @@ class Karat307Poller:
 
     def _depth(self, kind: ArchiveKind) -> timedelta:
         return timedelta(days=self.meter.depth_days(kind))
+
+    def _refusal_depth(self, kind: ArchiveKind) -> timedelta:
+        """A refused period older than this is lost: the meter's depth, or its model's (catalogue)
+        when that is smaller, since the device then refuses by its own, real depth."""
+        days = self.meter.depth_days(kind)
+        if self.meter.model in catalogue.MODELS:
+            days = min(days, catalogue_depth_days(self.meter.model, kind))
+        return timedelta(days=days)
+
+    @property
+    def allowed_drift_s(self) -> float:
+        """How far the device clock may be from the edge's (EdgeConfig.allowed_clock_drift_s;
+        infinite when nothing judges it)."""
+        allowed = self.config.allowed_clock_drift_s
+        return math.inf if allowed is None else allowed
+
+    def _believed_now(self, device_now: datetime) -> datetime:
+        """The device time the edge goes by: the device's own while it is within the allowed drift
+        of the edge's clock; beyond it (reported once by a ``clock_out_of_range`` event until
+        the clock is back) the edge's clock when that is earlier, so a clock running ahead (2106)
+        neither closes nor ages a period, and one running behind closes none before the device does."""
+        edge_now = self._gateway_local()
+        offset = (device_now - edge_now).total_seconds()
+        allowed = self.allowed_drift_s
+        if abs(offset) <= allowed:
+            if not self.clock_believed:
+                log.info("event=clock_in_range meter=%s offset_s=%.1f", self.meter.serial, offset)
+            self.clock_believed = True
+            return device_now
+        if self.clock_believed:
+            self.clock_believed = False
+            self.buffer.event("clock_out_of_range", meter=self.meter.serial, severity="warning",
+                              device_time=str(device_now.replace(microsecond=0)),
+                              edge_time=str(edge_now.replace(microsecond=0)), offset_s=round(offset),
+                              allowed_drift_s=allowed)
+            log.warning("event=clock_out_of_range meter=%s device_time=%s edge_time=%s offset_s=%.0f "
+                        "allowed_drift_s=%.0f", self.meter.serial, device_now.replace(microsecond=0),
+                        edge_now.replace(microsecond=0), offset, allowed)
+        return min(device_now, edge_now)
+
+    def _reject(self, exc: BadRecord, gap: Gap | None = None) -> float | None:
+        """Keep a record that must not be stored in ``rejects``, with an event; its gap (if any)
+        is asked again after its backoff, whose delay is returned."""
+        def write() -> float | None:
+            self.buffer.reject(f"modbus:{self.meter.serial}", str(exc), exc.payload)
+            self.buffer.add_event("record_rejected", meter=self.meter.serial, count=1, severity="warning",
+                                  reason=str(exc))
+            return None if gap is None else self.gaps.retry_later(gap, str(exc))
+        delay = self.buffer.write(write)
+        log.warning("event=record_rejected meter=%s reason=%r retry_s=%s", self.meter.serial, str(exc), delay)
+        return delay
 
     def _gateway_local(self) -> datetime:
         return utc_to_local(datetime.now().astimezone(), self.tz)
@@ -172,26 +258,29 @@ class Karat307Poller:
     async def poll_once(self) -> int:
         """Register the periods of every scheduled kind closed since the last poll, then read open
         gaps newest first. Returns the number of periods stored. Raises DeviceError."""
-        device_now = await self._time_service(await self._measure_clock())
+        device_now = self._believed_now(await self._time_service(await self._measure_clock()))
         stored = 0
         for kind in self.meter.kinds:
             depth = self._depth(kind)
             self.gaps.register(self.meter.serial, kind, self._first_period(kind),
                                schedule_now(kind, device_now, self.meter.reporting_day), depth)
-            self.gaps.expire(self.meter.serial, kind, device_now - depth,
-                             f"older than the device's archive depth ({depth.days} d)")
-            stored += await self._read_gaps(kind)
+            self.gaps.expire(self.meter.serial, kind, device_now - depth, depth_reason(kind, depth))
+            stored += await self._read_gaps(kind, device_now)
         self.last_ok = time.time()
         return stored
 
-    async def _read_gaps(self, kind: ArchiveKind) -> int:
+    async def _read_gaps(self, kind: ArchiveKind, device_now: datetime) -> int:
         stored = 0
+        oldest_kept = device_now - self._refusal_depth(kind)
         for gap in self.gaps.due(self.meter.serial, kind, self.config.max_periods_per_poll):
             start = from_device_seconds(gap.period)
             try:
                 record = await self.client.archive(kind, gap.period)
             except PeriodRefused as exc:
-                self.gaps.refused(gap, f"device refused: {exc}")
+                self.gaps.refused(gap, f"device refused: {exc}", oldest_kept)
+                continue
+            except BadRecord as exc:
+                self._reject(exc, gap)
                 continue
             if record is None:  # the device has not closed it yet by its own reckoning
                 delay = self.gaps.retry_later(gap, "device has no record yet")
@@ -218,16 +307,18 @@ class Karat307Poller:
     # --- commands from the cloud (edge/commands.py) ------------------------------------------
     async def backfill(self, kind: ArchiveKind, first_utc: int, last_utc: int) -> dict[str, object]:
         """Read the archive of ``kind`` for the periods starting from ``first_utc`` to ``last_utc``
-        (UTC seconds), newest first, within the device's depth; older periods, and periods the
-        device refuses, are recorded lost. Raises DeviceError (the link or the device failed)."""
-        device_now = await self._measure_clock()
+        (UTC seconds), newest first, within the device's depth; older periods, and periods that old
+        the device refuses, are recorded lost; a younger period refused or answered wrongly counts
+        as ``failed`` (not lost). Raises DeviceError (the link or the device failed)."""
+        device_now = self._believed_now(await self._measure_clock())
         depth = self._depth(kind)
         oldest_kept = device_now - depth
+        refusal_final = device_now - self._refusal_depth(kind)
         first = max(period_start(kind, utc_to_local(datetime.fromtimestamp(first_utc, UTC), self.tz)),
                     self._first_period(kind))
         last = utc_to_local(datetime.fromtimestamp(last_utc, UTC), self.tz)
         wanted = [p for p in periods(kind, first, device_now) if p <= last]
-        records, lost, refused, not_ready = 0, [], [], 0
+        records, lost, refused, not_ready, failed = 0, [], [], 0, 0
         for start in reversed(wanted):
             period = to_device_seconds(start)
             if start < oldest_kept:
@@ -235,8 +326,17 @@ class Karat307Poller:
                 continue
             try:
                 record = await self.client.archive(kind, period)
-            except PeriodRefused:
-                refused.append(period)
+            except PeriodRefused as exc:
+                if start < refusal_final:
+                    refused.append(period)
+                else:  # a period the device keeps: not lost; its gap (if open) is asked again
+                    failed += 1
+                    log.warning("event=period_refused meter=%s kind=%s period=%s reason=%r", self.meter.serial,
+                                kind.value, start, str(exc))
+                continue
+            except BadRecord as exc:
+                self._reject(exc)
+                failed += 1
                 continue
             if record is None:
                 not_ready += 1
@@ -248,10 +348,10 @@ class Karat307Poller:
                 self.gaps.close_period(self.meter.serial, kind, period)
             self.buffer.write(write)
             records += 1
-        self.gaps.lose(self.meter.serial, kind, lost, f"older than the device's archive depth ({depth.days} d)")
+        self.gaps.lose(self.meter.serial, kind, lost, depth_reason(kind, depth))
         self.gaps.lose(self.meter.serial, kind, refused, "device refused: outside the device's archive")
         self.last_ok = time.time()
-        return {"records": records, "lost": len(lost) + len(refused), "not_closed": not_ready,
+        return {"records": records, "lost": len(lost) + len(refused), "not_closed": not_ready, "failed": failed,
                 "periods": len(wanted)}
 
     async def time_sync(self, force: bool = False) -> dict[str, object]:
@@ -278,7 +378,8 @@ class Karat307Poller:
         """The KARAT-307 map has no instantaneous registers: the readings of the last closed hour
         (the counters' values at its end) with the device's time."""
         device_now = await self._measure_clock()
-        start = period_start(ArchiveKind.HOUR, device_now) - timedelta(hours=1)
+        believed = self._believed_now(device_now)
+        start = period_start(ArchiveKind.HOUR, believed) - timedelta(hours=1)
         record = await self.client.archive(ArchiveKind.HOUR, to_device_seconds(start))
         if record is None:
             raise DeviceError("the device has no closed hour yet")

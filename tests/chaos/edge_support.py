@@ -91,8 +91,11 @@ def meter_config(dev: ModbusDevice, **overrides: object) -> MeterConfig:
 
 
 def edge_config(data_dir: Path, meters: list[MeterConfig], site: str = "edge-test", **overrides: object) -> EdgeConfig:
+    # the simulated devices live in the past (2026-01 .. 03): their clocks are not judged here
+    # (tests/integration/test_edge_*_boundary.py judge them)
     base = EdgeConfig(site=site, time_zone="Europe/Moscow", data_dir=data_dir, poll_interval_s=0.1,
-                      status_port=0, device_backoff_max_s=0.5, gap_backoff_max_s=1.0, meters=meters)
+                      status_port=0, device_backoff_max_s=0.5, gap_backoff_max_s=1.0, max_clock_drift_s=0.0,
+                      meters=meters)
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 

@@ -42,7 +42,7 @@ def _edge_config(building: SimulatedBuilding, modbus_port: int, nats_url: str, m
                           commissioned=commissioned, port=modbus_port, unit=b.heat_meter_unit)]
     meters += [MeterConfig(serial=a.meter_serial, model="KARAT-Compact-2-223", transport="lorawan",
                            commissioned=commissioned, dev_eui=a.dev_eui) for a in building.plan.apartments]
-    return EdgeConfig(site=b.site, time_zone=b.time_zone, data_dir=data_dir, nats_url=nats_url,
+    return EdgeConfig(site=b.site, time_zone=b.time_zone, data_dir=data_dir, nats_url=nats_url, max_clock_drift_s=0.0,
                       mqtt_port=mqtt_port, poll_interval_s=0.2, batch_max_records=20, meters=meters,
                       # the Modbus server opens with the simulator, after the edge's MQTT session (which
                       # took over a minute late in a loaded run): the poller must not then sleep out a
