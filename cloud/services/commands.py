@@ -395,18 +395,25 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
     communicator calls the cloud itself, so its meters are not the edge's to poll. The archive
     kinds to read come from the meter's "archives" text.
 
-    The registry keeps no commissioning time yet, so ``commissioned`` is the first archive period
-    stored for the meter (``first_seen``), or the start of today (UTC) for a meter with none: an
-    earlier date would make the edge chase periods from before the meter existed, a later one
-    would stop it from backfilling gaps it should still fill."""
+    A meter is in the list inside its service period only (DESIGN.md section 5): one whose
+    decommissioning date has come is left out, as is one whose status says decommissioned with no
+    date. ``commissioned`` is the meter's recorded commissioning time; for a meter without one it
+    is the first archive period stored for it (``first_seen``), or the start of today (UTC) for a
+    meter with none: an earlier date would make the edge chase periods from before the meter
+    existed, a later one would stop it from backfilling gaps it should still fill."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first_seen = first_seen or {}
-    rows = db.execute("SELECT m.serial, m.model, m.communicator, m.archives, c.kind, c.host, c.port, c.dev_eui "
-                      "FROM meters m "
+    rows = db.execute("SELECT m.serial, m.model, m.communicator, m.archives, m.status, m.commissioned_at, "
+                      "m.decommissioned_at, c.kind, c.host, c.port, c.dev_eui FROM meters m "
                       "JOIN buildings b ON b.id = m.building_id LEFT JOIN communicators c ON c.id = m.communicator_id "
-                      "WHERE b.site = ? AND m.status != 'decommissioned' ORDER BY m.serial", (site,)).fetchall()
+                      "WHERE b.site = ? ORDER BY m.serial", (site,)).fetchall()
     out = []
     for r in rows:
+        if r["decommissioned_at"] is not None:
+            if datetime.fromisoformat(r["decommissioned_at"]) <= now:
+                continue
+        elif r["status"] == "decommissioned":
+            continue
         if r["kind"] == "gprs":
             log.info("event=meter_config_skipped serial=%s reason=gprs_communicator", r["serial"])
             continue
@@ -418,7 +425,10 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
             transport = {"transport": "lorawan", "dev_eui": r["dev_eui"].lower()}
         else:
             transport = transport_of(r["serial"], r["communicator"])
-        commissioned = min(first_seen.get(r["serial"], today), today).isoformat()
+        if r["commissioned_at"] is not None:
+            commissioned = datetime.fromisoformat(r["commissioned_at"]).astimezone(UTC).isoformat()
+        else:
+            commissioned = min(first_seen.get(r["serial"], today), today).isoformat()
         entry = {"serial": r["serial"], "model": r["model"], "commissioned": commissioned, **transport}
         words = {w.strip() for w in r["archives"].split(",")}
         if kinds := [k for k in ("hour", "day", "month") if k in words]:  # the registry's "hour, integral"

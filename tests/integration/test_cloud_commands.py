@@ -300,3 +300,26 @@ async def test_meter_config_commissioned_from_the_first_stored_archive(clickhous
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert commissioned == {"307T0001": "2026-01-09T21:00:00+00:00", "223T0001": "2026-01-09T21:00:00+00:00",
                             "223T0002": "2026-01-09T21:00:00+00:00", "307T0009": today.isoformat()}
+
+
+async def test_meter_config_follows_each_meters_service_period(world) -> None:
+    """The edge polls a meter only between its commissioning and its decommissioning: a recorded
+    commissioning time is pushed as it is, and a meter whose decommissioning has come (or one
+    marked decommissioned before dates were kept) is left out; one decommissioned later stays."""
+    registry, auth, commands, _meters = world
+    with registry.connect() as db:
+        db.execute("UPDATE meters SET commissioned_at = '2026-02-03T07:00:00+03:00' WHERE serial = '307T0001'")
+        db.execute("UPDATE meters SET decommissioned_at = '2026-03-01T00:00:00+00:00' WHERE serial = '223T0001'")
+    (eng,) = await _tokens(auth, "eng")
+    issued = await commands.issue(eng, "meter_config", site="test")
+    by_serial = {m["serial"]: m for m in issued.args["meters"]}
+    assert set(by_serial) == {"307T0001"}  # 223T0001 was taken out of service on 01.03.2026 (before today)
+    assert by_serial["307T0001"]["commissioned"] == "2026-02-03T04:00:00+00:00"  # 07:00 at UTC+3
+    with registry.connect() as db:  # decommissioning in the future: still polled until then
+        db.execute("UPDATE meters SET decommissioned_at = '2099-01-01T00:00:00+00:00' WHERE serial = '223T0001'")
+    issued = await commands.issue(eng, "meter_config", site="test")
+    assert {m["serial"] for m in issued.args["meters"]} == {"307T0001", "223T0001"}
+    with registry.connect() as db:  # a legacy row: status only
+        db.execute("UPDATE meters SET decommissioned_at = NULL, status = 'decommissioned' WHERE serial = '223T0001'")
+    issued = await commands.issue(eng, "meter_config", site="test")
+    assert {m["serial"] for m in issued.args["meters"]} == {"307T0001"}
