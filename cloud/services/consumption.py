@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from cloud.services.models import ArchiveRow, Figure, Granularity
@@ -166,7 +167,10 @@ class _Plan:
     intervals: tuple[tuple[datetime, ...], ...]  # the interval records that make it up, as candidate keys
 
 
+@lru_cache(maxsize=262_144)
 def _utc(local: datetime, tz: ZoneInfo) -> datetime:
+    # a view asks the same boundaries for every meter: a building of 100 meters over a month
+    # made about a million conversions per page before this cache
     return local_to_utc(local, tz)
 
 
@@ -200,6 +204,16 @@ def reading_keys(kind: ArchiveKind, boundary: datetime, reporting_day: int, tz: 
 
 def _plan(src: Source, granularity: Granularity, label: datetime, tz: ZoneInfo) -> _Plan | None:
     """Which records make the period labelled ``label``; None when the meter is not expected in it."""
+    return _plan_of(src.kinds, src.commissioned, src.decommissioned, src.reporting_day, granularity, label, tz)
+
+
+@lru_cache(maxsize=65_536)
+def _plan_of(kinds: frozenset[ArchiveKind], commissioned: datetime | None, decommissioned: datetime | None,
+             reporting_day: int, granularity: Granularity, label: datetime, tz: ZoneInfo) -> _Plan | None:
+    """``_plan`` by the facts it depends on: the meters of a building mostly share them, so a
+    view computes each plan once rather than once per meter."""
+    src = Source(kinds=kinds, commissioned=commissioned, decommissioned=decommissioned,
+                 reporting_day=reporting_day)
     want = KIND[granularity]
     lo_local, hi_local = span(granularity, label, src.reporting_day)
     lo, hi = _utc(lo_local, tz), _utc(hi_local, tz)
