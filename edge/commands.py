@@ -28,7 +28,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import Error as JetStreamError
 
-from edge.config import MeterConfig, nats_options, parse_meters
+from edge.config import MeterConfig, nats_options
 from edge.drivers.lorawan_mqtt import DownlinkError, Frame
 from edge.drivers.modbus_tcp import DeviceError, Karat307Poller
 from edge.gaps import first_period
@@ -36,6 +36,7 @@ from edge.sync import cancel_connect
 from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up, subjects
 from protocol.commands import Command, CommandType, decode_command
 from protocol.errors import DecodeError
+from protocol.meters import meter_list
 from protocol.periods import from_device_seconds, period_start, periods, to_device_seconds, utc_to_local
 from protocol.settings import ConfigError
 from protocol.vocabulary import ArchiveKind
@@ -409,9 +410,11 @@ class CommandRunner:
                 "values": {str(ch): v for ch, v in got.values().items()}}
 
     async def _meter_config(self, command: Command) -> dict[str, Any]:
+        """Take the pushed list whole or not at all: one entry the protocol's check refuses
+        (protocol/meters.py) fails the command naming it, and the running list stays."""
         try:
-            meters = parse_meters(command.args["meters"], "args.meters")
-        except ValueError as exc:
+            meters = meter_list(command.args["meters"], "args.meters")
+        except DecodeError as exc:
             raise CommandFailed(str(exc)) from exc
         return await self.agent.apply_meters(meters)
 

@@ -1,102 +1,29 @@
 """Edge agent settings: one TOML file ([edge] table, [[edge.meters]] array) plus
 DOMUCHET_EDGE_<KEY> environment overrides for scalar keys; the meter list the cloud pushed
 (``meters.json`` in the data directory, written atomically) wins over the file's list; and the
-keyword arguments of every NATS connection the agent opens (``nats_options``)."""
+keyword arguments of every NATS connection the agent opens (``nats_options``). A meter is the
+protocol's MeterSpec (protocol/meters.py): every path to a meter list passes its one check."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from edge.nats_auth import connect_options
-from protocol import catalogue
+from protocol.meters import MeterSpec, check_unique, meter_list
+from protocol.meters import catalogue_depth_days as catalogue_depth_days  # re-exported for the drivers
 from protocol.periods import zone
 from protocol.subjects import check_site
-from protocol.vocabulary import ArchiveKind
 
 METERS_FILE = "meters.json"  # the meter list last pushed by the cloud (meter_config command)
-_DEPTH_FIELDS = {ArchiveKind.HOUR: "archive_depth_days", ArchiveKind.DAY: "daily_depth_days",
-                 ArchiveKind.MONTH: "monthly_depth_days"}
 
-
-def catalogue_depth_days(model: str, kind: ArchiveKind) -> int:
-    """Days of archives of ``kind`` a device of ``model`` keeps by the catalogue (0: none), rounded up:
-    a month counts 31 days, so a period the device may still keep is never taken for lost.
-    Raises UnknownModel (a ValueError)."""
-    periods = catalogue.model(model).depth(kind)
-    return {ArchiveKind.HOUR: -(-periods // 24), ArchiveKind.DAY: periods}.get(kind, periods * 31)
-
-
-@dataclass(frozen=True, slots=True)
-class MeterConfig:
-    serial: str
-    model: str
-    transport: Literal["modbus-tcp", "modbus-rtu", "lorawan"]
-    commissioned: str  # ISO time (UTC) from which the meter's archives are expected
-    host: str = "127.0.0.1"
-    port: int = 502
-    unit: int = 1
-    dev_eui: str = ""
-    serial_port: str = ""  # modbus-rtu: the RS-485 adapter (/dev/ttyUSB0), shared by the units on the bus
-    baudrate: int = 9600
-    # how many days back the device keeps hourly archives; 0 (the default): its model's catalogue
-    # entry (protocol/catalogue.py: KARAT-307 45 days, KARAT-306 31), a number overrides it
-    archive_depth_days: int = 0
-    archive_kinds: list[str] = field(default_factory=lambda: ["hour"])  # archives read on schedule
-    reporting_day: int = 1  # monthly archives are read once this day of the next month has begun
-    daily_depth_days: int = 0  # daily archives, likewise (0: the catalogue's, KARAT-307 366 days)
-    monthly_depth_days: int = 0  # monthly archives, likewise (0: the catalogue's months x 31 days; a 307 keeps none)
-
-    def __post_init__(self) -> None:
-        if not self.serial:
-            raise ValueError("meter serial must not be empty")
-        known = {k.value for k in ArchiveKind}
-        if not self.archive_kinds or any(k not in known for k in self.archive_kinds):
-            raise ValueError(f"meter {self.serial}: archive_kinds must be a non-empty list of "
-                             f"{', '.join(sorted(known))}, got {self.archive_kinds!r}")
-        if not 1 <= self.reporting_day <= 28:
-            raise ValueError(f"meter {self.serial}: reporting_day must be 1..28, got {self.reporting_day}")
-        for name in ("archive_depth_days", "daily_depth_days", "monthly_depth_days"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"meter {self.serial}: {name} must be at least 1 (0: the catalogue's depth of the "
-                                 f"model), got {getattr(self, name)}")
-        if any(not getattr(self, _DEPTH_FIELDS[k]) for k in self.kinds):  # a depth comes from the catalogue
-            try:
-                catalogue.model(self.model)
-            except catalogue.UnknownModel as exc:
-                raise ValueError(f"meter {self.serial}: {exc}; give its archive depths (archive_depth_days, "
-                                 "daily_depth_days, monthly_depth_days)") from None
-        if self.transport == "lorawan" and len(self.dev_eui) != 16:
-            raise ValueError(f"meter {self.serial}: a LoRaWAN meter needs a 16-hex-digit dev_eui")
-        if self.transport == "modbus-rtu" and not self.serial_port:
-            raise ValueError(f"meter {self.serial}: a Modbus RTU meter needs serial_port (for example /dev/ttyUSB0)")
-        if self.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
-            raise ValueError(f"meter {self.serial}: baudrate {self.baudrate} is not a standard RS-485 rate")
-        if not 1 <= self.unit <= 247:
-            raise ValueError(f"meter {self.serial}: Modbus unit must be 1..247, got {self.unit}")
-        datetime.fromisoformat(self.commissioned)
-
-    @property
-    def commissioned_at(self) -> datetime:
-        return datetime.fromisoformat(self.commissioned)
-
-    @property
-    def kinds(self) -> list[ArchiveKind]:
-        return [ArchiveKind(k) for k in self.archive_kinds]
-
-    def depth_days(self, kind: ArchiveKind) -> int:
-        """How many days back the device keeps archives of ``kind``: the meter's own setting, else
-        its model's catalogue entry (0: the model keeps no such archive)."""
-        return getattr(self, _DEPTH_FIELDS[kind]) or catalogue_depth_days(self.model, kind)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+# one meter of the site: the protocol's spec (protocol/meters.py), the same for the TOML's
+# [[edge.meters]], a pushed meter_config and meters.json; it checks itself when made
+MeterConfig = MeterSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +73,7 @@ class EdgeConfig:
     def __post_init__(self) -> None:
         check_site(self.site)
         zone(self.time_zone)
-        serials = [m.serial for m in self.meters]
-        if len(serials) != len(set(serials)):
-            raise ValueError("meter serials must be unique")
+        check_unique(self.meters, "meters")  # a serial, DevEUI or Modbus address used twice
         if not 0 <= self.status_port <= 65535:
             raise ValueError(f"status_port must be 0..65535, got {self.status_port}")
         if self.disk_budget_bytes < 64 * 1024:
@@ -182,26 +107,9 @@ def nats_options(config: EdgeConfig, name: str, **callbacks: Callable[..., Any])
 
 
 def parse_meters(raw: object, where: str = "meters") -> list[MeterConfig]:
-    """Validate a meter list (from the cloud or the persisted file); ValueError names the entry and the reason."""
-    if not isinstance(raw, list):
-        raise ValueError(f"{where}: expected a list, got {type(raw).__name__}")
-    names = {f.name for f in dataclasses.fields(MeterConfig)}
-    out: list[MeterConfig] = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}[{i}]: expected a map, got {type(item).__name__}")
-        unknown = sorted(set(item) - names)
-        if unknown:
-            raise ValueError(f"{where}[{i}].{unknown[0]}: unknown meter field")
-        try:
-            out.append(MeterConfig(**item))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where}[{i}]: {exc}") from exc
-    serials = [m.serial for m in out]
-    if len(serials) != len(set(serials)):
-        dup = next(s for s in serials if serials.count(s) > 1)
-        raise ValueError(f"{where}: serial {dup!r} appears twice")
-    return out
+    """Validate a meter list (pushed by the cloud, or persisted) by the protocol's one check
+    (protocol/meters.py ``meter_list``); DecodeError (a ValueError) names the entry and the field."""
+    return meter_list(raw, where)
 
 
 def save_meters(data_dir: Path, meters: list[MeterConfig]) -> Path:

@@ -31,6 +31,7 @@ from cloud.storage.registry import Registry
 from protocol import subjects
 from protocol.commands import Command, CommandType, check_args, encode_command
 from protocol.errors import DecodeError
+from protocol.meters import meter_list, meter_spec
 from protocol.wire import CommandResult
 
 log = logging.getLogger(__name__)
@@ -400,14 +401,19 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
     date. ``commissioned`` is the meter's recorded commissioning time; for a meter without one it
     is the first archive period stored for it (``first_seen``), or the start of today (UTC) for a
     meter with none: an earlier date would make the edge chase periods from before the meter
-    existed, a later one would stop it from backfilling gaps it should still fill."""
+    existed, a later one would stop it from backfilling gaps it should still fill.
+
+    Every entry passes the edge's own check (protocol/meters.py) here, and so does the whole list
+    (a serial, DevEUI or Modbus address used twice): rows that cannot make a valid entry raise
+    InvalidInput naming each such meter and field, and nothing is pushed."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first_seen = first_seen or {}
     rows = db.execute("SELECT m.serial, m.model, m.communicator, m.archives, m.status, m.commissioned_at, "
-                      "m.decommissioned_at, c.kind, c.host, c.port, c.dev_eui FROM meters m "
+                      "m.decommissioned_at, c.id AS communicator_id, c.kind, c.host, c.port, c.dev_eui FROM meters m "
                       "JOIN buildings b ON b.id = m.building_id LEFT JOIN communicators c ON c.id = m.communicator_id "
                       "WHERE b.site = ? ORDER BY m.serial", (site,)).fetchall()
-    out = []
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
     for r in rows:
         if r["decommissioned_at"] is not None:
             if datetime.fromisoformat(r["decommissioned_at"]) <= now:
@@ -417,21 +423,55 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
         if r["kind"] == "gprs":
             log.info("event=meter_config_skipped serial=%s reason=gprs_communicator", r["serial"])
             continue
-        if r["kind"] == "tcp":
-            unit = re.search(r"#(\d+)\s*$", r["communicator"])
-            transport: dict[str, Any] = {"transport": "modbus-tcp", "host": r["host"], "port": r["port"],
-                                         "unit": int(unit[1]) if unit else 1}
-        elif r["kind"] == "lora":
-            transport = {"transport": "lorawan", "dev_eui": r["dev_eui"].lower()}
-        else:
-            transport = transport_of(r["serial"], r["communicator"])
-        if r["commissioned_at"] is not None:
-            commissioned = datetime.fromisoformat(r["commissioned_at"]).astimezone(UTC).isoformat()
-        else:
-            commissioned = min(first_seen.get(r["serial"], today), today).isoformat()
-        entry = {"serial": r["serial"], "model": r["model"], "commissioned": commissioned, **transport}
-        words = {w.strip() for w in r["archives"].split(",")}
-        if kinds := [k for k in ("hour", "day", "month") if k in words]:  # the registry's "hour, integral"
-            entry["archive_kinds"] = kinds
+        try:
+            entry = _entry(r, today, first_seen)
+            meter_spec(entry, "")
+        except InvalidInput as exc:  # a communicator text with no transport settings, a bad date
+            problems.append(str(exc))
+            continue
+        except DecodeError as exc:
+            problems.append(f"meter {r['serial']} ({r['model']}, {_source(r)}): {exc}")
+            continue
         out.append(entry)
+    if not problems:
+        try:
+            meter_list(out, "meters")
+        except DecodeError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidInput(f"site {site}: the edge would refuse this meter list; fix in the registry: "
+                           + "; ".join(problems))
     return out
+
+
+def _entry(r: sqlite3.Row, today: datetime, first_seen: Mapping[str, datetime]) -> dict[str, Any]:
+    """One registry row as a meter entry (protocol/meters.py fields), not yet checked."""
+    if r["kind"] == "tcp":
+        unit = re.search(r"#(\d+)\s*$", r["communicator"])
+        transport: dict[str, Any] = {"transport": "modbus-tcp", "host": r["host"], "port": r["port"],
+                                     "unit": int(unit[1]) if unit else 1}
+    elif r["kind"] == "lora":
+        dev_eui = r["dev_eui"]
+        transport = {"transport": "lorawan", "dev_eui": dev_eui.lower() if isinstance(dev_eui, str) else dev_eui}
+    else:
+        transport = transport_of(r["serial"], r["communicator"])
+    if r["commissioned_at"] is not None:
+        try:
+            commissioned = datetime.fromisoformat(r["commissioned_at"]).astimezone(UTC).isoformat()
+        except ValueError:
+            raise InvalidInput(f"meter {r['serial']}: commissioned_at {r['commissioned_at']!r} is not an ISO "
+                               "date and time") from None
+    else:
+        commissioned = min(first_seen.get(r["serial"], today), today).isoformat()
+    entry = {"serial": r["serial"], "model": r["model"], "commissioned": commissioned, **transport}
+    words = {w.strip() for w in r["archives"].split(",")}
+    if kinds := [k for k in ("hour", "day", "month") if k in words]:  # the registry's "hour, integral"
+        entry["archive_kinds"] = kinds
+    return entry
+
+
+def _source(r: sqlite3.Row) -> str:
+    """Where a row's transport settings came from, for an error message."""
+    if r["kind"] in ("tcp", "lora"):
+        return f"registry communicator #{r['communicator_id']}"
+    return f"communicator {r['communicator']!r}"

@@ -33,7 +33,7 @@ def _event(port: int, data: bytes, f_cnt: int = 7) -> bytes:
 @pytest.fixture
 def handler(tmp_path: Path):
     config = EdgeConfig(site="t", time_zone="Europe/Moscow", data_dir=tmp_path, max_clock_drift_s=0.0, meters=[
-        MeterConfig(serial="941000001", model="KARAT-941LW", transport="lorawan", commissioned="2026-01-01T00:00",
+        MeterConfig(serial="941000001", model="KARAT-941LW", transport="lorawan", commissioned="2026-01-01T00:00+00:00",
                     dev_eui=DEV)])
     buf = Buffer(tmp_path / "buffer.db")
     yield LoraUplinkHandler(config, buf), buf

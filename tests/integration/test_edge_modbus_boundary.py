@@ -284,7 +284,7 @@ async def test_a_backfill_by_a_clock_in_2106_neither_asks_beyond_the_edge_clock_
 
 def test_a_meters_archive_depth_defaults_to_its_models_catalogue_entry() -> None:
     def meter(model: str, **depths: int) -> MeterConfig:
-        return MeterConfig(serial="1", model=model, transport="modbus-tcp", commissioned="2026-01-01T00:00",
+        return MeterConfig(serial="1", model=model, transport="modbus-tcp", commissioned="2026-01-01T00:00+00:00",
                            archive_kinds=["hour", "day"], **depths)  # type: ignore[arg-type]
     day = ArchiveKind.DAY
     k307, k306 = meter("KARAT-307"), meter("KARAT-306")
@@ -295,6 +295,7 @@ def test_a_meters_archive_depth_defaults_to_its_models_catalogue_entry() -> None
     assert (overridden.depth_days(HOUR), overridden.depth_days(day)) == (10, 20)
     with pytest.raises(ValueError, match="KARAT-999"):
         meter("KARAT-999")
-    assert meter("KARAT-999", archive_depth_days=10, daily_depth_days=20).depth_days(day) == 20
+    with pytest.raises(ValueError, match="KARAT-999"):  # a model the catalogue does not know is refused
+        meter("KARAT-999", archive_depth_days=10, daily_depth_days=20)
     with pytest.raises(ValueError, match="archive_depth_days"):
         meter("KARAT-307", archive_depth_days=-1)

@@ -61,7 +61,7 @@ async def test_two_units_on_one_bus_are_polled_through_one_port(tmp_path: Path) 
 
 
 async def test_a_bus_runs_at_one_baudrate(tmp_path: Path) -> None:
-    meters = [MeterConfig(serial=s, model="KARAT-307", transport="modbus-rtu", commissioned="2026-01-01T00:00",
+    meters = [MeterConfig(serial=s, model="KARAT-307", transport="modbus-rtu", commissioned="2026-01-01T00:00+00:00",
                           serial_port="/dev/ttyUSB0", baudrate=b, unit=u)
               for s, b, u in (("1", 9600, 1), ("2", 19200, 2))]
     with pytest.raises(ConfigError, match="another baudrate"):
@@ -70,4 +70,4 @@ async def test_a_bus_runs_at_one_baudrate(tmp_path: Path) -> None:
 
 def test_rtu_meter_needs_a_serial_port() -> None:
     with pytest.raises(ValueError, match="serial_port"):
-        MeterConfig(serial="1", model="KARAT-307", transport="modbus-rtu", commissioned="2026-01-01T00:00")
+        MeterConfig(serial="1", model="KARAT-307", transport="modbus-rtu", commissioned="2026-01-01T00:00+00:00")
