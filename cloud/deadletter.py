@@ -1,10 +1,13 @@
 """The dead-letter store as an operator sees it: list entries, replay them through the ingest.
 
-An entry is a payload the ingest could not store (malformed batch, unknown schema version,
-records, events or lost periods of meters the registry does not know) with the reason. Replay feeds the stored
-payload through ``Ingest.handle`` again - after the meter was registered, or after an
-upgrade that reads the schema - and records the replay in ``dead_letter_replays``; an entry
-whose payload still cannot be stored at all stays as it was. Used by `domuchet deadletter`
+An entry is a payload the ingest could not store (malformed batch, unknown schema version, a
+batch whose content does not match its digest or whose ``Nats-Msg-Id`` is not its name,
+records, events or lost periods of meters the registry does not know) with the reason. Replay
+feeds the stored payload through ``Ingest.handle`` again - after the meter was registered, or
+after an upgrade that reads the schema - and records the replay in ``dead_letter_replays``; an
+entry whose payload still cannot be stored at all stays as it was (a payload whose digest does
+not match never will). A replayed batch keeps its identity: its events and radio packets are
+stored under its epoch, its rows under a deduplication token of the replay's own. Used by `domuchet deadletter`
 (domuchet/deadletter_cmd.py) and the cloud's local API. Tests: tests/integration/test_cloud_ingest.py.
 """
 

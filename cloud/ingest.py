@@ -6,19 +6,29 @@ one of them. Each section of a batch goes to its table - archive records to ``ar
 to ``device_events``, lost periods to ``lost_periods``, LoRa packets to ``radio_packets`` - and
 command results to the ``on_results`` hook. The batches of one fetch go in one insert per
 table, and their sync audit rows in one more; a message is acknowledged only after its rows,
-the hook and its sync audit row are done (tables fsync after insert). A redelivered or re-sent
-batch changes nothing: one already in ``sync_batches`` adds no rows, a repeated insert is
-dropped by ClickHouse's insert deduplication (token = the batch's ``<site>:<seq>``, or a digest
-of a fetch's tokens), and the ReplacingMergeTree keys collapse whatever else gets through.
-Row building and range checks: cloud/ingest_rows.py.
-After each fetch the site's *stored* watermark (highest contiguous batch seq in
-``sync_batches``) is put into the DU_STORED bucket, monotonically even when workers race; the
-edge evicts nothing before it sees it. Bad input - malformed batches, unknown schema versions,
+the hook and its sync audit row are done (tables fsync after insert).
+
+A batch is (site, epoch, seq, digest) (protocol/wire.py, version 3; a batch of an edge before
+epochs is (site, seq)). A seq is taken only by a batch whose content was checked against its
+digest: garbage, a batch whose content does not match its digest or whose ``Nats-Msg-Id`` is
+not its own, or one claiming another site, is dead-lettered and takes no seq. A batch under a
+seq that holds another batch is not stored (``seq_taken``): its edge sees that in the watermark
+and sends it again under a new seq. A redelivered or re-sent batch changes nothing: one already
+in ``sync_batches`` (the same identity, or the same content under another seq) adds no rows, a
+repeated insert is dropped by ClickHouse's insert deduplication (token = the batch's
+``<site>:<epoch>:<digest>`` or ``<site>:<seq>``, or a digest of a fetch's tokens), and the
+ReplacingMergeTree keys collapse whatever else gets through. Row building and range checks:
+cloud/ingest_rows.py.
+
+After each fetch the site's *stored* watermark (protocol/watermark.py: the contiguous and the
+highest stored seq, and the epoch and digest of every batch of the recent seqs) is put into the
+DU_STORED bucket, monotonically even when workers race; the edge marks a batch stored, and
+evicts it, only when it is listed there. Bad input - malformed batches, unknown schema versions,
 records, events and lost periods of meters the registry does not know for the site - goes to
 the dead-letter table with the reason and never stops the consumer (cloud/deadletter.py lists
 and replays it); radio packets are stored whatever the device. Tests:
 tests/integration/test_cloud_ingest.py, tests/integration/test_ingest_sections.py,
-tests/integration/test_pipeline.py.
+tests/integration/test_edge_identity.py, tests/integration/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import nats
@@ -40,10 +50,10 @@ from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from cloud.ingest_rows import TABLES, archive_rows, out_of_range, table_rows
+from cloud.ingest_rows import SYNC_COLUMNS, TABLES, archive_rows, out_of_range, table_rows
 from cloud.storage.clickhouse import ClickHouse
 from cloud.streams import DURABLE, connect, ensure_streams, widen_consumer
-from protocol import subjects
+from protocol import subjects, watermark
 from protocol.errors import DecodeError
 from protocol.wire import Batch, CommandResult, decode_batch, encode_batch
 
@@ -60,16 +70,32 @@ SiteCompanies = Callable[[], Mapping[str, int]]
 OnResults = Callable[[str, tuple[CommandResult, ...]], None]
 
 
+NEW, STORED, TAKEN = "new", "stored", "taken"  # what sync_batches says of a prepared batch
+_CONTIGUOUS_SPAN = 100_000  # seqs read past the contiguous watermark per update
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A decoded batch ready to store: the part that may be stored, its rows per table, its
+    """A checked batch ready to store: the part that may be stored, its identity (epoch and
+    digest of the whole batch as sent; "" for a batch without an epoch), its rows per table, its
     insert deduplication token, and what was dead-lettered of it."""
 
     batch: Batch
+    epoch: str
+    digest: str
+    records: int  # records the batch carried (the audit counts them)
     token: str
     rows: dict[str, list[tuple]]
     dead_letter_id: str | None = None
     reason: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.batch.site, self.batch.seq
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return self.epoch, self.digest
 
 
 class ResultsHookError(Exception):
@@ -90,14 +116,6 @@ class Outcome:
     @property
     def stored_anything(self) -> bool:
         return bool(self.stored_values or self.stored_items)
-
-
-def _batch_of(subject: str, msg_id: str) -> tuple[str, int] | None:
-    """(site, seq) of a ``<site>:<seq>`` message id whose site is the subject's, else None."""
-    site, _, seq = msg_id.rpartition(":")
-    if site and site == subjects.site_of_subject(subject) and seq.isdigit() and int(seq) >= 1:
-        return site, int(seq)
-    return None
 
 
 class MeterLookup:
@@ -166,8 +184,9 @@ class Ingest:
         self.meters = MeterLookup(known_meters, refresh_s, companies=companies)
         self.stored = 0  # batches stored by this worker, for status lines
         self._kv: KeyValue | None = None
-        self._published: dict[str, int] = {}  # last watermark this worker saw in the bucket
+        self._published: dict[str, int] = {}  # last contiguous stored seq this worker saw per site
         self._touched: set[str] = set()  # sites stored since the last watermark update
+        self._epoch_sites: set[str] = set()  # sites seen sending batches with an epoch: the JSON watermark
         self._sync_rows: list[tuple] = []  # sync_batches rows not inserted yet (see flush)
 
     @property
@@ -250,7 +269,19 @@ class Ingest:
         if not ready:
             return handled
         try:
-            fresh = await self._new([p for _, p in ready])
+            verdicts = await self._classify([p for _, p in ready])
+        except (ClickHouseError, OSError) as exc:
+            for msg, _ in ready:
+                await self._retry_later(msg, exc)
+            return handled
+        judged = list(zip(ready, verdicts, strict=True))
+        for (msg, prepared), verdict in judged:
+            if verdict == TAKEN:  # another batch holds the seq: the edge renumbers this one
+                self._taken(prepared)
+                handled.append(msg)
+        ready = [pair for pair, verdict in judged if verdict != TAKEN]
+        fresh = [prepared for (_, prepared), verdict in judged if verdict == NEW]
+        try:
             # a batch with command results goes alone, under its own token: if the hook fails,
             # its redelivery is then dropped by ClickHouse whatever else comes with it
             await self._insert([p for p in fresh if not p.batch.results])
@@ -262,7 +293,8 @@ class Ingest:
             singly = []
             for msg, prepared in ready:
                 try:
-                    await self._insert([prepared])
+                    if any(prepared is p for p in fresh):
+                        await self._insert([prepared])
                 except (ClickHouseError, OSError) as one_exc:
                     await self._retry_later(msg, one_exc)
                     continue
@@ -276,6 +308,16 @@ class Ingest:
                 continue
             handled.append(msg)
         return handled
+
+    def _taken(self, prepared: Prepared) -> None:
+        site, seq = prepared.key
+        if prepared.epoch:
+            # its edge must see the other batch listed, even if no batch with an epoch is stored yet
+            self._epoch_sites.add(site)
+            self._touched.add(site)
+        log.warning("event=batch_seq_taken worker=%s site=%s seq=%d epoch=%s digest=%s reason=another batch is "
+                    "stored under this seq; the edge sends it again under a new one", self.name, site, seq,
+                    prepared.epoch, prepared.digest)
 
     async def _retry_later(self, msg: Msg, exc: Exception) -> None:
         # storage (or the command service) is unavailable: leave the message to JetStream
@@ -293,6 +335,14 @@ class Ingest:
         prepared = await self._prepare(subject, data, headers, replay_of)
         if isinstance(prepared, Outcome):
             return prepared
+        if replay_of is None:  # a replay stores what was dead-lettered, never stored before
+            verdict = (await self._classify([prepared]))[0]
+            if verdict == TAKEN:
+                self._taken(prepared)
+                return Outcome(0, *prepared.key, reason=f"seq: {prepared.batch.seq} holds another batch of site "
+                                                        f"{prepared.batch.site!r}")
+            if verdict == STORED:
+                prepared = replace(prepared, rows={table: [] for table in prepared.rows})
         await self._insert([prepared])
         return await self._finish(prepared, replay_of)
 
@@ -301,40 +351,87 @@ class Ingest:
         """Decode and check a message; dead-letter what cannot be stored (an Outcome when nothing can)."""
         msg_id = headers.get("Nats-Msg-Id", "")
         try:
-            batch = decode_batch(data)
+            batch = decode_batch(data)  # a version 3 batch's digest is checked against its content here
         except DecodeError as exc:
             return await self._dead(subject, msg_id, f"{exc.field}: {exc.reason}", data, replay_of)
         if subjects.site_of_subject(subject) != batch.site:
             return await self._dead(subject, msg_id, f"site: {batch.site!r} does not match the subject", data,
                                     replay_of)
+        if batch.epoch and replay_of is None and msg_id != batch.msg_id:
+            # JetStream deduplicates by this header: a message must be named as the batch it is
+            return await self._dead(subject, msg_id, f"Nats-Msg-Id: {msg_id!r} does not name this batch "
+                                                     f"({batch.msg_id})", data, replay_of)
+        token = f"{batch.site}:{batch.epoch}:{batch.digest}" if batch.epoch else batch.msg_id
+        if replay_of is not None:
+            token = f"{token}|replay:{replay_of}"
+
+        def prepared(part: Batch, company: int, entry: str | None, reason: str | None) -> Prepared:
+            return Prepared(part, batch.epoch, batch.digest, len(batch.records), token, table_rows(part, company),
+                            entry, reason)
         reason = out_of_range(batch)
         if reason is not None:
-            return await self._dead(subject, msg_id, reason, data, replay_of)
-        kept, rejected, reason = await self._registered(batch)
-        entry: str | None = None
-        if rejected is not None:
-            if replay_of is not None and not _has_rows(kept):
-                return Outcome(0, batch.site, batch.seq, reason=reason)
+            # the batch is what it says it is: it takes its seq, its payload waits in the dead letters
             if replay_of is not None:
-                reason = f"{reason} (left over by the replay of {replay_of})"
-            entry = await dead_letter(self.ch, subject, msg_id, reason, encode_batch(rejected))
-        token = batch.msg_id if replay_of is None else f"{batch.msg_id}|replay:{replay_of}"
-        return Prepared(kept, token, table_rows(kept, await self.meters.company(batch.site)), entry, reason)
+                return Outcome(0, batch.site, batch.seq, reason=reason)
+            entry = await dead_letter(self.ch, subject, msg_id, reason, data)
+            return prepared(Batch(batch.site, batch.seq, (), batch.created_at, epoch=batch.epoch), 0, entry, reason)
+        kept, rejected, unknown = await self._registered(batch)
+        if rejected is None:
+            return prepared(kept, await self.meters.company(batch.site), None, None)
+        assert unknown is not None  # noqa: S101 - _registered gives a reason with what it rejects
+        if replay_of is not None and not _has_rows(kept):
+            return Outcome(0, batch.site, batch.seq, reason=unknown)
+        if replay_of is not None:
+            unknown = f"{unknown} (left over by the replay of {replay_of})"
+        entry = await dead_letter(self.ch, subject, msg_id, unknown, encode_batch(rejected))
+        return prepared(kept, await self.meters.company(batch.site), entry, unknown)
 
-    async def _new(self, prepared: list[Prepared]) -> list[Prepared]:
-        """Those whose batch has no sync audit row yet (one query for the fetch), each batch once."""
-        once: list[Prepared] = []
+    async def _classify(self, prepared: Sequence[Prepared]) -> list[str]:
+        """For each batch, in order: NEW (store its rows), STORED (stored before: no rows, the audit
+        row again) or TAKEN (another batch holds its seq: neither), from one query of
+        ``sync_batches`` and what the batches before it in the list will store.
+
+        A batch with an epoch is STORED when the same identity holds its seq, or its content
+        (site, epoch, digest) is stored under another seq - a renumbered re-send -, and TAKEN
+        when another identity holds its seq. A batch without an epoch keeps the rule of its edge:
+        any batch under its seq means it was stored.
+        """
+        held: dict[tuple[str, int], set[tuple[str, str]]] = {}
+        contents: set[tuple[str, str, str]] = set()
+        for site, seq, epoch, digest in await self._stored_batches(prepared):
+            held.setdefault((site, seq), set()).add((epoch, digest))
+            if epoch:
+                contents.add((site, epoch, digest))
+        verdicts = []
         for p in prepared:
-            if all(p.token != q.token for q in once):
-                once.append(p)
-        keys = {(p.batch.site, p.batch.seq) for p in once if any(p.rows.values())}
-        if not keys:
-            return once
-        # sites match protocol.subjects' pattern and seqs are integers: safe as literals
-        literal = ", ".join(f"('{site}', {seq})" for site, seq in sorted(keys))
-        stored = {tuple(r) for r in await self.ch.query(
-            f"SELECT DISTINCT site, seq FROM {{db}}.sync_batches WHERE (site, seq) IN ({literal})")}  # noqa: S608
-        return [p for p in once if (p.batch.site, p.batch.seq) not in stored]
+            there = held.get(p.key)
+            if not p.epoch:
+                verdict = STORED if there else NEW
+            elif there:
+                verdict = STORED if p.identity in there else TAKEN
+            else:
+                verdict = STORED if (p.batch.site, *p.identity) in contents else NEW
+            if verdict != TAKEN:
+                held.setdefault(p.key, set()).add(p.identity)
+                if p.epoch:
+                    contents.add((p.batch.site, *p.identity))
+            verdicts.append(verdict)
+        return verdicts
+
+    async def _stored_batches(self, prepared: Sequence[Prepared]) -> list[tuple[str, int, str, str]]:
+        """(site, seq, epoch, digest) of the audit rows under these batches' seqs or with their content."""
+        # sites match protocol.subjects' pattern, seqs are integers, epochs and digests hex (checked
+        # by decode_batch): safe as literals
+        keys = ", ".join(sorted({f"('{p.batch.site}', {p.batch.seq})" for p in prepared}))
+        sql = f"SELECT site, seq, epoch, digest FROM {{db}}.sync_batches WHERE (site, seq) IN ({keys})"  # noqa: S608
+        contents = sorted({(p.batch.site, p.epoch, p.digest) for p in prepared if p.epoch})
+        if contents:
+            digests = ", ".join(f"'{d}'" for d in sorted({d for _, _, d in contents}))
+            triples = ", ".join(f"('{s}', '{e}', '{d}')" for s, e, d in contents)
+            # the digest condition alone lets the bloom filter index skip the site's other parts
+            sql += (f" UNION ALL SELECT site, seq, epoch, digest FROM {{db}}.sync_batches "  # noqa: S608
+                    f"WHERE digest IN ({digests}) AND (site, epoch, digest) IN ({triples})")
+        return [tuple(r) for r in await self.ch.query(sql)]  # type: ignore[misc]
 
     async def _insert(self, prepared: Sequence[Prepared]) -> None:
         """One insert per table for all of them; one batch keeps its own token, several a digest of theirs."""
@@ -360,7 +457,7 @@ class Ingest:
             log.warning("event=results_ignored worker=%s site=%s seq=%d results=%d reason=no_on_results_hook",
                         self.name, batch.site, batch.seq, len(batch.results))
         if replay_of is None or ((values or items) and not await self._seen(batch.site, batch.seq)):
-            self._sync_rows.append((batch.site, batch.seq, len(batch.records), values,
+            self._sync_rows.append((batch.site, batch.seq, prepared.epoch, prepared.digest, prepared.records, values,
                                     datetime.fromtimestamp(batch.created_at, UTC), datetime.now(UTC)))
             self.stored += 1
         return Outcome(values, batch.site, batch.seq, prepared.dead_letter_id, prepared.reason, items)
@@ -384,11 +481,11 @@ class Ingest:
             for field, items in sections if {i.meter for i in items} & unknown)
         bad = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter in unknown), batch.created_at,
                     events=tuple(e for e in batch.events if e.meter in unknown),
-                    lost=tuple(x for x in batch.lost if x.meter in unknown))
+                    lost=tuple(x for x in batch.lost if x.meter in unknown), epoch=batch.epoch)
         kept = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter not in unknown),
                      batch.created_at, events=tuple(e for e in batch.events if e.meter not in unknown),
                      lost=tuple(x for x in batch.lost if x.meter not in unknown), radio=batch.radio,
-                     results=batch.results)
+                     results=batch.results, epoch=batch.epoch)
         return kept, bad, reason
 
     async def _apply_results(self, site: str, results: tuple[CommandResult, ...]) -> None:
@@ -400,21 +497,17 @@ class Ingest:
             raise ResultsHookError(f"on_results: {exc!r}") from exc
 
     async def _dead(self, subject: str, msg_id: str, reason: str, data: bytes, replay_of: str | None) -> Outcome:
-        """Dead-letter a whole message; a replayed payload that still fails keeps its one entry.
+        """Dead-letter a whole message that is not a checked batch of the subject's site (it does
+        not decode, its digest or message id does not match its content, or it names another
+        site); a replayed payload that still fails keeps its one entry.
 
-        When the message id names a batch of the subject's site (``<site>:<seq>``), that batch
-        counts as handled for the stored watermark: its payload is safe in the dead-letter table,
-        and an edge waiting for the watermark must not resend it forever.
+        Such a message takes no seq, whatever its ``Nats-Msg-Id`` says: the real batch of that
+        seq is stored when it comes (an edge resends a batch until the cloud lists it).
         """
         if replay_of is not None:
             return Outcome(0, reason=reason)
         entry = await dead_letter(self.ch, subject, msg_id, reason, data)
-        batch = _batch_of(subject, msg_id)
-        if batch is None:
-            return Outcome(0, dead_letter_id=entry, reason=reason)
-        now = datetime.now(UTC)
-        self._sync_rows.append((*batch, 0, 0, now, now))
-        return Outcome(0, batch[0], batch[1], dead_letter_id=entry, reason=reason)
+        return Outcome(0, dead_letter_id=entry, reason=reason)
 
     async def _seen(self, site: str, seq: int) -> bool:
         rows = await self.ch.query("SELECT count() FROM {db}.sync_batches WHERE site = {s:String} AND seq = {q:UInt64}",
@@ -431,8 +524,7 @@ class Ingest:
             return
         rows = self._sync_rows
         # every arrival stays a row until a merge, as when each batch was inserted on its own
-        await self.ch.insert("sync_batches", rows, ("site", "seq", "records", "values", "created_at", "stored_at"),
-                             settings={"optimize_on_insert": 0})
+        await self.ch.insert("sync_batches", rows, SYNC_COLUMNS, settings={"optimize_on_insert": 0})
         self._sync_rows = []
         self._touched.update(row[0] for row in rows)
 
@@ -462,40 +554,44 @@ class Ingest:
                 raise
 
     async def _advance(self, site: str) -> None:
-        """Put the highest contiguous seq of ``sync_batches`` into the bucket, never lowering it.
+        """Put the site's stored watermark (protocol/watermark.py) into the bucket, never older.
 
-        Every worker reads the table after its own insert, so the last one to finish sees every
-        stored batch; a compare-and-set on the bucket keeps a slower worker from writing an
-        older value over a newer one.
+        Every worker reads the table after its own insert and after reading the bucket, so what
+        it writes covers whatever the bucket held; a compare-and-set on the bucket keeps a slower
+        worker from writing over a newer value (on a conflict it reads both again).
         """
-        current, revision = await self._bucket(site)
-        mark = max(current, self._published.get(site, 0))
-        rows = await self.ch.query("SELECT DISTINCT seq FROM {db}.sync_batches WHERE site = {s:String} "
-                                   "AND seq > {w:UInt64} ORDER BY seq LIMIT 100000", {"s": site, "w": mark})
-        for (seq,) in rows:
-            if seq != mark + 1:
-                break
-            mark = seq
-        while mark > current:
+        while True:
+            current, raw, revision = await self._bucket(site)
+            start = max(current.seq, self._published.get(site, 0))
+            # the seqs after the contiguous one (a stretch of them: a missing seq ends the walk),
+            # and the listed window with everything stored above it
+            rows = await self.ch.query(
+                "SELECT DISTINCT seq, epoch, digest FROM {db}.sync_batches WHERE site = {s:String} "
+                "AND ((seq > {w:UInt64} AND seq <= {end:UInt64}) OR seq > {t:UInt64}) ORDER BY seq",
+                {"s": site, "w": start, "end": start + _CONTIGUOUS_SPAN, "t": max(0, current.top - watermark.WINDOW)})
+            state = watermark.build(((seq, epoch, digest) for seq, epoch, digest in rows), start,
+                                    listing=site in self._epoch_sites)
+            value = state.encode()
+            if value == raw or state.seq < current.seq or state.top < current.top:
+                break  # nothing new (or the bucket is ahead of what this worker can see)
             try:
                 if revision is None:
-                    await self.kv.create(site, str(mark).encode())
+                    await self.kv.create(site, value)
                 else:
-                    await self.kv.update(site, str(mark).encode(), last=revision)
+                    await self.kv.update(site, value, last=revision)
             except KeyWrongLastSequenceError:
-                current, revision = await self._bucket(site)  # another worker moved it: re-read
-                continue
-            log.debug("event=watermark site=%s stored=%d worker=%s", site, mark, self.name)
-            current = mark
-        self._published[site] = max(mark, current)
+                continue  # another worker moved it: read the bucket and the table again
+            log.debug("event=watermark site=%s stored=%d top=%d worker=%s", site, state.seq, state.top, self.name)
+            break
+        self._published[site] = max(self._published.get(site, 0), state.seq, current.seq)
 
-    async def _bucket(self, site: str) -> tuple[int, int | None]:
-        """The bucket's watermark of the site and its revision (None when the key is absent)."""
+    async def _bucket(self, site: str) -> tuple[watermark.Stored, bytes | None, int | None]:
+        """The bucket's watermark of the site, its raw value and its revision (None when absent)."""
         try:
             entry = await self.kv.get(site)
         except KeyNotFoundError:
-            return 0, None
-        return int(entry.value or b"0"), entry.revision
+            return watermark.Stored(0, 0, 0, {}, legacy=True), None, None
+        return watermark.parse(entry.value or b"0"), entry.value, entry.revision
 
 
 def _has_rows(batch: Batch) -> bool:

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from cloud.storage.clickhouse import ARCHIVE_COLUMNS, MAX_VALUE
 from protocol.wire import Batch
 
-EVENT_COLUMNS = ("company", "site", "id", "meter", "at", "code", "severity", "source", "detail")
+# events and radio packets are keyed by (site, epoch, id): their ids are the edge buffer's row ids
+EVENT_COLUMNS = ("company", "site", "epoch", "id", "meter", "at", "code", "severity", "source", "detail")
 LOST_COLUMNS = ("company", "site", "meter", "kind", "period_start", "reason", "reported_at")
-RADIO_COLUMNS = ("site", "id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", "snr", "gateway",
+RADIO_COLUMNS = ("site", "epoch", "id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", "snr", "gateway",
                  "frequency", "payload", "error")
+SYNC_COLUMNS = ("site", "seq", "epoch", "digest", "records", "values", "created_at", "stored_at")
 # the tables a batch's sections go to, in insert order; command results go to a hook instead
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("archive", ARCHIVE_COLUMNS), ("device_events", EVENT_COLUMNS), ("lost_periods", LOST_COLUMNS),
@@ -44,7 +46,7 @@ def archive_rows(batch: Batch, company: int) -> list[tuple]:
 
 
 def event_rows(batch: Batch, company: int) -> list[tuple]:
-    return [(company, batch.site, e.id, e.meter, _ms(e.at), e.code, e.severity, e.source,
+    return [(company, batch.site, batch.epoch, e.id, e.meter, _ms(e.at), e.code, e.severity, e.source,
              json.dumps(e.detail, ensure_ascii=False, sort_keys=True)) for e in batch.events]
 
 
@@ -55,8 +57,8 @@ def lost_rows(batch: Batch, company: int) -> list[tuple]:
 
 def radio_rows(batch: Batch) -> list[tuple]:
     """The payload is stored as lower-case hex: the monitoring page shows it as it came."""
-    return [(batch.site, p.id, _ms(p.at), p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr, p.gateway,
-             p.frequency, p.payload.hex(), p.error) for p in batch.radio]
+    return [(batch.site, batch.epoch, p.id, _ms(p.at), p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr,
+             p.gateway, p.frequency, p.payload.hex(), p.error) for p in batch.radio]
 
 
 def table_rows(batch: Batch, company: int) -> dict[str, list[tuple]]:

@@ -4,12 +4,18 @@ sqlite-utils, with an outbox of numbered batches (edge/outbox.py builds them).
 
 A value is keyed by (meter, channel, kind, parameter, period start); a repeat of the same
 key is ignored. Rows join a batch when it is built (state ``pending``), the batch becomes
-``published`` on the JetStream acknowledgement and ``stored`` when the cloud's watermark
-reaches it. A pending or published batch is re-sent with the same sequence number, so the
-broker and ClickHouse drop repeats. Every batch carries one content kind (``CONTENTS``), all
-kinds share the one sequence. Eviction (edge/budget.py) takes stored data first and unsynced
-data only when the disk budget is full, and every such loss is an ``events`` row. A write that
-finds the disk full (SQLITE_FULL) calls ``on_full`` (the budget's eviction) and is retried.
+``published`` on the JetStream acknowledgement (which records the digest of what was sent)
+and ``stored`` when the cloud's stored watermark lists that very batch: this buffer's epoch,
+its seq and its digest (``apply_cloud``). A pending or published batch is re-sent with the same
+seq, so the broker and ClickHouse drop repeats; when the cloud holds another batch under its
+seq (a replaced disk: a new buffer numbers from 1 again), it is renumbered above the cloud's
+highest seq and sent again (event ``batches_renumbered``). Every buffer gets a random epoch
+when it is created (table ``meta``): event and radio row ids are unique per (site, epoch), so a
+new buffer never overwrites an older buffer's rows in the cloud. Every batch carries one
+content kind (``CONTENTS``), all kinds share the one sequence. Eviction (edge/budget.py) takes
+stored data first and unsynced data only when the disk budget is full, and every such loss is an
+``events`` row. A write that finds the disk full (SQLITE_FULL) calls ``on_full`` (the budget's
+eviction) and is retried.
 Gaps and lost periods of polled meters live in ``gaps`` and ``lost`` (edge/gaps.py).
 """
 
@@ -20,9 +26,10 @@ import errno
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -30,8 +37,9 @@ from typing import TypeVar
 import sqlite_utils
 
 from edge import outbox
+from protocol import watermark
 from protocol.vocabulary import ArchiveKind
-from protocol.wire import RESULT_STATES, SEVERITIES, ArchiveRecord, Batch
+from protocol.wire import EPOCH_HEX, RESULT_STATES, SEVERITIES, ArchiveRecord, Batch
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,19 @@ class Buffer:
         self.full_errors = 0
         self._evicting = False
         self._migrate()
+        self.epoch = self._epoch()
+
+    def _epoch(self) -> str:
+        """This buffer's epoch: made once, at creation (or at the first open of a buffer of an
+        earlier version, whose batches built before keep none)."""
+        with self.tx():
+            epoch = outbox.get_meta(self.db, "epoch")
+            if epoch is None:
+                epoch = secrets.token_hex(EPOCH_HEX // 2)
+                outbox.set_meta(self.db, "epoch", epoch)
+                log.info("event=buffer_epoch_created path=%s epoch=%s earlier_version=%s", self.path, epoch,
+                         self._existing)
+        return epoch
 
     def _migrate(self) -> None:
         """Create the tables, and bring a buffer of an older version up to date (columns added,
@@ -130,10 +151,13 @@ class Buffer:
         if "lost" not in names:  # periods the device cannot give us any more: never filled in
             self.db.table("lost").create({"meter": str, "kind": str, "period": int, "reason": str, "at": float},
                                          pk=("meter", "kind", "period"))
+        if "meta" not in names:  # the buffer's epoch, the lowest seq new batches may take
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         if "results" not in names:  # answers to the cloud's commands, sent first
             self.db.execute("CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY, command_id TEXT NOT NULL, "
                             "state TEXT NOT NULL, at REAL NOT NULL, detail TEXT NOT NULL, batch INTEGER)")
-        self._add_columns("batches", {"content": "TEXT NOT NULL DEFAULT 'archive'"})
+        self._add_columns("batches", {"content": "TEXT NOT NULL DEFAULT 'archive'", "epoch": "TEXT",
+                                      "digest": "TEXT"})
         self._add_columns("events", {"severity": "TEXT", "source": "TEXT NOT NULL DEFAULT 'edge'", "batch": "INTEGER"})
         self._add_columns("lost", {"batch": "INTEGER"})
         self._add_columns("radio", {"batch": "INTEGER"})
@@ -327,39 +351,64 @@ class Buffer:
         """Up to ``count`` batches to publish, in one transaction: pending ones first (oldest
         first, except the seqs in ``skip``, already in flight), then new ones when ``new``, by
         content: command results, archive values, lost periods and events, radio packets."""
-        return self.write(lambda: outbox.next_batches(self.db, count, max_records, site, skip, new, time_zone))
+        return self.write(lambda: outbox.next_batches(self.db, count, max_records, site, skip, new, time_zone,
+                                                      self.epoch))
 
     def mark_published(self, seq: int) -> None:
         self.mark_published_many([seq])
 
-    def mark_published_many(self, seqs: Collection[int]) -> None:
-        """Batches acknowledged by JetStream (each by its own acknowledgement), in one transaction."""
+    def mark_published_many(self, seqs: Collection[int] | Mapping[int, str]) -> None:
+        """Batches acknowledged by JetStream (each by its own acknowledgement), in one transaction;
+        given as seq -> the digest of what was sent, the digests are kept for ``apply_cloud``."""
         if seqs:
             now = time.time()
+            digests = seqs if isinstance(seqs, Mapping) else dict.fromkeys(seqs)
             self.write(lambda: self.db.conn.executemany(
-                "UPDATE batches SET state = ?, published_at = ? WHERE seq = ? AND state = ?",
-                [(PUBLISHED, now, seq, PENDING) for seq in seqs]))
+                "UPDATE batches SET state = ?, published_at = ?, digest = coalesce(?, digest) "
+                "WHERE seq = ? AND state = ?", [(PUBLISHED, now, d, seq, PENDING) for seq, d in digests.items()]))
 
     def unconfirmed_batches(self) -> int:
         """Batches published but not yet confirmed stored by the cloud (for backpressure)."""
         return self.db.execute("SELECT count(*) FROM batches WHERE state = ?", [PUBLISHED]).fetchone()[0]
 
-    def adopt_watermark(self, watermark: int) -> int:
-        """Guard against a buffer younger than the cloud's history (a replaced disk, a new
-        gateway for an existing site): when the cloud's stored watermark is above every local
-        batch seq, the local unconfirmed batches are renumbered above it, so that they are
-        neither taken as stored nor deduplicated against old batches. Returns how many moved."""
-        def do() -> int:
-            local = self.db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0
-            if local >= watermark:
-                return 0  # the normal case: the watermark only covers batches this buffer made
-            moved = outbox.renumber_above(self.db, watermark)
-            self.add_event("batches_renumbered", count=moved, watermark=watermark, local_max_seq=local)
-            return moved
+    def apply_cloud(self, state: watermark.Stored) -> tuple[int, int]:
+        """Apply the cloud's stored watermark: returns (batches confirmed stored, batches renumbered).
+
+        A batch is confirmed only when the cloud lists this buffer's epoch and the batch's digest
+        under its seq (a batch built before the buffer had an epoch: when the contiguous stored
+        seq reaches it, as before epochs). One the cloud cannot confirm under its seq - another
+        batch is stored there, or the seq is below what the cloud lists - moves, with its rows,
+        to new seqs above the cloud's highest one and goes out again (event
+        ``batches_renumbered``). New batches are numbered above that highest seq too.
+        """
+        def do() -> tuple[int, int]:
+            confirmed, moved = [], []
+            for seq, epoch, digest in self.db.execute(
+                    "SELECT seq, epoch, digest FROM batches WHERE state != ? ORDER BY seq", [STORED]).fetchall():
+                if epoch is None:
+                    if seq <= state.seq:
+                        confirmed.append(seq)
+                    continue
+                verdict = state.verdict(seq, epoch, digest)
+                if verdict == watermark.STORED:
+                    confirmed.append(seq)
+                elif verdict == watermark.OTHER:
+                    moved.append(seq)
+            self.db.conn.executemany("UPDATE batches SET state = ? WHERE seq = ?", [(STORED, s) for s in confirmed])
+            if state.top > int(outbox.get_meta(self.db, "seq_floor") or 0):
+                outbox.set_meta(self.db, "seq_floor", str(state.top))
+            if moved:
+                moves = outbox.renumber(self.db, moved, outbox.next_seq(self.db))
+                self.add_event("batches_renumbered", count=len(moves), cloud_top_seq=state.top,
+                               first_old_seq=moves[0][0], last_old_seq=moves[-1][0], first_new_seq=moves[0][1],
+                               last_new_seq=moves[-1][1], reason="the cloud holds other batches under these seqs "
+                                                                 "or cannot list them")
+            return len(confirmed), len(moved)
         return self.write(do)
 
     def mark_stored_upto(self, watermark: int) -> int:
-        """Apply the cloud's stored watermark; returns how many batches it confirmed."""
+        """Take every batch up to ``watermark`` as stored, whatever the cloud holds (a test's
+        shortcut for a cloud that confirmed everything); returns how many it marked."""
         return self.write(lambda: self.db.execute("UPDATE batches SET state = ? WHERE seq <= ? AND state != ?",
                                                   [STORED, watermark, STORED]).rowcount)
 

@@ -5,14 +5,19 @@ Every batch carries one kind of content, recorded in ``batches.content``: comman
 events (``event``), LoRa radio packets (``radio``). A row joins a batch by its ``batch``
 column when the batch is built; a pending batch is rebuilt from its rows with the same seq, so
 a re-send carries the same content. All contents share one sequence per site, so the cloud's
-stored watermark covers every table. Functions here run inside the buffer's transaction.
+stored watermark covers every table. A batch carries the epoch of the buffer that built it
+(``batches.epoch``; NULL for a batch built before the buffer had one, sent as before epochs)
+and, once JetStream acknowledged it, the digest of what was sent (``batches.digest``). New
+seqs start above both the highest local seq and the highest seq the cloud has shown
+(``meta.seq_floor``). Functions here run inside the buffer's transaction.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -38,44 +43,60 @@ _ARCHIVE_ORDER = "ORDER BY period_start, meter, channel, kind, rowid"  # idx_arc
 
 
 def next_batches(db: sqlite_utils.Database, count: int, max_records: int, site: str, skip: Collection[int],
-                 new: bool, time_zone: str) -> list[Batch]:
+                 new: bool, time_zone: str, epoch: str) -> list[Batch]:
     if max_records < 1:
         raise ValueError(f"batch_max_records must be at least 1, got {max_records}")
     out: list[Batch] = []
     skipped = sorted(skip)
     marks = ",".join("?" * len(skipped))
-    for seq, created, content in db.execute(
-            f"SELECT seq, created_at, content FROM batches WHERE state = ? AND seq NOT IN ({marks}) "  # noqa: S608
+    for seq, created, content, batch_epoch in db.execute(
+            f"SELECT seq, created_at, content, epoch FROM batches WHERE state = ? AND seq NOT IN ({marks}) "  # noqa: S608
             "ORDER BY seq LIMIT ?", [PENDING, *skipped, count]).fetchall():
-        out.append(_rebuild(db, site, seq, created, content, time_zone))
+        out.append(replace(_rebuild(db, site, seq, created, content, time_zone), epoch=batch_epoch or ""))
     if not new:
         return out
-    next_seq = (db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0) + 1
+    seq = next_seq(db)
     for content in CONTENTS:
         while len(out) < count:
             created = time.time()
-            batch = _BUILD[content](db, site, next_seq, created, max_records, time_zone)
+            batch = _BUILD[content](db, site, seq, created, max_records, time_zone)
             if batch is None:
                 break
             items = len(batch.records) + len(batch.events) + len(batch.lost) + len(batch.radio) + len(batch.results)
-            db.execute("INSERT INTO batches (seq, state, records, created_at, published_at, content) "
-                       "VALUES (?, ?, ?, ?, NULL, ?)", [next_seq, PENDING, items, created, content])
-            out.append(batch)
-            next_seq += 1
+            db.execute("INSERT INTO batches (seq, state, records, created_at, published_at, content, epoch) "
+                       "VALUES (?, ?, ?, ?, NULL, ?, ?)", [seq, PENDING, items, created, content, epoch])
+            out.append(replace(batch, epoch=epoch))
+            seq += 1
     return out
 
 
-def renumber_above(db: sqlite_utils.Database, watermark: int) -> int:
-    """Move every batch not yet stored, with its rows of every table, to seqs above ``watermark``."""
-    old = [r[0] for r in db.execute("SELECT seq FROM batches WHERE state != ? ORDER BY seq", [STORED])]
-    for i, seq in enumerate(old, start=1):
+def next_seq(db: sqlite_utils.Database) -> int:
+    """The seq of the next new batch: above every local one and every one the cloud has shown."""
+    local = db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0
+    return max(local, int(get_meta(db, "seq_floor") or 0)) + 1
+
+
+def renumber(db: sqlite_utils.Database, seqs: Sequence[int], first: int) -> list[tuple[int, int]]:
+    """Move the batches ``seqs`` (not stored), with their rows of every table, to ``first``,
+    ``first + 1`` … in their order, as pending: they are sent again under their new seqs, with the
+    same content. Returns (old, new) pairs."""
+    moves = list(zip(sorted(seqs), range(first, first + len(seqs)), strict=True))
+    for old, new in moves:
         for table in ("archive", "events", "lost", "radio", "results"):
-            db.execute(f"UPDATE {table} SET batch = ? WHERE batch = ?", [watermark + i, seq])  # noqa: S608
-        db.execute("UPDATE batches SET seq = ?, state = ? WHERE seq = ?", [watermark + i, PENDING, seq])
-    # the sequence continues above the cloud's watermark even with nothing to renumber
-    db.execute("INSERT OR IGNORE INTO batches (seq, state, records, created_at, published_at, content) "
-               "VALUES (?, ?, 0, ?, NULL, ?)", [watermark, STORED, time.time(), ARCHIVE])
-    return len(old)
+            db.execute(f"UPDATE {table} SET batch = ? WHERE batch = ?", [new, old])  # noqa: S608
+        db.execute("UPDATE batches SET seq = ?, state = ?, published_at = NULL WHERE seq = ? AND state != ?",
+                   [new, PENDING, old, STORED])
+    return moves
+
+
+def get_meta(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+               [key, value])
 
 
 def _rebuild(db: sqlite_utils.Database, site: str, seq: int, created: float, content: str, time_zone: str) -> Batch:
@@ -203,7 +224,8 @@ def _by_id(table: str, columns: str, make: Callable[[Any], tuple], field: str) -
         if not rows:
             return None
         db.execute(f"UPDATE {table} SET batch = ? WHERE batch IS NULL AND id <= ?", [seq, rows[-1][0]])  # noqa: S608
-        return Batch(site=site, seq=seq, records=(), created_at=created, **{field: make(rows)})
+        section: dict[str, Any] = {field: make(rows)}
+        return Batch(site=site, seq=seq, records=(), created_at=created, **section)
     return build
 
 

@@ -1,14 +1,19 @@
 """Store-and-forward sync: publish buffered batches to JetStream, apply the cloud's watermark.
 
 A batch is published on the subject of its content (``protocol.wire.batch_subject``) with
-``Nats-Msg-Id = <site>:<seq>``. Up to ``window`` batches are in flight at once (JetStream
-asynchronous publishing); each is marked published only on its own acknowledgement. When an
-acknowledgement fails or does not come within ``ack_timeout_s``, every batch still in flight
-stays pending and is sent again, same seq, after a backoff. A batch counts as safe only when
-the cloud's *stored* watermark (DU_STORED bucket, key = site) reaches it; a published batch not
-confirmed within ``confirm_timeout_s`` is sent again with the same id (harmless: deduplicated
-downstream). Backpressure: while more than ``max_unconfirmed_batches`` batches are published
-but not confirmed stored (the cloud is slow), no new batch is built; they wait in the buffer.
+``Nats-Msg-Id = <site>:<epoch>:<seq>:<digest>`` (``protocol.wire.encode``). Up to ``window``
+batches are in flight at once (JetStream asynchronous publishing); each is marked published
+only on its own acknowledgement, with the digest of what was sent. When an acknowledgement
+fails or does not come within ``ack_timeout_s``, every batch still in flight stays pending and
+is sent again, same seq, after a backoff. A batch counts as safe only when the cloud's *stored*
+watermark (DU_STORED bucket, key = site; protocol/watermark.py) lists that very batch - this
+buffer's epoch, its seq and digest; a batch the cloud holds another one for is renumbered and
+sent again (``Buffer.apply_cloud``). The watermark is read once on connecting, before any batch
+is built, then every 0.5 s while batches await confirmation (every 5 s otherwise). A published
+batch not confirmed within ``confirm_timeout_s`` is sent again with the same id (harmless:
+deduplicated downstream). Backpressure: while more than ``max_unconfirmed_batches`` batches are
+published but not confirmed stored (the cloud is slow), no new batch is built; they wait in the
+buffer.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from nats.errors import ConnectionClosedError, NoServersError, OutboundBufferLim
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoStreamResponseError
 from nats.js.errors import Error as JetStreamError
+from nats.js.kv import KeyValue
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, nats_options
-from protocol import subjects
-from protocol.wire import batch_subject, encode_batch
+from protocol import subjects, watermark
+from protocol.wire import encode
 
 log = logging.getLogger(__name__)
 _PUBLISH_ERRORS = (NatsTimeout, NoStreamResponseError, JetStreamError, ConnectionClosedError,
@@ -48,7 +54,8 @@ class Sync:
         self.window = window
         self.ack_timeout_s = ack_timeout_s
         self.published = 0
-        self.watermark = 0
+        self.watermark = 0  # the cloud's contiguous stored seq of the site
+        self.renumbered = 0  # batches moved to new seqs because the cloud holds others under theirs
         self.in_flight = 0  # batches sent and not yet acknowledged
         self.backpressure = False  # too many batches published and not confirmed stored
         self.last_sync: float | None = None  # last publish acknowledged by JetStream
@@ -56,6 +63,9 @@ class Sync:
         self.disconnected_at: float | None = time.time()  # down until the first connect
         self._nc: nats.NATS | None = None
         self._error_logged_at = -1e9
+        self._kv: KeyValue | None = None  # the DU_STORED bucket on the current connection
+        self._acked = asyncio.Event()  # set on every acknowledgement: the watermark is worth reading
+        self._applied: tuple[bytes, int] | None = None  # (watermark value, published count) last applied
 
     @property
     def connected(self) -> bool:
@@ -84,19 +94,26 @@ class Sync:
         self._nc = nc
         self.disconnected_at = None
         js = nc.jetstream()
+        try:  # before any batch is built: a buffer younger than the site's history numbers above it
+            await asyncio.wait_for(self._read_watermark(js), self.ack_timeout_s)
+        except (BucketNotFoundError, KeyNotFoundError):
+            pass  # the cloud has stored nothing of this site yet
+        except (*_PUBLISH_ERRORS, ValueError) as exc:  # the watcher tries again; renumbering covers the rest
+            log.warning("event=watermark_unread_at_connect reason=%r", str(exc) or type(exc).__name__)
         watcher = asyncio.create_task(self._watch_watermark(js, stop))
         try:
             await self._publish(js, stop)
         finally:
             watcher.cancel()
             self._nc = None
+            self._kv = None
             self.in_flight = 0
             await nc.close()
 
     async def _publish(self, js, stop: asyncio.Event) -> None:
         """Keep up to ``window`` batches in flight; mark each published on its own acknowledgement."""
         cfg = self.config
-        flight: dict[int, tuple[asyncio.Future, float]] = {}  # seq -> (ack future, sent at, monotonic)
+        flight: dict[int, tuple[asyncio.Future, float, str]] = {}  # seq -> (ack future, sent at, digest)
         backoff = 0.2
         requeue_at = 0.0
         try:
@@ -113,25 +130,25 @@ class Sync:
                                                            cfg.site, skip=flight.keys(), new=not self.backpressure,
                                                            time_zone=cfg.time_zone)
                         for batch in batches:
-                            future = await js.publish_async(batch_subject(batch), encode_batch(batch),
-                                                            headers={"Nats-Msg-Id": batch.msg_id})
-                            flight[batch.seq] = (future, time.monotonic())
+                            out = encode(batch)
+                            future = await js.publish_async(out.subject, out.data, headers={"Nats-Msg-Id": out.msg_id})
+                            flight[batch.seq] = (future, time.monotonic(), out.digest)
                             sent += 1
                     self.in_flight = len(flight)
                     if not flight:
                         await _sleep(stop, 0.2)
                         continue
-                    oldest = min(at for _, at in flight.values())
+                    oldest = min(at for _, at, _ in flight.values())
                     wait_s = max(0.0, oldest + self.ack_timeout_s - time.monotonic())
                     if len(flight) <= self.window // 2 and sent:
                         wait_s = 0.0  # room left and more may be waiting: build on
-                    await asyncio.wait([f for f, _ in flight.values()], timeout=min(wait_s, 0.2),
+                    await asyncio.wait([f for f, _, _ in flight.values()], timeout=min(wait_s, 0.2),
                                        return_when=asyncio.FIRST_COMPLETED)
                     self._collect(flight)
                     backoff = 0.2
                 except (*_PUBLISH_ERRORS, _NoAck) as exc:
                     seqs = sorted(flight)
-                    for future, _ in flight.values():
+                    for future, _, _ in flight.values():
                         future.cancel()
                     flight.clear()
                     self.in_flight = 0
@@ -140,20 +157,21 @@ class Sync:
                     await _sleep(stop, backoff)  # the unacknowledged batches stay pending: same seqs again
                     backoff = min(backoff * 2, 10.0)
         finally:
-            for future, _ in flight.values():
+            for future, _, _ in flight.values():
                 future.cancel()
 
-    def _collect(self, flight: dict[int, tuple[asyncio.Future, float]]) -> None:
-        """Mark the acknowledged batches published (one transaction); raise on a failed or late one."""
-        acked: list[int] = []
+    def _collect(self, flight: dict[int, tuple[asyncio.Future, float, str]]) -> None:
+        """Mark the acknowledged batches published with their digests (one transaction); raise on a
+        failed or late one."""
+        acked: dict[int, str] = {}
         failure: BaseException | None = None
         deadline = time.monotonic() - self.ack_timeout_s
-        for seq, (future, at) in list(flight.items()):
+        for seq, (future, at, digest) in list(flight.items()):
             if future.done():
                 del flight[seq]
                 exc = None if future.cancelled() else future.exception()
                 if exc is None and not future.cancelled():
-                    acked.append(seq)
+                    acked[seq] = digest
                 elif failure is None:  # whatever the broker said, the batch stays pending
                     failure = _NoAck(f"batch {seq}: {exc!r}" if exc else f"batch {seq}: acknowledgement cancelled")
             elif at < deadline and failure is None:
@@ -162,29 +180,48 @@ class Sync:
             self.buffer.mark_published_many(acked)
             self.published += len(acked)
             self.last_sync = time.time()
+            self._acked.set()
         if failure is not None:
             raise failure
 
     async def _watch_watermark(self, js, stop: asyncio.Event) -> None:
-        kv = None
         while not stop.is_set():
             try:
-                kv = kv or await js.key_value(subjects.STORED_BUCKET)
-                entry = await kv.get(self.config.site)
-                mark = int(entry.value or b"0")
-                if mark > self.watermark:
-                    moved = self.buffer.adopt_watermark(mark)
-                    if moved:
-                        log.warning("event=batches_renumbered count=%d watermark=%d reason=buffer_younger_than_cloud",
-                                    moved, mark)
-                    self.watermark = mark
-                    self.buffer.mark_stored_upto(mark)
-                    self.last_stored_at = time.time()
+                await self._read_watermark(js)
             except (BucketNotFoundError, KeyNotFoundError):
                 pass  # the cloud has stored nothing of ours yet
+            except ValueError as exc:  # a value this edge cannot read: say so, never act on it
+                log.error("event=watermark_unreadable reason=%r", str(exc))
             except _PUBLISH_ERRORS as exc:
                 log.warning("event=watermark_unavailable reason=%r", str(exc))
-            await _sleep(stop, 0.5)
+            self._acked.clear()
+            if self.in_flight or self.buffer.unconfirmed_batches():
+                await _sleep(stop, 0.5)
+                continue
+            # nothing awaits confirmation: read again in 5 s, or as soon as something is acknowledged
+            wakes = {asyncio.ensure_future(self._acked.wait()), asyncio.ensure_future(stop.wait())}
+            await asyncio.wait(wakes, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
+            for wake in wakes:
+                wake.cancel()
+
+    async def _read_watermark(self, js) -> None:
+        """Read the site's stored watermark and apply it, when it or what this edge sent changed."""
+        if self._kv is None:
+            self._kv = await js.key_value(subjects.STORED_BUCKET)
+        entry = await self._kv.get(self.config.site)
+        value = entry.value or b"0"
+        if self._applied == (value, self.published):
+            return
+        state = watermark.parse(value)
+        confirmed, moved = self.buffer.apply_cloud(state)
+        self._applied = (value, self.published)
+        if moved:
+            self.renumbered += moved
+            log.warning("event=batches_renumbered count=%d cloud_top_seq=%d reason=the cloud holds other batches "
+                        "under their seqs", moved, state.top)
+        if confirmed or state.seq > self.watermark:
+            self.last_stored_at = time.time()
+        self.watermark = state.seq
 
     async def _error(self, exc: Exception) -> None:
         """nats.py reports each failed (re)connect attempt here: log it, at most every 10 s."""

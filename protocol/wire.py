@@ -5,16 +5,24 @@ version 2, optional sections ``"events"``, ``"lost"``, ``"radio"`` and ``"result
 item is a positional array (see the ``_*_FIELDS`` tuples) to keep batches small. All batches
 of a site share one sequence, so the cloud's stored watermark covers every section.
 
-A batch with archive records only is encoded as version 1, the shape every cloud reads; a
-batch with any other section is version 2, which an older cloud dead-letters instead of
-reading half of it. The edge keeps one kind of content per batch and publishes it on the
-subject that names it (``batch_subject``). Golden vectors in tests/unit/protocol/test_wire.py
-pin the bytes.
+Version 3 adds the batch's identity: ``"epoch"``, the random id of the edge buffer that built
+it, and ``"digest"``, a digest of its content (``content_digest``). A batch is then named
+``<site>:<epoch>:<seq>:<digest>`` (``Nats-Msg-Id``), so two different batches never share a
+name, and event and radio ids are unique per (site, epoch). The cloud checks the digest on
+every decode; a mismatch is a DecodeError on the field ``digest``.
+
+A batch without an epoch is encoded as before: version 1 with archive records only, version
+2 with any other section; an older cloud reads versions 1 and 2 and dead-letters a version 3
+batch whole instead of storing it without its identity. The edge keeps one kind of content per
+batch and publishes it on the subject that names it (``batch_subject``). Golden vectors in
+tests/unit/protocol/test_wire.py and test_wire_sections.py pin the bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +33,13 @@ from protocol.errors import DecodeError
 from protocol.subjects import check_site
 from protocol.vocabulary import ArchiveKind, Nature
 
-SCHEMA_VERSION = 2  # the newest version this code writes and reads
-_READS = (1, 2)
+SCHEMA_VERSION = 3  # the newest version this code writes and reads
+_READS = (1, 2, 3)
+SECTIONS = ("records", "events", "lost", "radio", "results")  # in the order the digest covers them
+EPOCH_HEX = 16  # an epoch is 64 random bits, lower-case hex
+DIGEST_HEX = 32  # a digest is the first 128 bits of SHA-256, lower-case hex
+_EPOCH = re.compile(rf"^[0-9a-f]{{{EPOCH_HEX}}}$")
+_DIGEST = re.compile(rf"^[0-9a-f]{{{DIGEST_HEX}}}$")
 SEVERITIES = ("info", "warning", "alarm")
 EVENT_SOURCES = ("device", "edge")
 RESULT_STATES = ("accepted", "done", "failed")
@@ -53,7 +66,7 @@ class ArchiveRecord:
 class DeviceEvent:
     """An entry of a device's event log, or something the edge itself must report."""
 
-    id: int  # unique per site (the edge's event row id): the cloud's idempotency key with the site
+    id: int  # the edge's event row id: unique per (site, epoch of the batch), the cloud's key
     meter: str  # "" for an event of the edge itself (disk budget, renumbered batches ...)
     at: float  # UTC epoch seconds (device clock for device events, edge clock for edge events)
     code: str  # e.g. "integrity", "interference", "limit", "other", "clock_corrected", "values_evicted"
@@ -77,7 +90,7 @@ class LostPeriod:
 class RadioRecord:
     """One LoRaWAN packet as the network server reported it (uplink) or the edge enqueued it (downlink)."""
 
-    id: int  # unique per site (the edge's radio row id)
+    id: int  # the edge's radio row id: unique per (site, epoch of the batch)
     at: float  # UTC epoch seconds
     dev_eui: str
     direction: str  # "up" or "down"
@@ -104,21 +117,39 @@ class CommandResult:
 @dataclass(frozen=True, slots=True)
 class Batch:
     site: str
-    seq: int  # per-site batch sequence, from 1, contiguous
+    seq: int  # per-site batch sequence, from 1
     records: tuple[ArchiveRecord, ...]
     created_at: float = 0.0
     events: tuple[DeviceEvent, ...] = ()
     lost: tuple[LostPeriod, ...] = ()
     radio: tuple[RadioRecord, ...] = ()
     results: tuple[CommandResult, ...] = ()
+    epoch: str = ""  # the building buffer's epoch (EPOCH_HEX digits); "" for an edge before epochs (v1, v2)
+    # the content digest as decoded (checked against the content); "" on a batch built locally.
+    # Never trusted when encoding: ``encode`` always computes it from the content.
+    digest: str = field(default="", compare=False)
 
     @property
     def msg_id(self) -> str:
-        return msg_id(self.site, self.seq)
+        if not self.epoch:
+            return msg_id(self.site, self.seq)
+        return msg_id(self.site, self.seq, self.epoch, self.digest or content_digest(self))
 
     @property
     def version(self) -> int:
+        if self.epoch:
+            return 3
         return 2 if self.events or self.lost or self.radio or self.results else 1
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A batch ready to publish: its bytes, content digest ("" without an epoch), id and subject."""
+
+    data: bytes
+    digest: str
+    msg_id: str
+    subject: str
 
 
 def batch_subject(batch: Batch) -> str:
@@ -132,9 +163,11 @@ def batch_subject(batch: Batch) -> str:
     return subjects.state_subject(batch.site)
 
 
-def msg_id(site: str, seq: int) -> str:
-    """The JetStream ``Nats-Msg-Id`` of a batch: the broker drops a repeat within its window."""
-    return f"{site}:{seq}"
+def msg_id(site: str, seq: int, epoch: str = "", digest: str = "") -> str:
+    """The JetStream ``Nats-Msg-Id`` of a batch: the broker drops a repeat within its window.
+    ``<site>:<epoch>:<seq>:<digest>`` from version 3 (two different batches never share it),
+    ``<site>:<seq>`` for a batch without an epoch."""
+    return f"{site}:{epoch}:{seq}:{digest}" if epoch else f"{site}:{seq}"
 
 
 _RECORD_FIELDS = (
@@ -149,24 +182,55 @@ _RADIO_FIELDS = ("id", "at", "dev_eui", "direction", "f_cnt", "f_port", "rssi", 
 _RESULT_FIELDS = ("command_id", "state", "at", "detail")
 
 
+def _sections(batch: Batch) -> dict[str, list[list[Any]]]:
+    """Every section as the positional arrays it travels as (empty lists for absent ones)."""
+    return {
+        "records": [[r.meter, r.channel, r.kind.value, r.nature.value, r.period_start, r.values, r.quality,
+                     r.version, r.received_at] for r in batch.records],
+        "events": [[e.id, e.meter, e.at, e.code, e.severity, e.source, e.detail] for e in batch.events],
+        "lost": [[x.meter, x.kind.value, x.period_start, x.reason, x.reported_at] for x in batch.lost],
+        "radio": [[p.id, p.at, p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr, p.gateway, p.frequency,
+                   p.payload, p.error] for p in batch.radio],
+        "results": [[c.command_id, c.state, c.at, c.detail] for c in batch.results],
+    }
+
+
+def _digest(packed: list[bytes]) -> str:
+    """SHA-256 of a msgpack array of the five sections (0x95, then each as packed: the bytes the
+    batch carries, an absent section as an empty array 0x90), first 128 bits."""
+    return hashlib.sha256(b"\x95" + b"".join(packed)).hexdigest()[:DIGEST_HEX]
+
+
+def content_digest(batch: Batch) -> str:
+    """The digest of a batch's content: what ``encode`` puts in ``"digest"`` and the message id.
+    It covers the five sections only (not site, epoch, seq or time), so a renumbered batch keeps it."""
+    return _digest([_pack(section) for section in _sections(batch).values()])
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def encode(batch: Batch) -> Encoded:
+    """The bytes to publish and what names them. A version 3 map is assembled from its packed
+    parts, so each section is packed once for both the digest and the message."""
+    sections = _sections(batch)
+    if not batch.epoch:
+        doc: dict[str, Any] = {"v": batch.version, "site": batch.site, "seq": batch.seq, "at": batch.created_at,
+                               "records": sections["records"]}
+        doc.update((k, v) for k, v in sections.items() if k != "records" and v)
+        return Encoded(_pack(doc), "", msg_id(batch.site, batch.seq), batch_subject(batch))
+    packed = {k: _pack(v) for k, v in sections.items()}
+    digest = _digest(list(packed.values()))
+    parts = [("v", _pack(3)), ("site", _pack(batch.site)), ("epoch", _pack(batch.epoch)), ("seq", _pack(batch.seq)),
+             ("digest", _pack(digest)), ("at", _pack(batch.created_at)), ("records", packed["records"])]
+    parts += [(k, packed[k]) for k in SECTIONS[1:] if sections[k]]
+    data = bytes([0x80 | len(parts)]) + b"".join(_pack(k) + v for k, v in parts)  # a fixmap: at most 11 keys
+    return Encoded(data, digest, msg_id(batch.site, batch.seq, batch.epoch, digest), batch_subject(batch))
+
+
 def encode_batch(batch: Batch) -> bytes:
-    records = [
-        [r.meter, r.channel, r.kind.value, r.nature.value, r.period_start, r.values, r.quality, r.version,
-         r.received_at]
-        for r in batch.records
-    ]
-    doc: dict[str, Any] = {"v": batch.version, "site": batch.site, "seq": batch.seq, "at": batch.created_at,
-                           "records": records}
-    if batch.events:
-        doc["events"] = [[e.id, e.meter, e.at, e.code, e.severity, e.source, e.detail] for e in batch.events]
-    if batch.lost:
-        doc["lost"] = [[x.meter, x.kind.value, x.period_start, x.reason, x.reported_at] for x in batch.lost]
-    if batch.radio:
-        doc["radio"] = [[p.id, p.at, p.dev_eui, p.direction, p.f_cnt, p.f_port, p.rssi, p.snr, p.gateway,
-                         p.frequency, p.payload, p.error] for p in batch.radio]
-    if batch.results:
-        doc["results"] = [[c.command_id, c.state, c.at, c.detail] for c in batch.results]
-    return msgpack.packb(doc, use_bin_type=True)
+    return encode(batch).data
 
 
 def decode_batch(data: bytes) -> Batch:
@@ -190,17 +254,54 @@ def decode_batch(data: bytes) -> Batch:
         raise DecodeError("seq", f"must be >= 1, got {seq}")
     created_at = _number(doc.get("at", 0.0), "at")
     raw_records = _typed(doc, "records", list)
+    for key in SECTIONS[1:]:
+        if key in doc:
+            if version == 1:
+                raise DecodeError(key, "a version 1 batch carries archive records only")
+            _typed(doc, key, list)
+    epoch, digest = _identity(doc, version, data)
     records = tuple(_decode_record(raw, f"records[{i}]") for i, raw in enumerate(raw_records))
     sections: dict[str, tuple] = {}
     for key, decode in (("events", _decode_event), ("lost", _decode_lost), ("radio", _decode_radio),
                         ("results", _decode_result)):
-        if key not in doc:
-            continue
-        if version == 1:
-            raise DecodeError(key, "a version 1 batch carries archive records only")
-        raw_items = _typed(doc, key, list)
-        sections[key] = tuple(decode(raw, f"{key}[{i}]") for i, raw in enumerate(raw_items))
-    return Batch(site=site, seq=seq, records=records, created_at=created_at, **sections)
+        if key in doc:
+            sections[key] = tuple(decode(raw, f"{key}[{i}]") for i, raw in enumerate(doc[key]))
+    return Batch(site=site, seq=seq, records=records, created_at=created_at, epoch=epoch, digest=digest, **sections)
+
+
+def _identity(doc: dict[str, Any], version: int, data: bytes) -> tuple[str, str]:
+    """(epoch, digest) of a version 3 batch, the digest checked against the content as it came;
+    ("", "") before version 3."""
+    if version < 3:
+        for key in ("epoch", "digest"):
+            if key in doc:
+                raise DecodeError(key, f"a version {version} batch carries no {key} (version 3 does)")
+        return "", ""
+    epoch = _typed(doc, "epoch", str)
+    if not _EPOCH.match(epoch):
+        raise DecodeError("epoch", f"must be {EPOCH_HEX} lower-case hex digits, got {epoch!r}")
+    claimed = _typed(doc, "digest", str)
+    if not _DIGEST.match(claimed):
+        raise DecodeError("digest", f"must be {DIGEST_HEX} lower-case hex digits, got {claimed!r}")
+    spans = _value_spans(data)
+    actual = _digest([data[spans[key][0]:spans[key][1]] if key in spans else b"\x90" for key in SECTIONS])
+    if actual != claimed:
+        raise DecodeError("digest", f"{claimed} does not match the content (its digest is {actual})")
+    return epoch, claimed
+
+
+def _value_spans(data: bytes) -> dict[str, tuple[int, int]]:
+    """Where each top-level value of a batch map lies in ``data`` (read once more, skipping the
+    values: cheaper than packing the sections again)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    spans = {}
+    for _ in range(unpacker.read_map_header()):
+        key = unpacker.unpack()
+        start = unpacker.tell()
+        unpacker.skip()
+        spans[key] = (start, unpacker.tell())
+    return spans
 
 
 def _fields(raw: Any, where: str, names: tuple[str, ...]) -> list[Any]:

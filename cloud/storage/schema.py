@@ -35,6 +35,7 @@ class Table:
     partition_by: str = ""
     dedup: bool = False  # keeps insert deduplication tokens (DEDUP_*)
     sharding_key: str = "rand()"  # the Distributed table's: the same key always on the same shard
+    indexes: tuple[str, ...] = ()  # data-skipping indexes: "name expression TYPE type GRANULARITY n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,33 @@ LOST_PERIODS_V2 = Table(
     order_by="(company, meter, kind, period_start)", engine="ReplacingMergeTree", version="reported_at",
     partition_by="toYYYYMM(period_start)", dedup=True, sharding_key="cityHash64(company, meter)")
 
+# Batch identity (DESIGN.md section 6): a batch is (site, epoch, seq, digest). Two buffers of one
+# site may each have sent a batch under one seq: both audit rows stay. The content index finds a
+# batch stored before under another seq (a renumbered re-send) without reading the whole site.
+_IDENTITY = (("epoch", "String DEFAULT ''"), ("digest", "String DEFAULT ''"))
+SYNC_BATCHES_V2 = Table(
+    "sync_batches", (*SYNC_BATCHES.columns[:2], *_IDENTITY, *SYNC_BATCHES.columns[2:]),
+    order_by="(site, seq, epoch, digest)", engine="ReplacingMergeTree", sharding_key="cityHash64(site)",
+    indexes=("idx_content digest TYPE bloom_filter GRANULARITY 1",))
+
+# Event and radio ids are the edge buffer's row ids: unique per (site, epoch), so the epoch joins
+# the key (rows stored before it get epoch ""). The source enum keeps migration 12's 'cloud'.
+_EPOCH_COLUMN = ("epoch", "String DEFAULT ''")
+DEVICE_EVENTS_V3 = Table(
+    "device_events",
+    (("company", "UInt32"), ("site", "LowCardinality(String)"), _EPOCH_COLUMN, ("id", "UInt64"), ("meter", "String"),
+     ("at", "DateTime64(3, 'UTC')"), ("code", "LowCardinality(String)"),
+     ("severity", "Enum8('info' = 1, 'warning' = 2, 'alarm' = 3)"),
+     ("source", "Enum8('device' = 1, 'edge' = 2, 'cloud' = 3)"), ("detail", "String"),
+     ("ingested_at", "DateTime64(3, 'UTC') DEFAULT now64(3)")),
+    order_by="(company, meter, at, site, epoch, id)", engine="ReplacingMergeTree", partition_by="toYYYYMM(at)",
+    dedup=True, sharding_key="cityHash64(company, meter)")
+
+RADIO_PACKETS_V2 = Table(
+    "radio_packets", (RADIO_PACKETS.columns[0], _EPOCH_COLUMN, *RADIO_PACKETS.columns[1:]),
+    order_by="(dev_eui, at, site, epoch, id)", engine="ReplacingMergeTree", partition_by="toYYYYMM(at)", dedup=True,
+    sharding_key="cityHash64(dev_eui)")
+
 # Each step is applied once, in order; the applied version is kept in schema_migrations.
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, ARCHIVE),
@@ -182,6 +210,11 @@ MIGRATIONS: tuple[tuple[int, Step], ...] = (
                  marker="company")),
     # events the cloud finds itself (an implausible counter increment, cloud/services/plausibility.py)
     (12, ModifyColumn("device_events", "source Enum8('device' = 1, 'edge' = 2, 'cloud' = 3)")),
+    # batch identity: epoch and digest in the sync audit, the epoch in the keys of events and packets
+    (13, Rebuild(SYNC_BATCHES_V2, "site, seq, records, values, created_at, stored_at", marker="digest")),
+    (14, Rebuild(DEVICE_EVENTS_V3, "company, site, id, meter, at, code, severity, source, detail", marker="epoch")),
+    (15, Rebuild(RADIO_PACKETS_V2, "site, id, at, dev_eui, direction, f_cnt, f_port, rssi, snr, gateway, frequency, "
+                 "payload, error", marker="epoch")),
 )
 
 # the newest definition of each table
@@ -215,7 +248,8 @@ def _engine(table: Table, db: str, cluster: str) -> str:
 
 def create_table(table: Table, db: str, cluster: str = "") -> list[str]:
     """CREATE statements of one table: one on a single node, local + Distributed in a cluster."""
-    columns = ",\n    ".join(f"{name} {kind}" for name, kind in table.columns)
+    columns = ",\n    ".join([*(f"{name} {kind}" for name, kind in table.columns),
+                                *(f"INDEX {index}" for index in table.indexes)])
     settings = [*FSYNC]
     if table.dedup:
         settings.append(DEDUP_REPLICATED if cluster else DEDUP_SINGLE)

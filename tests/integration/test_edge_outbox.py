@@ -1,10 +1,11 @@
-"""The edge outbox against the cloud's stored watermark (edge/buffer.py): a buffer younger than
-the cloud's history (a replaced disk, a new gateway for an existing site) renumbers its batches
-above the watermark instead of taking them as stored; a normal restart changes nothing; whole
-records always travel in one batch; transactions are real (a failure rolls everything back).
-Every content kind (command results, archive values, events with lost periods, radio packets)
-travels in batches of its own, in that order, survives a restart and a renumbering; a buffer of
-the previous version opens and migrates."""
+"""The edge outbox against the cloud's stored watermark (edge/buffer.py): a batch is confirmed
+only when the cloud lists this buffer's epoch and the batch's digest under its seq; a buffer
+younger than the cloud's history (a replaced disk, a new gateway for an existing site) renumbers
+the batches the cloud holds others for above the cloud's highest seq instead of taking them as
+stored; a normal restart changes nothing; whole records always travel in one batch; transactions
+are real (a failure rolls everything back). Every content kind (command results, archive values,
+events with lost periods, radio packets) travels in batches of its own, in that order, survives a
+restart and a renumbering; a buffer of the previous version opens, gets an epoch and migrates."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from edge.buffer import Buffer, RadioPacket
+from protocol import watermark
 from protocol.vocabulary import ArchiveKind, Nature
-from protocol.wire import ArchiveRecord, Batch, batch_subject, decode_batch, encode_batch
+from protocol.wire import ArchiveRecord, Batch, batch_subject, decode_batch, encode, encode_batch
 
 T0 = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 
@@ -31,44 +33,95 @@ def _states(buf: Buffer) -> dict[int, str]:
     return dict(buf.db.execute("SELECT seq, state FROM batches").fetchall())
 
 
-def test_a_fresh_buffer_renumbers_its_batches_above_the_cloud_watermark(tmp_path: Path) -> None:
+OLD_EPOCH = "00000000000000aa"  # the epoch of the buffer the replaced disk held
+
+
+def _older_buffer(seqs: range) -> list[tuple[int, str, str]]:
+    """(seq, epoch, digest) of batches an older buffer of the site had stored in the cloud."""
+    return [(seq, OLD_EPOCH, f"{seq:032x}") for seq in seqs]
+
+
+def _sent(buf: Buffer, batch: Batch | None) -> str:
+    """Publish ``batch`` as the sync does (acknowledged, with its digest); returns the digest."""
+    assert batch is not None
+    digest = encode(batch).digest
+    buf.mark_published_many({batch.seq: digest})
+    return digest
+
+
+def test_a_fresh_buffer_renumbers_the_batches_the_cloud_holds_others_for(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
-    buf.store(_records(6))
+    buf.store(_records(6))  # 12 records of 3 values, in 3 batches of 4
     first = buf.next_batch(4, "s")
     assert first is not None
     assert first.seq == 1
-    buf.mark_published(1)
-    second = buf.next_batch(4, "s")
+    _sent(buf, first)
+    second = buf.next_batch(4, "s")  # built, never acknowledged
     assert second is not None
     assert second.seq == 2
-    assert buf.adopt_watermark(500) == 2
-    buf.mark_stored_upto(500)
-    assert _states(buf) == {500: "stored", 501: "pending", 502: "pending"}  # nothing taken as stored
+    # the cloud holds an older buffer's batches under seqs 1-500
+    assert buf.apply_cloud(watermark.build(_older_buffer(range(1, 501)), 0)) == (0, 2)
+    assert _states(buf) == {501: "pending", 502: "pending"}  # nothing taken as stored
     again = buf.next_batch(4, "s")
     assert again is not None
     assert again.seq == 501
-    assert again.records == first.records  # same content, new id
+    assert again.records == first.records  # same content, new seq
     assert buf.stats()["unsynced_values"] == 12 * 3
     assert buf.events(kind="batches_renumbered")[0]["count"] == 2
-    buf.mark_published(501)
-    buf.mark_published(502)
+    # the cloud stores 501 as sent, and under 502 a batch of this epoch with other content (a
+    # buffer restored from a backup had sent it): 501 is confirmed, 502 moves on
+    digest = _sent(buf, again)
+    _sent(buf, buf.next_batch(4, "s"))
+    cloud = watermark.build([*_older_buffer(range(1, 501)), (501, buf.epoch, digest), (502, buf.epoch, "f" * 32)], 0)
+    assert buf.apply_cloud(cloud) == (1, 1)
+    assert _states(buf) == {501: "stored", 503: "pending"}
     buf.store(_records(1, first_hour=10))
-    third = buf.next_batch(4, "s")
-    assert third is not None
-    assert third.seq == 503
+    # 503 goes again; new batches follow it: the 4 records never batched and the 2 new ones, then
+    # the two renumbering events
+    assert [(b.seq, _content(b), len(b.records) + len(b.events)) for b in buf.next_batches(10, 4, "s")] == [
+        (503, "archive", 4), (504, "archive", 4), (505, "archive", 2), (506, "event", 2)]
     buf.close()
 
 
-def test_a_normal_restart_keeps_its_numbers(tmp_path: Path) -> None:
+def test_a_new_buffer_numbers_above_the_clouds_history_from_its_first_batch(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
+    assert buf.apply_cloud(watermark.build(_older_buffer(range(1, 9)), 0)) == (0, 0)
+    buf.store(_records(1))
+    first = buf.next_batch(4, "s")
+    assert first is not None
+    assert first.seq == 9
+    assert buf.events(kind="batches_renumbered") == []
+    buf.close()
+
+
+def test_a_batch_below_what_the_cloud_lists_is_renumbered_not_confirmed(tmp_path: Path) -> None:
+    """The cloud lists the batches of its last WINDOW seqs: one of ours further below (the edge
+    could not read the watermark while the cloud stored WINDOW more) cannot be confirmed there."""
+    buf = Buffer(tmp_path / "buffer.db")
+    buf.store(_records(2))
+    digest = _sent(buf, buf.next_batch(4, "s"))
+    top = 1 + watermark.WINDOW  # seq 1 is at the listing's floor: top - WINDOW = 1
+    cloud = watermark.build([(1, buf.epoch, digest), *_older_buffer(range(2, top + 1))], 0)
+    assert (cloud.floor, 1 in cloud.batches) == (1, False)
+    assert buf.apply_cloud(cloud) == (0, 1)
+    assert _states(buf) == {top + 1: "pending"}
+    buf.close()
+
+
+def test_a_normal_restart_keeps_its_numbers_and_epoch(tmp_path: Path) -> None:
+    buf = Buffer(tmp_path / "buffer.db")
+    epoch = buf.epoch
+    assert len(epoch) == 16
     buf.store(_records(6))
+    digests = {}
     while (b := buf.next_batch(4, "s")) is not None:
-        buf.mark_published(b.seq)
+        digests[b.seq] = _sent(buf, b)
     buf.close()
     buf = Buffer(tmp_path / "buffer.db")
-    assert buf.adopt_watermark(2) == 0
-    assert buf.mark_stored_upto(2) == 2
+    assert buf.epoch == epoch
+    assert buf.apply_cloud(watermark.build([(s, epoch, digests[s]) for s in (1, 2)], 0)) == (2, 0)
     assert _states(buf) == {1: "stored", 2: "stored", 3: "published"}
+    assert Buffer(tmp_path / "other.db").epoch != epoch  # every new buffer draws its own
     buf.close()
 
 
@@ -150,6 +203,7 @@ def test_each_kind_travels_in_batches_of_its_own_results_first(tmp_path: Path) -
     assert (radio.radio[0].dev_eui, radio.radio[0].payload, radio.radio[0].rssi) == ("0011223344556677", b"\x01\x02",
                                                                                      -100)
     for b in batches:
+        assert b.epoch == buf.epoch  # event and radio ids are unique per (site, epoch)
         assert decode_batch(encode_batch(b)) == b  # what the cloud reads is what was built
     assert [batch_subject(b) for b in batches] == ["du.s.up.state", "du.s.up.archive", "du.s.up.event",
                                                    "du.s.up.radio"]
@@ -171,8 +225,9 @@ def test_every_kind_survives_a_restart_before_sync(tmp_path: Path) -> None:
     stats = buf.stats()
     assert (stats["unsynced_events"], stats["unsynced_lost"], stats["unsynced_radio"], stats["unsynced_results"]) == (
         2, 1, 1, 1)
-    buf.mark_published_many([b.seq for b in again])
-    buf.mark_stored_upto(4)
+    digests = {b.seq: encode(b).digest for b in again}
+    buf.mark_published_many(digests)
+    assert buf.apply_cloud(watermark.build([(s, buf.epoch, d) for s, d in digests.items()], 0)) == (4, 0)
     stats = buf.stats()
     assert (stats["unsynced_events"], stats["unsynced_lost"], stats["unsynced_radio"], stats["unsynced_results"],
             stats["unsynced_values"]) == (0, 0, 0, 0, 0)
@@ -183,8 +238,8 @@ def test_renumbering_moves_every_kind(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
     _fill_every_kind(buf)
     before = buf.next_batches(10, 100, "s", time_zone=TZ)
-    buf.mark_published_many([1, 2])
-    assert buf.adopt_watermark(700) == 4
+    buf.mark_published_many({b.seq: encode(b).digest for b in before[:2]})
+    assert buf.apply_cloud(watermark.build(_older_buffer(range(1, 701)), 0)) == (0, 4)
     after = buf.next_batches(4, 100, "s", time_zone=TZ)
     assert [b.seq for b in after] == [701, 702, 703, 704]
     for old, new in zip(before, after, strict=True):
@@ -256,10 +311,21 @@ def test_a_buffer_of_the_previous_version_opens_and_migrates(tmp_path: Path) -> 
     batches = buf.next_batches(10, 100, "s")
     assert [(b.seq, _content(b)) for b in batches] == [(3, "archive"), (4, "archive"), (5, "event"), (6, "radio")]
     assert batches[0].records[0].values == {"Q": 3.5}  # the old pending batch, rebuilt with the same seq
+    # the buffer got an epoch on opening; the batch built before keeps the identity it was sent with
+    assert [b.epoch for b in batches] == ["", buf.epoch, buf.epoch, buf.epoch]
+    assert (batches[0].msg_id, batches[0].version) == ("s:3", 1)
     assert batches[1].records[0].period_start == T0 + 10800
     old_event = batches[2].events[0]
     assert (old_event.id, old_event.code, old_event.severity, old_event.source) == (
         1, "periods_lost", "warning", "edge")
     assert batches[3].radio[0].rssi is None
+    # a cloud before epochs confirms by seq: the old batches 2 and 3, not the new ones above its 3
+    buf.mark_published_many({b.seq: encode(b).digest for b in batches})
+    assert buf.apply_cloud(watermark.parse(b"3")) == (2, 0)
+    assert _states(buf) == {1: "stored", 2: "stored", 3: "stored", 4: "published", 5: "published",
+                            6: "published"}
+    epoch = buf.epoch
     buf.close()
-    Buffer(path).close()  # a second open changes nothing
+    again = Buffer(path)  # a second open changes nothing
+    assert again.epoch == epoch
+    again.close()

@@ -18,9 +18,9 @@ from nats.js.api import KeyValueConfig, StreamConfig
 from edge.agent import EdgeAgent
 from edge.buffer import Buffer, RadioPacket
 from edge.sync import Sync
-from protocol import subjects
+from protocol import subjects, watermark
 from protocol.vocabulary import ArchiveKind, Nature
-from protocol.wire import ArchiveRecord, Batch, decode_batch
+from protocol.wire import ArchiveRecord, Batch, content_digest, decode_batch
 from tests.chaos.edge_support import CuttableProxy, edge_config, until
 
 T0 = 1_767_225_600
@@ -96,10 +96,14 @@ async def test_every_content_kind_reaches_the_stream_after_an_agent_restart(nats
             stop.set()
             await asyncio.wait_for(task, 60)
         got = await _in_stream(js)
+    epoch = agent.buffer.epoch
+    # each batch is named by its buffer's epoch, its seq and the digest of its content
     assert [(subject, msg_id) for subject, msg_id, _ in got] == [
-        (f"du.{SITE}.up.state", f"{SITE}:1"), (f"du.{SITE}.up.archive", f"{SITE}:2"),
-        (f"du.{SITE}.up.event", f"{SITE}:3"), (f"du.{SITE}.up.radio", f"{SITE}:4")]
+        (f"du.{SITE}.up.{content}", f"{SITE}:{epoch}:{seq}:{content_digest(batch)}")
+        for seq, (content, (_, _, batch)) in enumerate(zip(("state", "archive", "event", "radio"), got, strict=True),
+                                                      start=1)]
     result, archive, events, radio = (b for _, _, b in got)
+    assert {b.epoch for b in (result, archive, events, radio)} == {epoch}
     assert [(r.command_id, r.state, r.detail) for r in result.results] == [("cmd-1", "done", {"records": 2})]
     assert {(r.meter, r.period_start) for r in archive.records} == {(f"m{m}", T0 + 3600 * h)
                                                                     for m in range(5) for h in range(2)}
@@ -158,9 +162,9 @@ async def test_backpressure_stops_new_batches_while_the_cloud_confirms_nothing(n
             assert 6 <= len(published) < 6 + 4  # at most one window past the bound
             assert buf.stats()["unbatched_values"] > 0  # the rest waits in the buffer, unbatched
 
-            async def cloud_catches_up() -> bool:  # the cloud stores what was published
-                top = max((s for s, st in _states(buf).items() if st == "published"), default=0)
-                await kv.put(SITE, str(top).encode())
+            async def cloud_catches_up() -> bool:  # the cloud stores what was published, and lists it
+                stored = buf.db.execute("SELECT seq, epoch, digest FROM batches WHERE state != 'pending'").fetchall()
+                await kv.put(SITE, watermark.build(stored, 0).encode())
                 return buf.stats()["unsynced_values"] == 0
             await until(cloud_catches_up, 20, "the rest built, sent and confirmed")
             assert not sync.backpressure

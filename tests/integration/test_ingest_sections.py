@@ -150,9 +150,14 @@ async def test_bad_input_of_each_section_is_dead_lettered_naming_the_field(
                  f"{SITE}:12")]
 
     async def done() -> bool:
-        return await _watermark(nats.url, SITE, 12)
+        # the tampered copies name seqs 5-12 in their message ids but hold batches 1-4 and 12: the
+        # ones that do not decode take no seq, the two out of range take their own batch's seq
+        return (await _watermark(nats.url, SITE, 4)
+                and await _count(clickhouse, "SELECT uniqExact(id) FROM {db}.dead_letter") == 10)
 
-    await _ingesting(nats.url, ingest, messages, done, "the watermark over every batch")
+    await _ingesting(nats.url, ingest, messages, done, "every batch handled")
+    seqs = [seq for (seq,) in await clickhouse.query("SELECT DISTINCT seq FROM {db}.sync_batches ORDER BY seq")]
+    assert seqs == [1, 2, 3, 4, 12]
 
     reasons = {e.msg_id: e.reason for e in await deadletter.entries(clickhouse)}
     assert reasons == {
@@ -224,7 +229,7 @@ async def test_a_table_that_refuses_inserts_holds_back_only_its_batches(nats, cl
         await asyncio.sleep(0.5)
         assert not await _watermark(nats.url, SITE, 2)
         assert not task.done()
-        for statement in schema.ddl(schema.RADIO_PACKETS, clickhouse.database):
+        for statement in schema.ddl(schema.TABLES["radio_packets"], clickhouse.database):
             await asyncio.to_thread(clickhouse.client.command, statement)
         await _until(lambda: _watermark(nats.url, SITE, 2), "the radio batch after the retry")
     finally:

@@ -189,8 +189,9 @@ async def _true(value: bool) -> bool:
 async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, clickhouse: ClickHouse,
                                                                         tmp_path: Path) -> None:
     from edge.buffer import Buffer
+    from protocol import watermark
     from protocol.vocabulary import ArchiveKind, Nature
-    from protocol.wire import ArchiveRecord, encode_batch
+    from protocol.wire import ArchiveRecord, encode, encode_batch
 
     buf = Buffer(tmp_path / "b.db")
     start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
@@ -200,23 +201,29 @@ async def test_replay_changes_nothing_and_bad_batches_are_dead_lettered(nats, cl
     assert batch is not None
     assert batch.seq == 1
     data = encode_batch(batch)
+    # the same content renumbered (as after a renumbering): another seq, so past the broker's dedup
+    again = encode(replace(batch, seq=2))
     async with _ingesting(nats.url, clickhouse) as js:
         subject = subjects.archive_subject("rtest")
         await js.publish(subject, b"\x93garbage", headers={"Nats-Msg-Id": "rtest:bad"})
         await js.publish(subject, data, headers={"Nats-Msg-Id": batch.msg_id})
-        await js.publish(subject, data, headers={"Nats-Msg-Id": "rtest:replay-with-new-id"})  # past the broker's dedup
+        await js.publish(subject, again.data, headers={"Nats-Msg-Id": again.msg_id})
+        await js.publish(subject, data, headers={"Nats-Msg-Id": "rtest:replay-with-new-id"})  # not its own name
 
         async def stored() -> bool:
-            return (await clickhouse.query("SELECT count() FROM {db}.sync_batches"))[0][0] >= 2
-        await _until(stored, 20, "both copies handled")
+            return ((await clickhouse.query("SELECT count() FROM {db}.sync_batches"))[0][0] >= 2
+                    and (await clickhouse.query("SELECT count() FROM {db}.dead_letter"))[0][0] >= 2)
+        await _until(stored, 20, "every copy handled")
         assert (await clickhouse.query("SELECT count() FROM {db}.archive FINAL"))[0][0] == 10
-        assert (await clickhouse.query("SELECT count() FROM {db}.archive"))[0][0] == 10  # insert dedup by token
-        dead = await clickhouse.query("SELECT msg_id, reason FROM {db}.dead_letter")
-        assert len(dead) == 1
-        assert dead[0][0] == "rtest:bad"
-        assert "batch" in dead[0][1]
+        assert (await clickhouse.query("SELECT count() FROM {db}.archive"))[0][0] == 10  # the content once
+        dead = dict(await clickhouse.query("SELECT msg_id, reason FROM {db}.dead_letter"))
+        assert sorted(dead) == ["rtest:bad", "rtest:replay-with-new-id"]
+        assert dead["rtest:bad"].startswith("batch: not msgpack")
+        assert dead["rtest:replay-with-new-id"].startswith("Nats-Msg-Id: 'rtest:replay-with-new-id' does not name")
         kv = await js.key_value(subjects.STORED_BUCKET)
-        assert int((await kv.get("rtest")).value) == 1
+        state = watermark.parse((await kv.get("rtest")).value)
+        assert (state.seq, state.top) == (2, 2)
+        assert state.verdict(1, buf.epoch, again.digest) == state.verdict(2, buf.epoch, again.digest) == "stored"
         assert decode_batch(data).records == batch.records
     buf.close()
 
@@ -246,34 +253,40 @@ async def _stream_ready(js) -> bool:
         return False
 
 
-async def test_an_undecodable_batch_does_not_stall_the_watermark(nats, clickhouse: ClickHouse, tmp_path: Path) -> None:
-    """A dead-lettered batch is safe in the dead-letter table: the edge must not wait for it forever."""
+async def test_an_undecodable_message_takes_no_seq_and_the_real_batch_fills_it(nats, clickhouse: ClickHouse,
+                                                                               tmp_path: Path) -> None:
+    """Garbage under ``<site>:1`` is dead-lettered and takes nothing: batch 2 is listed as stored
+    at once, and batch 1, when it comes, is stored too; the watermark then covers both."""
     from edge.buffer import Buffer
+    from protocol import watermark
     from protocol.vocabulary import ArchiveKind, Nature
-    from protocol.wire import ArchiveRecord, encode_batch
+    from protocol.wire import ArchiveRecord, encode
 
     buf = Buffer(tmp_path / "b.db")
-    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, 1_767_225_600, {"Q": 1.0})])
-    buf.next_batch(10, "wtest")  # seq 1 is the one that will arrive mangled
-    buf.mark_published(1)
-    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, 1_767_229_200, {"Q": 2.0})])
-    second = buf.next_batch(10, "wtest")
-    assert second is not None
-    assert second.seq == 2
+    buf.store([ArchiveRecord("m1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, 1_767_225_600 + 3600 * h, {"Q": 1.0 + h})
+               for h in range(2)])
+    first, second = buf.next_batches(2, 1, "wtest")  # one record each
+    assert (first.seq, second.seq) == (1, 2)
     async with _ingesting(nats.url, clickhouse) as js:
         subject = subjects.archive_subject("wtest")
         await js.publish(subject, b"\xc1not msgpack", headers={"Nats-Msg-Id": "wtest:1"})
-        await js.publish(subject, encode_batch(second), headers={"Nats-Msg-Id": second.msg_id})
+        out = encode(second)
+        await js.publish(subject, out.data, headers={"Nats-Msg-Id": out.msg_id})
         kv = await _until_kv(js)
 
-        async def watermark_is_2() -> bool:
+        async def stored(seq: int, top: int) -> bool:
             try:
-                return int((await kv.get("wtest")).value) == 2
+                state = watermark.parse((await kv.get("wtest")).value)
             except nats_client.js.errors.KeyNotFoundError:
                 return False
-        await _until(watermark_is_2, 20, "the watermark to pass the dead-lettered batch")
+            return (state.seq, state.top) == (seq, top)
+        await _until(lambda: stored(0, 2), 20, "batch 2 listed, seq 1 still free")
+        out = encode(first)
+        await js.publish(subject, out.data, headers={"Nats-Msg-Id": out.msg_id})
+        await _until(lambda: stored(2, 2), 20, "the real batch 1 stored")
         dead = await clickhouse.query("SELECT msg_id FROM {db}.dead_letter")
         assert [d[0] for d in dead] == ["wtest:1"]
+        assert (await clickhouse.query("SELECT count() FROM {db}.archive FINAL"))[0][0] == 2
     buf.close()
 
 

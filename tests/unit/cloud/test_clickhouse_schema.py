@@ -105,11 +105,15 @@ def test_the_new_tables_keys() -> None:
     t = schema.TABLES
     # serials are unique only within a company: every meter series is keyed by (company, meter)
     assert t["archive"].order_by == "(company, meter, channel, kind, nature, parameter, period_start)"
+    # event and radio ids are an edge buffer's row ids: unique per (site, epoch of the buffer)
     assert (t["device_events"].engine, t["device_events"].order_by) == ("ReplacingMergeTree",
-                                                                        "(company, meter, at, site, id)")
+                                                                        "(company, meter, at, site, epoch, id)")
     assert (t["lost_periods"].order_by, t["lost_periods"].partition_by) == ("(company, meter, kind, period_start)",
                                                                             t["archive"].partition_by)
-    assert t["radio_packets"].order_by == "(dev_eui, at, site, id)"
+    assert t["radio_packets"].order_by == "(dev_eui, at, site, epoch, id)"
+    # a batch is (site, epoch, seq, digest): two buffers' batches under one seq both keep their audit row
+    assert t["sync_batches"].order_by == "(site, seq, epoch, digest)"
+    assert "source Enum8('device' = 1, 'edge' = 2, 'cloud' = 3)" in [f"{n} {k}" for n, k in t["device_events"].columns]
     assert [v for v, _ in schema.MIGRATIONS] == list(range(1, len(schema.MIGRATIONS) + 1))
 
 

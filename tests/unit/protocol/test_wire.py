@@ -1,10 +1,13 @@
 """Edge -> cloud wire batches (protocol/wire.py): golden bytes, round trips, and every
-malformed batch rejected with DecodeError (or UnsupportedVersion) naming the field."""
+malformed batch rejected with DecodeError (or UnsupportedVersion) naming the field; version 3,
+the batch's identity (epoch and content digest): golden bytes, the digest checked on decoding."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import msgpack
@@ -149,7 +152,7 @@ def test_not_a_map(doc: Any) -> None:
     assert info.value.field == "batch"
 
 
-@pytest.mark.parametrize("version", [3, 0, "1", None, _DELETE])
+@pytest.mark.parametrize("version", [4, 0, "1", None, _DELETE])
 def test_unknown_schema_version(version: Any) -> None:
     with pytest.raises(wire.UnsupportedVersion) as info:
         wire.decode_batch(msgpack.packb(_doc(v=version)))
@@ -254,3 +257,119 @@ def test_random_corruption_raises_only_decode_error() -> None:
             outcomes.add(exc.field.split(".")[0].split("[")[0])
     # the corruption reached several layers of the decoder, not only the msgpack parser
     assert {"batch", "records"} <= outcomes
+
+
+# --- version 3: the batch's identity ------------------------------------------------------
+
+EPOCH = "0123456789abcdef"
+GOLDEN_V3 = replace(GOLDEN_BATCH, epoch=EPOCH)
+# The record section exactly as in GOLDEN_BYTES: 91 (array of 1) and the record's 9 fields.
+RECORDS_HEX = ("91" "99" "a83330373030313031" "01" "a4686f7572" "a8696e74656772616c" "ce666caf50"
+               "82" "a151" "cb40147e6b3fe9fadb" "a25631" "cb40b1940000000000" "00" "00" "cb41d99b2f59600000")
+# The digest covers a msgpack array of the five sections: 95 (array of 5), the records, then
+# events, lost, radio and results, each an empty array 90. SHA-256 of those bytes, first 16 bytes.
+DIGEST = hashlib.sha256(bytes.fromhex("95" + RECORDS_HEX + "90" * 4)).hexdigest()[:32]
+# 87 = map of 7: v=3, site, epoch (b0 = str of 16), seq, digest (d9 20 = str8 of 32), at, records
+GOLDEN_V3_BYTES = bytes.fromhex(
+    "87"
+    "a176" "03"
+    "a473697465" "a464656d6f"
+    "a565706f6368" "b0" + EPOCH.encode().hex()
+    + "a3736571" "07"
+    "a6646967657374" "d920" + DIGEST.encode().hex()
+    + "a26174" "cb41d99b2f5a900000"
+    "a77265636f726473" + RECORDS_HEX
+)
+
+
+def test_v3_golden_vector() -> None:
+    assert DIGEST == "31d83a1ac763fc7b9f3a80e7f9e03925"  # as docs/protocols.md shows it
+    encoded = wire.encode(GOLDEN_V3)
+    assert encoded.data == GOLDEN_V3_BYTES
+    assert (encoded.digest, encoded.subject) == (DIGEST, "du.demo.up.archive")
+    assert encoded.msg_id == f"demo:{EPOCH}:7:{DIGEST}" == GOLDEN_V3.msg_id
+    decoded = wire.decode_batch(GOLDEN_V3_BYTES)
+    assert decoded == GOLDEN_V3
+    assert (decoded.version, decoded.epoch, decoded.digest) == (3, EPOCH, DIGEST)
+    assert list(msgpack.unpackb(GOLDEN_V3_BYTES)) == ["v", "site", "epoch", "seq", "digest", "at", "records"]
+
+
+def test_the_digest_covers_the_content_only() -> None:
+    """A renumbered batch (another seq, another time) keeps its digest; other content changes it."""
+    moved = replace(GOLDEN_V3, seq=501, created_at=5.0)
+    assert wire.encode(moved).digest == DIGEST
+    assert wire.encode(moved).msg_id == f"demo:{EPOCH}:501:{DIGEST}"
+    record = replace(GOLDEN_V3.records[0], values={"Q": 5.123457, "V1": 4500.0})
+    assert wire.encode(replace(GOLDEN_V3, records=(record,))).digest != DIGEST
+    assert wire.content_digest(GOLDEN_V3) == DIGEST
+
+
+def test_a_batch_without_an_epoch_keeps_the_old_shape() -> None:
+    assert (GOLDEN_BATCH.version, wire.encode(GOLDEN_BATCH).digest) == (1, "")
+    assert wire.encode(GOLDEN_BATCH).data == GOLDEN_BYTES
+
+
+def _v3_doc(**changes: Any) -> bytes:
+    doc = msgpack.unpackb(GOLDEN_V3_BYTES)
+    for key, value in changes.items():
+        if value is _DELETE:
+            del doc[key]
+        else:
+            doc[key] = value
+    return msgpack.packb(doc, use_bin_type=True)
+
+
+def test_content_that_does_not_match_its_digest_is_refused() -> None:
+    doc = msgpack.unpackb(GOLDEN_V3_BYTES)
+    doc["records"][0][5]["Q"] = 6.0  # the value changed on the way; the digest still the old one
+    with pytest.raises(DecodeError) as info:
+        wire.decode_batch(msgpack.packb(doc, use_bin_type=True))
+    assert info.value.field == "digest"
+    assert info.value.reason.startswith(f"{DIGEST} does not match the content")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"epoch": _DELETE}, "epoch", id="epoch-missing"),
+        pytest.param({"epoch": "0123456789ABCDEF"}, "epoch", id="epoch-upper-case"),
+        pytest.param({"epoch": "0123"}, "epoch", id="epoch-short"),
+        pytest.param({"epoch": 81985529216486895}, "epoch", id="epoch-int"),
+        pytest.param({"digest": _DELETE}, "digest", id="digest-missing"),
+        pytest.param({"digest": DIGEST[:31]}, "digest", id="digest-short"),
+        pytest.param({"digest": "0" * 32}, "digest", id="digest-of-other-content"),
+        pytest.param({"events": [[1, "", 1.0, "x", "info", "edge", {}]]}, "digest", id="section-added"),
+    ],
+)
+def test_bad_identity_names_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        wire.decode_batch(_v3_doc(**changes))
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("key", ["epoch", "digest"])
+def test_an_identity_in_an_older_version_is_refused(key: str) -> None:
+    doc = msgpack.unpackb(GOLDEN_BYTES)
+    doc[key] = EPOCH if key == "epoch" else DIGEST
+    with pytest.raises(DecodeError) as info:
+        wire.decode_batch(msgpack.packb(doc))
+    assert info.value.field == key
+
+
+def test_an_older_reader_refuses_version_3_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cloud that reads versions 1 and 2 raises UnsupportedVersion on a version 3 batch (it
+    dead-letters it) rather than storing its records without their identity."""
+    monkeypatch.setattr(wire, "_READS", (1, 2))
+    with pytest.raises(wire.UnsupportedVersion) as info:
+        wire.decode_batch(GOLDEN_V3_BYTES)
+    assert info.value.field == "v"
+    assert wire.decode_batch(GOLDEN_BYTES) == GOLDEN_BATCH
+
+
+def test_v3_round_trip_every_section() -> None:
+    from tests.unit.protocol.test_wire_sections import EVENT, LOST, RADIO, RESULT
+    batch = Batch(site="s", seq=3, records=(_record(),), events=(EVENT,), lost=(LOST,), radio=(RADIO,),
+                  results=(RESULT,), epoch=EPOCH)
+    decoded = wire.decode_batch(wire.encode_batch(batch))
+    assert decoded == batch
+    assert decoded.digest == wire.content_digest(batch)
