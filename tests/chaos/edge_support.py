@@ -14,12 +14,16 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import nats as nats_client
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
 from pymodbus.server import ModbusTcpServer
 
 from cloud.ingest import Ingest
 from cloud.storage.clickhouse import ClickHouse
+from cloud.streams import DURABLE, ensure_streams
 from edge.config import EdgeConfig, MeterConfig
+from protocol import subjects
 from protocol.periods import from_device_seconds, local_to_utc, zone
 from simulators.karat307 import Karat307, tcp_server
 from simulators.runner import SimulatedBuilding
@@ -272,3 +276,47 @@ class CuttableProxy:
         self.restore()
         if self.server is not None:
             self.server.close()
+
+
+# --- waits that fail when progress stops, and the ingest's consumer for kill tests ------------
+
+STALL_S = 20.0  # no change of the watched state for this long: the run is stuck, not slow
+
+
+async def until_progress(done: Callable[[], Awaitable[bool] | bool], progress: Callable[[], Awaitable[object] | object],
+                         what: str, stall_s: float = STALL_S, check: Callable[[], None] | None = None,
+                         poll_s: float = 0.05) -> None:
+    """Wait for ``done``; fail only when ``progress`` has shown the same value for ``stall_s``
+    (a slow machine waits longer, a stuck pipeline fails), or at once when ``check`` fails (a
+    process the test runs has died)."""
+    async def value(fn: Callable[[], Awaitable[object] | object]) -> object:
+        result = fn()
+        return await result if isinstance(result, Awaitable) else result
+    loop = asyncio.get_running_loop()
+    seen: object = object()
+    since = loop.time()
+    while not await value(done):
+        if check is not None:
+            check()
+        now_seen = await value(progress)
+        if now_seen != seen:
+            seen, since = now_seen, loop.time()
+        elif loop.time() - since > stall_s:
+            pytest.fail(f"waiting for {what}: no progress for {stall_s:.0f} s (stuck at {now_seen!r})")
+        await asyncio.sleep(poll_s)
+
+
+async def ingest_consumer(nats_url: str, ack_wait_s: float) -> None:
+    """The up streams, the watermark bucket and the ingest's durable consumer, made as the ingest
+    makes them (cloud/ingest.py ``_subscribe``, which keeps an existing durable as it is) but with
+    an ack wait of ``ack_wait_s`` instead of 60 s: what a killed worker had fetched and not
+    acknowledged comes again that much sooner, so a kill test does not wait a minute per kill."""
+    nc = await nats_client.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        await js.add_consumer(subjects.STREAM_UP, ConsumerConfig(
+            name=DURABLE, durable_name=DURABLE, filter_subject=subjects.STREAM_UP_SUBJECTS,
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=ack_wait_s, max_ack_pending=1024))
+    finally:
+        await nc.close()
