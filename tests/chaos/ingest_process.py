@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("site")
     args = parser.parse_args(argv)
     if args.command == "dump":
-        json.dump(dump(args.chdb_dir, args.site), sys.stdout)
+        json.dump(dump(args.chdb_dir, args.site), sys.stdout, default=str)  # period starts of raw copies
         return
     if args.pause and args.marker is None:
         parser.error("--pause needs --marker")

@@ -29,7 +29,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -102,19 +101,11 @@ def _confirmed(buf: Buffer) -> bool:
 
 
 def _dump(chdb: Path) -> dict:
-    """The chDB directory's rows, read by a fresh process. The reader once exited with 1 in ~20
-    runs (cause not captured); it is tried a second time, and the first failure is printed."""
-    for attempt in (1, 2):
-        out = subprocess.run([sys.executable, "-m", "tests.chaos.ingest_process", "dump", str(chdb), SITE],
-                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, timeout=120)
-        if out.returncode == 0:
-            return json.loads(out.stdout)
-        text = out.stderr.decode(errors="replace")[-3000:]
-        if attempt == 2:
-            pytest.fail(f"reading {chdb} failed ({out.returncode}): {text}")
-        print(f"reading {chdb} failed once ({out.returncode}), reading again:\n{text}")
-        time.sleep(1.0)
-    raise AssertionError("unreachable")
+    out = subprocess.run([sys.executable, "-m", "tests.chaos.ingest_process", "dump", str(chdb), SITE],
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, timeout=120)
+    if out.returncode != 0:
+        pytest.fail(f"reading {chdb} failed ({out.returncode}): {out.stderr.decode(errors='replace')[-3000:]}")
+    return json.loads(out.stdout)
 
 
 async def test_kill_9_of_the_cloud_ingest_mid_fetch_loses_and_doubles_nothing(nats, tmp_path: Path) -> None:
