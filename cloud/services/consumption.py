@@ -263,10 +263,18 @@ def wanted(src: Source, granularity: Granularity, labels: Sequence[datetime], tz
         if plan is None or plan.kind is None:
             continue
         out.points.setdefault(plan.kind, set()).update(plan.opening + plan.closing)
-        keys = [k for keys in plan.intervals for k in keys]
-        if keys:
-            out.add(Wanted(ranges={plan.kind: (min(keys), max(keys))}))
+        bounds = _interval_range(plan)
+        if bounds is not None:
+            out.add(Wanted(ranges={plan.kind: bounds}))
     return out
+
+
+@lru_cache(maxsize=65_536)
+def _interval_range(plan: _Plan) -> tuple[datetime, datetime] | None:
+    """The first and last key of the plan's interval records (a month derived from hours has 744:
+    worked out once per plan, not once per meter)."""
+    keys = [k for keys in plan.intervals for k in keys]
+    return (min(keys), max(keys)) if keys else None
 
 
 # --- device facts from the catalogue -----------------------------------------------------------
