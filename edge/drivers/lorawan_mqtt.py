@@ -36,11 +36,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
-from chirpstack_api import integration
-from google.protobuf import json_format
 
 from edge.buffer import Buffer, RadioPacket
 from edge.config import EdgeConfig, MeterConfig
@@ -59,11 +58,22 @@ from protocol.periods import (
 from protocol.vocabulary import ArchiveKind, Nature, Quality
 from protocol.wire import ArchiveRecord
 
+if TYPE_CHECKING:
+    from chirpstack_api import integration
+
 log = logging.getLogger(__name__)
 Frame = object  # a decoded uplink frame of protocol/lorawan*.py
 Archive = lorawan.CompactArchive | lorawan_archive.ChannelArchive
 _PERIOD_NAMES = {ArchiveKind.HOUR: "an hour", ArchiveKind.DAY: "a day", ArchiveKind.MONTH: "a month"}
 _TIMED_FRAMES = {lorawan_up.CurrentReadings: "current readings", lorawan_up.Passport: "passport"}
+
+
+def _chirpstack() -> tuple[ModuleType, ModuleType]:
+    """ChirpStack's integration messages and protobuf's JSON codec. They are imported on first use,
+    so a site without LoRaWAN meters never loads them (2.4 MiB of the agent's RSS)."""
+    from chirpstack_api import integration
+    from google.protobuf import json_format
+    return integration, json_format
 
 
 def _json_type(value: object) -> str:
@@ -203,6 +213,7 @@ class LoraUplinkHandler:
         """Store one MQTT message's records, or reject it with the reason; returns normally
         whenever the message may be acknowledged (raises only when the buffer cannot write)."""
         now = self.clock()
+        integration, json_format = _chirpstack()
         try:
             event = json_format.ParseDict(envelope(payload), integration.UplinkEvent(), ignore_unknown_fields=True)
         except (DecodeError, json_format.ParseError) as exc:
@@ -386,6 +397,7 @@ class LoraMqttListener:
             raise DownlinkError(f"device {dev_eui}: ChirpStack application unknown (set lora_application_id "
                                 "or wait for the device's first uplink)")
         payload = lorawan_down.encode(frame)
+        integration, json_format = _chirpstack()
         command = integration.DownlinkCommand(id=str(uuid.uuid4()), dev_eui=dev_eui, confirmed=False,
                                               f_port=lorawan_down.FPORT_COMMAND, data=payload)
         info = self._client.publish(f"application/{app}/device/{dev_eui}/command/down",
