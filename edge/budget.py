@@ -20,9 +20,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-# sqlite-utils without pandas and numpy (~78 MiB of RSS). edge.agent imports this module before
-# any other edge module that uses the buffer, so the import below has to come first here.
-from edge import sqlite_lean  # noqa: F401
 from edge.buffer import STORED, Buffer
 
 log = logging.getLogger(__name__)

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import sqlite_utils
-
 from edge import outbox
+from edge.sqlite_lean import sqlite_utils
 from protocol import watermark
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import EPOCH_HEX, RESULT_STATES, SEVERITIES, ArchiveRecord, Batch

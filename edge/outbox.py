@@ -22,8 +22,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-import sqlite_utils
-
+from edge.sqlite_lean import sqlite_utils
 from protocol.periods import from_device_seconds, local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, Batch, CommandResult, DeviceEvent, LostPeriod, RadioRecord
