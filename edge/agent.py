@@ -1,40 +1,41 @@
-"""The edge agent: one buffer, one poller per Modbus meter, one LoRaWAN listener with its gap
-keeper, one sync, the cloud's commands (edge/commands.py), the disk budget and the local status
-endpoint (edge/status.py).
+"""The edge agent: one buffer, the meters' drivers (edge/drivers/: a poller per Modbus meter, one
+LoRaWAN listener with its gap keeper), one sync, the cloud's commands (edge/commands.py), the disk
+budget and the local status endpoint (edge/status.py).
 
 The meter list is the one the cloud last pushed (``meters.json`` in the data directory) or else
-the config file's; a push replaces pollers live, without a restart and without touching the
-buffer. Tasks run until ``stop`` is set; a failing task is logged with context and restarted
-after a pause, so one broken device or link never takes the agent down.
+the config file's; a push replaces drivers live, without a restart and without touching the
+buffer. A transport's module is imported only when a meter uses it (edge/drivers/registry.py).
+Tasks run until ``stop`` is set; a failing task is logged with context and restarted after a
+pause, so one broken device or link never takes the agent down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, cast
 
 from edge.budget import DiskBudget
 from edge.buffer import Buffer
 from edge.commands import CommandRunner
 from edge.config import EdgeConfig, MeterConfig, load_meters, save_meters
-from edge.drivers.lorawan_mqtt import DownlinkError, LoraMqttListener, LoraUplinkHandler
-from edge.drivers.modbus_link import ModbusLink
-from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
+from edge.drivers.base import Job
+from edge.drivers.registry import DriverRegistry
 from edge.gaps import GapBook
-from edge.lora_gaps import LoraGapKeeper
 from edge.status import StatusServer
 from edge.sync import Sync
-from protocol import lorawan_down
 from protocol.settings import ConfigError
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the transports' own parts, for tests and tools that look inside
+    from edge.drivers.lorawan import LoraTransport
+    from edge.drivers.lorawan_gaps import LoraGapKeeper
+    from edge.drivers.lorawan_mqtt import LoraMqttListener, LoraUplinkHandler
+    from edge.drivers.modbus import ModbusTransport
+    from edge.drivers.modbus_link import ModbusLink
+    from edge.drivers.modbus_tcp import Karat307Poller
 
-# transport -> models it can poll; explicit, no discovery (STYLE.md habit 4)
-MODBUS_POLLERS: dict[str, type[Karat307Poller]] = {"KARAT-307": Karat307Poller, "KARAT-306": Karat307Poller}
-MODBUS = ("modbus-tcp", "modbus-rtu")
-Job = Callable[[asyncio.Event], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class EdgeAgent:
@@ -46,82 +47,75 @@ class EdgeAgent:
         self.config = replace(config, meters=meters)
         self.buffer = Buffer(config.data_dir / "buffer.db")
         self.sync = Sync(self.config, self.buffer)
-        self.lora = LoraUplinkHandler(self.config, self.buffer)
         self.budget = DiskBudget(self.buffer, config.disk_budget_bytes)
         self.gaps = GapBook(self.buffer, config.poll_interval_s, config.gap_backoff_max_s)
-        self.status = StatusServer(self)
-        self.mqtt: LoraMqttListener | None = None
-        if any(m.transport == "lorawan" for m in meters):
-            self.mqtt = LoraMqttListener(self.config, self.lora)
-        self.lora_gaps = LoraGapKeeper(self.config, self.buffer, self.lora, self.send_downlink,
-                                       lambda: self.config.meters)
-        self.commands = CommandRunner(self)
-        self.links: dict[tuple, ModbusLink] = {}  # one per TCP endpoint or serial bus, shared by its units
-        self._pollers: dict[str, Karat307Poller] = {}
+        self.drivers = DriverRegistry(self.config, self.buffer)
         for meter in meters:
-            if meter.transport in MODBUS:
-                self._pollers[meter.serial] = self._make_poller(meter)
+            self.drivers.put(self.drivers.make(meter))
+        self.status = StatusServer(self)
+        self.commands = CommandRunner(self.drivers, self.buffer, self.config, self.apply_meters)
         self._tasks: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._started: set[int] = set()  # the transports whose shared loops run (by id)
         self._stopping = False
         self._running = False
-
-    @property
-    def pollers(self) -> list[Karat307Poller]:
-        return list(self._pollers.values())
-
-    def poller(self, serial: str) -> Karat307Poller | None:
-        return self._pollers.get(serial)
 
     def meter(self, serial: str) -> MeterConfig | None:
         return next((m for m in self.config.meters if m.serial == serial), None)
 
-    def _make_poller(self, meter: MeterConfig) -> Karat307Poller:
-        poller_cls = MODBUS_POLLERS.get(meter.model)
-        if poller_cls is None:
-            raise ConfigError("edge config", f"meters[{meter.serial}].model",
-                              f"no Modbus driver for model {meter.model!r}; known: {', '.join(MODBUS_POLLERS)}")
-        return poller_cls(meter, self.config, self.buffer, Karat307Client(self._link(meter), meter.unit))
+    # --- a look inside the transports (tests, tools); None/empty when not loaded ----------------
+    @property
+    def _modbus(self) -> ModbusTransport | None:
+        return cast("ModbusTransport | None", self.drivers.loaded("modbus-tcp"))
 
-    def _link(self, meter: MeterConfig) -> ModbusLink:
-        if meter.transport == "modbus-rtu":
-            key: tuple = ("rtu", meter.serial_port)
-            if key in self.links and self.links[key].name != f"rtu:{meter.serial_port}@{meter.baudrate}":
-                raise ConfigError("edge config", f"meters[{meter.serial}].baudrate",
-                                  f"the bus on {meter.serial_port} already runs at another baudrate")
-            return self.links.setdefault(key, ModbusLink.rtu(meter.serial_port, meter.baudrate))
-        key = ("tcp", meter.host, meter.port)
-        return self.links.setdefault(key, ModbusLink.tcp(meter.host, meter.port))
+    @property
+    def _lora(self) -> LoraTransport | None:
+        return cast("LoraTransport | None", self.drivers.loaded("lorawan"))
 
-    def send_downlink(self, dev_eui: str, frame: lorawan_down.Downlink) -> None:
-        if self.mqtt is None:
-            raise DownlinkError("no LoRaWAN listener (no LoRaWAN meter configured)")
-        self.mqtt.send(dev_eui, frame)
+    @property
+    def pollers(self) -> list[Karat307Poller]:
+        return [cast("Karat307Poller", d) for d in self.drivers.drivers()
+                if d.meter.transport in ("modbus-tcp", "modbus-rtu")]
+
+    @property
+    def links(self) -> dict[tuple[str, ...], ModbusLink]:
+        """One per TCP endpoint or serial bus, shared by its units."""
+        return {} if self._modbus is None else self._modbus.links
+
+    @property
+    def lora(self) -> LoraUplinkHandler | None:
+        return None if self._lora is None else self._lora.handler
+
+    @property
+    def mqtt(self) -> LoraMqttListener | None:
+        return None if self._lora is None else self._lora.listener
+
+    @property
+    def lora_gaps(self) -> LoraGapKeeper | None:
+        return None if self._lora is None else self._lora.keeper
 
     # --- meter configuration pushed by the cloud (edge/commands.py) --------------------------
     async def apply_meters(self, meters: list[MeterConfig]) -> dict[str, object]:
-        """Persist a new meter list and add, remove or replace pollers live; the buffer is untouched.
-        Raises ConfigError (nothing changed) when a meter cannot be polled."""
+        """Persist a new meter list and add, remove or replace drivers live; the buffer is untouched.
+        Raises ConfigError (nothing changed) when a meter cannot be served."""
         old = {m.serial: m for m in self.config.meters}
         new = {m.serial: m for m in meters}
         added = sorted(set(new) - set(old))
         removed = sorted(set(old) - set(new))
         changed = sorted(s for s in set(old) & set(new) if old[s] != new[s])
-        fresh = {s: self._make_poller(new[s]) for s in added + changed if new[s].transport in MODBUS}
+        fresh = {s: self.drivers.make(new[s]) for s in added + changed}
         save_meters(self.config.data_dir, meters)
         self.config = replace(self.config, meters=meters)
-        self.lora.set_meters(meters)
+        self.drivers.set_meters(self.config)
         for serial in removed + changed:
             await self._stop_task(f"poll:{serial}")
-            self._pollers.pop(serial, None)
-        for serial, poller in fresh.items():
-            self._pollers[serial] = poller
-            if self._running:
-                self._start(f"poll:{serial}", poller.run)
-        if any(m.transport == "lorawan" for m in meters) and self.mqtt is None:
-            self.mqtt = LoraMqttListener(self.config, self.lora)
-            if self._running:
-                self._start("lorawan", self.mqtt.run)
-                self._start("lora_gaps", self.lora_gaps.run)
+            self.drivers.pop(serial)
+        for serial, driver in fresh.items():
+            self.drivers.put(driver)
+            job = driver.job()
+            if self._running and job is not None:
+                self._start(f"poll:{serial}", job)
+        if self._running:
+            self._start_transports()
         log.info("event=meters_applied count=%d added=%s removed=%s changed=%s", len(meters), ",".join(added),
                  ",".join(removed), ",".join(changed))
         return {"meters": len(meters), "added": added, "removed": removed, "changed": changed}
@@ -139,11 +133,21 @@ class EdgeAgent:
             entry[1].set()
             await entry[0]
 
+    def _start_transports(self) -> None:
+        """Start the shared loops of every loaded transport not yet running (a LoRa listener once
+        the first LoRa meter arrives); they run until the agent stops."""
+        for transport in self.drivers.transports.values():
+            if id(transport) not in self._started:
+                self._started.add(id(transport))
+                for name, job in transport.jobs():
+                    self._start(name, job)
+
     async def run(self, stop: asyncio.Event) -> None:
         jobs: list[tuple[str, Job]] = [("sync", self.sync.run), ("commands", self.commands.run)]
-        jobs += [(f"poll:{p.meter.serial}", p.run) for p in self.pollers]
-        if self.mqtt is not None:
-            jobs += [("lorawan", self.mqtt.run), ("lora_gaps", self.lora_gaps.run)]
+        for driver in self.drivers.drivers():
+            job = driver.job()
+            if job is not None:
+                jobs.append((f"poll:{driver.meter.serial}", job))
         jobs.append(("budget", self._budget))
         jobs.append(("status_log", self._status))
         if self.config.status_port:
@@ -151,8 +155,10 @@ class EdgeAgent:
         log.info("event=edge_started site=%s meters=%d buffer=%s", self.config.site, len(self.config.meters),
                  self.buffer.path)
         self._stopping, self._running = False, True
+        self._started.clear()
         for name, job in jobs:
             self._start(name, job)
+        self._start_transports()
         try:
             await stop.wait()
         finally:
@@ -162,8 +168,7 @@ class EdgeAgent:
                 own_stop.set()
             await asyncio.gather(*(t for t, _ in tasks), return_exceptions=True)
             self._tasks.clear()
-            for link in self.links.values():
-                link.close()
+            self.drivers.close()
             self.buffer.close()
             log.info("event=edge_stopped site=%s", self.config.site)
 
@@ -182,10 +187,10 @@ class EdgeAgent:
                 await asyncio.wait_for(stop.wait(), 10.0)
             except TimeoutError:
                 stats = self.buffer.stats()
-                log.info("event=edge_status site=%s nats=%s published=%d watermark=%d uplinks=%d %s",
+                fields = {**self.drivers.log_fields(), **stats}
+                log.info("event=edge_status site=%s nats=%s published=%d watermark=%d %s",
                          self.config.site, "up" if self.sync.connected else "down", self.sync.published,
-                         self.sync.watermark, self.lora.received,
-                         " ".join(f"{k}={v}" for k, v in stats.items()))
+                         self.sync.watermark, " ".join(f"{k}={v}" for k, v in fields.items()))
 
 
 async def _supervise(name: str, job: Job, stop: asyncio.Event) -> None:

@@ -8,7 +8,10 @@ redelivered id is recognised and not carried out twice. A command that does not 
 kept raw in ``rejects`` with the reason (and answered ``failed`` when its id is readable); an
 expired one is answered ``failed`` with reason ``expired``. Every command ends with a ``done``
 or ``failed`` result with its detail; results travel in the outbox like archive records.
-Life cycle (one table): accepted -> done | failed. Tests: tests/integration/test_edge_commands.py.
+Life cycle (one table): accepted -> done | failed. A command for a meter is carried out by the
+meter's driver through edge/drivers/base.py only; a driver's DriverError (Unsupported: the
+transport cannot do it) becomes the ``failed`` result with its reason.
+Tests: tests/integration/test_edge_commands.py, test_edge_drivers.py.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import msgpack
 import nats
@@ -28,44 +30,28 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import Error as JetStreamError
 
-from edge.config import MeterConfig, nats_options
-from edge.drivers.lorawan_mqtt import DownlinkError, Frame
-from edge.drivers.modbus_tcp import DeviceError, Karat307Poller
-from edge.gaps import first_period
+from edge.buffer import Buffer
+from edge.config import EdgeConfig, MeterConfig, nats_options
+from edge.drivers.base import Driver, DriverError, Drivers
 from edge.sync import cancel_connect
-from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up, subjects
+from protocol import subjects
 from protocol.commands import Command, CommandType, decode_command
 from protocol.errors import DecodeError
 from protocol.meters import meter_list
-from protocol.periods import from_device_seconds, period_start, periods, to_device_seconds, utc_to_local
 from protocol.settings import ConfigError
 from protocol.vocabulary import ArchiveKind
-
-if TYPE_CHECKING:
-    from edge.agent import EdgeAgent
 
 log = logging.getLogger(__name__)
 
 ACCEPTED, DONE, FAILED = "accepted", "done", "failed"
 # state -> states it may move to (STYLE.md habit 3)
 TRANSITIONS: dict[str, tuple[str, ...]] = {ACCEPTED: (DONE, FAILED), DONE: (), FAILED: ()}
-
-# KARAT radio event codes the answers carry (docs/protocols.md section 5, event codes)
-EVENT_CLOCK_SET = 0x0401
-EVENT_RELAY_SWITCHED = 0x0402
-EVENT_ARCHIVE_UNAVAILABLE = 0x0403
-EVENT_ACCESS_DENIED = 0x0404
-EVENT_COMMAND_UNSUPPORTED = 0x04FE
-EVENT_COMMAND_REJECTED = 0x04FF
-_REFUSALS = (EVENT_ACCESS_DENIED, EVENT_COMMAND_UNSUPPORTED, EVENT_COMMAND_REJECTED)
+ApplyMeters = Callable[[list[MeterConfig]], Awaitable[dict[str, object]]]  # a pushed list -> the change made
 
 
-class CommandFailed(Exception):
-    """A command could not be carried out; ``detail`` goes into the ``failed`` result."""
-
-    def __init__(self, reason: str, **detail: object) -> None:
-        super().__init__(reason)
-        self.detail = {"reason": reason, **detail}
+class CommandFailed(DriverError):
+    """A command could not be carried out (an unknown meter, arguments the edge cannot use);
+    ``detail`` goes into the ``failed`` result, as a driver's own errors do."""
 
 
 def _raw_id(data: bytes) -> str | None:
@@ -78,22 +64,21 @@ def _raw_id(data: bytes) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _event(code: int) -> Callable[[Frame], bool]:
-    return lambda f: isinstance(f, lorawan_up.DeviceEvent) and f.code == code
-
-
 class CommandRunner:
-    """Takes commands off the site's durable consumer and carries them out against the agent."""
+    """Takes commands off the site's durable consumer and carries them out through the meters'
+    drivers (edge/drivers/base.py), whatever their transport."""
 
-    def __init__(self, agent: EdgeAgent) -> None:
-        self.agent = agent
-        self.buffer = agent.buffer
-        self.db = agent.buffer.db
-        self.subject = subjects.command_subject(agent.config.site)
-        self.durable = subjects.edge_consumer(agent.config.site)
+    def __init__(self, drivers: Drivers, buffer: Buffer, config: EdgeConfig, apply_meters: ApplyMeters) -> None:
+        self.drivers = drivers
+        self.apply_meters = apply_meters  # the agent's: replaces drivers and their tasks live
+        self.buffer = buffer
+        self.db = buffer.db
+        self.config = config  # the site, the NATS connection, the workers: a meter push changes none of them
+        self.subject = subjects.command_subject(config.site)
+        self.durable = subjects.edge_consumer(config.site)
         self.received = 0
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._workers = asyncio.Semaphore(agent.config.command_workers)
+        self._workers = asyncio.Semaphore(config.command_workers)
         self._error_logged_at = -1e9
         if "commands" not in self.db.table_names():
             self.db.table("commands").create({"id": str, "type": str, "args": str, "state": str, "received_at": float,
@@ -140,7 +125,7 @@ class CommandRunner:
         out = []
         for cid, kind, args in self.db.execute("SELECT id, type, args FROM commands WHERE state = ? "
                                                "ORDER BY received_at", [ACCEPTED]):
-            out.append(Command(id=cid, site=self.agent.config.site, type=CommandType(kind), args=json.loads(args)))
+            out.append(Command(id=cid, site=self.config.site, type=CommandType(kind), args=json.loads(args)))
         return out
 
     # --- receiving ---------------------------------------------------------------------------
@@ -161,9 +146,9 @@ class CommandRunner:
         if self.state(command.id) is not None:
             log.info("event=command_repeat id=%s state=%s", command.id, self.state(command.id))
             return None
-        if command.site != self.agent.config.site:
+        if command.site != self.config.site:
             self._record(command.id, command.type.value, command.args, FAILED,
-                         {"reason": f"site: command for {command.site!r} reached {self.agent.config.site!r}"})
+                         {"reason": f"site: command for {command.site!r} reached {self.config.site!r}"})
             return None
         if command.expires_at and command.expires_at < time.time():
             self._record(command.id, command.type.value, command.args, FAILED, {"reason": "expired"})
@@ -186,9 +171,9 @@ class CommandRunner:
                 try:
                     detail = await self._handlers[command.type](command)
                     state = DONE
-                except CommandFailed as exc:
+                except DriverError as exc:  # CommandFailed, a device's error, Unsupported
                     state, detail = FAILED, exc.detail
-                except (DeviceError, DownlinkError, ConfigError) as exc:
+                except ConfigError as exc:
                     state, detail = FAILED, {"reason": str(exc)}
                 except Exception as exc:
                     log.exception("event=command_crashed id=%s type=%s", command.id, command.type.value)
@@ -212,7 +197,7 @@ class CommandRunner:
     async def _consume(self, stop: asyncio.Event) -> None:
         nc = None
         while nc is None and not stop.is_set():
-            connect = asyncio.ensure_future(nats.connect(**nats_options(self.agent.config, "commands",
+            connect = asyncio.ensure_future(nats.connect(**nats_options(self.config, "commands",
                                                                         error_cb=self._nats_error)))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -263,151 +248,29 @@ class CommandRunner:
             self._error_logged_at = now
             log.warning("event=commands_nats_error reason=%r", str(exc) or type(exc).__name__)
 
-    # --- the commands ------------------------------------------------------------------------
-    def _meter(self, command: Command) -> MeterConfig:
+    # --- the commands: each through the meter's driver ---------------------------------------
+    def _driver(self, command: Command) -> Driver:
         serial = command.args["meter"]
-        meter = self.agent.meter(serial)
-        if meter is None:
+        driver = self.drivers.driver(serial)
+        if driver is None:
             raise CommandFailed(f"meter: {serial!r} is not configured on this site")
-        return meter
-
-    def _modbus(self, meter: MeterConfig) -> Karat307Poller:
-        poller = self.agent.poller(meter.serial)
-        if poller is None:
-            raise CommandFailed(f"meter: {meter.serial!r} has no poller ({meter.transport}, {meter.model})")
-        return poller
-
-    async def _ask(self, meter: MeterConfig, frame: lorawan_down.Downlink,
-                   answer: Callable[[Frame], bool]) -> Frame:
-        """Send a downlink and wait for the device's answer (or a refusal) within the timeout."""
-        timeout = self.agent.config.downlink_timeout_s
-        queue = self.agent.lora.subscribe(meter.dev_eui, lambda f: answer(f) or any(_event(c)(f) for c in _REFUSALS))
-        try:
-            self.agent.send_downlink(meter.dev_eui, frame)
-            try:
-                got = await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                raise CommandFailed(f"no answer from the device within {timeout:.0f} s") from None
-        finally:
-            self.agent.lora.unsubscribe(queue)
-        if not answer(got) and isinstance(got, lorawan_up.DeviceEvent):
-            raise CommandFailed(f"the device refused the command (event 0x{got.code:04X})")
-        return got
+        return driver
 
     async def _backfill(self, command: Command) -> dict[str, Any]:
-        meter = self._meter(command)
-        kind = ArchiveKind(command.args["kind"])
-        if meter.transport != "lorawan":
-            return await self._modbus(meter).backfill(kind, command.args["from"], command.args["to"])
-        return await self._lora_backfill(meter, kind, command.args["from"], command.args["to"])
-
-    async def _lora_backfill(self, meter: MeterConfig, kind: ArchiveKind, first_utc: int,
-                             last_utc: int) -> dict[str, Any]:
-        """Archive requests, one run of at most MAX_BACKFILL_RECORDS periods at a time, newest first;
-        periods older than the device's depth (by the latest device time heard) are lost."""
-        tz = self.agent.lora.tz
-        latest = self.agent.lora.device_time(meter.serial)
-        device_now = from_device_seconds(latest) if latest else utc_to_local(datetime.now().astimezone(), tz)
-        depth = timedelta(days=meter.depth_days(kind))
-        first = max(period_start(kind, utc_to_local(datetime.fromtimestamp(first_utc, UTC), tz)),
-                    first_period(kind, utc_to_local(meter.commissioned_at, tz)))
-        last = utc_to_local(datetime.fromtimestamp(last_utc, UTC), tz)
-        wanted = [to_device_seconds(p) for p in periods(kind, first, device_now) if p <= last]
-        oldest_kept = to_device_seconds(device_now - depth)
-        lost = [p for p in wanted if p < oldest_kept]
-        keep = sorted((p for p in wanted if p >= oldest_kept), reverse=True)
-        got: set[int] = set()
-        refused: list[int] = []
-        missing = 0
-        gaps = self.agent.lora_gaps.gaps
-        for i in range(0, len(keep), lorawan_down.MAX_BACKFILL_RECORDS):
-            run = set(keep[i:i + lorawan_down.MAX_BACKFILL_RECORDS])
-            arrived = await self._collect(meter, kind, run)
-            if arrived is None:  # the device has no archive for these periods
-                refused += sorted(run)
-                continue
-            got |= arrived
-            missing += len(run - arrived)
-        gaps.lose(meter.serial, kind, lost, f"older than the device's archive depth ({depth.days} d)")
-        gaps.lose(meter.serial, kind, refused, "device refused: archive unavailable")
-        detail: dict[str, Any] = {"records": len(got), "lost": len(lost) + len(refused), "missing": missing,
-                                  "periods": len(wanted)}
-        if keep and not got and not refused:
-            raise CommandFailed(f"no answer from the device within {self.agent.config.downlink_timeout_s:.0f} s",
-                                **detail)
-        return detail
-
-    async def _collect(self, meter: MeterConfig, kind: ArchiveKind, run: set[int]) -> set[int] | None:
-        """Request one run of periods; the periods that arrived in time, or None if the device refused."""
-        def wanted(f: Frame) -> bool:
-            return (isinstance(f, lorawan.CompactArchive | lorawan_archive.ChannelArchive) and f.kind is kind
-                    and f.period in run) or _event(EVENT_ARCHIVE_UNAVAILABLE)(f)
-        queue = self.agent.lora.subscribe(meter.dev_eui, wanted)
-        arrived: set[int] = set()
-        try:
-            self.agent.send_downlink(meter.dev_eui, lorawan_down.ArchiveRequest(kind, min(run), max(run)))
-            deadline = asyncio.get_running_loop().time() + self.agent.config.downlink_timeout_s
-            while arrived != run:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
-                try:
-                    frame = await asyncio.wait_for(queue.get(), left)
-                except TimeoutError:
-                    break
-                if isinstance(frame, lorawan_up.DeviceEvent):
-                    if not arrived:
-                        return None
-                    continue
-                arrived.add(frame.period)  # type: ignore[attr-defined]
-        finally:
-            self.agent.lora.unsubscribe(queue)
-        return arrived
+        args = command.args
+        return await self._driver(command).backfill(ArchiveKind(args["kind"]), args["from"], args["to"])
 
     async def _time_sync(self, command: Command) -> dict[str, Any]:
-        meter = self._meter(command)
-        if meter.transport != "lorawan":
-            return await self._modbus(meter).time_sync(bool(command.args.get("force", False)))
-        tz = self.agent.lora.tz
-        target = utc_to_local(datetime.now().astimezone(), tz).replace(microsecond=0)
-        before = self.agent.lora.device_time(meter.serial)
-        await self._ask(meter, lorawan_down.SetClock(to_device_seconds(target)), _event(EVENT_CLOCK_SET))
-        self.buffer.event("clock_corrected", meter=meter.serial, count=1, device_time_set=str(target),
-                          last_device_time_heard=str(from_device_seconds(before)) if before else "", reason="command")
-        return {"device_time_set": str(target)}
+        return await self._driver(command).time_sync(bool(command.args.get("force", False)))
 
     async def _relay(self, command: Command) -> dict[str, Any]:
-        meter = self._meter(command)
-        if meter.transport != "lorawan":
-            raise CommandFailed(f"meter: {meter.serial!r} ({meter.model}) has no relay the edge can switch")
-        limit = command.args.get("limit_w", 0)
-        if not command.args["on"]:
-            frame = lorawan_down.RelayCommand(lorawan_down.RelayMode.CUT)
-        elif limit:
-            frame = lorawan_down.RelayCommand(lorawan_down.RelayMode.LIMIT, limit)
-        else:
-            frame = lorawan_down.RelayCommand(lorawan_down.RelayMode.ON)
-        await self._ask(meter, frame, _event(EVENT_RELAY_SWITCHED))
-        return {"mode": frame.mode.name.lower(), "threshold_w": frame.threshold_w}
+        return await self._driver(command).relay(command.args["on"], command.args.get("limit_w", 0))
 
     async def _availability(self, command: Command) -> dict[str, Any]:
-        meter = self._meter(command)
-        if meter.transport != "lorawan":
-            return await self._modbus(meter).availability()
-        t0 = time.monotonic()
-        got = cast(lorawan_up.Passport, await self._ask(meter, lorawan_down.PassportRequest(),
-                                                        lambda f: isinstance(f, lorawan_up.Passport)))
-        return {"available": True, "response_s": round(time.monotonic() - t0, 1), "battery_pct": got.battery_pct,
-                "firmware": got.firmware_text, "status": got.status}
+        return await self._driver(command).availability()
 
     async def _read_current(self, command: Command) -> dict[str, Any]:
-        meter = self._meter(command)
-        if meter.transport != "lorawan":
-            return await self._modbus(meter).read_current()
-        got = cast(lorawan_up.CurrentReadings, await self._ask(
-            meter, lorawan_down.CurrentRequest(), lambda f: isinstance(f, lorawan_up.CurrentReadings)))
-        return {"device_time": str(from_device_seconds(got.device_time)),
-                "values": {str(ch): v for ch, v in got.values().items()}}
+        return await self._driver(command).read_current()
 
     async def _meter_config(self, command: Command) -> dict[str, Any]:
         """Take the pushed list whole or not at all: one entry the protocol's check refuses
@@ -416,7 +279,7 @@ class CommandRunner:
             meters = meter_list(command.args["meters"], "args.meters")
         except DecodeError as exc:
             raise CommandFailed(str(exc)) from exc
-        return await self.agent.apply_meters(meters)
+        return await self.apply_meters(meters)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -4,10 +4,11 @@
 The snapshot says: buffer depth (unsynced values, events, lost periods, radio packets, command
 results) and the age of the oldest unsynced value, last sync, batches in flight, backpressure and
 the cloud's stored watermark, whether NATS and MQTT are connected, each device's endpoint (host:port
-and unit, serial port and unit, or devEUI), last successful read (a LoRa meter's last accepted
+and unit, serial port@baud and unit, or devEUI), last successful read (a LoRa meter's last accepted
 uplink), last error and clock offset, open gaps and lost periods (Modbus and LoRa alike), disk
-budget use (write-ahead log included), recent events.
-Tests: tests/integration/test_edge_status.py.
+budget use (write-ahead log included), recent events. Each device's part comes from its driver
+(edge/drivers/base.py ``DeviceStatus``); this module knows no transport.
+Tests: tests/integration/test_edge_status.py, test_edge_drivers.py.
 """
 
 from __future__ import annotations
@@ -16,65 +17,52 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from edge.agent import EdgeAgent
-    from edge.config import MeterConfig
+    from edge.budget import DiskBudget
+    from edge.buffer import Buffer
+    from edge.config import EdgeConfig
+    from edge.drivers.base import Drivers
+    from edge.sync import Sync
 
 log = logging.getLogger(__name__)
+
+
+class StatusSource(Protocol):
+    """What the snapshot reads (edge/agent.py provides it): the settings, the buffer, its disk
+    budget, the sync to the cloud and the meters' drivers."""
+
+    @property
+    def config(self) -> EdgeConfig: ...
+
+    @property
+    def buffer(self) -> Buffer: ...
+
+    @property
+    def budget(self) -> DiskBudget: ...
+
+    @property
+    def sync(self) -> Sync: ...
+
+    @property
+    def drivers(self) -> Drivers: ...
 
 
 def _age(at: float | None, now: float) -> float | None:
     return None if at is None else round(now - at, 1)
 
 
-def endpoint(meter: MeterConfig) -> str:
-    """Where the edge finds a meter: "host:port #unit", "/dev/ttyUSB0 #unit" or the devEUI."""
-    if meter.transport == "lorawan":
-        return meter.dev_eui
-    if meter.transport == "modbus-rtu":
-        return f"{meter.serial_port} #{meter.unit}"
-    return f"{meter.host}:{meter.port} #{meter.unit}"
-
-
-def _gap_counts(gaps: dict[str, dict[str, object]], serial: str) -> dict[str, Any]:
-    own = gaps.get(serial, {})
-    return {"open_gaps": own.get("open_gaps", 0), "oldest_gap": own.get("oldest_gap"),
-            "lost_periods": own.get("lost_periods", 0)}
-
-
-def snapshot(agent: EdgeAgent) -> dict[str, Any]:
+def snapshot(agent: StatusSource) -> dict[str, Any]:
     now = time.time()
     stats = agent.buffer.stats()
     budget = agent.budget.state()
-    gaps = agent.gaps.summary()
     sync = agent.sync
     oldest_raw = stats["oldest_unsynced_received_at"]
     oldest = float(oldest_raw) if isinstance(oldest_raw, int | float) else None
-    devices: list[dict[str, Any]] = []
-    for poller in agent.pollers:
-        serial = poller.meter.serial
-        devices.append({
-            "serial": serial, "model": poller.meter.model, "transport": poller.meter.transport,
-            "endpoint": endpoint(poller.meter),
-            "last_ok_at": poller.last_ok, "last_ok_age_s": _age(poller.last_ok, now),
-            "last_error": poller.last_error if (poller.last_error_at or 0) > (poller.last_ok or 0) else "",
-            "last_error_at": poller.last_error_at,
-            "clock_offset_s": None if poller.clock_offset_s is None else round(poller.clock_offset_s, 1),
-            "clock_corrections": poller.clock_corrections,
-            **_gap_counts(gaps, serial),
-        })
-    for meter in agent.config.meters:
-        if meter.transport == "lorawan":
-            last = agent.lora.last_uplink.get(meter.serial)
-            error, error_at = agent.lora.last_error.get(meter.serial, ("", None))
-            devices.append({"serial": meter.serial, "model": meter.model, "transport": meter.transport,
-                            "endpoint": endpoint(meter), "last_ok_at": last, "last_ok_age_s": _age(last, now),
-                            "last_error": error if (error_at or 0) >= (last or 0) else "", "last_error_at": error_at,
-                            "clock_offset_s": None, "clock_corrections": 0, **_gap_counts(gaps, meter.serial)})
+    devices = [d.as_dict(now) for d in agent.drivers.statuses()]
     return {
         "site": agent.config.site,
         "now": now,
@@ -104,7 +92,8 @@ def snapshot(agent: EdgeAgent) -> dict[str, Any]:
             "stored_watermark": sync.watermark,
             "last_stored_at": sync.last_stored_at,
         },
-        "mqtt_connected": agent.mqtt.connected if agent.mqtt is not None else None,
+        "mqtt_connected": None,  # no LoRaWAN transport loaded; else its own link_status says
+        **agent.drivers.link_status(),
         "devices": devices,
         "open_gaps": sum(d["open_gaps"] for d in devices),
         "lost_periods": sum(d["lost_periods"] for d in devices),
@@ -123,7 +112,7 @@ class StatusServer:
     server side is imported only when it serves: with ``status_port = 0`` it is never loaded
     (1.8 MiB of the agent's RSS)."""
 
-    def __init__(self, agent: EdgeAgent) -> None:
+    def __init__(self, agent: StatusSource) -> None:
         self.agent = agent
         self.port: int | None = None  # the bound port once serving
 

@@ -17,7 +17,7 @@ gap or a lost period. A passport or current readings with its device time off is
 device's report of itself, its clock included, and the answer to a command) with the same event,
 but its time moves no gap bookkeeping. With ``max_clock_drift_s = 0`` and the time service off no
 device clock is judged: a simulated building on its own fast clock is read as it is.
-Event uplinks become device events; an archive uplink closes its period's gap (edge/lora_gaps.py).
+Event uplinks become device events; an archive uplink closes its period's gap (lorawan_gaps.py).
 Downlinks (protocol/lorawan_down.py) go to ``command/down`` as ChirpStack ``DownlinkCommand``
 JSON and are logged in the radio table with direction ``down``; a command waiting for the
 device's answer registers a waiter (``wait_for``) that the matching uplink resolves.
@@ -43,6 +43,7 @@ import paho.mqtt.client as mqtt
 
 from edge.buffer import Buffer, RadioPacket
 from edge.config import EdgeConfig, MeterConfig
+from edge.drivers.base import DriverError
 from edge.gaps import GapBook
 from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up
 from protocol.errors import DecodeError
@@ -146,7 +147,7 @@ def _depth(meter: MeterConfig, kind: ArchiveKind) -> timedelta | None:
     return timedelta(days=days) if days > 0 else None
 
 
-class DownlinkError(Exception):
+class DownlinkError(DriverError):
     """A downlink cannot be sent (no application id known for the device, MQTT refused it)."""
 
 

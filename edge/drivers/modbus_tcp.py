@@ -30,6 +30,7 @@ from pymodbus.exceptions import ModbusException
 
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig, catalogue_depth_days
+from edge.drivers.base import DeviceError, DeviceStatus, GapSummary, Job, Unsupported, gap_counts
 from edge.drivers.modbus_link import LinkDown, ModbusLink
 from edge.gaps import Gap, GapBook, depth_reason, first_period, schedule_now
 from protocol import catalogue
@@ -49,10 +50,7 @@ from protocol.wire import ArchiveRecord
 
 log = logging.getLogger(__name__)
 ILLEGAL_VALUE = 3
-
-
-class DeviceError(Exception):
-    """The device did not answer, or answered something we cannot use."""
+__all__ = ["BadRecord", "DeviceError", "Karat307Client", "Karat307Poller", "PeriodRefused"]
 
 
 class PeriodRefused(DeviceError):
@@ -149,7 +147,8 @@ class Karat307Poller:
     ``meter.archive_kinds``: hours after they close, days after midnight by the device's clock,
     months after the reporting day), backfills its gaps newest first, keeps its clock right when
     the time service is on (``clock_threshold_s`` > 0), and carries out the cloud's commands for
-    the meter (edge/commands.py: backfill, time_sync, availability, read_current)."""
+    the meter (edge/commands.py: backfill, time_sync, availability, read_current): the Modbus
+    driver of edge/drivers/base.py, for TCP and RTU alike."""
 
     def __init__(self, meter: MeterConfig, config: EdgeConfig, buffer: Buffer, client: Karat307Client) -> None:
         self.meter = meter
@@ -303,6 +302,29 @@ class Karat307Poller:
                               nature=Nature.INTEGRAL, period_start=utc, values=values, quality=quality,
                               received_at=now)
                 for channel, values in record.values().items()]
+
+    # --- the driver interface (edge/drivers/base.py) -----------------------------------------
+    @property
+    def endpoint(self) -> str:
+        """"host:port #unit" over TCP, "port@baud #unit" on a serial bus."""
+        m = self.meter
+        if m.transport == "modbus-rtu":
+            return f"{m.serial_port}@{m.baudrate} #{m.unit}"
+        return f"{m.host}:{m.port} #{m.unit}"
+
+    def job(self) -> Job:
+        return self.run
+
+    def status(self, gaps: GapSummary) -> DeviceStatus:
+        error_now = (self.last_error_at or 0) > (self.last_ok or 0)  # cleared by the next good read
+        return DeviceStatus(
+            serial=self.meter.serial, model=self.meter.model, transport=self.meter.transport, endpoint=self.endpoint,
+            last_ok_at=self.last_ok, last_error=self.last_error if error_now else "", last_error_at=self.last_error_at,
+            clock_offset_s=None if self.clock_offset_s is None else round(self.clock_offset_s, 1),
+            clock_corrections=self.clock_corrections, **gap_counts(gaps, self.meter.serial))
+
+    async def relay(self, on: bool, limit_w: int = 0) -> dict[str, object]:
+        raise Unsupported(f"meter: {self.meter.serial!r} ({self.meter.model}) has no relay the edge can switch")
 
     # --- commands from the cloud (edge/commands.py) ------------------------------------------
     async def backfill(self, kind: ArchiveKind, first_utc: int, last_utc: int) -> dict[str, object]:

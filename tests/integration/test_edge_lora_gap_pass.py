@@ -10,8 +10,8 @@ from pathlib import Path
 
 from edge.buffer import Buffer
 from edge.config import MeterConfig
+from edge.drivers.lorawan_gaps import LoraGapKeeper
 from edge.drivers.lorawan_mqtt import LoraUplinkHandler
-from edge.lora_gaps import LoraGapKeeper
 from protocol import lorawan_down
 from protocol.periods import to_device_seconds
 from protocol.vocabulary import ArchiveKind

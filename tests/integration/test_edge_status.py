@@ -182,7 +182,7 @@ async def test_status_shows_lora_gaps_and_each_meter_by_its_own_endpoint(tmp_pat
     assert (s["open_gaps"], s["lost_periods"]) == (23, 29)
     assert lora["endpoint"] == dev_eui
     assert devices["30700001"]["endpoint"] == "10.0.0.5:502 #2"
-    assert devices["30600003"]["endpoint"] == "/dev/ttyUSB0 #3"
+    assert devices["30600003"]["endpoint"] == "/dev/ttyUSB0@9600 #3"  # port@baud (default 9600)
     assert lora["last_ok_at"] is not None
     out = io.StringIO()
     edge_status_cmd.render(json.loads(json.dumps(s)), out)

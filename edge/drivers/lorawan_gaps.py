@@ -1,8 +1,9 @@
-"""Gaps of LoRaWAN meters and their backfill by downlink (archive request, protocol/lorawan_down.py).
+"""Gaps of LoRaWAN meters and their backfill by downlink (archive request, protocol/lorawan_down.py);
+part of the LoRaWAN transport (edge/drivers/lorawan.py).
 
 A LoRa meter sends its archives on its own schedule; the edge cannot ask it for its clock, so
-the device time it goes by is the latest one the meter's own uplinks showed (edge/drivers/
-lorawan_mqtt.py keeps it in ``lora_clock``). From commissioning on, every period closed by that
+the device time it goes by is the latest one the meter's own uplinks showed (lorawan_mqtt.py
+keeps it in ``lora_clock``). From commissioning on, every period closed by that
 time is registered (edge/gaps.py); one that has not arrived is a gap. Open gaps are asked for
 again with one archive-request downlink per run of consecutive periods (newest run first, at
 most ``MAX_BACKFILL_RECORDS``), with backoff per period; a gap older than the device's depth is
