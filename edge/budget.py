@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from edge.buffer import STORED, Buffer
+from edge.outbox import archive_mark
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ REJECT_RETENTION_S = 30 * 86400.0
 LEVELS = ("ok", "warning", "critical", "full")
 _UNSYNCED = "(batch IS NULL OR batch IN (SELECT seq FROM batches WHERE state != 'stored'))"
 _STORED = "batch IN (SELECT seq FROM batches WHERE state = 'stored')"
+
+
+def _unsynced_records(mark: int) -> str:
+    """Records (alias ``r``) not batched yet, or in the range of a batch not confirmed stored."""
+    return (f"(r.id > {int(mark)} OR EXISTS (SELECT 1 FROM batches b WHERE b.content = 'archive' "  # noqa: S608
+            "AND b.state != 'stored' AND r.id BETWEEN b.first_row AND b.last_row))")
 # the newest row of a table keeps its id counter: an id the cloud holds is never given twice
 _NOT_NEWEST = {t: f"id < (SELECT max(id) FROM {t})" for t in ("events", "radio", "results")}  # noqa: S608
 
@@ -156,7 +163,12 @@ class DiskBudget:
                 if not seqs:
                     break
                 marks = ",".join("?" * len(seqs))
-                deleted = db.execute(f"DELETE FROM archive WHERE batch IN ({marks})", seqs).rowcount  # noqa: S608
+                deleted = 0
+                for first, last in db.execute(f"SELECT first_row, last_row FROM batches WHERE seq IN ({marks}) "  # noqa: S608
+                                              "AND content = 'archive'", seqs).fetchall():
+                    deleted += db.execute("SELECT coalesce(sum(nvals), 0) FROM records WHERE id BETWEEN ? AND ?",
+                                          [first, last]).fetchone()[0]
+                    db.execute("DELETE FROM records WHERE id BETWEEN ? AND ?", [first, last])
                 rows = sum(db.execute(f"DELETE FROM {t} WHERE batch IN ({marks})"  # noqa: S608
                                       + (f" AND {_NOT_NEWEST[t]}" if t in _NOT_NEWEST else ""), seqs).rowcount
                            for t in ("events", "lost", "radio", "results"))
@@ -189,21 +201,21 @@ class DiskBudget:
 
     def _evict_periods(self, share: float) -> bool:
         db = self.buffer.db
-        total = db.execute("SELECT count(DISTINCT period_start) FROM archive").fetchone()[0]
+        total = db.execute("SELECT count(DISTINCT period_start) FROM records").fetchone()[0]
         chunk = max(1, int(total * share))
         with self.buffer.tx():
+            unsynced = _unsynced_records(archive_mark(db))
             starts = [r[0] for r in db.execute(
-                f"SELECT DISTINCT period_start FROM archive WHERE {_UNSYNCED} "  # noqa: S608
+                f"SELECT DISTINCT period_start FROM records r WHERE {unsynced} "  # noqa: S608
                 "ORDER BY period_start LIMIT ?", [chunk])]
             if not starts:
                 return False
             marks = ",".join("?" * len(starts))
-            chosen = f"FROM archive WHERE {_UNSYNCED} AND period_start IN ({marks})"
-            records, meters = db.execute(
+            chosen = f"FROM records r WHERE {unsynced} AND period_start IN ({marks})"
+            records, meters, deleted = db.execute(
                 f"SELECT count(DISTINCT meter || '/' || channel || '/' || kind || '/' || period_start), "
-                f"group_concat(DISTINCT meter) {chosen}", starts).fetchone()
-            deleted = db.execute(f"DELETE FROM archive WHERE rowid IN (SELECT rowid {chosen})",  # noqa: S608
-                                 starts).rowcount
+                f"group_concat(DISTINCT meter), coalesce(sum(nvals), 0) {chosen}", starts).fetchone()
+            db.execute(f"DELETE FROM records WHERE id IN (SELECT r.id {chosen})", starts)  # noqa: S608
             first, last = min(starts), max(starts)
             self.buffer.add_event("unsynced_evicted", count=deleted, severity="alarm", content="archive",
                                   records=records, meters=sorted(set((meters or "").split(","))),

@@ -30,15 +30,17 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from edge import buffer_schema as storage
 from edge import outbox
+from edge.buffer_schema import SCHEMA_VERSION
 from edge.sqlite_lean import sqlite_utils
 from protocol import watermark
 from protocol.vocabulary import ArchiveKind
-from protocol.wire import EPOCH_HEX, RESULT_STATES, SEVERITIES, ArchiveRecord, Batch
+from protocol.wire import EPOCH_HEX, RESULT_STATES, SEVERITIES, ArchiveRecord, Batch, decode_batch, pack_record
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,16 @@ class RadioPacket:
     error: str = ""
 
 
+_INSERT_RECORD = ("INSERT OR IGNORE INTO records (meter, channel, kind, period_start, part, nature, vals, nvals, "
+                  "quality, version, received_at, clock_offset_s, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _record_row(r: ArchiveRecord, part: int, clock_offset_s: float) -> tuple:
+    values = {k: float(v) for k, v in r.values.items()}
+    return (r.meter, r.channel, r.kind.value, r.period_start, part, r.nature.value, json.dumps(values), len(values),
+            r.quality, r.version, float(r.received_at), clock_offset_s, pack_record(r))
+
+
 class Buffer:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,24 +121,27 @@ class Buffer:
         return epoch
 
     def _migrate(self) -> None:
-        """Create the tables, and bring a buffer of an older version up to date (columns added,
-        nothing rewritten: batches made before contents existed carry archive values)."""
+        """Create the tables, or bring a buffer of an older schema version up to date, in one
+        transaction (``PRAGMA user_version`` says which steps a file has had; edge/storage.py)."""
         names = set(self.db.table_names())
         self._existing = bool(names)  # a buffer of an earlier version: say what changes
-        if "archive" not in names:
-            self.db.table("archive").create(
-                {"meter": str, "channel": int, "kind": str, "parameter": str, "period_start": int, "nature": str,
-                 "value": float, "quality": int, "version": int, "received_at": float, "clock_offset_s": float,
-                 "batch": int},
-                pk=("meter", "channel", "kind", "parameter", "period_start"), not_null={"value"})
-        # the outbox walks unbatched values in period order (a partial index: building a batch only
-        # removes its values from it) and finds a batch's values by the other one (earlier versions
-        # had one index on (batch, period ...): every batch moved each value within it)
-        self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_unbatched "
-                        "ON archive (period_start, meter, channel, kind) WHERE batch IS NULL")
-        self.db.execute("CREATE INDEX IF NOT EXISTS idx_archive_batched ON archive (batch) WHERE batch IS NOT NULL")
-        self.db.execute("DROP INDEX IF EXISTS idx_archive_outbox")
-        self.db.execute("DROP INDEX IF EXISTS idx_archive_batch")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self.db.conn.close()
+            raise RuntimeError(f"buffer {self.path}: schema version {version} is newer than this edge's "
+                               f"{SCHEMA_VERSION}; run the newer edge, or move the file aside to start a new buffer")
+        if version < SCHEMA_VERSION:
+            with self.tx():
+                self._migrate_tables(names)
+                storage.migrate(self.db.conn, version)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self._existing and version < SCHEMA_VERSION:
+                log.info("event=buffer_migrated path=%s from_version=%d to_version=%d", self.path, version,
+                         SCHEMA_VERSION)
+
+    def _migrate_tables(self, names: set[str]) -> None:
+        """Version 1: the tables of every buffer before schema versions (columns added to older
+        ones, nothing rewritten: batches made before contents existed carry archive values)."""
         if "batches" not in names:
             self.db.table("batches").create({"seq": int, "state": str, "records": int, "created_at": float,
                                              "published_at": float}, pk="seq")
@@ -247,15 +262,33 @@ class Buffer:
         return self.write(do)
 
     def insert_values(self, records: Iterable[ArchiveRecord], clock_offset_s: float = 0.0) -> int:
-        """Insert records inside the caller's transaction; returns how many new values were stored."""
-        rows = [(r.meter, r.channel, r.kind.value, p, r.period_start, r.nature.value, v, r.quality, r.version,
-                 r.received_at, clock_offset_s)
-                for r in records for p, v in r.values.items()]
-        before = self.db.conn.total_changes
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO archive (meter, channel, kind, parameter, period_start, nature, value, quality, "
-            "version, received_at, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return self.db.conn.total_changes - before
+        """Insert records inside the caller's transaction; returns how many new values were stored.
+        A record whose key is stored adds only the parameters the stored one lacks (a row of its own)."""
+        records = [r for r in records if r.values]
+        rows = [_record_row(r, 0, clock_offset_s) for r in records]
+        conn = self.db.conn
+        conn.execute("SAVEPOINT insert_values")
+        before = conn.total_changes
+        conn.executemany(_INSERT_RECORD, rows)
+        if conn.total_changes - before == len(rows):  # no key was there: the usual case
+            conn.execute("RELEASE insert_values")
+            return sum(row[7] for row in rows)
+        conn.execute("ROLLBACK TO insert_values")  # some were: record by record, parameter by parameter
+        added = 0
+        for r in records:
+            have: set[str] = set()
+            parts = -1
+            for part, vals in conn.execute("SELECT part, vals FROM records WHERE meter = ? AND channel = ? AND "
+                                           "kind = ? AND period_start = ?",
+                                           [r.meter, r.channel, r.kind.value, r.period_start]):
+                have.update(json.loads(vals))
+                parts = max(parts, part)
+            new = {k: v for k, v in r.values.items() if k not in have}
+            if new:
+                conn.execute(_INSERT_RECORD, _record_row(replace(r, values=new), parts + 1, clock_offset_s))
+                added += len(new)
+        conn.execute("RELEASE insert_values")
+        return added
 
     def cursor(self, meter: str, kind: ArchiveKind) -> int | None:
         row = self.db.execute("SELECT last_period FROM cursors WHERE meter = ? AND kind = ?",
@@ -349,9 +382,17 @@ class Buffer:
                      time_zone: str = "UTC") -> list[Batch]:
         """Up to ``count`` batches to publish, in one transaction: pending ones first (oldest
         first, except the seqs in ``skip``, already in flight), then new ones when ``new``, by
-        content: command results, archive values, lost periods and events, radio packets."""
-        return self.write(lambda: outbox.next_batches(self.db, count, max_records, site, skip, new, time_zone,
-                                                      self.epoch))
+        content: command results, archive values, lost periods and events, radio packets. Each
+        is what the cloud will read: the batch decoded from the very bytes ``next_outgoing`` sends."""
+        return [decode_batch(out.encoded.data)
+                for out in self.next_outgoing(count, max_records, site, skip, new, time_zone)]
+
+    def next_outgoing(self, count: int, max_records: int, site: str, skip: Collection[int] = (), new: bool = True,
+                      time_zone: str = "UTC") -> list[outbox.Outgoing]:
+        """``next_batches`` as the sync publishes them: encoded, archive records spliced from
+        their stored bytes."""
+        return self.write(lambda: outbox.next_outgoing(self.db, count, max_records, site, skip, new, time_zone,
+                                                       self.epoch))
 
     def mark_published(self, seq: int) -> None:
         self.mark_published_many([seq])
@@ -419,12 +460,18 @@ class Buffer:
 
     def stats(self) -> dict[str, object]:
         counts = dict(self.db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
-        unbatched = self.db.execute("SELECT count(*) FROM archive WHERE batch IS NULL").fetchone()[0]
-        oldest, unsynced = self.db.execute(
-            "SELECT min(a.received_at), count(*) FROM archive a LEFT JOIN batches b ON b.seq = a.batch "
-            "WHERE a.batch IS NULL OR b.state != ?", [STORED]).fetchone()
+        mark = outbox.archive_mark(self.db)
+        unbatched, oldest = self.db.execute("SELECT coalesce(sum(nvals), 0), min(received_at) FROM records "
+                                            "WHERE id > ?", [mark]).fetchone()
+        # unsynced: the unbatched records and those in the ranges of batches not confirmed stored
+        in_flight, oldest_sent = self.db.execute(
+            "SELECT coalesce(sum(r.nvals), 0), min(r.received_at) FROM batches b JOIN records r "
+            "ON r.id BETWEEN b.first_row AND b.last_row WHERE b.content = 'archive' AND b.state != ?",
+            [STORED]).fetchone()
+        oldest = min((t for t in (oldest, oldest_sent) if t is not None), default=None)
+        values = self.db.execute("SELECT coalesce(sum(nvals), 0) FROM records").fetchone()[0]
         out: dict[str, object] = {
-            "values": self.db["archive"].count, "unbatched_values": unbatched, "unsynced_values": unsynced,
+            "values": values, "unbatched_values": unbatched, "unsynced_values": unbatched + in_flight,
             "batches": json.dumps(counts, sort_keys=True), "oldest_unsynced_received_at": oldest,
             "radio_packets": self.db["radio"].count, "rejects": self.db["rejects"].count}
         for table in ("events", "lost", "radio", "results"):

@@ -1,15 +1,18 @@
 """The edge outbox: builds the numbered wire batches from the buffer's tables (edge/buffer.py).
 
 Every batch carries one kind of content, recorded in ``batches.content``: command results
-(``result``, small and urgent, built first), archive values (``archive``), lost periods with
-events (``event``), LoRa radio packets (``radio``). A row joins a batch by its ``batch``
-column when the batch is built; a pending batch is rebuilt from its rows with the same seq, so
-a re-send carries the same content. All contents share one sequence per site, so the cloud's
-stored watermark covers every table. A batch carries the epoch of the buffer that built it
-(``batches.epoch``; NULL for a batch built before the buffer had one, sent as before epochs)
-and, once JetStream acknowledged it, the digest of what was sent (``batches.digest``). New
-seqs start above both the highest local seq and the highest seq the cloud has shown
-(``meta.seq_floor``). Functions here run inside the buffer's transaction.
+(``result``, small and urgent, built first), archive records (``archive``), lost periods with
+events (``event``), LoRa radio packets (``radio``). Archive records are an append-only log
+(``records``, edge/buffer_schema.py): an archive batch is the range of record ids
+``first_row``..``last_row`` after ``meta.archive_mark``, built by one sequential read that
+splices each record's stored wire bytes, and one ``batches`` row; no record row is written. A
+row of the other tables joins a batch by its ``batch`` column. A pending batch is rebuilt from
+its range or rows with the same seq, so a re-send carries the same content. All contents share
+one sequence per site, so the cloud's stored watermark covers every table. A batch carries the
+epoch of the buffer that built it (``batches.epoch``; NULL for a batch built before the buffer
+had one, sent as before epochs) and, once JetStream acknowledged it, the digest of what was sent
+(``batches.digest``). New seqs start above both the highest local seq and the highest seq the
+cloud has shown (``meta.seq_floor``). Functions here run inside the buffer's transaction.
 """
 
 from __future__ import annotations
@@ -17,15 +20,27 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
-from itertools import groupby
-from operator import itemgetter
+from dataclasses import dataclass, replace
 from typing import Any
 
+import msgpack
+
 from edge.sqlite_lean import sqlite_utils
+from protocol import subjects
 from protocol.periods import from_device_seconds, local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature
-from protocol.wire import ArchiveRecord, Batch, CommandResult, DeviceEvent, LostPeriod, RadioRecord
+from protocol.wire import (
+    ArchiveRecord,
+    Batch,
+    CommandResult,
+    DeviceEvent,
+    Encoded,
+    LostPeriod,
+    RadioRecord,
+    encode,
+    encode_packed,
+    packed_array,
+)
 
 PENDING, PUBLISHED, STORED = "pending", "published", "stored"
 ARCHIVE, EVENT, RADIO, RESULT = "archive", "event", "radio", "result"
@@ -36,37 +51,57 @@ WARNING_KINDS = frozenset({"periods_lost", "period_lost", "unsynced_evicted", "d
                            "clock_set", "clock_corrected", "values_evicted", "batches_renumbered"})
 _KINDS = {k.value: k for k in ArchiveKind}
 _NATURES = {n.value: n for n in Nature}
-_ARCHIVE_COLUMNS = "period_start, meter, channel, kind, parameter, value, nature, quality, version, received_at"
-_KEY, _VALUE = itemgetter(0, 1, 2, 3), itemgetter(4, 5)
-_ARCHIVE_ORDER = "ORDER BY period_start, meter, channel, kind, rowid"  # idx_archive_unbatched has this order
 
 
-def next_batches(db: sqlite_utils.Database, count: int, max_records: int, site: str, skip: Collection[int],
-                 new: bool, time_zone: str, epoch: str) -> list[Batch]:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A batch ready to publish: its seq, its content kind and its bytes (protocol.wire.Encoded)."""
+
+    seq: int
+    content: str
+    encoded: Encoded
+
+
+def next_outgoing(db: sqlite_utils.Database, count: int, max_records: int, site: str, skip: Collection[int],
+                  new: bool, time_zone: str, epoch: str) -> list[Outgoing]:
     if max_records < 1:
         raise ValueError(f"batch_max_records must be at least 1, got {max_records}")
-    out: list[Batch] = []
+    out: list[Outgoing] = []
     skipped = sorted(skip)
     marks = ",".join("?" * len(skipped))
-    for seq, created, content, batch_epoch in db.execute(
-            f"SELECT seq, created_at, content, epoch FROM batches WHERE state = ? AND seq NOT IN ({marks}) "  # noqa: S608
-            "ORDER BY seq LIMIT ?", [PENDING, *skipped, count]).fetchall():
-        out.append(replace(_rebuild(db, site, seq, created, content, time_zone), epoch=batch_epoch or ""))
+    for seq, created, content, batch_epoch, first, last in db.execute(
+            "SELECT seq, created_at, content, epoch, first_row, last_row FROM batches "  # noqa: S608
+            f"WHERE state = ? AND seq NOT IN ({marks}) ORDER BY seq LIMIT ?", [PENDING, *skipped, count]).fetchall():
+        if content == ARCHIVE:
+            out.append(_archive_range(db, site, seq, created, batch_epoch or "", first, last))
+        else:
+            batch = replace(_rebuild(db, site, seq, created, content, time_zone), epoch=batch_epoch or "")
+            out.append(Outgoing(seq, content, encode(batch)))
     if not new:
         return out
     seq = next_seq(db)
     for content in CONTENTS:
         while len(out) < count:
             created = time.time()
-            batch = _BUILD[content](db, site, seq, created, max_records, time_zone)
-            if batch is None:
+            made = (_new_archive(db, site, seq, created, max_records, epoch) if content == ARCHIVE
+                    else _new_other(db, content, site, seq, created, max_records, time_zone, epoch))
+            if made is None:
                 break
-            items = len(batch.records) + len(batch.events) + len(batch.lost) + len(batch.radio) + len(batch.results)
-            db.execute("INSERT INTO batches (seq, state, records, created_at, published_at, content, epoch) "
-                       "VALUES (?, ?, ?, ?, NULL, ?, ?)", [seq, PENDING, items, created, content, epoch])
-            out.append(replace(batch, epoch=epoch))
+            out.append(made)
             seq += 1
     return out
+
+
+def _new_other(db: sqlite_utils.Database, content: str, site: str, seq: int, created: float, limit: int,
+               time_zone: str, epoch: str) -> Outgoing | None:
+    """A new batch of command results, events with lost periods, or radio packets."""
+    batch = _BUILD[content](db, site, seq, created, limit, time_zone)
+    if batch is None:
+        return None
+    items = len(batch.events) + len(batch.lost) + len(batch.radio) + len(batch.results)
+    db.execute("INSERT INTO batches (seq, state, records, created_at, published_at, content, epoch) "
+               "VALUES (?, ?, ?, ?, NULL, ?, ?)", [seq, PENDING, items, created, content, epoch])
+    return Outgoing(seq, content, encode(replace(batch, epoch=epoch)))
 
 
 def next_seq(db: sqlite_utils.Database) -> int:
@@ -76,12 +111,12 @@ def next_seq(db: sqlite_utils.Database) -> int:
 
 
 def renumber(db: sqlite_utils.Database, seqs: Sequence[int], first: int) -> list[tuple[int, int]]:
-    """Move the batches ``seqs`` (not stored), with their rows of every table, to ``first``,
-    ``first + 1`` … in their order, as pending: they are sent again under their new seqs, with the
-    same content. Returns (old, new) pairs."""
+    """Move the batches ``seqs`` (not stored), with their rows, to ``first``, ``first + 1`` … in
+    their order, as pending: they are sent again under their new seqs, with the same content. An
+    archive batch is a range of records: only its batches row moves."""
     moves = list(zip(sorted(seqs), range(first, first + len(seqs)), strict=True))
     for old, new in moves:
-        for table in ("archive", "events", "lost", "radio", "results"):
+        for table in ("events", "lost", "radio", "results"):
             db.execute(f"UPDATE {table} SET batch = ? WHERE batch = ?", [new, old])  # noqa: S608
         db.execute("UPDATE batches SET seq = ?, state = ?, published_at = NULL WHERE seq = ? AND state != ?",
                    [new, PENDING, old, STORED])
@@ -98,11 +133,12 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
                [key, value])
 
 
+def archive_mark(db: sqlite_utils.Database) -> int:
+    """The highest record id in a batch: records above it are not batched yet."""
+    return int(get_meta(db, "archive_mark") or 0)
+
+
 def _rebuild(db: sqlite_utils.Database, site: str, seq: int, created: float, content: str, time_zone: str) -> Batch:
-    if content == ARCHIVE:
-        records, _ = _archive_records(db.execute(
-            f"SELECT {_ARCHIVE_COLUMNS} FROM archive WHERE batch = ? {_ARCHIVE_ORDER}", [seq]), None)  # noqa: S608
-        return Batch(site=site, seq=seq, records=records, created_at=created)
     if content == EVENT:
         lost = _lost(db.execute("SELECT meter, kind, period, reason, at FROM lost WHERE batch = ? ORDER BY at, rowid",
                                 [seq]), time_zone)
@@ -119,40 +155,42 @@ def _rebuild(db: sqlite_utils.Database, site: str, seq: int, created: float, con
     raise ValueError(f"batches.content: unknown content {content!r} of batch {seq}")
 
 
-# --- archive values ----------------------------------------------------------------------
-def _archive_records(rows: Any, limit: int | None) -> tuple[tuple[ArchiveRecord, ...], tuple | None]:
-    """Group value rows (in key order) into records, at most ``limit``; returns them and the last key."""
-    records: list[ArchiveRecord] = []
-    key: tuple | None = None
-    kinds, natures = _KINDS, _NATURES
-    for key, group in groupby(rows, _KEY):
-        if limit is not None and len(records) == limit:
-            break
-        first = next(group)
-        values = {first[4]: first[5]}
-        values.update(map(_VALUE, group))  # noqa: B031 (the rest of the group, once)
-        records.append(ArchiveRecord(meter=key[1], channel=key[2], kind=kinds[key[3]], nature=natures[first[6]],
-                                     period_start=key[0], values=values, quality=first[7], version=first[8],
-                                     received_at=first[9]))
-    rows.close()
-    return tuple(records), (_record_key(records[-1]) if records else None)
+# --- archive records: a batch is a range of record ids -------------------------------------
+def _archive_range(db: sqlite_utils.Database, site: str, seq: int, created: float, epoch: str, first: int,
+                   last: int) -> Outgoing:
+    """A pending archive batch again: the records of its range as they were stored (those evicted
+    since are gone from it)."""
+    wires = [w for (w,) in db.execute("SELECT wire FROM records WHERE id BETWEEN ? AND ? ORDER BY id",
+                                      [first, last])]
+    if epoch:
+        return Outgoing(seq, ARCHIVE, encode_packed(site, seq, epoch, created, {"records": packed_array(wires)},
+                                                    subjects.archive_subject(site)))
+    # a batch built before the buffer had an epoch goes out as it was first sent (version 1)
+    records = tuple(_unpack_record(w) for w in wires)
+    return Outgoing(seq, ARCHIVE, encode(Batch(site=site, seq=seq, records=records, created_at=created)))
 
 
-def _record_key(r: ArchiveRecord) -> tuple:
-    return (r.period_start, r.meter, r.channel, r.kind.value)
+def _unpack_record(wire: bytes) -> ArchiveRecord:
+    meter, channel, kind, nature, start, values, quality, version, received_at = msgpack.unpackb(wire)
+    return ArchiveRecord(meter, channel, _KINDS[kind], _NATURES[nature], start, values, quality, version, received_at)
 
 
 def _new_archive(db: sqlite_utils.Database, site: str, seq: int, created: float, limit: int,
-                 _tz: str) -> Batch | None:
-    # one walk of idx_archive_unbatched, stopped after ``limit`` keys; every value of a key joins the
-    # same batch: the range update takes all unbatched rows up to the last key
-    records, last = _archive_records(db.execute(
-        f"SELECT {_ARCHIVE_COLUMNS} FROM archive WHERE batch IS NULL {_ARCHIVE_ORDER}"), limit)  # noqa: S608
-    if last is None:
+                 epoch: str) -> Outgoing | None:
+    """The next ``limit`` records after the mark, in arrival order: one sequential read, one
+    batches row, the mark moved; no record row is written."""
+    mark = archive_mark(db)
+    rows = db.execute("SELECT id, wire FROM records WHERE id > ? ORDER BY id LIMIT ?", [mark, limit]).fetchall()
+    if not rows:
         return None
-    db.execute("UPDATE archive SET batch = ? WHERE batch IS NULL AND (period_start, meter, channel, kind) "
-               "<= (?, ?, ?, ?)", [seq, *last])
-    return Batch(site=site, seq=seq, records=records, created_at=created)
+    first, last = rows[0][0], rows[-1][0]
+    db.execute("INSERT INTO batches (seq, state, records, created_at, published_at, content, epoch, first_row, "
+               "last_row) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+               [seq, PENDING, len(rows), created, ARCHIVE, epoch, first, last])
+    set_meta(db, "archive_mark", str(last))
+    section = packed_array([w for _, w in rows])
+    return Outgoing(seq, ARCHIVE, encode_packed(site, seq, epoch, created, {"records": section},
+                                                subjects.archive_subject(site)))
 
 
 # --- lost periods and events ---------------------------------------------------------------
@@ -229,6 +267,6 @@ def _by_id(table: str, columns: str, make: Callable[[Any], tuple], field: str) -
 
 
 _BUILD: dict[str, Callable[..., Batch | None]] = {
-    ARCHIVE: _new_archive, EVENT: _new_events, RADIO: _by_id("radio", _RADIO_COLUMNS, _radio, "radio"),
+    EVENT: _new_events, RADIO: _by_id("radio", _RADIO_COLUMNS, _radio, "radio"),
     RESULT: _by_id("results", _RESULT_COLUMNS, _results, "results"),
 }

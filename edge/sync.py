@@ -32,7 +32,6 @@ from nats.js.kv import KeyValue
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, nats_options
 from protocol import subjects, watermark
-from protocol.wire import encode
 
 log = logging.getLogger(__name__)
 _PUBLISH_ERRORS = (NatsTimeout, NoStreamResponseError, JetStreamError, ConnectionClosedError,
@@ -126,11 +125,11 @@ class Sync:
                 try:
                     if len(flight) <= self.window // 2:  # refill in bulk: fewer, larger transactions
                         self.backpressure = self.buffer.unconfirmed_batches() >= cfg.max_unconfirmed_batches
-                        batches = self.buffer.next_batches(self.window - len(flight), cfg.batch_max_records,
-                                                           cfg.site, skip=flight.keys(), new=not self.backpressure,
-                                                           time_zone=cfg.time_zone)
+                        batches = self.buffer.next_outgoing(self.window - len(flight), cfg.batch_max_records,
+                                                            cfg.site, skip=flight.keys(), new=not self.backpressure,
+                                                            time_zone=cfg.time_zone)
                         for batch in batches:
-                            out = encode(batch)
+                            out = batch.encoded
                             future = await js.publish_async(out.subject, out.data, headers={"Nats-Msg-Id": out.msg_id})
                             flight[batch.seq] = (future, time.monotonic(), out.digest)
                             sent += 1

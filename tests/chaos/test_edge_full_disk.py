@@ -108,7 +108,7 @@ async def test_a_disk_that_fills_up_under_the_agent_stops_nothing_and_loses_noth
         agent = EdgeAgent(config)
         db = agent.buffer.db
         pages = db.execute("PRAGMA page_count").fetchone()[0]
-        db.execute(f"PRAGMA max_page_count = {pages + 30}")  # the disk has room for 30 more pages (~4 days)
+        db.execute(f"PRAGMA max_page_count = {pages + 16}")  # the disk has room for 16 more pages (~4 days)
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
 
