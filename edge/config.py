@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.nats_auth import connect_options
+from protocol import watermark
 from protocol.meters import MeterSpec, check_unique, meter_list
 from protocol.meters import catalogue_depth_days as catalogue_depth_days  # re-exported for the drivers
 from protocol.periods import zone
@@ -38,7 +39,10 @@ class EdgeConfig:
     poll_interval_s: float = 1.0
     max_periods_per_poll: int = 24
     batch_max_records: int = 500
-    max_unconfirmed_batches: int = 2000  # backpressure: no new batch while this many await the cloud's store
+    # backpressure: no new batch while this many await the cloud's store; at most the cloud's
+    # listing window (protocol.watermark.WINDOW), or a batch the cloud stored could fall below the
+    # listing before the edge reads it and be sent again under a new seq
+    max_unconfirmed_batches: int = 1000
     status_host: str = "127.0.0.1"  # local HTTP status endpoint (GET /status)
     status_port: int = 8081  # 0 = no status endpoint
     disk_budget_bytes: int = 1 << 30  # data pages of the buffer; warnings at 80 % and 95 %
@@ -90,6 +94,9 @@ class EdgeConfig:
             raise ValueError(f"command_workers must be at least 1, got {self.command_workers}")
         if self.batch_max_records < 1 or self.max_unconfirmed_batches < 1:
             raise ValueError("batch_max_records and max_unconfirmed_batches must be at least 1")
+        if self.max_unconfirmed_batches > watermark.WINDOW:
+            raise ValueError(f"max_unconfirmed_batches must be at most {watermark.WINDOW} (the batches the cloud "
+                             f"lists below its highest seq), got {self.max_unconfirmed_batches}")
 
 
 def nats_options(config: EdgeConfig, name: str, **callbacks: Callable[..., Any]) -> dict[str, Any]:
