@@ -404,8 +404,9 @@ class Buffer:
             now = time.time()
             digests = seqs if isinstance(seqs, Mapping) else dict.fromkeys(seqs)
             self.write(lambda: self.db.conn.executemany(
-                "UPDATE batches SET state = ?, published_at = ?, digest = coalesce(?, digest) "
-                "WHERE seq = ? AND state = ?", [(PUBLISHED, now, d, seq, PENDING) for seq, d in digests.items()]))
+                "UPDATE batches SET state = ?, published_at = ?, digest = coalesce(?, digest) "  # noqa: S608
+                f"WHERE seq = ? AND {outbox.state_clause(PUBLISHED)}",
+                [(PUBLISHED, now, d, seq) for seq, d in digests.items()]))
 
     def unconfirmed_batches(self) -> int:
         """Batches published but not yet confirmed stored by the cloud (for backpressure)."""
@@ -434,7 +435,8 @@ class Buffer:
                     confirmed.append(seq)
                 elif verdict == watermark.OTHER:
                     moved.append(seq)
-            self.db.conn.executemany("UPDATE batches SET state = ? WHERE seq = ?", [(STORED, s) for s in confirmed])
+            self.db.conn.executemany(f"UPDATE batches SET state = ? WHERE seq = ? AND {outbox.state_clause(STORED)}",  # noqa: S608
+                                     [(STORED, s) for s in confirmed])
             if state.top > int(outbox.get_meta(self.db, "seq_floor") or 0):
                 outbox.set_meta(self.db, "seq_floor", str(state.top))
             if moved:
@@ -449,12 +451,13 @@ class Buffer:
     def mark_stored_upto(self, watermark: int) -> int:
         """Take every batch up to ``watermark`` as stored, whatever the cloud holds (a test's
         shortcut for a cloud that confirmed everything); returns how many it marked."""
-        return self.write(lambda: self.db.execute("UPDATE batches SET state = ? WHERE seq <= ? AND state != ?",
-                                                  [STORED, watermark, STORED]).rowcount)
+        return self.write(lambda: self.db.execute(
+            f"UPDATE batches SET state = ? WHERE seq <= ? AND {outbox.state_clause(STORED)}",  # noqa: S608
+            [STORED, watermark]).rowcount)
 
     def requeue_unconfirmed(self, older_than_s: float) -> int:
         """Published batches the cloud has not confirmed in time go back to pending (same seq)."""
-        return self.write(lambda: self.db.execute(
+        return self.write(lambda: self.db.execute(  # TRANSITIONS (published, pending)
             "UPDATE batches SET state = ? WHERE state = ? AND published_at < ?",
             [PENDING, PUBLISHED, time.time() - older_than_s]).rowcount)
 

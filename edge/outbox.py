@@ -43,6 +43,29 @@ from protocol.wire import (
 )
 
 PENDING, PUBLISHED, STORED = "pending", "published", "stored"
+# The life cycle of a batch, every allowed change of state and why; edge/buffer.py changes a
+# batch's state only through ``from_states``, so a stored batch never moves again.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (PENDING, PUBLISHED): "JetStream acknowledged it; the digest of what was sent is kept",
+    (PUBLISHED, PENDING): "the cloud did not confirm it in time: sent again under the same seq, or renumbered "
+                          "because the cloud holds another batch under its seq",
+    (PENDING, PENDING): "renumbered above the cloud's highest seq before it was published",
+    (PENDING, STORED): "the cloud lists it (an earlier send of it was stored; its acknowledgement was lost)",
+    (PUBLISHED, STORED): "the cloud lists it under its seq: this buffer's epoch and the digest sent",
+}
+
+
+def from_states(to: str) -> tuple[str, ...]:
+    """The states a batch may move to ``to`` from (TRANSITIONS)."""
+    sources = tuple(a for a, b in TRANSITIONS if b == to)
+    if not sources:
+        raise ValueError(f"no batch moves to state {to!r}; states: {PENDING}, {PUBLISHED}, {STORED}")
+    return sources
+
+
+def state_clause(to: str) -> str:
+    """``state IN (...)``: the batches that may move to ``to``."""
+    return "state IN (" + ", ".join(f"'{s}'" for s in from_states(to)) + ")"
 ARCHIVE, EVENT, RADIO, RESULT = "archive", "event", "radio", "result"
 CONTENTS = (RESULT, ARCHIVE, EVENT, RADIO)  # the order new batches are built in
 TABLES = {ARCHIVE: ("archive",), EVENT: ("lost", "events"), RADIO: ("radio",), RESULT: ("results",)}
@@ -118,8 +141,8 @@ def renumber(db: sqlite_utils.Database, seqs: Sequence[int], first: int) -> list
     for old, new in moves:
         for table in ("events", "lost", "radio", "results"):
             db.execute(f"UPDATE {table} SET batch = ? WHERE batch = ?", [new, old])  # noqa: S608
-        db.execute("UPDATE batches SET seq = ?, state = ?, published_at = NULL WHERE seq = ? AND state != ?",
-                   [new, PENDING, old, STORED])
+        db.execute(f"UPDATE batches SET seq = ?, state = ?, published_at = NULL WHERE seq = ? "  # noqa: S608
+                   f"AND {state_clause(PENDING)}", [new, PENDING, old])
     return moves
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.buffer import Buffer
+from edge import outbox
+from edge.buffer import PENDING, PUBLISHED, STORED, Buffer
 from edge.buffer_schema import SCHEMA_VERSION
+from protocol import watermark
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, decode_batch, encode
 
@@ -85,3 +87,22 @@ def test_the_schema_version_is_kept_and_a_newer_file_is_refused(tmp_path: Path) 
     conn.close()
     with pytest.raises(RuntimeError, match="schema version 3 is newer than this edge's 2"):
         Buffer(path)
+
+
+def test_a_stored_batch_never_moves_again(tmp_path: Path) -> None:
+    """The life cycle (edge/outbox.py TRANSITIONS): once the cloud confirmed a batch, neither a late
+    acknowledgement, nor a requeue, nor a watermark that no longer lists it changes it."""
+    buf = Buffer(tmp_path / "buffer.db")
+    buf.store([_record(0, {"Q": 1.0})])
+    (out,) = buf.next_outgoing(1, 10, "s")
+    buf.mark_published_many({1: out.encoded.digest})
+    assert buf.apply_cloud(watermark.build([(1, buf.epoch, out.encoded.digest)], 0)) == (1, 0)
+    buf.mark_published_many({1: "0" * 32})  # a late duplicate acknowledgement
+    assert buf.requeue_unconfirmed(-1.0) == 0
+    # a later watermark lists another buffer's batch under seq 1: a stored batch is not renumbered
+    assert buf.apply_cloud(watermark.build([(1, "00000000000000aa", "f" * 32)], 0)) == (0, 0)
+    assert buf.db.execute("SELECT seq, state, digest FROM batches").fetchall() == [(1, "stored", out.encoded.digest)]
+    assert outbox.from_states(STORED) == (PENDING, PUBLISHED)
+    with pytest.raises(ValueError, match="no batch moves to state 'lost'"):
+        outbox.from_states("lost")
+    buf.close()
