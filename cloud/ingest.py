@@ -6,7 +6,9 @@ one of them. Each section of a batch goes to its table - archive records to ``ar
 to ``device_events``, lost periods to ``lost_periods``, LoRa packets to ``radio_packets`` - and
 command results to the ``on_results`` hook. The batches of one fetch go in one insert per
 table, and their sync audit rows in one more; a message is acknowledged only after its rows,
-the hook and its sync audit row are done (tables fsync after insert).
+the hook and its sync audit row are done (tables fsync after insert). Archive records go column
+by column from the decoding to the insert (protocol.wire.decode_batch_columns, one Arrow insert
+per fetch), never one object per value.
 
 A batch is (site, epoch, seq, digest) (protocol/wire.py, version 3; a batch of an edge before
 epochs is (site, seq)). A seq is taken only by a batch whose content was checked against its
@@ -50,12 +52,12 @@ from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from cloud.ingest_rows import SYNC_COLUMNS, TABLES, archive_rows, out_of_range, table_rows
-from cloud.storage.clickhouse import ClickHouse
+from cloud.ingest_rows import SYNC_COLUMNS, TABLES, archive_columns, archive_rows, out_of_range, table_rows
+from cloud.storage.clickhouse import ArchiveColumns, ClickHouse
 from cloud.streams import DURABLE, connect, ensure_streams, widen_consumer
 from protocol import subjects, watermark
 from protocol.errors import DecodeError
-from protocol.wire import Batch, CommandResult, decode_batch, encode_batch
+from protocol.wire import Batch, CommandResult, RecordColumns, decode_batch_columns, encode_batch
 
 __all__ = ["DURABLE", "Ingest", "Outcome", "ResultsHookError", "archive_rows", "dead_letter", "ensure_streams"]
 
@@ -71,21 +73,23 @@ OnResults = Callable[[str, tuple[CommandResult, ...]], None]
 
 
 NEW, STORED, TAKEN = "new", "stored", "taken"  # what sync_batches says of a prepared batch
+NO_RECORDS = RecordColumns.of(())
 _CONTIGUOUS_SPAN = 100_000  # seqs read past the contiguous watermark per update
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A checked batch ready to store: the part that may be stored, its identity (epoch and
-    digest of the whole batch as sent; "" for a batch without an epoch), its rows per table, its
-    insert deduplication token, and what was dead-lettered of it."""
+    """A checked batch ready to store: the part that may be stored (``batch.records`` is empty:
+    its archive records are ``rows["archive"]``, column by column), its identity (epoch and digest
+    of the whole batch as sent; "" for a batch without an epoch), its rows per table, its insert
+    deduplication token, and what was dead-lettered of it."""
 
     batch: Batch
     epoch: str
     digest: str
     records: int  # records the batch carried (the audit counts them)
     token: str
-    rows: dict[str, list[tuple]]
+    rows: dict[str, ArchiveColumns | list[tuple]]  # by table: the archive's as ArchiveColumns, or []
     dead_letter_id: str | None = None
     reason: str | None = None
 
@@ -351,7 +355,8 @@ class Ingest:
         """Decode and check a message; dead-letter what cannot be stored (an Outcome when nothing can)."""
         msg_id = headers.get("Nats-Msg-Id", "")
         try:
-            batch = decode_batch(data)  # a version 3 batch's digest is checked against its content here
+            # a version 3 batch's digest is checked against its content here; records come as columns
+            batch, records = decode_batch_columns(data)
         except DecodeError as exc:
             return await self._dead(subject, msg_id, f"{exc.field}: {exc.reason}", data, replay_of)
         if subjects.site_of_subject(subject) != batch.site:
@@ -365,26 +370,29 @@ class Ingest:
         if replay_of is not None:
             token = f"{token}|replay:{replay_of}"
 
-        def prepared(part: Batch, company: int, entry: str | None, reason: str | None) -> Prepared:
-            return Prepared(part, batch.epoch, batch.digest, len(batch.records), token, table_rows(part, company),
-                            entry, reason)
-        reason = out_of_range(batch)
+        def prepared(part: Batch, part_records: RecordColumns, company: int, entry: str | None,
+                     reason: str | None) -> Prepared:
+            rows: dict[str, ArchiveColumns | list[tuple]] = {
+                **table_rows(part, company), "archive": archive_columns(part, part_records, company)}
+            return Prepared(part, batch.epoch, batch.digest, len(records), token, rows, entry, reason)
+        reason = out_of_range(batch, records)
         if reason is not None:
             # the batch is what it says it is: it takes its seq, its payload waits in the dead letters
             if replay_of is not None:
                 return Outcome(0, batch.site, batch.seq, reason=reason)
             entry = await dead_letter(self.ch, subject, msg_id, reason, data)
-            return prepared(Batch(batch.site, batch.seq, (), batch.created_at, epoch=batch.epoch), 0, entry, reason)
-        kept, rejected, unknown = await self._registered(batch)
+            return prepared(Batch(batch.site, batch.seq, (), batch.created_at, epoch=batch.epoch), NO_RECORDS, 0,
+                            entry, reason)
+        kept, kept_records, rejected, unknown = await self._registered(batch, records)
         if rejected is None:
-            return prepared(kept, await self.meters.company(batch.site), None, None)
+            return prepared(kept, kept_records, await self.meters.company(batch.site), None, None)
         assert unknown is not None  # noqa: S101 - _registered gives a reason with what it rejects
-        if replay_of is not None and not _has_rows(kept):
+        if replay_of is not None and not (_has_rows(kept) or len(kept_records)):
             return Outcome(0, batch.site, batch.seq, reason=unknown)
         if replay_of is not None:
             unknown = f"{unknown} (left over by the replay of {replay_of})"
         entry = await dead_letter(self.ch, subject, msg_id, unknown, encode_batch(rejected))
-        return prepared(kept, await self.meters.company(batch.site), entry, unknown)
+        return prepared(kept, kept_records, await self.meters.company(batch.site), entry, unknown)
 
     async def _classify(self, prepared: Sequence[Prepared]) -> list[str]:
         """For each batch, in order: NEW (store its rows), STORED (stored before: no rows, the audit
@@ -443,7 +451,11 @@ class Ingest:
                 token = parts[0].token
             else:
                 token = "fetch:" + hashlib.sha256("\n".join(sorted(p.token for p in parts)).encode()).hexdigest()[:32]
-            await self.ch.insert(table, [row for p in parts for row in p.rows[table]], columns, dedup_token=token)
+            if table == "archive":  # column by column: no tuple per value
+                archive = ArchiveColumns.concat([p.rows[table] for p in parts])  # type: ignore[misc]
+                await self.ch.insert_archive_columns(archive, token)
+            else:
+                await self.ch.insert(table, [row for p in parts for row in p.rows[table]], columns, dedup_token=token)
 
     async def _finish(self, prepared: Prepared, replay_of: str | None) -> Outcome:
         """After the inserts: the command results hook, then the batch's sync audit row."""
@@ -462,31 +474,35 @@ class Ingest:
             self.stored += 1
         return Outcome(values, batch.site, batch.seq, prepared.dead_letter_id, prepared.reason, items)
 
-    async def _registered(self, batch: Batch) -> tuple[Batch, Batch | None, str | None]:
-        """(what may be stored, what names unregistered meters or None, the reason).
+    async def _registered(self, batch: Batch, records: RecordColumns
+                          ) -> tuple[Batch, RecordColumns, Batch | None, str | None]:
+        """(what may be stored: the batch and its archive records, what names unregistered meters
+        or None, the reason). ``batch`` carries its archive records as ``records`` only.
 
         Archive records, events of a meter (an edge event has meter "") and lost periods must
         name a meter the registry knows for the site; radio packets and command results need not.
         """
         events = tuple(e for e in batch.events if e.meter)
-        serials = {r.meter for r in batch.records} | {e.meter for e in events} | {x.meter for x in batch.lost}
+        sections = (("meter", set(records.meter)), ("events.meter", {e.meter for e in events}),
+                    ("lost.meter", {x.meter for x in batch.lost}))
+        serials = set().union(*(meters for _, meters in sections))
         if not serials:
-            return batch, None, None
+            return batch, records, None, None
         unknown = await self.meters.unknown(batch.site, serials)
         if not unknown:
-            return batch, None, None
-        sections = (("meter", batch.records), ("events.meter", events), ("lost.meter", batch.lost))
+            return batch, records, None, None
         reason = "; ".join(
-            f"{field}: {', '.join(sorted({i.meter for i in items} & unknown))} not registered for site {batch.site!r}"
-            for field, items in sections if {i.meter for i in items} & unknown)
-        bad = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter in unknown), batch.created_at,
+            f"{field}: {', '.join(sorted(meters & unknown))} not registered for site {batch.site!r}"
+            for field, meters in sections if meters & unknown)
+        known = [meter not in unknown for meter in records.meter]
+        bad = Batch(batch.site, batch.seq, records.select([not k for k in known]).records(), batch.created_at,
                     events=tuple(e for e in batch.events if e.meter in unknown),
                     lost=tuple(x for x in batch.lost if x.meter in unknown), epoch=batch.epoch)
-        kept = Batch(batch.site, batch.seq, tuple(r for r in batch.records if r.meter not in unknown),
-                     batch.created_at, events=tuple(e for e in batch.events if e.meter not in unknown),
+        kept = Batch(batch.site, batch.seq, (), batch.created_at,
+                     events=tuple(e for e in batch.events if e.meter not in unknown),
                      lost=tuple(x for x in batch.lost if x.meter not in unknown), radio=batch.radio,
                      results=batch.results, epoch=batch.epoch)
-        return kept, bad, reason
+        return kept, records.select(known), bad, reason
 
     async def _apply_results(self, site: str, results: tuple[CommandResult, ...]) -> None:
         assert self.on_results is not None  # noqa: S101 - checked by the caller

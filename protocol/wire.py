@@ -24,6 +24,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import chain, compress
 from typing import Any
 
 import msgpack
@@ -264,6 +265,16 @@ def encode_batch(batch: Batch) -> bytes:
 
 def decode_batch(data: bytes) -> Batch:
     """Decode and validate a batch; DecodeError names the first field that is wrong."""
+    batch, records = decode_batch_columns(data)
+    return Batch(site=batch.site, seq=batch.seq, records=records.records(), created_at=batch.created_at,
+                 events=batch.events, lost=batch.lost, radio=batch.radio, results=batch.results, epoch=batch.epoch,
+                 digest=batch.digest)
+
+
+def decode_batch_columns(data: bytes) -> tuple[Batch, RecordColumns]:
+    """Decode and validate a batch as ``decode_batch`` does, its archive records as columns: the
+    batch comes with ``records=()`` and its records are the RecordColumns. For the cloud ingest,
+    which stores the records column by column and need not build one ArchiveRecord per record."""
     try:
         doc = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (msgpack.UnpackException, ValueError) as exc:
@@ -289,13 +300,121 @@ def decode_batch(data: bytes) -> Batch:
                 raise DecodeError(key, "a version 1 batch carries archive records only")
             _typed(doc, key, list)
     epoch, digest = _identity(doc, version, data)
-    records = tuple(_decode_record(raw, f"records[{i}]") for i, raw in enumerate(raw_records))
+    records = _decode_records(raw_records)
     sections: dict[str, tuple] = {}
     for key, decode in (("events", _decode_event), ("lost", _decode_lost), ("radio", _decode_radio),
                         ("results", _decode_result)):
         if key in doc:
             sections[key] = tuple(decode(raw, f"{key}[{i}]") for i, raw in enumerate(doc[key]))
-    return Batch(site=site, seq=seq, records=records, created_at=created_at, epoch=epoch, digest=digest, **sections)
+    batch = Batch(site=site, seq=seq, records=(), created_at=created_at, epoch=epoch, digest=digest, **sections)
+    return batch, records
+
+
+_KINDS = {k.value: k for k in ArchiveKind}
+_NATURES = {n.value: n for n in Nature}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordColumns:
+    """Archive records column by column, checked as ``decode_batch`` checks them: kinds and
+    natures as their wire values, values and receive times as floats; ``parameters`` and
+    ``numbers`` are every record's value map flattened, in record order. The cloud ingest stores
+    a batch's records from these without building one ArchiveRecord (and one row) per record."""
+
+    meter: tuple[str, ...]
+    channel: tuple[int, ...]
+    kind: tuple[str, ...]
+    nature: tuple[str, ...]
+    period_start: tuple[int, ...]
+    values: tuple[dict[str, float], ...]
+    quality: tuple[int, ...]
+    version: tuple[int, ...]
+    received_at: tuple[float, ...]
+    parameters: list[str]
+    numbers: list[float]
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+    @classmethod
+    def of(cls, records: tuple[ArchiveRecord, ...] | list[ArchiveRecord]) -> RecordColumns:
+        """The columns of records built in memory (tests, and callers that hold ArchiveRecords)."""
+        if not records:
+            return cls((), (), (), (), (), (), (), (), (), [], [])
+        return cls._flattened(*zip(*((r.meter, r.channel, r.kind.value, r.nature.value, r.period_start, r.values,
+                                      r.quality, r.version, r.received_at) for r in records), strict=True))
+
+    @classmethod
+    def _flattened(cls, meter: tuple[Any, ...], channel: tuple[Any, ...], kind: tuple[Any, ...],
+                   nature: tuple[Any, ...], period_start: tuple[Any, ...], values: tuple[Any, ...],
+                   quality: tuple[Any, ...], version: tuple[Any, ...], received_at: tuple[Any, ...]) -> RecordColumns:
+        """The nine columns, with the value maps flattened into ``parameters`` and ``numbers``."""
+        return cls(meter, channel, kind, nature, period_start, values, quality, version, received_at,
+                   list(chain.from_iterable(values)), list(chain.from_iterable(map(dict.values, values))))
+
+    def columns(self) -> tuple[tuple[Any, ...], ...]:
+        """The nine columns in wire order (``_RECORD_FIELDS``)."""
+        return (self.meter, self.channel, self.kind, self.nature, self.period_start, self.values, self.quality,
+                self.version, self.received_at)
+
+    def records(self) -> tuple[ArchiveRecord, ...]:
+        return tuple(map(ArchiveRecord, self.meter, self.channel, map(_KINDS.__getitem__, self.kind),
+                         map(_NATURES.__getitem__, self.nature), self.period_start, self.values, self.quality,
+                         self.version, self.received_at))
+
+    def select(self, keep: list[bool]) -> RecordColumns:
+        """The records whose ``keep`` entry is true, in order."""
+        return RecordColumns._flattened(*(tuple(compress(column, keep)) for column in self.columns()))
+
+
+def _decode_records(raw_records: list[Any]) -> RecordColumns:
+    """The records section. Whole columns are checked at once (C-level set, min and sum over
+    each); only when a check fails are the records walked one by one, so the error names the
+    first bad field exactly as the per-record check always has."""
+    columns = _record_columns(raw_records)
+    if columns is not None:
+        return columns
+    records = [_decode_record(raw, f"records[{i}]") for i, raw in enumerate(raw_records)]
+    # every record passed: a column check is stricter than the records' (a sum of finite values
+    # that overflows): the records as checked one by one are right
+    return RecordColumns.of(records)
+
+
+def _record_columns(raw_records: list[Any]) -> RecordColumns | None:
+    """The records as columns if every column passes the checks of ``_decode_record``; None when
+    one fails (or when a check here is merely stricter, e.g. a sum of finite values overflows)."""
+    if not raw_records:
+        return RecordColumns.of(())
+    if set(map(type, raw_records)) != {list} or set(map(len, raw_records)) != {len(_RECORD_FIELDS)}:
+        return None
+    meter, channel, kind, nature, period_start, values, quality, version, received_at = zip(*raw_records, strict=True)
+    if set(map(type, meter)) != {str} or not all(meter):
+        return None
+    for column in (channel, period_start, quality, version):
+        if set(map(type, column)) != {int} or min(column) < 0:  # bool is a type of its own: refused
+            return None
+    for column, known in ((kind, _KINDS), (nature, _NATURES)):
+        if set(map(type, column)) != {str} or not known.keys() >= set(column):
+            return None
+    if set(map(type, values)) != {dict} or not all(values):
+        return None
+    parameters = list(chain.from_iterable(values))
+    if set(map(type, parameters)) != {str}:
+        return None
+    numbers = list(chain.from_iterable(map(dict.values, values)))
+    value_types = set(map(type, numbers))
+    if not value_types <= {float, int} or not math.isfinite(sum(numbers)):
+        return None  # a nan or an infinity makes the sum one too
+    if int in value_types:
+        values = tuple({code: float(value) for code, value in d.items()} for d in values)
+        numbers = list(map(float, numbers))
+    received_types = set(map(type, received_at))
+    if not received_types <= {float, int} or not math.isfinite(sum(received_at)):
+        return None
+    if int in received_types:
+        received_at = tuple(map(float, received_at))
+    return RecordColumns(meter, channel, kind, nature, period_start, values, quality, version, received_at,
+                         parameters, numbers)
 
 
 def _identity(doc: dict[str, Any], version: int, data: bytes) -> tuple[str, str]:

@@ -4,22 +4,31 @@
 chDB is blocking and allows one open data directory per process, so every call runs on one
 dedicated thread; async callers await it without blocking the event loop. Tables are created
 by the versioned migrations of cloud/storage/schema.py, rendered for one node or a cluster
-(docs/storage.md explains the keys). Tests: every integration test (chDB);
-tests/unit/test_clickhouse_schema.py (the DSN and the cluster DDL).
+(docs/storage.md explains the keys). The ingest inserts archive rows column by column as one
+Arrow record batch (``insert_archive_columns``), with the values and deduplication of the row
+insert. Tests: every integration test (chDB); tests/unit/test_clickhouse_schema.py (the DSN and
+the cluster DDL); tests/integration/test_ingest_columns.py, tests/unit/cloud/test_decimal_units.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import decimal
+import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -33,6 +42,53 @@ ARCHIVE_COLUMNS = (
 )
 # the largest magnitude the archive's Decimal64(6) value column holds with room to spare
 MAX_VALUE = 1e12
+VALUE_SCALE = 6  # the value column's decimals
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveColumns:
+    """Archive rows column by column, compact: the record columns hold one entry per record, and
+    record i is ``counts[i]`` rows whose parameters and values follow in ``parameter`` and
+    ``value``. Times are epoch seconds (``received_at`` is stored in milliseconds). Built by
+    cloud/ingest_rows.py; ``insert_archive_columns`` stores them without a tuple per row."""
+
+    company: Sequence[int]
+    site: Sequence[str]
+    meter: Sequence[str]
+    channel: Sequence[int]
+    kind: Sequence[str]
+    nature: Sequence[str]
+    period_start: Sequence[int]
+    quality: Sequence[int]
+    version: Sequence[int]
+    received_at: Sequence[float]
+    batch_seq: Sequence[int]
+    counts: Sequence[int]
+    parameter: Sequence[str]
+    value: Sequence[float]
+
+    def __len__(self) -> int:
+        """The number of rows (values)."""
+        return len(self.value)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ArchiveColumns]) -> ArchiveColumns:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(list(chain.from_iterable(getattr(p, name) for p in parts)) for name in cls.__slots__))
+
+    def rows(self) -> list[tuple]:
+        """The rows as tuples in ARCHIVE_COLUMNS order (received_at in ms), as ``insert_archive`` takes them."""
+        out = []
+        values = zip(self.parameter, self.value, strict=True)
+        for company, site, meter, channel, kind, nature, period_start, quality, version, received_at, seq, count in zip(
+                self.company, self.site, self.meter, self.channel, self.kind, self.nature, self.period_start,
+                self.quality, self.version, self.received_at, self.batch_seq, self.counts, strict=True):
+            for _ in range(count):
+                parameter, value = next(values)
+                out.append((company, site, meter, channel, kind, nature, parameter, period_start, value, quality,
+                            version, round(received_at * 1000), seq))
+        return out
 
 _WRITE = re.compile(r"^\s*(insert|alter|create|drop|truncate|rename|optimize|delete|update|grant|revoke|system|"
                     r"attach|detach|kill|set|use|exchange|undrop|backup|restore|move)\b", re.IGNORECASE)
@@ -135,11 +191,26 @@ class ClickHouse:
     # --- writes ----------------------------------------------------------------------
     def insert_archive_sync(self, rows: Sequence[Sequence[Any]], dedup_token: str) -> None:
         """Insert archive rows; a repeat of the same token is dropped by ClickHouse itself."""
+        value = ARCHIVE_COLUMNS.index("value")
+        units = decimal_units([row[value] for row in rows]).tolist()
+        rows = [(*row[:value], Decimal(u).scaleb(-VALUE_SCALE), *row[value + 1:])  # rounded, not truncated
+                for row, u in zip(rows, units, strict=True)]
         self.client.insert(f"{self.database}.archive", rows, column_names=ARCHIVE_COLUMNS,
                            settings={"insert_deduplication_token": dedup_token, "insert_deduplicate": 1})
 
     async def insert_archive(self, rows: Sequence[Sequence[Any]], dedup_token: str) -> None:
         await self._run(self.insert_archive_sync, rows, dedup_token)
+
+    def insert_archive_columns_sync(self, columns: ArchiveColumns, dedup_token: str) -> None:
+        """Insert archive rows given column by column (the ingest's path): one Arrow record batch,
+        which ClickHouse reads without a Python object per value; the same rows, values and
+        deduplication as ``insert_archive_sync``."""
+        self.client.raw_insert(f"{self.database}.archive", ARCHIVE_COLUMNS, archive_arrow(columns),
+                               settings={"insert_deduplication_token": dedup_token, "insert_deduplicate": 1},
+                               fmt="ArrowStream")
+
+    async def insert_archive_columns(self, columns: ArchiveColumns, dedup_token: str) -> None:
+        await self._run(self.insert_archive_columns_sync, columns, dedup_token)
 
     def insert_sync(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
                     settings: dict[str, Any] | None = None, dedup_token: str | None = None) -> None:
@@ -191,3 +262,87 @@ def _floats(rows: list[tuple], types: Sequence[Any]) -> list[tuple]:
                 values[i] = float(values[i])
         out.append(tuple(values))
     return out
+
+
+def archive_arrow(columns: ArchiveColumns) -> bytes:
+    """The rows as an Arrow IPC stream of one record batch, typed as the archive's columns."""
+    counts = np.asarray(columns.counts, dtype=np.int64)
+    rows = np.repeat(np.arange(len(counts)), counts)  # each row's record
+
+    def ints(values: Sequence[int], dtype: type, arrow: pa.DataType) -> pa.Array:
+        return _fixed(np.asarray(values, dtype=dtype).repeat(counts), arrow)
+
+    def texts(values: Sequence[str]) -> pa.Array:
+        return _texts(values, rows)
+
+    received_ms = np.rint(np.asarray(columns.received_at, dtype=np.float64) * 1000).astype(np.int64)
+    arrays = {
+        "company": ints(columns.company, np.uint32, pa.uint32()),
+        "site": texts(columns.site),
+        "meter": texts(columns.meter),
+        "channel": ints(columns.channel, np.uint16, pa.uint16()),
+        "kind": texts(columns.kind),
+        "nature": texts(columns.nature),
+        "parameter": _texts(columns.parameter),
+        "period_start": ints(columns.period_start, np.int64, pa.timestamp("s", tz="UTC")),
+        "value": _fixed(decimal_units(columns.value), pa.decimal64(18, VALUE_SCALE)),
+        "quality": ints(columns.quality, np.uint16, pa.uint16()),
+        "version": ints(columns.version, np.uint32, pa.uint32()),
+        "received_at": _fixed(received_ms.repeat(counts), pa.timestamp("ms", tz="UTC")),
+        "batch_seq": ints(columns.batch_seq, np.uint64, pa.uint64()),
+    }
+    table = pa.table([arrays[name] for name in ARCHIVE_COLUMNS], names=list(ARCHIVE_COLUMNS))
+    sink = io.BytesIO()
+    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _fixed(values: np.ndarray, arrow: pa.DataType) -> pa.Array:
+    """An Arrow array of a fixed-width type over a numpy array's buffer, as it is (``pa.array``
+    of anything first imports pandas, a third of a second on the first insert)."""
+    return pa.Array.from_buffers(arrow, len(values), [None, pa.py_buffer(np.ascontiguousarray(values))])
+
+
+def _texts(values: Sequence[str], rows: np.ndarray | None = None) -> pa.DictionaryArray:
+    """Strings as a dictionary array (ClickHouse reads it into String and LowCardinality columns
+    alike): each distinct string encoded once; ``rows`` picks the entry of each row."""
+    distinct = list(dict.fromkeys(values))
+    codes = dict(zip(distinct, range(len(distinct)), strict=True))
+    indices = np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
+    if rows is not None:
+        indices = indices[rows]
+    encoded = [text.encode() for text in distinct]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)), out=offsets[1:])
+    dictionary = pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets),
+                                                                   pa.py_buffer(b"".join(encoded))])
+    return pa.DictionaryArray.from_arrays(_fixed(indices, pa.int32()), dictionary)
+
+
+# below 2**26 a float's ulp is at most 2**-27, so x * 1e6 as a float lies within 1/128 of the
+# exact product: rint() finds the nearest count unless the product is close to a half
+_EXACT_BELOW = 2.0**26
+
+
+def decimal_units(values: Sequence[float]) -> np.ndarray:
+    """Each float as the integer count of 1e-6 the Decimal64(6) value column stores: the count
+    nearest to the float's shortest decimal form (an exact half to the even count). A value made
+    from a register (112,345,678 kcal * 1e-6 = 112.34567799999999) is stored as the register's
+    count, 112345678 (clickhouse-connect's row insert truncates, 112345677: a unit short).
+    Computed without a Decimal per value; magnitudes from 2**26 on and products near a half take
+    the Decimal way, one by one."""
+    x = np.asarray(values, dtype=np.float64)
+    product = x * float(10**VALUE_SCALE)
+    units = np.rint(product)
+    odd = np.abs(np.abs(product - np.trunc(product)) - 0.5) < 1 / 64
+    out = units.astype(np.int64)
+    for i in np.flatnonzero(odd | (np.abs(x) >= _EXACT_BELOW)):
+        out[i] = _units_of(float(x[i]))
+    return out
+
+
+def _units_of(x: float) -> int:
+    with decimal.localcontext() as context:
+        context.prec = 40
+        return int((Decimal(repr(x)).scaleb(VALUE_SCALE)).to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
