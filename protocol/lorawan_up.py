@@ -91,7 +91,10 @@ class Reading:
 
     @property
     def value(self) -> float:
-        return self.raw * PARAM_CODES[PARAM_NUMBERS[self.param]].scale
+        # divide by the unit count (1e-6 -> 1,000,000): the float nearest the decimal value, where
+        # a product with 1e-6 may land a unit of the last place off (112345678 * 1e-6)
+        scale = PARAM_CODES[PARAM_NUMBERS[self.param]].scale
+        return self.raw / round(1 / scale) if scale < 1 else self.raw * scale
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,12 @@ def test_golden_vectors(frame: up.Uplink, hexed: str) -> None:
 
 def test_values_in_domain_units() -> None:
     assert CURRENT.values() == {1: {"Q": 1.234567, "T1": -1.5}}
+    # a register in device units becomes the float nearest the decimal value: 112,345,678 kcal is
+    # 112.345678 Gcal (the product 112345678 * 1e-6 is 112.34567799999999, a unit of the last
+    # place short), 1,001 l is 1.001 m3 (1001 * 1e-3 = 1.0010000000000001), -1,234 is -12.34 degC
+    readings = [up.Reading(1, "Q", 112_345_678), up.Reading(1, "V1", 1_001), up.Reading(1, "T1", -1_234),
+                up.Reading(2, "N", 77)]
+    assert [repr(r.value) for r in readings] == ["112.345678", "1.001", "-12.34", "77.0"]
     assert PASSPORT.firmware_text == "1.3"
     assert up.FPORT_DATA == 4
 
