@@ -45,10 +45,10 @@ class EdgeAgent:
         except ValueError as exc:
             raise ConfigError("edge data", "meters.json", str(exc)) from exc
         self.config = replace(config, meters=meters)
-        self.buffer = Buffer(config.data_dir / "buffer.db")
+        self.buffer = Buffer(config.data_dir / "buffer.db", config.time_zone)
         self.sync = Sync(self.config, self.buffer)
         self.budget = DiskBudget(self.buffer, config.disk_budget_bytes)
-        self.gaps = GapBook(self.buffer, config.poll_interval_s, config.gap_backoff_max_s)
+        self.gaps = GapBook(self.buffer, config.poll_interval_s, config.gap_backoff_max_s, config.time_zone)
         self.drivers = DriverRegistry(self.config, self.buffer)
         for meter in meters:
             self.drivers.put(self.drivers.make(meter))

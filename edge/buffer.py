@@ -16,7 +16,10 @@ content kind (``CONTENTS``), all kinds share the one sequence. Eviction (edge/bu
 stored data first and unsynced data only when the disk budget is full, and every such loss is an
 ``events`` row. A write that finds the disk full (SQLITE_FULL) calls ``on_full`` (the budget's
 eviction) and is retried.
-Gaps and lost periods of polled meters live in ``gaps`` and ``lost`` (edge/gaps.py).
+Gaps and lost periods of polled meters live in ``gaps`` and ``lost`` (edge/gaps.py). Every time
+in the buffer is UTC epoch seconds (a period by its start); the drivers convert the devices'
+local clocks at their boundary. ``time_zone`` (the site's) is needed only to bring a buffer of
+schema version 2 or older, whose gap bookkeeping was in device local time, to UTC.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from edge import buffer_schema as storage
 from edge import outbox
 from edge.buffer_schema import SCHEMA_VERSION
 from edge.sqlite_lean import sqlite_utils
 from protocol import watermark
+from protocol.periods import zone
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import EPOCH_HEX, RESULT_STATES, SEVERITIES, ArchiveRecord, Batch, decode_batch, pack_record
 
@@ -93,9 +98,12 @@ def _record_row(r: ArchiveRecord, part: int, clock_offset_s: float) -> tuple:
 
 
 class Buffer:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, time_zone: str = "UTC") -> None:
+        """``time_zone``: the site's IANA zone (EdgeConfig.time_zone), the devices' local clock."""
+        tz = zone(time_zone)  # an unknown zone is refused before the file is touched
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.time_zone = time_zone
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -105,7 +113,7 @@ class Buffer:
         self.on_full: Callable[[BaseException], bool] | None = None
         self.full_errors = 0
         self._evicting = False
-        self._migrate()
+        self._migrate(tz)
         self.epoch = self._epoch()
 
     def _epoch(self) -> str:
@@ -120,9 +128,9 @@ class Buffer:
                          self._existing)
         return epoch
 
-    def _migrate(self) -> None:
+    def _migrate(self, tz: ZoneInfo) -> None:
         """Create the tables, or bring a buffer of an older schema version up to date, in one
-        transaction (``PRAGMA user_version`` says which steps a file has had; edge/storage.py)."""
+        transaction (``PRAGMA user_version`` says which steps a file has had; edge/buffer_schema.py)."""
         names = set(self.db.table_names())
         self._existing = bool(names)  # a buffer of an earlier version: say what changes
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -133,7 +141,7 @@ class Buffer:
         if version < SCHEMA_VERSION:
             with self.tx():
                 self._migrate_tables(names)
-                storage.migrate(self.db.conn, version)
+                storage.migrate(self.db.conn, version, tz)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self._existing and version < SCHEMA_VERSION:
                 log.info("event=buffer_migrated path=%s from_version=%d to_version=%d", self.path, version,
@@ -373,26 +381,25 @@ class Buffer:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- outbox (edge/outbox.py) -------------------------------------------------------
-    def next_batch(self, max_records: int, site: str, time_zone: str = "UTC") -> Batch | None:
+    def next_batch(self, max_records: int, site: str) -> Batch | None:
         """The oldest batch not yet published, else a new one from unbatched rows, else None."""
-        batches = self.next_batches(1, max_records, site, time_zone=time_zone)
+        batches = self.next_batches(1, max_records, site)
         return batches[0] if batches else None
 
-    def next_batches(self, count: int, max_records: int, site: str, skip: Collection[int] = (), new: bool = True,
-                     time_zone: str = "UTC") -> list[Batch]:
+    def next_batches(self, count: int, max_records: int, site: str, skip: Collection[int] = (),
+                     new: bool = True) -> list[Batch]:
         """Up to ``count`` batches to publish, in one transaction: pending ones first (oldest
         first, except the seqs in ``skip``, already in flight), then new ones when ``new``, by
         content: command results, archive values, lost periods and events, radio packets. Each
         is what the cloud will read: the batch decoded from the very bytes ``next_outgoing`` sends."""
         return [decode_batch(out.encoded.data)
-                for out in self.next_outgoing(count, max_records, site, skip, new, time_zone)]
+                for out in self.next_outgoing(count, max_records, site, skip, new)]
 
-    def next_outgoing(self, count: int, max_records: int, site: str, skip: Collection[int] = (), new: bool = True,
-                      time_zone: str = "UTC") -> list[outbox.Outgoing]:
+    def next_outgoing(self, count: int, max_records: int, site: str, skip: Collection[int] = (),
+                      new: bool = True) -> list[outbox.Outgoing]:
         """``next_batches`` as the sync publishes them: encoded, archive records spliced from
         their stored bytes."""
-        return self.write(lambda: outbox.next_outgoing(self.db, count, max_records, site, skip, new, time_zone,
-                                                       self.epoch))
+        return self.write(lambda: outbox.next_outgoing(self.db, count, max_records, site, skip, new, self.epoch))
 
     def mark_published(self, seq: int) -> None:
         self.mark_published_many([seq])

@@ -9,6 +9,9 @@ sequential read of a range of ids and one ``batches`` row (``first_row``..``last
 is updated per value. A repeat of a stored key (meter, channel, kind, period start) is ignored;
 parameters a stored record lacks get a row of their own (``part`` 1, 2 ...). The view
 ``archive`` shows one row per value, as version 1 stored them, with the batch each belongs to.
+Version 3 keeps one time base: the periods of ``gaps``, ``lost`` and ``cursors`` and the device
+times of ``lora_clock`` become UTC epoch seconds (they were the device's local clock, "device
+seconds"), converted with the site's time zone; the archive had UTC period starts already.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from itertools import groupby
+from zoneinfo import ZoneInfo
 
+from protocol.periods import device_to_utc
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, pack_record
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 RECORDS = """CREATE TABLE records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,10 +43,13 @@ ARCHIVE_VIEW = """CREATE VIEW archive AS
     FROM records r, json_each(r.vals) j"""
 
 
-def migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Apply the steps after ``version``, inside the caller's transaction."""
+def migrate(conn: sqlite3.Connection, version: int, tz: ZoneInfo) -> None:
+    """Apply the steps after ``version``, inside the caller's transaction; ``tz`` is the site's
+    time zone (the devices' local clocks)."""
     if version < 2:
         _records(conn)
+    if version < 3:
+        _utc_periods(conn, tz)
 
 
 def _records(conn: sqlite3.Connection) -> None:
@@ -91,3 +99,38 @@ def _move_values(conn: sqlite3.Connection) -> None:
     mark = max((max(ids) for ids in ranges.values()), default=0)
     conn.execute("INSERT INTO meta (key, value) VALUES ('archive_mark', ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [str(mark)])
+
+
+# table -> (its device-time column, whether that column is part of the primary key)
+_DEVICE_TIMES = {"gaps": ("period", True), "lost": ("period", True), "cursors": ("last_period", False),
+                 "lora_clock": ("device_time", False)}
+
+
+def _utc_periods(conn: sqlite3.Connection, tz: ZoneInfo) -> None:
+    """Version 3: device seconds -> UTC epoch seconds in gaps, lost, cursors and lora_clock.
+
+    A key column cannot be rewritten in place (a converted value may equal another row's value not
+    yet converted: in Moscow local 03:00 becomes the UTC of local 00:00), so its values are first
+    moved out of the way (-1 - value, all negative) and then mapped. Two local values with one UTC
+    value (the hour a DST change skips) leave one row; the other is dropped."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, (column, keyed) in _DEVICE_TIMES.items():
+        if table not in have:
+            continue
+        values = [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM {table} "  # noqa: S608
+                                             f"WHERE {column} IS NOT NULL")]
+        if not values:
+            continue
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS utc_map (device INTEGER PRIMARY KEY, utc INTEGER NOT NULL)")
+        conn.execute("DELETE FROM utc_map")
+        conn.executemany("INSERT INTO utc_map (device, utc) VALUES (?, ?)",
+                         [(int(v), device_to_utc(int(v), tz)) for v in values])
+        if keyed:
+            conn.execute(f"UPDATE {table} SET {column} = -1 - {column}")  # noqa: S608
+            conn.execute(f"UPDATE OR IGNORE {table} SET {column} = (SELECT utc FROM utc_map "  # noqa: S608
+                         f"WHERE device = -1 - {column}) WHERE {column} < 0")
+            conn.execute(f"DELETE FROM {table} WHERE {column} < 0")  # noqa: S608
+        else:
+            conn.execute(f"UPDATE {table} SET {column} = (SELECT utc FROM utc_map "  # noqa: S608
+                         f"WHERE device = {column}) WHERE {column} IS NOT NULL")
+    conn.execute("DROP TABLE IF EXISTS temp.utc_map")

@@ -11,7 +11,12 @@ device's clock (as far as the driver trusts it) and never moves back, so a clock
 neither creates nor erases a period.
 Every archive kind has its own cursor: ``schedule_now`` says when a period counts as closed
 (an hour or a day at its end by the device's clock, a month once the reporting day has begun).
-Tests: tests/integration/test_edge_gaps.py, test_edge_modbus_boundary.py, test_edge_lora_gaps.py.
+Every period and moment here is UTC epoch seconds (a period by its start), as everywhere in the
+buffer; the driver converts the device's local time at its boundary. Periods follow the
+building's local calendar (``time_zone``: the next day begins at local midnight), stepped by the
+``utc_*`` helpers of protocol/periods.py.
+Tests: tests/integration/test_edge_gaps.py, test_edge_modbus_boundary.py, test_edge_lora_gaps.py,
+test_edge_time_base.py.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from edge.buffer import Buffer
-from protocol.periods import from_device_seconds, next_period, period_start, periods, to_device_seconds
+from protocol.periods import utc_next_period, utc_period_start, utc_periods, utc_shift, utc_to_local, zone
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import ArchiveRecord
 
@@ -34,22 +40,32 @@ log = logging.getLogger(__name__)
 class Gap:
     meter: str
     kind: ArchiveKind
-    period: int  # device seconds of the period start
+    period: int  # UTC epoch seconds of the period start
     attempts: int
 
 
-def first_period(kind: ArchiveKind, commissioned_local: datetime) -> datetime:
-    """The first period of ``kind`` that starts at or after commissioning (device local time)."""
-    start = period_start(kind, commissioned_local)
-    return start if start == commissioned_local else next_period(kind, start)
+def first_period(kind: ArchiveKind, commissioned: datetime | float, tz: ZoneInfo) -> int:
+    """UTC start of the first local period of ``kind`` that starts at or after commissioning
+    (an aware datetime or UTC seconds)."""
+    if isinstance(commissioned, datetime):  # naive: UTC, as utc_to_local takes it
+        commissioned = (commissioned if commissioned.tzinfo else commissioned.replace(tzinfo=UTC)).timestamp()
+    moment = commissioned
+    start = utc_period_start(kind, moment, tz)
+    return start if start == moment else utc_next_period(kind, start, tz)
 
 
-def schedule_now(kind: ArchiveKind, device_now: datetime, reporting_day: int = 1) -> datetime:
-    """The moment up to which periods of ``kind`` count as closed: hours and days when they end
-    by the device's clock, a month only once its reporting day of the next month has begun."""
+def schedule_now(kind: ArchiveKind, now: int, tz: ZoneInfo, reporting_day: int = 1) -> int:
+    """The moment (UTC seconds) up to which periods of ``kind`` count as closed, given the device's
+    time ``now``: hours and days when they end, a month only once its reporting day of the next
+    month has begun by the local calendar."""
     if kind is ArchiveKind.MONTH:
-        return device_now - timedelta(days=reporting_day - 1)
-    return device_now
+        return utc_shift(now, -timedelta(days=reporting_day - 1), tz)
+    return now
+
+
+def shown(period: int, tz: ZoneInfo) -> str:
+    """A period start as the building's local time, for logs, events and status ("2026-01-09 05:00:00")."""
+    return str(utc_to_local(datetime.fromtimestamp(period, UTC), tz))
 
 
 def depth_reason(kind: ArchiveKind, depth: timedelta) -> str:
@@ -60,24 +76,27 @@ def depth_reason(kind: ArchiveKind, depth: timedelta) -> str:
 
 
 class GapBook:
-    def __init__(self, buffer: Buffer, base_backoff_s: float, max_backoff_s: float) -> None:
+    def __init__(self, buffer: Buffer, base_backoff_s: float, max_backoff_s: float,
+                 time_zone: str | None = None) -> None:
+        """``time_zone``: the building's (the driver's), whose calendar periods follow; by default the buffer's."""
         self.buffer = buffer
         self.db = buffer.db
+        self.tz = zone(buffer.time_zone if time_zone is None else time_zone)
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
 
-    def register(self, meter: str, kind: ArchiveKind, first: datetime, device_now: datetime,
+    def register(self, meter: str, kind: ArchiveKind, first: int, device_now: int,
                  depth: timedelta) -> tuple[int, int]:
         """Register every period closed by ``device_now`` since the cursor (or ``first``, a period
-        start, for a new meter). Periods older than ``depth`` are lost at once; the others become
-        gaps. Returns (gaps opened, periods lost)."""
+        start, for a new meter). Periods older than ``depth`` (back from ``device_now`` on the
+        local calendar) are lost at once; the others become gaps. Returns (gaps opened, periods lost)."""
         last = self.buffer.cursor(meter, kind)
-        start = first if last is None else next_period(kind, from_device_seconds(last))
-        oldest_kept = device_now - depth
+        start = first if last is None else utc_next_period(kind, last, self.tz)
+        oldest_kept = utc_shift(device_now, -depth, self.tz)
         new_gaps: list[int] = []
         new_lost: list[int] = []
-        for p in periods(kind, start, device_now):
-            (new_lost if p < oldest_kept else new_gaps).append(to_device_seconds(p))
+        for p in utc_periods(kind, start, device_now, self.tz):
+            (new_lost if p < oldest_kept else new_gaps).append(p)
         if not new_gaps and not new_lost:
             return 0, 0
         reason = depth_reason(kind, depth)
@@ -95,8 +114,7 @@ class GapBook:
         self.buffer.write(write)  # one transaction, tried again after an eviction when the disk is full
         if new_lost:
             log.warning("event=periods_lost meter=%s kind=%s count=%d first=%s last=%s reason=beyond_depth", meter,
-                        kind.value, len(new_lost), from_device_seconds(min(new_lost)),
-                        from_device_seconds(max(new_lost)))
+                        kind.value, len(new_lost), shown(min(new_lost), self.tz), shown(max(new_lost), self.tz))
         return len(new_gaps), len(new_lost)
 
     def due(self, meter: str, kind: ArchiveKind, limit: int) -> list[Gap]:
@@ -115,15 +133,15 @@ class GapBook:
             return added
         return self.buffer.write(write)
 
-    def refused(self, gap: Gap, reason: str, oldest_kept: datetime) -> float | None:
-        """The device refused the period. Older than ``oldest_kept`` (its archive depth back from
-        its clock) it is lost, with the reason; a younger one the device keeps, so the refusal was
-        transient: the gap stays open and is asked again after its backoff. Returns that delay,
-        or None when the period is lost."""
-        if from_device_seconds(gap.period) >= oldest_kept:
+    def refused(self, gap: Gap, reason: str, oldest_kept: int) -> float | None:
+        """The device refused the period. Older than ``oldest_kept`` (UTC seconds: its archive depth
+        back from its clock) it is lost, with the reason; a younger one the device keeps, so the
+        refusal was transient: the gap stays open and is asked again after its backoff. Returns
+        that delay, or None when the period is lost."""
+        if gap.period >= oldest_kept:
             delay = self.retry_later(gap, reason)
             log.warning("event=period_refused meter=%s kind=%s period=%s reason=%r retry_s=%.1f", gap.meter,
-                        gap.kind.value, from_device_seconds(gap.period), reason, delay)
+                        gap.kind.value, shown(gap.period, self.tz), reason, delay)
             return delay
 
         def write() -> None:
@@ -131,7 +149,7 @@ class GapBook:
             self._close(gap)
         self.buffer.write(write)
         log.warning("event=period_lost meter=%s kind=%s period=%s reason=%r", gap.meter, gap.kind.value,
-                    from_device_seconds(gap.period), reason)
+                    shown(gap.period, self.tz), reason)
         return None
 
     def retry_later(self, gap: Gap, reason: str) -> float:
@@ -143,9 +161,10 @@ class GapBook:
             [time.time() + delay, reason, gap.meter, gap.kind.value, gap.period]))
         return delay
 
-    def expire(self, meter: str, kind: ArchiveKind, oldest_kept: datetime, reason: str) -> int:
-        """Open gaps the device no longer keeps (older than its depth) become lost; returns how many."""
-        limit = to_device_seconds(oldest_kept)
+    def expire(self, meter: str, kind: ArchiveKind, oldest_kept: int, reason: str) -> int:
+        """Open gaps the device no longer keeps (starting before ``oldest_kept``, UTC seconds: its
+        depth back from its clock) become lost; returns how many."""
+        limit = oldest_kept
         old = [r[0] for r in self.db.execute("SELECT period FROM gaps WHERE meter = ? AND kind = ? AND period < ?",
                                              [meter, kind.value, limit])]
         if not old:
@@ -178,17 +197,16 @@ class GapBook:
         self.db.table("lost").insert_all([{"meter": meter, "kind": kind.value, "period": p, "reason": reason, "at": now}
                                     for p in lost], ignore=True)
         self.buffer.add_event("periods_lost", meter=meter, count=len(lost), archive_kind=kind.value, reason=reason,
-                              first_period=str(from_device_seconds(min(lost))),
-                              last_period=str(from_device_seconds(max(lost))))
+                              first_period=shown(min(lost), self.tz), last_period=shown(max(lost), self.tz))
 
     # --- for status ----------------------------------------------------------------
     def summary(self) -> dict[str, dict[str, object]]:
-        """Per meter: open gaps (count, oldest, newest) and lost periods (count)."""
+        """Per meter: open gaps (count, oldest, newest as local time) and lost periods (count)."""
         out: dict[str, dict[str, object]] = {}
         for meter, count, oldest, newest in self.db.execute(
                 "SELECT meter, count(*), min(period), max(period) FROM gaps GROUP BY meter"):
-            out.setdefault(meter, {}).update(open_gaps=count, oldest_gap=str(from_device_seconds(oldest)),
-                                             newest_gap=str(from_device_seconds(newest)))
+            out.setdefault(meter, {}).update(open_gaps=count, oldest_gap=shown(oldest, self.tz),
+                                             newest_gap=shown(newest, self.tz))
         for meter, count in self.db.execute("SELECT meter, count(*) FROM lost GROUP BY meter"):
             out.setdefault(meter, {})["lost_periods"] = count
         return out

@@ -27,7 +27,6 @@ import msgpack
 
 from edge.sqlite_lean import sqlite_utils
 from protocol import subjects
-from protocol.periods import from_device_seconds, local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import (
     ArchiveRecord,
@@ -86,7 +85,7 @@ class Outgoing:
 
 
 def next_outgoing(db: sqlite_utils.Database, count: int, max_records: int, site: str, skip: Collection[int],
-                  new: bool, time_zone: str, epoch: str) -> list[Outgoing]:
+                  new: bool, epoch: str) -> list[Outgoing]:
     if max_records < 1:
         raise ValueError(f"batch_max_records must be at least 1, got {max_records}")
     out: list[Outgoing] = []
@@ -98,7 +97,7 @@ def next_outgoing(db: sqlite_utils.Database, count: int, max_records: int, site:
         if content == ARCHIVE:
             out.append(_archive_range(db, site, seq, created, batch_epoch or "", first, last))
         else:
-            batch = replace(_rebuild(db, site, seq, created, content, time_zone), epoch=batch_epoch or "")
+            batch = replace(_rebuild(db, site, seq, created, content), epoch=batch_epoch or "")
             out.append(Outgoing(seq, content, encode(batch)))
     if not new:
         return out
@@ -107,7 +106,7 @@ def next_outgoing(db: sqlite_utils.Database, count: int, max_records: int, site:
         while len(out) < count:
             created = time.time()
             made = (_new_archive(db, site, seq, created, max_records, epoch) if content == ARCHIVE
-                    else _new_other(db, content, site, seq, created, max_records, time_zone, epoch))
+                    else _new_other(db, content, site, seq, created, max_records, epoch))
             if made is None:
                 break
             out.append(made)
@@ -116,9 +115,9 @@ def next_outgoing(db: sqlite_utils.Database, count: int, max_records: int, site:
 
 
 def _new_other(db: sqlite_utils.Database, content: str, site: str, seq: int, created: float, limit: int,
-               time_zone: str, epoch: str) -> Outgoing | None:
+               epoch: str) -> Outgoing | None:
     """A new batch of command results, events with lost periods, or radio packets."""
-    batch = _BUILD[content](db, site, seq, created, limit, time_zone)
+    batch = _BUILD[content](db, site, seq, created, limit)
     if batch is None:
         return None
     items = len(batch.events) + len(batch.lost) + len(batch.radio) + len(batch.results)
@@ -161,10 +160,10 @@ def archive_mark(db: sqlite_utils.Database) -> int:
     return int(get_meta(db, "archive_mark") or 0)
 
 
-def _rebuild(db: sqlite_utils.Database, site: str, seq: int, created: float, content: str, time_zone: str) -> Batch:
+def _rebuild(db: sqlite_utils.Database, site: str, seq: int, created: float, content: str) -> Batch:
     if content == EVENT:
         lost = _lost(db.execute("SELECT meter, kind, period, reason, at FROM lost WHERE batch = ? ORDER BY at, rowid",
-                                [seq]), time_zone)
+                                [seq]))
         events = _events(db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE batch = ? ORDER BY id",  # noqa: S608
                                     [seq]))
         return Batch(site=site, seq=seq, records=(), created_at=created, events=events, lost=lost)
@@ -235,16 +234,14 @@ def _events(rows: Any) -> tuple[DeviceEvent, ...]:
     return tuple(out)
 
 
-def _lost(rows: Any, time_zone: str) -> tuple[LostPeriod, ...]:
-    tz = zone(time_zone)
-    return tuple(LostPeriod(meter=meter, kind=_KINDS[kind],
-                            period_start=int(local_to_utc(from_device_seconds(period), tz).timestamp()),
+def _lost(rows: Any) -> tuple[LostPeriod, ...]:
+    """Lost periods as the cloud reads them; ``period`` is UTC already (edge/buffer_schema.py, version 3)."""
+    return tuple(LostPeriod(meter=meter, kind=_KINDS[kind], period_start=int(period),
                             reason=reason or "", reported_at=float(at or 0.0))
                  for meter, kind, period, reason, at in rows)
 
 
-def _new_events(db: sqlite_utils.Database, site: str, seq: int, created: float, limit: int,
-                time_zone: str) -> Batch | None:
+def _new_events(db: sqlite_utils.Database, site: str, seq: int, created: float, limit: int) -> Batch | None:
     lost_rows = db.execute("SELECT rowid, meter, kind, period, reason, at FROM lost WHERE batch IS NULL "
                            "ORDER BY at, rowid LIMIT ?", [limit]).fetchall()
     event_rows = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE batch IS NULL ORDER BY id "  # noqa: S608
@@ -256,7 +253,7 @@ def _new_events(db: sqlite_utils.Database, site: str, seq: int, created: float, 
     if event_rows:
         db.execute("UPDATE events SET batch = ? WHERE batch IS NULL AND id <= ?", [seq, event_rows[-1][0]])
     return Batch(site=site, seq=seq, records=(), created_at=created, events=_events(event_rows),
-                 lost=_lost((r[1:] for r in lost_rows), time_zone))
+                 lost=_lost(r[1:] for r in lost_rows))
 
 
 # --- radio packets and command results -----------------------------------------------------
@@ -278,7 +275,7 @@ def _results(rows: Any) -> tuple[CommandResult, ...]:
 
 
 def _by_id(table: str, columns: str, make: Callable[[Any], tuple], field: str) -> Callable[..., Batch | None]:
-    def build(db: sqlite_utils.Database, site: str, seq: int, created: float, limit: int, _tz: str) -> Batch | None:
+    def build(db: sqlite_utils.Database, site: str, seq: int, created: float, limit: int) -> Batch | None:
         rows = db.execute(f"SELECT {columns} FROM {table} WHERE batch IS NULL ORDER BY id LIMIT ?",  # noqa: S608
                           [limit]).fetchall()
         if not rows:

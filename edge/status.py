@@ -5,7 +5,8 @@ The snapshot says: buffer depth (unsynced values, events, lost periods, radio pa
 results) and the age of the oldest unsynced value, last sync, batches in flight, backpressure and
 the cloud's stored watermark, whether NATS and MQTT are connected, each device's endpoint (host:port
 and unit, serial port@baud and unit, or devEUI), last successful read (a LoRa meter's last accepted
-uplink), last error and clock offset, open gaps and lost periods (Modbus and LoRa alike), disk
+uplink), last error and clock offset, open gaps (the oldest shown in the building's local time,
+though the buffer keeps UTC) and lost periods (Modbus and LoRa alike), disk
 budget use (write-ahead log included), recent events. Each device's part comes from its driver
 (edge/drivers/base.py ``DeviceStatus``); this module knows no transport.
 Tests: tests/integration/test_edge_status.py, test_edge_drivers.py.

@@ -128,8 +128,7 @@ class Sync:
                     if len(flight) <= self.window // 2:  # refill in bulk: fewer, larger transactions
                         self.backpressure = self.buffer.unconfirmed_batches() >= cfg.max_unconfirmed_batches
                         batches = self.buffer.next_outgoing(self.window - len(flight), cfg.batch_max_records,
-                                                            cfg.site, skip=flight.keys(), new=not self.backpressure,
-                                                            time_zone=cfg.time_zone)
+                                                            cfg.site, skip=flight.keys(), new=not self.backpressure)
                         for batch in batches:
                             out = batch.encoded
                             future = await js.publish_async(out.subject, out.data, headers={"Nats-Msg-Id": out.msg_id})

@@ -1,8 +1,11 @@
 """Archive period arithmetic on device clocks, and conversion to UTC.
 
 Devices keep local wall-clock time of their building without a zone. On the wire a device
-time is "device seconds": seconds since 1970-01-01T00:00 of that local clock. The edge
-turns a period start into UTC with the building's IANA time zone before it syncs.
+time is "device seconds": seconds since 1970-01-01T00:00 of that local clock. The edge keeps
+every time in UTC epoch seconds and converts at the driver boundary (``device_to_utc``,
+``utc_to_device``); periods still follow the building's local calendar, so the ``utc_*``
+helpers take UTC seconds and give UTC seconds but step in local time (a month in Moscow starts
+at local midnight of the 1st: 21:00 UTC of the day before).
 """
 
 from __future__ import annotations
@@ -80,3 +83,44 @@ def utc_to_local(moment: datetime, tz: ZoneInfo) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(tz).replace(tzinfo=None)
+
+
+# --- UTC epoch seconds, stepped on the building's local calendar ----------------------------
+def device_to_utc(device_seconds: int, tz: ZoneInfo) -> int:
+    """Device seconds (the building's local clock) -> UTC epoch seconds."""
+    return int(local_to_utc(from_device_seconds(device_seconds), tz).timestamp())
+
+
+def utc_to_device(seconds: float, tz: ZoneInfo) -> int:
+    """UTC epoch seconds -> device seconds of the building's local clock (whole seconds, down)."""
+    return to_device_seconds(utc_to_local(datetime.fromtimestamp(int(seconds), UTC), tz))
+
+
+def _local(seconds: float, tz: ZoneInfo) -> datetime:
+    return utc_to_local(datetime.fromtimestamp(seconds, UTC), tz)
+
+
+def _utc(local: datetime, tz: ZoneInfo) -> int:
+    return int(local_to_utc(local, tz).timestamp())
+
+
+def utc_period_start(kind: ArchiveKind, moment: float, tz: ZoneInfo) -> int:
+    """UTC start of the local period of ``kind`` that contains ``moment`` (UTC seconds)."""
+    return _utc(period_start(kind, _local(moment, tz)), tz)
+
+
+def utc_next_period(kind: ArchiveKind, start: int, tz: ZoneInfo) -> int:
+    """UTC start of the local period after the one that starts at ``start`` (UTC seconds)."""
+    return _utc(next_period(kind, period_start(kind, _local(start, tz))), tz)
+
+
+def utc_periods(kind: ArchiveKind, first: int, until: float, tz: ZoneInfo) -> Iterator[int]:
+    """UTC starts of the local periods from ``first`` (a period start) that have closed by ``until``."""
+    for local in periods(kind, _local(first, tz), _local(until, tz)):
+        yield _utc(local, tz)
+
+
+def utc_shift(moment: float, delta: timedelta, tz: ZoneInfo) -> int:
+    """``moment`` (UTC seconds) moved by ``delta`` on the local wall clock (a day back is the same
+    local time the day before), whole seconds."""
+    return _utc(_local(int(moment), tz) + delta, tz)

@@ -4,8 +4,10 @@ out the cloud's commands by downlink, waiting for the device's answering uplink.
 
 A class A device hears a downlink only after its next uplink, so an answer may take up to
 ``downlink_timeout_s``; a refusal event (access denied, unsupported, rejected) ends the wait
-at once with the event's code. Loaded by the agent only when a LoRaWAN meter is configured
-(it imports paho-mqtt). Tests: tests/integration/test_edge_commands.py, test_edge_lora_gaps.py.
+at once with the event's code. Periods and device times are UTC epoch seconds as in the
+buffer; a downlink carries them in the device's local time. Loaded by the agent only when a
+LoRaWAN meter is configured (it imports paho-mqtt).
+Tests: tests/integration/test_edge_commands.py, test_edge_lora_gaps.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from edge.drivers.lorawan_gaps import LoraGapKeeper
 from edge.drivers.lorawan_mqtt import Frame, LoraMqttListener, LoraUplinkHandler
 from edge.gaps import first_period
 from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up
-from protocol.periods import from_device_seconds, period_start, periods, to_device_seconds, utc_to_local
+from protocol.periods import (
+    device_to_utc,
+    from_device_seconds,
+    to_device_seconds,
+    utc_period_start,
+    utc_periods,
+    utc_shift,
+    utc_to_device,
+    utc_to_local,
+)
 from protocol.vocabulary import ArchiveKind
 
 # KARAT radio event codes the answers carry (docs/protocols.md section 5, event codes)
@@ -124,13 +135,11 @@ class LoraDriver:
         periods older than the device's depth (by the latest device time heard) are lost."""
         meter, tz = self.meter, self.handler.tz
         latest = self.handler.device_time(meter.serial)
-        device_now = from_device_seconds(latest) if latest else utc_to_local(datetime.now().astimezone(), tz)
+        now = latest if latest else int(time.time())  # UTC seconds
         depth = timedelta(days=meter.depth_days(kind))
-        first = max(period_start(kind, utc_to_local(datetime.fromtimestamp(first_utc, UTC), tz)),
-                    first_period(kind, utc_to_local(meter.commissioned_at, tz)))
-        last = utc_to_local(datetime.fromtimestamp(last_utc, UTC), tz)
-        wanted = [to_device_seconds(p) for p in periods(kind, first, device_now) if p <= last]
-        oldest_kept = to_device_seconds(device_now - depth)
+        first = max(utc_period_start(kind, first_utc, tz), first_period(kind, meter.commissioned_at, tz))
+        wanted = [p for p in utc_periods(kind, first, now, tz) if p <= last_utc]
+        oldest_kept = utc_shift(now, -depth, tz)
         lost = [p for p in wanted if p < oldest_kept]
         keep = sorted((p for p in wanted if p >= oldest_kept), reverse=True)
         got: set[int] = set()
@@ -154,15 +163,19 @@ class LoraDriver:
         return detail
 
     async def _collect(self, kind: ArchiveKind, run: set[int]) -> set[int] | None:
-        """Request one run of periods; the periods that arrived in time, or None if the device refused."""
+        """Request one run of periods (UTC starts; the downlink carries them in the device's local
+        time); the periods that arrived in time, or None if the device refused."""
+        tz = self.handler.tz
+
         def wanted(f: Frame) -> bool:
             return (isinstance(f, lorawan.CompactArchive | lorawan_archive.ChannelArchive) and f.kind is kind
-                    and f.period in run) or _event(EVENT_ARCHIVE_UNAVAILABLE)(f)
+                    and device_to_utc(f.period, tz) in run) or _event(EVENT_ARCHIVE_UNAVAILABLE)(f)
         dev_eui = self.meter.dev_eui
         queue = self.handler.subscribe(dev_eui, wanted)
         arrived: set[int] = set()
         try:
-            self.transport.send_downlink(dev_eui, lorawan_down.ArchiveRequest(kind, min(run), max(run)))
+            self.transport.send_downlink(dev_eui, lorawan_down.ArchiveRequest(
+                kind, utc_to_device(min(run), tz), utc_to_device(max(run), tz)))
             deadline = asyncio.get_running_loop().time() + self.timeout_s
             while arrived != run:
                 left = deadline - asyncio.get_running_loop().time()
@@ -176,7 +189,7 @@ class LoraDriver:
                     if not arrived:
                         return None
                     continue
-                arrived.add(frame.period)  # type: ignore[attr-defined]
+                arrived.add(device_to_utc(frame.period, tz))  # type: ignore[attr-defined]
         finally:
             self.handler.unsubscribe(queue)
         return arrived
@@ -188,7 +201,8 @@ class LoraDriver:
         before = self.handler.device_time(self.meter.serial)
         await self._ask(lorawan_down.SetClock(to_device_seconds(target)), _event(EVENT_CLOCK_SET))
         self.transport.buffer.event("clock_corrected", meter=self.meter.serial, count=1, device_time_set=str(target),
-                                    last_device_time_heard=str(from_device_seconds(before)) if before else "",
+                                    last_device_time_heard=str(utc_to_local(datetime.fromtimestamp(before, UTC),
+                                                                            self.handler.tz)) if before else "",
                                     reason="command")
         return {"device_time_set": str(target)}
 

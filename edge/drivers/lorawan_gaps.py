@@ -3,7 +3,8 @@ part of the LoRaWAN transport (edge/drivers/lorawan.py).
 
 A LoRa meter sends its archives on its own schedule; the edge cannot ask it for its clock, so
 the device time it goes by is the latest one the meter's own uplinks showed (lorawan_mqtt.py
-keeps it in ``lora_clock``). From commissioning on, every period closed by that
+keeps it in ``lora_clock``, as UTC seconds like every time in the buffer; an archive request
+goes out in the device's local time). From commissioning on, every period closed by that
 time is registered (edge/gaps.py); one that has not arrived is a gap. Open gaps are asked for
 again with one archive-request downlink per run of consecutive periods (newest run first, at
 most ``MAX_BACKFILL_RECORDS``), with backoff per period; a gap older than the device's depth is
@@ -24,9 +25,9 @@ from datetime import timedelta
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig
 from edge.drivers.lorawan_mqtt import DownlinkError, LoraUplinkHandler
-from edge.gaps import Gap, GapBook, first_period, schedule_now
+from edge.gaps import Gap, GapBook, first_period, schedule_now, shown
 from protocol import lorawan_down
-from protocol.periods import from_device_seconds, local_to_utc, next_period, to_device_seconds, utc_to_local, zone
+from protocol.periods import utc_next_period, utc_shift, utc_to_device, zone
 from protocol.vocabulary import ArchiveKind
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class LoraGapKeeper:
         # a class A device hears a downlink only after its next uplink: a request is not repeated
         # before its answer could have come (downlink_timeout_s), so requests never pile up
         base = config.downlink_timeout_s
-        self.gaps = GapBook(buffer, base, max(config.gap_backoff_max_s, base))
+        self.gaps = GapBook(buffer, base, max(config.gap_backoff_max_s, base), config.time_zone)
         self.requests_sent = 0
         self._checked: dict[str, int] = {}  # meter -> the device time its last check went by
         self._checked_list: list[MeterConfig] | None = None  # the meter list those checks saw
@@ -56,19 +57,18 @@ class LoraGapKeeper:
 
     def check(self, meter: MeterConfig) -> int:
         """Register, expire and request one meter's periods; returns how many downlinks were sent."""
-        latest = self.handler.device_time(meter.serial)
-        if latest is None:
+        now = self.handler.device_time(meter.serial)  # UTC seconds
+        if now is None:
             return 0  # nothing heard yet: no clock to go by (and no way to reach a class A device)
-        device_now = from_device_seconds(latest)
         sent = 0
         for kind in meter.kinds:
             depth = timedelta(days=meter.depth_days(kind))
-            first = first_period(kind, utc_to_local(meter.commissioned_at, self.tz))
-            opened, _ = self.gaps.register(meter.serial, kind, first, schedule_now(kind, device_now,
-                                                                                   meter.reporting_day), depth)
+            first = first_period(kind, meter.commissioned_at, self.tz)
+            opened, _ = self.gaps.register(meter.serial, kind, first,
+                                           schedule_now(kind, now, self.tz, meter.reporting_day), depth)
             if opened:
                 self._drop_present(meter.serial, kind)
-            self.gaps.expire(meter.serial, kind, device_now - depth,
+            self.gaps.expire(meter.serial, kind, utc_shift(now, -depth, self.tz),
                              f"older than the device's archive depth ({depth.days} d)")
             due = self.gaps.due(meter.serial, kind, lorawan_down.MAX_BACKFILL_RECORDS)
             if due:
@@ -81,7 +81,7 @@ class LoraGapKeeper:
             "SELECT period FROM gaps WHERE meter = ? AND kind = ? AND attempts = 0", [serial, kind.value])]
         present = [p for p in fresh if self.buffer.db.execute(
             "SELECT 1 FROM archive WHERE meter = ? AND kind = ? AND period_start = ? LIMIT 1",
-            [serial, kind.value, int(local_to_utc(from_device_seconds(p), self.tz).timestamp())]).fetchone()]
+            [serial, kind.value, p]).fetchone()]
 
         def write() -> None:
             for period in present:
@@ -89,15 +89,16 @@ class LoraGapKeeper:
         self.buffer.write(write)
 
     def _request(self, meter: MeterConfig, kind: ArchiveKind, due: list[Gap]) -> int:
-        """One archive request for the newest run of consecutive due periods."""
+        """One archive request (in the device's local time) for the newest run of consecutive due periods."""
         run = [due[0]]
         for gap in due[1:]:
-            if to_device_seconds(next_period(kind, from_device_seconds(gap.period))) != run[-1].period:
+            if utc_next_period(kind, gap.period, self.tz) != run[-1].period:
                 break
             run.append(gap)
         first, last = run[-1].period, run[0].period
         try:
-            self.send(meter.dev_eui, lorawan_down.ArchiveRequest(kind, first, last))
+            self.send(meter.dev_eui, lorawan_down.ArchiveRequest(kind, utc_to_device(first, self.tz),
+                                                                 utc_to_device(last, self.tz)))
         except DownlinkError as exc:
             for gap in run:
                 self.gaps.retry_later(gap, str(exc))
@@ -107,7 +108,7 @@ class LoraGapKeeper:
             self.gaps.retry_later(gap, "archive requested by downlink")
         self.requests_sent += 1
         log.info("event=lora_backfill_requested meter=%s kind=%s first=%s last=%s periods=%d", meter.serial,
-                 kind.value, from_device_seconds(first), from_device_seconds(last), len(run))
+                 kind.value, shown(first, self.tz), shown(last, self.tz), len(run))
         return 1
 
     def check_pass(self) -> int:

@@ -18,6 +18,9 @@ device's report of itself, its clock included, and the answer to a command) with
 but its time moves no gap bookkeeping. With ``max_clock_drift_s = 0`` and the time service off no
 device clock is judged: a simulated building on its own fast clock is read as it is.
 Event uplinks become device events; an archive uplink closes its period's gap (lorawan_gaps.py).
+Device times and archive periods arrive in the device's local clock ("device seconds") and are
+turned into UTC epoch seconds here, before anything reaches the buffer (records, gaps and the
+latest device time heard, ``lora_clock``).
 Downlinks (protocol/lorawan_down.py) go to ``command/down`` as ChirpStack ``DownlinkCommand``
 JSON and are logged in the radio table with direction ``down``; a command waiting for the
 device's answer registers a waiter (``wait_for``) that the matching uplink resolves.
@@ -48,11 +51,12 @@ from edge.gaps import GapBook
 from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up
 from protocol.errors import DecodeError
 from protocol.periods import (
+    device_to_utc,
     from_device_seconds,
     local_to_utc,
     next_period,
     period_start,
-    to_device_seconds,
+    utc_next_period,
     utc_to_local,
     zone,
 )
@@ -167,7 +171,7 @@ class LoraUplinkHandler:
         self.last_uplink: dict[str, float] = {}
         self.last_error: dict[str, tuple[str, float]] = {}  # meter -> why its latest rejected uplink was rejected, when
         self.app_ids: dict[str, str] = {}  # devEUI -> ChirpStack application id, learnt from uplinks
-        self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s)
+        self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s, config.time_zone)
         self._waiters: list[tuple[str, Callable[[Frame], bool], asyncio.Queue[Frame]]] = []
         if "lora_clock" not in buffer.db.table_names():  # latest device time heard from each meter
             buffer.db.table("lora_clock").create({"meter": str, "device_time": int, "at": float}, pk="meter")
@@ -176,14 +180,15 @@ class LoraUplinkHandler:
         self.meters = {m.dev_eui.lower(): m for m in meters if m.transport == "lorawan"}
 
     def device_time(self, serial: str) -> int | None:
-        """The latest device time (device seconds) a meter's uplinks have shown, or None."""
+        """The latest device time a meter's uplinks have shown (UTC epoch seconds), or None."""
         row = self.buffer.db.execute("SELECT device_time FROM lora_clock WHERE meter = ?", [serial]).fetchone()
         return row[0] if row else None
 
-    def _saw_time(self, serial: str, device_seconds: int, now: float) -> None:
+    def _saw_time(self, serial: str, moment: int, now: float) -> None:
+        """Keep ``moment`` (the device's time, UTC seconds) as the meter's latest if it is later."""
         self.buffer.db.execute("INSERT INTO lora_clock (meter, device_time, at) VALUES (?, ?, ?) ON CONFLICT(meter) "
                                "DO UPDATE SET device_time = max(device_time, excluded.device_time), at = excluded.at",
-                               [serial, device_seconds, now])
+                               [serial, moment, now])
 
     def subscribe(self, dev_eui: str, predicate: Callable[[Frame], bool]) -> asyncio.Queue[Frame]:
         """A queue that receives every later decoded uplink of ``dev_eui`` satisfying ``predicate``
@@ -264,7 +269,8 @@ class LoraUplinkHandler:
             self._keep(meter.serial, frame)
             device_time = getattr(frame, "device_time", None)
             if isinstance(device_time, int) and device_time > 0:
-                self.buffer.write(lambda: self._saw_time(meter.serial, device_time, now))
+                moment = device_to_utc(device_time, self.tz)
+                self.buffer.write(lambda: self._saw_time(meter.serial, moment, now))
         self.buffer.add_radio(RadioPacket(**packet))
         self.received += 1
         self.last_uplink[meter.serial] = now
@@ -341,18 +347,18 @@ class LoraUplinkHandler:
 
     def _store(self, meter: MeterConfig, frame: Archive, now: float) -> None:
         """An archive record's values and the closing of its period's gap, at once."""
-        start = int(local_to_utc(from_device_seconds(frame.period), self.tz).timestamp())
+        start = device_to_utc(frame.period, self.tz)
         quality = Quality.DEVICE_FLAGGED if frame.flags else Quality.OK
         nature = frame.nature if isinstance(frame, lorawan_archive.ChannelArchive) else Nature.INTEGRAL
         records = [ArchiveRecord(meter=meter.serial, channel=channel, kind=frame.kind, nature=nature,
                                  period_start=start, values=values, quality=quality, received_at=now)
                    for channel, values in frame.values().items()]
-        period, kind = frame.period, frame.kind
-        seen = to_device_seconds(next_period(kind, from_device_seconds(period)))
+        kind = frame.kind
+        seen = utc_next_period(kind, start, self.tz)  # the device's clock had reached the period's end
 
         def write() -> None:
             self.buffer.insert_values(records)
-            self.gaps.close_period(meter.serial, kind, period)
+            self.gaps.close_period(meter.serial, kind, start)
             self._saw_time(meter.serial, seen, now)
         self.buffer.write(write)
 

@@ -15,6 +15,9 @@ What the device says is checked here, at the driver boundary:
   day with the service off) is reported by an event, and the periods that count as closed are
   then those closed by the edge's clock, if it is earlier: no period beyond the edge's clock
   plus the allowed drift is ever requested, stored or declared lost.
+The device speaks its local wall-clock time ("device seconds"); the buffer keeps UTC epoch
+seconds. The conversion happens here: a gap's period becomes device seconds for the request,
+the device's clock becomes UTC before the gap bookkeeping sees it.
 Tests: tests/integration/test_edge_modbus_boundary.py, test_edge_gaps.py, test_edge_time_service.py.
 """
 
@@ -24,7 +27,7 @@ import asyncio
 import logging
 import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pymodbus.exceptions import ModbusException
 
@@ -32,7 +35,7 @@ from edge.buffer import Buffer
 from edge.config import EdgeConfig, MeterConfig, catalogue_depth_days
 from edge.drivers.base import DeviceError, DeviceStatus, GapSummary, Job, Unsupported, gap_counts
 from edge.drivers.modbus_link import LinkDown, ModbusLink
-from edge.gaps import Gap, GapBook, depth_reason, first_period, schedule_now
+from edge.gaps import Gap, GapBook, depth_reason, first_period, schedule_now, shown
 from protocol import catalogue
 from protocol import karat307 as regs
 from protocol.errors import DecodeError
@@ -40,8 +43,11 @@ from protocol.periods import (
     from_device_seconds,
     local_to_utc,
     period_start,
-    periods,
     to_device_seconds,
+    utc_period_start,
+    utc_periods,
+    utc_shift,
+    utc_to_device,
     utc_to_local,
     zone,
 )
@@ -155,7 +161,7 @@ class Karat307Poller:
         self.config = config
         self.buffer = buffer
         self.client = client
-        self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s)
+        self.gaps = GapBook(buffer, config.poll_interval_s, config.gap_backoff_max_s, config.time_zone)
         self.tz = zone(config.time_zone)
         self.last_ok: float | None = None
         self.last_error: str = ""
@@ -165,8 +171,12 @@ class Karat307Poller:
         self.clock_believed = True  # the device clock was within the allowed drift at the last reading
         self._backoff = config.poll_interval_s
 
-    def _first_period(self, kind: ArchiveKind = ArchiveKind.HOUR) -> datetime:
-        return first_period(kind, utc_to_local(self.meter.commissioned_at, self.tz))
+    def _first_period(self, kind: ArchiveKind = ArchiveKind.HOUR) -> int:
+        return first_period(kind, self.meter.commissioned_at, self.tz)
+
+    def _utc(self, device_now: datetime) -> int:
+        """A device time (naive local) as UTC epoch seconds, whole seconds down: the boundary."""
+        return int(local_to_utc(device_now, self.tz).timestamp())
 
     def _depth(self, kind: ArchiveKind) -> timedelta:
         return timedelta(days=self.meter.depth_days(kind))
@@ -257,24 +267,24 @@ class Karat307Poller:
     async def poll_once(self) -> int:
         """Register the periods of every scheduled kind closed since the last poll, then read open
         gaps newest first. Returns the number of periods stored. Raises DeviceError."""
-        device_now = self._believed_now(await self._time_service(await self._measure_clock()))
+        now = self._utc(self._believed_now(await self._time_service(await self._measure_clock())))
         stored = 0
         for kind in self.meter.kinds:
             depth = self._depth(kind)
             self.gaps.register(self.meter.serial, kind, self._first_period(kind),
-                               schedule_now(kind, device_now, self.meter.reporting_day), depth)
-            self.gaps.expire(self.meter.serial, kind, device_now - depth, depth_reason(kind, depth))
-            stored += await self._read_gaps(kind, device_now)
+                               schedule_now(kind, now, self.tz, self.meter.reporting_day), depth)
+            self.gaps.expire(self.meter.serial, kind, utc_shift(now, -depth, self.tz), depth_reason(kind, depth))
+            stored += await self._read_gaps(kind, now)
         self.last_ok = time.time()
         return stored
 
-    async def _read_gaps(self, kind: ArchiveKind, device_now: datetime) -> int:
+    async def _read_gaps(self, kind: ArchiveKind, now: int) -> int:
+        """Read the due gaps of ``kind``, newest first; ``now``: the device time (UTC) gone by."""
         stored = 0
-        oldest_kept = device_now - self._refusal_depth(kind)
+        oldest_kept = utc_shift(now, -self._refusal_depth(kind), self.tz)
         for gap in self.gaps.due(self.meter.serial, kind, self.config.max_periods_per_poll):
-            start = from_device_seconds(gap.period)
             try:
-                record = await self.client.archive(kind, gap.period)
+                record = await self.client.archive(kind, utc_to_device(gap.period, self.tz))
             except PeriodRefused as exc:
                 self.gaps.refused(gap, f"device refused: {exc}", oldest_kept)
                 continue
@@ -284,18 +294,18 @@ class Karat307Poller:
             if record is None:  # the device has not closed it yet by its own reckoning
                 delay = self.gaps.retry_later(gap, "device has no record yet")
                 log.info("event=period_not_ready meter=%s kind=%s period=%s retry_s=%.1f", self.meter.serial,
-                         kind.value, start, delay)
+                         kind.value, shown(gap.period, self.tz), delay)
                 continue
-            self.gaps.fill(gap, self._records(record, start, kind), self.clock_offset_s or 0.0)
+            self.gaps.fill(gap, self._records(record, gap.period, kind), self.clock_offset_s or 0.0)
             stored += 1
         return stored
 
     def more_due(self) -> bool:
         return any(self.gaps.due(self.meter.serial, kind, 1) for kind in self.meter.kinds)
 
-    def _records(self, record: regs.Karat307Record, start: datetime,
+    def _records(self, record: regs.Karat307Record, utc: int,
                  kind: ArchiveKind = ArchiveKind.HOUR) -> list[ArchiveRecord]:
-        utc = int(local_to_utc(start, self.tz).timestamp())
+        """The record of the period starting at ``utc`` (UTC seconds), one per channel."""
         now = time.time()
         quality = Quality.DEVICE_FLAGGED if record.flags else Quality.OK
         return [ArchiveRecord(meter=self.meter.serial, channel=channel, kind=kind,
@@ -332,29 +342,26 @@ class Karat307Poller:
         (UTC seconds), newest first, within the device's depth; older periods, and periods that old
         the device refuses, are recorded lost; a younger period refused or answered wrongly counts
         as ``failed`` (not lost). Raises DeviceError (the link or the device failed)."""
-        device_now = self._believed_now(await self._measure_clock())
+        now = self._utc(self._believed_now(await self._measure_clock()))
         depth = self._depth(kind)
-        oldest_kept = device_now - depth
-        refusal_final = device_now - self._refusal_depth(kind)
-        first = max(period_start(kind, utc_to_local(datetime.fromtimestamp(first_utc, UTC), self.tz)),
-                    self._first_period(kind))
-        last = utc_to_local(datetime.fromtimestamp(last_utc, UTC), self.tz)
-        wanted = [p for p in periods(kind, first, device_now) if p <= last]
+        oldest_kept = utc_shift(now, -depth, self.tz)
+        refusal_final = utc_shift(now, -self._refusal_depth(kind), self.tz)
+        first = max(utc_period_start(kind, first_utc, self.tz), self._first_period(kind))
+        wanted = [p for p in utc_periods(kind, first, now, self.tz) if p <= last_utc]
         records, lost, refused, not_ready, failed = 0, [], [], 0, 0
-        for start in reversed(wanted):
-            period = to_device_seconds(start)
-            if start < oldest_kept:
+        for period in reversed(wanted):
+            if period < oldest_kept:
                 lost.append(period)
                 continue
             try:
-                record = await self.client.archive(kind, period)
+                record = await self.client.archive(kind, utc_to_device(period, self.tz))
             except PeriodRefused as exc:
-                if start < refusal_final:
+                if period < refusal_final:
                     refused.append(period)
                 else:  # a period the device keeps: not lost; its gap (if open) is asked again
                     failed += 1
                     log.warning("event=period_refused meter=%s kind=%s period=%s reason=%r", self.meter.serial,
-                                kind.value, start, str(exc))
+                                kind.value, shown(period, self.tz), str(exc))
                 continue
             except BadRecord as exc:
                 self._reject(exc)
@@ -363,7 +370,7 @@ class Karat307Poller:
             if record is None:
                 not_ready += 1
                 continue
-            rows = self._records(record, start, kind)
+            rows = self._records(record, period, kind)
 
             def write(rows: list[ArchiveRecord] = rows, period: int = period) -> None:
                 self.buffer.insert_values(rows, self.clock_offset_s or 0.0)

@@ -24,7 +24,6 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.streams import DURABLE, ensure_streams
 from edge.config import EdgeConfig, MeterConfig
 from protocol import subjects
-from protocol.periods import from_device_seconds, local_to_utc, zone
 from simulators.karat307 import Karat307, tcp_server
 from simulators.runner import SimulatedBuilding
 from simulators.scenario import BuildingSpec, Scenario, load, plan
@@ -189,15 +188,13 @@ def edge_toml(config: EdgeConfig) -> str:
 
 # --- events and lost periods: what the edge recorded is in ClickHouse, each once -------------
 
-def edge_events_and_lost(db: Path, time_zone: str) -> tuple[dict[int, str], set[tuple], int]:
+def edge_events_and_lost(db: Path) -> tuple[dict[int, str], set[tuple], int]:
     """From an edge buffer file (the agent may be running): event id -> code, lost periods as
-    (meter, kind, period start UTC epoch), and how many events or lost periods are not yet
-    confirmed stored by the cloud."""
-    tz = zone(time_zone)
+    (meter, kind, period start UTC epoch, as the buffer keeps it), and how many events or lost
+    periods are not yet confirmed stored by the cloud."""
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
         events = dict(conn.execute("SELECT id, kind FROM events").fetchall())
-        lost = {(m, k, int(local_to_utc(from_device_seconds(p), tz).timestamp()))
-                for m, k, p in conn.execute("SELECT meter, kind, period FROM lost")}
+        lost = set(conn.execute("SELECT meter, kind, period FROM lost").fetchall())
         unsynced = sum(conn.execute(
             f"SELECT count(*) FROM {t} WHERE batch IS NULL OR batch IN "  # noqa: S608
             "(SELECT seq FROM batches WHERE state != 'stored')").fetchone()[0] for t in ("events", "lost"))
@@ -214,13 +211,13 @@ async def cloud_events_and_lost(clickhouse: ClickHouse, site: str) -> tuple[dict
     return {i: n for i, n in events}, {(m, k, t): n for m, k, t, n in lost}
 
 
-async def assert_events_and_lost_exactly_once(clickhouse: ClickHouse, db: Path, site: str, time_zone: str,
+async def assert_events_and_lost_exactly_once(clickhouse: ClickHouse, db: Path, site: str,
                                               timeout: float = 30) -> tuple[dict[int, str], set[tuple]]:
     """Once the edge has every event and lost period confirmed stored: ClickHouse holds exactly
     the edge's events (by id) and lost periods (by key), none of them twice. Returns the edge's."""
-    await until(lambda: edge_events_and_lost(db, time_zone)[2] == 0, timeout,
+    await until(lambda: edge_events_and_lost(db)[2] == 0, timeout,
                 "every event and lost period confirmed stored")
-    events, lost, _ = edge_events_and_lost(db, time_zone)
+    events, lost, _ = edge_events_and_lost(db)
     cloud_events, cloud_lost = await cloud_events_and_lost(clickhouse, site)
     assert set(cloud_events) == set(events), (
         f"events missing in ClickHouse: {sorted(set(events) - set(cloud_events))[:5]}, "

@@ -83,8 +83,7 @@ async def test_a_full_disk_budget_evicts_oldest_first_and_reports_every_lost_val
             "SELECT count(), uniqExact(meter, channel, kind, parameter, period_start) FROM {db}.archive"))[0]
         assert raw == distinct == kept
         # the cloud knows what was lost, exactly: the edge's eviction events arrived, once each
-        await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db", "chaos-disk",
-                                                  config.time_zone)
+        await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db", "chaos-disk")
         reported = (await clickhouse.query(
             "SELECT sum(JSONExtractInt(detail, 'count')) FROM {db}.device_events WHERE site = 'chaos-disk' "
             "AND code = 'unsynced_evicted' AND JSONExtractString(detail, 'content') = 'archive'"))[0][0]

@@ -121,7 +121,7 @@ async def test_batches_built_before_the_edge_knew_the_clouds_history_are_renumbe
         await _old_disk_stored(nats.url, tmp_path, clickhouse)
         new = Buffer(tmp_path / "new" / "buffer.db")
         new.store(_records(8, 32))
-        built = new.next_batches(40, 5, SITE, time_zone="UTC")
+        built = new.next_batches(40, 5, SITE)
         assert [b.seq for b in built] == list(range(1, 33))
         config = edge_config(tmp_path / "new", [], site=SITE, nats_url=nats.url, batch_max_records=5,
                              time_zone="UTC")

@@ -97,7 +97,7 @@ async def test_nats_restart_and_a_two_day_uplink_cut_lose_and_double_nothing(cli
         await assert_exactly_once(clickhouse, expected)
         await until(lambda: snapshot(agent)["buffer"]["unsynced_values"] == 0, 20, "every batch confirmed stored")
         events, _ = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
-                                                              "chaos-uplink", agent.config.time_zone)
+                                                              "chaos-uplink")
         assert {"interference", "integrity"} <= set(events.values())
     finally:
         sim_stop.set()
@@ -143,7 +143,7 @@ async def test_a_modbus_device_offline_for_three_days_is_backfilled_into_clickho
             assert s["open_gaps"] == 0
             assert s["lost_periods"] == 0
             _, lost = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
-                                                                "chaos-backfill", config.time_zone)
+                                                                "chaos-backfill")
             assert lost == set()  # three days are within the device's depth: nothing lost
         finally:
             stop.set()
@@ -184,7 +184,7 @@ async def test_a_device_offline_longer_than_its_archive_depth_has_exactly_its_lo
                 return {t.replace(tzinfo=UTC) for (t,) in rows} == kept_hours
             await until(archive_complete, 30, "the periods within the depth in ClickHouse")
             _, lost = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db",
-                                                                "chaos-depth", config.time_zone)
+                                                                "chaos-depth")
             assert lost == {(serial, "hour", int(p.timestamp())) for p in lost_hours}
             _, cloud_lost = await cloud_events_and_lost(clickhouse, "chaos-depth")
             assert len(cloud_lost) == 49

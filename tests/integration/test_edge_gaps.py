@@ -15,7 +15,7 @@ from edge.buffer import Buffer
 from edge.drivers.modbus_link import ModbusLink
 from edge.drivers.modbus_tcp import Karat307Client, Karat307Poller
 from edge.gaps import GapBook
-from protocol.periods import local_to_utc, period_start, periods, to_device_seconds, utc_to_local
+from protocol.periods import local_to_utc, period_start, periods, to_device_seconds, utc_periods, utc_to_local, zone
 from protocol.vocabulary import ArchiveKind
 from tests.chaos.edge_support import UNIT, ModbusDevice, edge_config, hours, meter_config, modbus_device, until
 
@@ -110,7 +110,7 @@ async def test_offline_longer_than_archive_depth_records_exactly_the_lost_period
             stop.set()
             await task
         lost = book.lost(serial, HOUR)
-        assert set(lost) == {to_device_seconds(p) for p in refused}
+        assert set(lost) == {_utc(dev, p) for p in refused}  # kept by their UTC starts
         assert all(r.startswith(reason) for r in lost.values()), set(lost.values())
         assert set(_stored(buf, serial)) == {_utc(dev, p) for p in kept}  # lost ones never filled in
         events = buf.events(kind="periods_lost", limit=1000)
@@ -123,17 +123,17 @@ async def test_a_period_the_device_has_not_closed_yet_is_asked_again_later(tmp_p
     """The gateway thinks a period is due, the device says "empty": the gap stays open, with backoff."""
     async with modbus_device(COMMISSIONED, COMMISSIONED + hours(2.5), speed=1.0) as dev:
         buf = Buffer(tmp_path / "buffer.db")
-        book = GapBook(buf, 0.2, 5.0)
+        book = GapBook(buf, 0.2, 5.0, "Europe/Moscow")
         local_now = dev.device.device_now()
-        first = utc_to_local(COMMISSIONED, dev.device.world.tz)
+        first = int(COMMISSIONED.timestamp())  # 03:00 Moscow starts an hour
         # register one hour more than the device has closed, as a gateway with a fast clock would
-        book.register(dev.device.serial, HOUR, first, period_start(HOUR, local_now) + timedelta(hours=1),
+        book.register(dev.device.serial, HOUR, first, _utc(dev, period_start(HOUR, local_now) + timedelta(hours=1)),
                       timedelta(days=45))
         poller = _poller(tmp_path, dev, buf)
         poller.gaps = book
         assert await poller.poll_once() == 2
         (open_gap,) = book.open(dev.device.serial, HOUR)
-        assert open_gap == to_device_seconds(period_start(HOUR, local_now))
+        assert open_gap == _utc(dev, period_start(HOUR, local_now))
         row = buf.db.execute("SELECT attempts, last_error FROM gaps").fetchone()
         assert row == (1, "device has no record yet")
         assert await poller.poll_once() == 0  # backing off: not asked again at once
@@ -142,20 +142,33 @@ async def test_a_period_the_device_has_not_closed_yet_is_asked_again_later(tmp_p
         buf.close()
 
 
+def _ts(*moment: int) -> int:
+    """UTC epoch seconds of a UTC date and time."""
+    return int(datetime(*moment, tzinfo=UTC).timestamp())
+
+
 def test_each_archive_kind_closes_on_its_own_schedule() -> None:
-    """Hours and days close at their end by the device's clock; a month once its reporting day has begun."""
+    """Hours and days close at their end by the device's clock; a month once its reporting day has
+    begun. All in UTC seconds, stepped on the Moscow calendar (UTC+3 all year)."""
     from edge.gaps import first_period, schedule_now
 
-    now = datetime(2026, 3, 4, 0, 30)
-    assert schedule_now(HOUR, now) == now
-    assert schedule_now(ArchiveKind.DAY, now) == now
-    feb = datetime(2026, 2, 1)
-    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=1))) == [feb]
-    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=4))) == [feb]
-    assert list(periods(ArchiveKind.MONTH, feb, schedule_now(ArchiveKind.MONTH, now, reporting_day=5))) == []
-    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 10, 3)) == datetime(2026, 1, 11)
-    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 10)) == datetime(2026, 1, 10)
-    assert first_period(ArchiveKind.MONTH, datetime(2026, 1, 10, 3)) == datetime(2026, 2, 1)
+    msk = zone("Europe/Moscow")
+    now = _ts(2026, 3, 3, 21, 30)  # 2026-03-04 00:30 Moscow
+    assert schedule_now(HOUR, now, msk) == now
+    assert schedule_now(ArchiveKind.DAY, now, msk) == now
+    feb = _ts(2026, 1, 31, 21)  # February starts at 2026-02-01 00:00 Moscow
+    month = ArchiveKind.MONTH
+    # reporting day 1: closed by 03-04 00:30; day 4: by 03-01 00:30 (after March began); day 5: by 02-28 00:30
+    assert list(utc_periods(month, feb, schedule_now(month, now, msk, reporting_day=1), msk)) == [feb]
+    assert list(utc_periods(month, feb, schedule_now(month, now, msk, reporting_day=4), msk)) == [feb]
+    assert schedule_now(month, now, msk, reporting_day=4) == _ts(2026, 2, 28, 21, 30)  # 03-01 00:30 Moscow
+    assert list(utc_periods(month, feb, schedule_now(month, now, msk, reporting_day=5), msk)) == []
+    # commissioned 2026-01-10 03:00 Moscow (00:00 UTC): the first day is the 11th, from 01-10 21:00 UTC
+    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 10, tzinfo=UTC), msk) == _ts(2026, 1, 10, 21)
+    # commissioned at local midnight of the 10th (01-09 21:00 UTC): that very day
+    assert first_period(ArchiveKind.DAY, datetime(2026, 1, 9, 21, tzinfo=UTC), msk) == _ts(2026, 1, 9, 21)
+    # the first month is February: 2026-02-01 00:00 Moscow = 01-31 21:00 UTC
+    assert first_period(month, datetime(2026, 1, 10, tzinfo=UTC), msk) == feb
 
 
 async def test_daily_archives_are_read_after_midnight_by_the_device_clock(tmp_path: Path) -> None:
@@ -177,5 +190,6 @@ async def test_daily_archives_are_read_after_midnight_by_the_device_clock(tmp_pa
             await task
         assert days() == {_utc(dev, datetime(2026, 1, 11)), _utc(dev, datetime(2026, 1, 12))}
         assert GapBook(buf, 1, 1).open(serial, ArchiveKind.DAY) == []
-        assert buf.cursor(serial, ArchiveKind.DAY) == to_device_seconds(datetime(2026, 1, 12))
+        # the last day registered is the 12th: 2026-01-12 00:00 Moscow = 2026-01-11 21:00 UTC
+        assert buf.cursor(serial, ArchiveKind.DAY) == int(datetime(2026, 1, 11, 21, tzinfo=UTC).timestamp())
         buf.close()

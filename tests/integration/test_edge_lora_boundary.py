@@ -225,12 +225,12 @@ async def test_an_uplink_dated_2106_is_rejected_and_moves_no_gap_bookkeeping(
             gaps = agent.lora_gaps.gaps
             # the keeper registers C, C+1h, C+2h (closed by H, the end of the latest real period) and
             # closes the two that arrived: C alone stays open
-            await until(lambda: gaps.open(SERIAL, HOUR) == [to_device_seconds(commissioned)], 20, "gap C alone")
+            await until(lambda: gaps.open(SERIAL, HOUR) == [utc_epoch(commissioned)], 20, "gap C alone")
             await asyncio.sleep(0.5)  # a few more rounds of the keeper (every 0.1 s)
-            assert gaps.open(SERIAL, HOUR) == [to_device_seconds(commissioned)]
+            assert gaps.open(SERIAL, HOUR) == [utc_epoch(commissioned)]
             assert gaps.lost(SERIAL, HOUR) == {}
-            assert agent.buffer.cursor(SERIAL, HOUR) == to_device_seconds(now_hour - timedelta(hours=1))
-            assert agent.lora.device_time(SERIAL) == to_device_seconds(now_hour)
+            assert agent.buffer.cursor(SERIAL, HOUR) == utc_epoch(now_hour - timedelta(hours=1))
+            assert agent.lora.device_time(SERIAL) == utc_epoch(now_hour)
             assert stored_periods(agent.buffer) == {utc_epoch(now_hour - timedelta(hours=1)),
                                                     utc_epoch(now_hour - timedelta(hours=2))}
             assert agent.buffer.events(kind="integrity") == []  # never in the cloud's event log
@@ -332,7 +332,7 @@ def test_a_device_event_beyond_the_allowed_drift_is_rejected(clocked, device_tim
     if accepted:
         assert buf.events(kind="clock_out_of_range") == []
         assert rejects(buf) == []
-        assert h.device_time(SERIAL) == to_device_seconds(device_time)
+        assert h.device_time(SERIAL) == utc_epoch(device_time)  # the buffer keeps UTC
     else:
         _out_of_range(buf, device_time)
         assert [(r[0], r[1][:6], r[2]) for r in rejects(buf)] == [(f"lorawan:{DEV}", "clock:",
@@ -349,7 +349,7 @@ def test_a_passport_beyond_the_allowed_drift_is_kept_but_not_believed(clocked, d
     assert rejects(buf) == []
     if accepted:
         assert buf.events(kind="clock_out_of_range") == []
-        assert h.device_time(SERIAL) == to_device_seconds(device_time)
+        assert h.device_time(SERIAL) == utc_epoch(device_time)  # the buffer keeps UTC
     else:
         _out_of_range(buf, device_time)
         assert h.device_time(SERIAL) is None

@@ -5,7 +5,7 @@ every meter on every pass would give."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.buffer import Buffer
@@ -13,11 +13,15 @@ from edge.config import MeterConfig
 from edge.drivers.lorawan_gaps import LoraGapKeeper
 from edge.drivers.lorawan_mqtt import LoraUplinkHandler
 from protocol import lorawan_down
-from protocol.periods import to_device_seconds
 from protocol.vocabulary import ArchiveKind
 from tests.chaos.edge_support import edge_config
 
 COMMISSIONED = datetime(2026, 1, 15, 0, 0)  # device local time (Europe/Moscow, UTC+3)
+
+
+def _utc(local: datetime) -> int:
+    """UTC epoch seconds of a Moscow local time (UTC+3 all year), as the buffer keeps times."""
+    return int((local - timedelta(hours=3)).replace(tzinfo=UTC).timestamp())
 
 
 def lora_meter(i: int) -> MeterConfig:
@@ -38,7 +42,7 @@ class Keeper:
 
     def heard(self, meter: MeterConfig, device_time: datetime) -> None:
         """The meter's uplinks showed this device time (as an archive uplink would record it)."""
-        self.buffer.write(lambda: self.handler._saw_time(meter.serial, to_device_seconds(device_time), 0.0))
+        self.buffer.write(lambda: self.handler._saw_time(meter.serial, _utc(device_time), 0.0))
 
     def open_gaps(self, meter: MeterConfig) -> int:
         return len(self.keeper.gaps.open(meter.serial, ArchiveKind.HOUR))
@@ -68,7 +72,7 @@ def test_a_pass_checks_only_meters_with_something_to_do(tmp_path: Path) -> None:
 
     # a's backoff on one gap runs out: a is checked and asked again, b is left alone
     k.buffer.write(lambda: k.buffer.db.execute("UPDATE gaps SET next_try_at = 0 WHERE meter = ? AND period = ?",
-                                               [a.serial, to_device_seconds(COMMISSIONED)]))
+                                               [a.serial, _utc(COMMISSIONED)]))
     assert k.keeper.check_pass() == 1
     assert len(k.sent) == 4  # a's request for that hour
     assert k.keeper.check_pass() == 0

@@ -83,6 +83,7 @@ async def test_a_transient_exception_03_leaves_a_young_period_open_and_it_is_rea
     now, now_hour = _now()
     async with _device(now_hour - timedelta(hours=CLOSED), now) as dev:
         six_hours_old = _local(dev, now_hour - timedelta(hours=6))
+        six_hours_old_utc = int((now_hour - timedelta(hours=6)).timestamp())  # the buffer keeps UTC
         dev.device.archive_fault = ArchiveFault(dev.device, "refuse", periods={six_hours_old}, times=1)
         buf = Buffer(tmp_path / "buffer.db")
         poller = _poller(tmp_path, dev, buf)
@@ -91,8 +92,8 @@ async def test_a_transient_exception_03_leaves_a_young_period_open_and_it_is_rea
         try:
             assert await poller.poll_once() == CLOSED - 1  # 8 closed hours, one refused once
             assert book.lost(serial, HOUR) == {}  # six hours old, the device keeps 45 days
-            assert book.open(serial, HOUR) == [six_hours_old]
-            attempts, error = _gap_row(buf, six_hours_old)
+            assert book.open(serial, HOUR) == [six_hours_old_utc]
+            attempts, error = _gap_row(buf, six_hours_old_utc)
             assert attempts == 1
             assert error.startswith("device refused")
             assert buf.events(kind="periods_lost") == []
@@ -145,7 +146,7 @@ async def test_a_record_for_another_hour_is_rejected_and_its_period_asked_again(
         try:
             assert await poller.poll_once() == CLOSED - 1
             assert asked_utc not in _stored(buf)  # another hour's values are never stored under it
-            assert book.open(serial, HOUR) == [asked]
+            assert book.open(serial, HOUR) == [asked_utc]  # the buffer keeps UTC, the device was asked locally
             assert book.lost(serial, HOUR) == {}
             (source, reason, payload), = buf.db.execute("SELECT source, reason, payload FROM rejects").fetchall()
             assert source == f"modbus:{serial}"
@@ -157,7 +158,7 @@ async def test_a_record_for_another_hour_is_rejected_and_its_period_asked_again(
             assert record.period == answered  # the record block as the device sent it
             (event,) = buf.events(kind="record_rejected")
             assert event["meter"] == serial
-            attempts, error = _gap_row(buf, asked)
+            attempts, error = _gap_row(buf, asked_utc)
             assert attempts == 1
             assert str(from_device_seconds(answered)) in error
 

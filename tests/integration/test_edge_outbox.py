@@ -156,9 +156,6 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
 
 # --- every content kind in the outbox (events, lost periods, radio packets, command results) ---
 
-TZ = "Europe/Moscow"  # device clocks run on local time: a lost period's start goes out in UTC
-
-
 def _fill_every_kind(buf: Buffer) -> dict[str, object]:
     """One of each: archive records, a device event, an edge event, a lost period, a radio packet,
     a command result. Returns what the batches must carry."""
@@ -166,9 +163,8 @@ def _fill_every_kind(buf: Buffer) -> dict[str, object]:
     assert buf.add_device_event("m1", 1_767_000_000.0, "integrity", "alarm", {"channel": 1}) is True
     assert buf.add_device_event("m1", 1_767_000_000.0, "integrity", "alarm", {"channel": 1}) is False  # a repeat
     buf.event("clock_set", meter="m1", count=1, offset_before_s=42.0)
-    local_start = int((datetime(2026, 1, 1, 3, 0) - datetime(1970, 1, 1)).total_seconds())  # 03:00 MSK = 00:00 UTC
-    with buf.tx():
-        buf.db.table("lost").insert({"meter": "m1", "kind": "hour", "period": local_start, "reason": "beyond depth",
+    with buf.tx():  # the buffer keeps a lost period by its UTC start, sent as it is
+        buf.db.table("lost").insert({"meter": "m1", "kind": "hour", "period": T0, "reason": "beyond depth",
                                      "at": 5.0})
         buf.add_result("cmd-1", "accepted", {})
     buf.add_radio(RadioPacket(received_at=7.0, dev_eui="0011223344556677", f_cnt=9, f_port=2, rssi=-100, snr=7.5,
@@ -187,7 +183,7 @@ def _content(batch: Batch) -> str:
 def test_each_kind_travels_in_batches_of_its_own_results_first(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
     ids = _fill_every_kind(buf)
-    batches = buf.next_batches(10, 100, "s", time_zone=TZ)
+    batches = buf.next_batches(10, 100, "s")
     assert [(b.seq, _content(b)) for b in batches] == [(1, "result"), (2, "archive"), (3, "event"), (4, "radio")]
     result, archive, events, radio = batches
     assert [(r.command_id, r.state) for r in result.results] == [("cmd-1", "accepted")]
@@ -216,10 +212,10 @@ def test_each_kind_travels_in_batches_of_its_own_results_first(tmp_path: Path) -
 def test_every_kind_survives_a_restart_before_sync(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
     _fill_every_kind(buf)
-    built = buf.next_batches(2, 100, "s", time_zone=TZ)  # results and archive built, nothing published
+    built = buf.next_batches(2, 100, "s")  # results and archive built, nothing published
     buf.close()
     buf = Buffer(tmp_path / "buffer.db")  # the agent restarts (or was killed) before any acknowledgement
-    again = buf.next_batches(10, 100, "s", time_zone=TZ)
+    again = buf.next_batches(10, 100, "s")
     assert again[:2] == built  # the same seqs with the same content
     assert [_content(b) for b in again] == ["result", "archive", "event", "radio"]
     stats = buf.stats()
@@ -237,16 +233,16 @@ def test_every_kind_survives_a_restart_before_sync(tmp_path: Path) -> None:
 def test_renumbering_moves_every_kind(tmp_path: Path) -> None:
     buf = Buffer(tmp_path / "buffer.db")
     _fill_every_kind(buf)
-    before = buf.next_batches(10, 100, "s", time_zone=TZ)
+    before = buf.next_batches(10, 100, "s")
     buf.mark_published_many({b.seq: encode(b).digest for b in before[:2]})
     assert buf.apply_cloud(watermark.build(_older_buffer(range(1, 701)), 0)) == (0, 4)
-    after = buf.next_batches(4, 100, "s", time_zone=TZ)
+    after = buf.next_batches(4, 100, "s")
     assert [b.seq for b in after] == [701, 702, 703, 704]
     for old, new in zip(before, after, strict=True):
         assert (new.records, new.events, new.lost, new.radio, new.results) == (
             old.records, old.events, old.lost, old.radio, old.results)
     assert buf.db.execute("SELECT count(*) FROM events WHERE batch < 700").fetchone()[0] == 0
-    renumbered = buf.next_batches(10, 100, "s", time_zone=TZ, skip={701, 702, 703, 704})
+    renumbered = buf.next_batches(10, 100, "s", skip={701, 702, 703, 704})
     assert [(b.seq, _content(b), b.events[0].code) for b in renumbered] == [
         (705, "event", "batches_renumbered")]  # the renumbering's own event goes up too
     buf.close()

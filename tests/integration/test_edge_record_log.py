@@ -82,10 +82,10 @@ def test_the_schema_version_is_kept_and_a_newer_file_is_refused(tmp_path: Path) 
     path = tmp_path / "buffer.db"
     Buffer(path).close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 3 is newer than this edge's 2"):
+    with pytest.raises(RuntimeError, match="schema version 4 is newer than this edge's 3"):
         Buffer(path)
 
 

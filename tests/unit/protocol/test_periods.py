@@ -146,3 +146,34 @@ def test_unknown_zone_is_a_decode_error(name: str) -> None:
     with pytest.raises(DecodeError) as info:
         zone(name)
     assert info.value.field == "time_zone"
+
+
+# --- UTC epoch seconds stepped on the local calendar (the edge buffer's time base) ------------
+
+def _ts(*moment: int) -> int:
+    return int(datetime(*moment, tzinfo=UTC).timestamp())
+
+
+def test_device_seconds_and_utc_convert_at_the_boundary() -> None:
+    from protocol.periods import device_to_utc, utc_to_device
+
+    # 2026-01-01 00:00 UTC = 1767225600; local 03:00 Moscow (UTC+3) is 3 h = 10800 s later by the device's clock
+    assert device_to_utc(1_767_225_600 + 10_800, MOSCOW) == 1_767_225_600
+    assert utc_to_device(1_767_225_600, MOSCOW) == 1_767_225_600 + 10_800
+    assert utc_to_device(1_767_225_600.9, MOSCOW) == 1_767_225_600 + 10_800  # whole seconds, down
+
+
+def test_utc_periods_follow_the_local_calendar() -> None:
+    from protocol.periods import utc_next_period, utc_period_start, utc_periods, utc_shift
+
+    # a month in Moscow starts at local midnight of the 1st: 21:00 UTC of the day before
+    assert utc_period_start(MONTH, _ts(2026, 2, 15, 12), MOSCOW) == _ts(2026, 1, 31, 21)
+    assert utc_period_start(MONTH, _ts(2026, 1, 31, 21), MOSCOW) == _ts(2026, 1, 31, 21)
+    assert utc_period_start(MONTH, _ts(2026, 1, 31, 20, 59), MOSCOW) == _ts(2025, 12, 31, 21)
+    assert utc_next_period(MONTH, _ts(2026, 1, 31, 21), MOSCOW) == _ts(2026, 2, 28, 21)  # February: 28 days
+    assert utc_next_period(DAY, _ts(2026, 1, 9, 21), MOSCOW) == _ts(2026, 1, 10, 21)
+    assert utc_period_start(DAY, _ts(2026, 1, 10, 0), MOSCOW) == _ts(2026, 1, 9, 21)  # 03:00 Moscow: the 10th
+    # the hours closed by 02:30 UTC (05:30 Moscow) from 00:00 UTC: 00:00, 01:00 (ends 02:00)
+    assert list(utc_periods(HOUR, _ts(2026, 1, 1), _ts(2026, 1, 1, 2, 30), MOSCOW)) == [
+        _ts(2026, 1, 1), _ts(2026, 1, 1, 1)]
+    assert utc_shift(_ts(2026, 3, 3, 21, 30), -timedelta(days=3), MOSCOW) == _ts(2026, 2, 28, 21, 30)
