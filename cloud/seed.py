@@ -43,6 +43,7 @@ class PremiseSeed:
     meter_serial: str
     meter_model: str
     communicator: str
+    archives: str = "hour, integral"  # the archive kinds the meter gives ("hour, day, month, integral")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,11 @@ class BuildingSeed:
     heat_meter_model: str
     heat_meter_communicator: str
     premises: tuple[PremiseSeed, ...]
+    heat_meter_archives: str = "hour, integral"
+    # the meters' service period begins here (ISO 8601 with its UTC offset; None: since their first
+    # archive), and their monthly archives are read from this day of the next month
+    commissioned_at: str | None = None
+    reporting_day: int = 1
 
 
 def seed_company(registry: Registry, name: str, city: str, users: tuple[UserSeed, ...],
@@ -87,7 +93,7 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
             "VALUES (?, ?, ?, ?, ?, ?, ?)", (company_id, b.site, b.address, b.city, b.time_zone, area, residents),
         ).lastrowid
         _meter(db, company_id, building_id, None, b.heat_meter_serial, b.heat_meter_model, "common",
-               b.heat_meter_communicator)
+               b.heat_meter_communicator, b.heat_meter_archives, b)
         for p in b.premises:
             premise_id = db.execute(
                 "INSERT INTO premises (building_id, number, kind, area_m2, residents, account) "
@@ -95,17 +101,18 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
                 (building_id, p.number, p.area_m2, p.residents, f"{b.site.upper()}-{int(p.number):04d}"),
             ).lastrowid
             _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",
-                   p.communicator)
+                   p.communicator, p.archives, b)
     return building_id
 
 
 def _meter(db, company_id: int, building_id: int, premise_id: int | None, serial: str, model: str, role: str,
-           communicator: str) -> None:
+           communicator: str, archives: str, b: BuildingSeed) -> None:
     channels = channel_rows(model)  # an unknown model fails before its meter row is written
     meter_id = db.execute(
         "INSERT INTO meters (company_id, building_id, premise_id, serial, model, role, communicator, archives, "
-        "tariffs) VALUES (?, ?, ?, ?, ?, ?, ?, 'hour, integral', ?)",  # in service since its first archive
-        (company_id, building_id, premise_id, serial, model, role, communicator, catalogue.model(model).tariffs),
+        "tariffs, commissioned_at, reporting_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (company_id, building_id, premise_id, serial, model, role, communicator, archives,
+         catalogue.model(model).tariffs, b.commissioned_at, b.reporting_day),
     ).lastrowid
     for number, resource, parameters in channels:
         db.execute("INSERT INTO meter_channels (meter_id, number, resource, parameters) VALUES (?, ?, ?, ?)",

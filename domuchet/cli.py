@@ -11,6 +11,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from domuchet import settings
@@ -67,7 +68,11 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run NATS, the simulated building, the edge and the cloud with its UI")
     common(d)
     d.add_argument("--port", type=int, help="UI and API port (default 8080)")
-    d.add_argument("--speed", type=float, help="simulated seconds per wall second (default: the scenario's)")
+    d.add_argument("--speed", type=float, help="simulated seconds per wall second while the simulator catches up "
+                                               "with the wall clock after a stop (default: the scenario's)")
+    d.add_argument("--history-days", type=int, default=None,
+                   help="on a fresh data directory, whole days of history the building starts with "
+                        "(default: the scenario's, 62 for the demo)")
     d.add_argument("--scenario", default=None, help="scenario file or built-in name (default demo)")
     d.add_argument("--nats-port", type=int)
     d.add_argument("--mqtt-port", type=int)
@@ -82,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
     common(s)
     s.add_argument("--scenario")
     s.add_argument("--speed", type=float)
+    s.add_argument("--lora-wakeup-s", type=float, default=None,
+                   help="a radio device with downlinks queued uplinks after this many seconds (default: the "
+                        "scenario's; 0: at its next hourly uplink, as in the field)")
     s.add_argument("--modbus-port", type=int)
     s.add_argument("--mqtt-port", type=int)
 
@@ -156,6 +164,9 @@ def _sim(args, doc, data_dir: Path) -> int:
     fleet = load_fleet(cfg.scenario)  # one building or many; building k serves Modbus TCP on modbus_port + k
     if cfg.speed:
         fleet = fleet.with_speed(cfg.speed)
+    if args.lora_wakeup_s is not None:
+        fleet = replace(fleet, scenarios=tuple(replace(sc, lora_wakeup_s=args.lora_wakeup_s)
+                                               for sc in fleet.scenarios))
     sim = SimulatedFleet(fleet, data_dir / "sim", Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port))
 
     async def run() -> None:

@@ -16,48 +16,91 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cloud.seed import DEMO_USERS, BuildingSeed, PremiseSeed, seed_building, seed_company
 from cloud.services.container import Services
 from cloud.storage.registry import Registry
 from domuchet import natsserver, settings
 from domuchet.cli import _cloud_config, _logging
+from protocol.periods import utc_to_local, zone
 from simulators.runner import SimState
 from simulators.scenario import BuildingPlan, Scenario, load, plan
 
 log = logging.getLogger(__name__)
 CITY = "Казань"
 COMPANY = "УК «Демо-Дом»"
+# the progress line counts at most this many days of hours, and of days (data arrival's 2000 periods)
+HOURS_SHOWN_DAYS, DAYS_SHOWN = 80, 1900
+DEMO_HISTORY_DAYS = 62  # two months: the previous month is whole on any day of the year (its first day <= 61 days back)
+DEMO_SPEED = 86_400.0  # after a stop the simulator catches up with the wall clock a day per second
+DEMO_WAKEUP_S = 0.5  # a radio device with downlinks queued uplinks within half a second (lora_wakeup_s)
+EDGE_START_S = 20.0  # how long the simulator waits for the edge's MQTT subscription
+
+
+# what the edge reads of each model, as the simulated devices keep them (protocol/catalogue.py): the
+# KARAT-307 hourly and daily archives, the Compact-2 also monthly ones
+HEAT_METER_KINDS = ("hour", "day")
+APARTMENT_KINDS = ("hour", "day", "month")
+REPORTING_DAY = 1  # monthly archives are read once the first day of the next month has begun
+
+
+def _kinds(kinds: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f'"{k}"' for k in kinds) + "]"
 
 
 def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nats_url: str, sim: settings.SimSettings,
               data_dir: Path) -> str:
-    """The edge agent's config for the simulated building."""
+    """The edge agent's config for the simulated building. Its clock checks stay on (the default
+    ``max_clock_drift_s``): the simulator's clock never runs ahead of the wall clock."""
     b = scenario.building
+    # a downlink's answers come after the device's next uplink; the demo's devices wake within a
+    # second when one waits (lora_wakeup_s), so a request unanswered for a minute is asked again
+    timeout = 60.0 if scenario.lora_wakeup_s else 7200.0
     lines = ["[edge]", f'site = "{b.site}"', f'time_zone = "{b.time_zone}"', f'data_dir = "{data_dir}"',
              f'nats_url = "{nats_url}"', f'mqtt_host = "{sim.mqtt_host}"', f"mqtt_port = {sim.mqtt_port}",
-             "poll_interval_s = 0.5",
-             # the simulated clock runs faster than the wall clock, so the devices' clocks run ahead
-             # of the edge's: not judged until the demo replays the past and keeps to real time
-             "max_clock_drift_s = 0", "",
+             "poll_interval_s = 0.5", f"downlink_timeout_s = {timeout:g}", "",
              "[[edge.meters]]", f'serial = "{b.heat_meter_serial}"', 'model = "KARAT-307"',
              'transport = "modbus-tcp"', f'commissioned = "{commissioned}"', f'host = "{sim.host}"',
-             f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", ""]
+             f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
+             f"reporting_day = {REPORTING_DAY}", ""]
     for a in building.apartments:
-        lines += ["[[edge.meters]]", f'serial = "{a.meter_serial}"', 'model = "KARAT-Compact-2-223"',
-                  'transport = "lorawan"', f'commissioned = "{commissioned}"', f'dev_eui = "{a.dev_eui}"', ""]
+        lines += ["[[edge.meters]]", f'serial = "{a.meter_serial}"', f'model = "{b.compact2_model}"',
+                  'transport = "lorawan"', f'commissioned = "{commissioned}"', f'dev_eui = "{a.dev_eui}"',
+                  f"archive_kinds = {_kinds(APARTMENT_KINDS)}", f"reporting_day = {REPORTING_DAY}", ""]
     return "\n".join(lines)
 
 
-def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimSettings) -> BuildingSeed:
+def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimSettings,
+                  commissioned: str | None = None) -> BuildingSeed:
+    """The registry's view of the simulated building: the same meters, commissioning time (the start
+    of their service period), archive kinds and reporting day as the devices and the edge have."""
     b = scenario.building
     return BuildingSeed(
         site=b.site, address=b.address, city=CITY, time_zone=b.time_zone, heat_meter_serial=b.heat_meter_serial,
         heat_meter_model="KARAT-307",
         heat_meter_communicator=f"Modbus TCP {sim.host}:{sim.modbus_port} #{b.heat_meter_unit}",
-        premises=tuple(PremiseSeed(a.number, a.area_m2, a.residents, a.meter_serial, "KARAT-Compact-2-223",
-                                   f"LoRaWAN {a.dev_eui}") for a in building.apartments))
+        premises=tuple(PremiseSeed(a.number, a.area_m2, a.residents, a.meter_serial, b.compact2_model,
+                                   f"LoRaWAN {a.dev_eui}", ", ".join((*APARTMENT_KINDS, "integral")))
+                       for a in building.apartments),
+        heat_meter_archives=", ".join((*HEAT_METER_KINDS, "integral")),
+        commissioned_at=commissioned, reporting_day=REPORTING_DAY)
+
+
+def wait_for_line(path: Path, offset: int, text: str, timeout_s: float) -> bool:
+    """Whether ``text`` appeared in the log ``path`` after byte ``offset`` within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(offset)
+                if text.encode() in f.read():
+                    return True
+        time.sleep(0.1)
+    return False
 
 
 class Children:
@@ -93,14 +136,22 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     nats_cfg = settings.nats(doc, args.config, port=args.nats_port, mqtt_port=args.mqtt_port)
     sim_cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario,
                                speed=args.speed, modbus_port=args.modbus_port, mqtt_port=nats_cfg.mqtt_port)
-    scenario = load(sim_cfg.scenario)
-    if sim_cfg.speed:
-        scenario = replace(scenario, speed=sim_cfg.speed)
+    # whatever the scenario file says for `domuchet sim`, the demo's building starts with its history
+    # in the devices' archives and catches up after a stop a day per second (docs/demo.md)
+    scenario = replace(load(sim_cfg.scenario), speed=sim_cfg.speed or DEMO_SPEED, past="archives",
+                       history_days=DEMO_HISTORY_DAYS if args.history_days is None else args.history_days)
+    if not scenario.lora_wakeup_s:
+        scenario = replace(scenario, lora_wakeup_s=DEMO_WAKEUP_S)
     building = plan(scenario)
-    state = SimState.load_or_create(data_dir / "sim" / "state.json", scenario)
+    state_path = data_dir / "sim" / "state.json"
+    resumed = state_path.exists()
+    state = SimState.load_or_create(state_path, scenario)
+    if resumed and args.history_days is not None:
+        print(f"  --history-days applies to a fresh data directory; {data_dir} continues the building "
+              f"commissioned {state.commissioning:%d.%m.%Y %H:%M} UTC", flush=True)
+    commissioned = state.commissioning.isoformat()
     edge_cfg = data_dir / "edge.toml"
-    edge_cfg.write_text(edge_toml(scenario, building, state.commissioning.isoformat(), nats_cfg.url, sim_cfg,
-                                  data_dir / "edge"))
+    edge_cfg.write_text(edge_toml(scenario, building, commissioned, nats_cfg.url, sim_cfg, data_dir / "edge"))
     cloud_cfg = _cloud_config(args, doc, data_dir, port=args.port, nats_url=nats_cfg.url)
 
     children = Children()
@@ -108,41 +159,55 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     children.add("nats", natsserver.start(nats_cfg, data_dir / "nats", logs / "nats.log"))
     started_at = time.monotonic()
 
+    building_id: list[int] = []
+
     def prepare(registry: Registry) -> None:
         company_id = seed_company(registry, COMPANY, CITY, DEMO_USERS)
-        seed_building(registry, company_id, building_seed(scenario, building, sim_cfg))
+        building_id.append(seed_building(registry, company_id, building_seed(scenario, building, sim_cfg,
+                                                                              commissioned)))
 
     def on_started(_services: Services) -> None:
         py = sys.executable
         common = ["--data-dir", str(data_dir)]
         sim_args = [py, "-m", "domuchet", "sim", *common, "--scenario", sim_cfg.scenario, "--speed",
-                    str(scenario.speed), "--modbus-port", str(sim_cfg.modbus_port), "--mqtt-port",
+                    str(scenario.speed), "--lora-wakeup-s", str(scenario.lora_wakeup_s),
+                    "--modbus-port", str(sim_cfg.modbus_port), "--mqtt-port",
                     str(nats_cfg.mqtt_port)]
         if args.config:
             sim_args += ["--config", str(args.config)]
-        children.start("sim", sim_args, logs / "sim-devices.jsonl", logs / "sim.log")
+        # the edge first: the network server forwards an uplink only to a subscription that exists, so
+        # the devices' first uplinks (the edge learns their clocks from them) wait for the edge's
+        edge_log = logs / "edge.log"
+        seen = edge_log.stat().st_size if edge_log.exists() else 0
         children.start("edge", [py, "-m", "domuchet", "edge", "--config", str(edge_cfg), *common],
-                       logs / "edge.out", logs / "edge.log")
+                       logs / "edge.out", edge_log)
+        if not wait_for_line(edge_log, seen, "event=mqtt_connected", EDGE_START_S):
+            log.warning("event=edge_not_subscribed wait_s=%s log=%s", EDGE_START_S, edge_log)
+        children.start("sim", sim_args, logs / "sim-devices.jsonl", logs / "sim.log")
         url = f"http://{cloud_cfg.host}:{cloud_cfg.port}"
         print(f"ДомУчёт demo is up: open {url}", flush=True)
         print("  logins: " + ", ".join(f"{u.login} / {u.password}" for u in DEMO_USERS), flush=True)
         print(f"  simulated building: {scenario.building.address}, {len(building.apartments)} apartments, "
-              f"speed x{scenario.speed:g}; data and logs in {data_dir}; Ctrl-C stops", flush=True)
+              f"commissioned {utc_to_local(state.commissioning, zone(scenario.building.time_zone)):%d.%m.%Y %H:%M}"
+              f"; data and logs in {data_dir}; Ctrl-C stops", flush=True)
+        if resumed:
+            print(f"  continuing from the stored state: the time since {state.sim_now:%d.%m.%Y %H:%M} UTC is "
+                  f"filled in (the simulator catches up at x{scenario.speed:g}, the edge backfills)", flush=True)
 
     async def progress(services: Services, stop: asyncio.Event) -> None:
         demo_user = DEMO_USERS[0]
         session = await services.auth.login(demo_user.login, demo_user.password)
-        first_seen = (await services.accounting.data_status(session.token)).archive_values > 0
+        complete = False
         while not stop.is_set():
-            status = await services.accounting.data_status(session.token)
-            if status.archive_values and not first_seen:
-                first_seen = True
-                print(f"  first data stored {time.monotonic() - started_at:.1f} s after start", flush=True)
-            newest = status.latest_period.strftime("%d.%m.%Y %H:%M") if status.latest_period else "—"
-            print(f"  [{time.strftime('%H:%M:%S')}] archive values in ClickHouse: {status.archive_values}, "
-                  f"newest period: {newest}", flush=True)
+            if building_id:
+                line, done = await history_line(services, session.token, building_id[0], state.commissioning,
+                                                scenario.building.time_zone)
+                if done and not complete:
+                    line += f"; history complete {time.monotonic() - started_at:.1f} s after start"
+                complete = complete or done
+                print(f"  [{time.strftime('%H:%M:%S')}] {line}", flush=True)
             try:
-                await asyncio.wait_for(stop.wait(), 5.0)
+                await asyncio.wait_for(stop.wait(), 2.0 if not complete else 30.0)
             except TimeoutError:
                 pass
 
@@ -159,6 +224,33 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     finally:
         children.stop(("sim", "edge", "nats"))
     return 0
+
+
+def first_whole_day(commissioning: datetime, tz: ZoneInfo) -> date:
+    """The first local day that begins at or after commissioning: the first day with a daily archive."""
+    local = utc_to_local(commissioning, tz)
+    return local.date() if local.time() == dt_time(0) else local.date() + timedelta(days=1)
+
+
+async def history_line(services: Services, token: str, building_id: int, commissioning: datetime,
+                       time_zone: str) -> tuple[str, bool]:
+    """How far the history is: per archive kind, the periods due since commissioning that ClickHouse
+    has (data arrival, manual 4.2.3) and those the edge reported lost (older than the devices keep);
+    complete when every due period is one or the other."""
+    tz = zone(time_zone)
+    today = datetime.now(UTC).astimezone(tz).date()
+    first = max(utc_to_local(commissioning, tz).date(), today - timedelta(days=HOURS_SHOWN_DAYS))
+    parts, done = [], True
+    # the edge reads days from the first whole one (edge/gaps.py first_period): not the commissioning day
+    days_since = max(first_whole_day(commissioning, tz), today - timedelta(days=DAYS_SHOWN))
+    for kind, since in (("hour", first), ("day", days_since)):
+        report = await services.arrival.report(token, building_id, kind, since, today)
+        lost = sum(m.lost for m in report.meters)
+        pct = 100.0 * (report.received + lost) / report.due if report.due else 100.0
+        parts.append(f"{kind}s {report.received}/{report.due} stored" + (f", {lost} lost" if lost else "")
+                     + f" ({pct:.0f} %)")
+        done = done and report.due > 0 and report.received + lost == report.due
+    return f"history since {first:%d.%m.%Y}: " + "; ".join(parts), done
 
 
 def device_lines(data_dir: Path) -> list[dict]:

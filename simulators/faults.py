@@ -253,6 +253,11 @@ class FaultSchedule:
         self.update_offline(last_index + 1)
 
     # --- per uplink --------------------------------------------------------------------------
+    def off_air(self, device: LoraDevice, index: int) -> bool:
+        """Whether an ``offline`` fault keeps the device off the air in hour ``index``."""
+        return any(f.kind == "offline" and f.active(index) and f.device in ("*", device.serial, device.dev_eui)
+                   for f in self.faults)
+
     def uplink(self, device: LoraDevice, index: int, data: bytes) -> bytes | None:
         """The payload the network server receives for hour ``index``, or None if it hears nothing."""
         for f in self.faults:

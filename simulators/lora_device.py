@@ -387,11 +387,13 @@ class LoraDevice:
             return [(lorawan_up.FPORT_DATA, lorawan_up.encode(self.passport(now_utc)))]
         return [(lorawan_up.FPORT_DATA, lorawan_up.encode(self.current(now_utc)))]
 
-    def handle_downlink(self, command: integration.DownlinkCommand, now_utc: datetime) -> list[tuple[str, str]]:
+    def handle_downlink(self, command: integration.DownlinkCommand, now_utc: datetime,
+                        answer_spacing_s: float = 2.0) -> list[tuple[str, str]]:
         """(topic, event JSON) the network server publishes for one downlink delivered to the device.
 
         Class A: the simulator delivers a queued downlink right after the device's next uplink,
-        ``now_utc`` is then. Events: ``txack``, the answer uplinks, and ``ack`` (confirmed only).
+        ``now_utc`` is then. Events: ``txack``, the answer uplinks (``answer_spacing_s`` apart),
+        and ``ack`` (confirmed only).
         """
         queue_item_id = command.id or str(uuid.UUID(int=random.Random(
             f"q:{self.dev_eui}:{self.counters.down}").getrandbits(128), version=4))
@@ -415,7 +417,7 @@ class LoraDevice:
             answers = [self.log_event(now_utc, lorawan_up.Effect.OTHER, lorawan_up.Severity.WARNING,
                                       EVENT_COMMAND_REJECTED)]
         for i, (f_port, data) in enumerate(answers):
-            sent_at = now_utc + timedelta(seconds=2 * (i + 1))
+            sent_at = now_utc + timedelta(seconds=answer_spacing_s * (i + 1))
             text = self.extra_uplink(data, f_port, sent_at, f"answer:{f_cnt_down}:{i}")
             out.append((self.topic, text))
             if i == 0 and command.confirmed:  # the device's first answer carries the ACK bit

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +27,7 @@ import paho.mqtt.client as mqtt
 from chirpstack_api import integration
 from google.protobuf import json_format
 
+from protocol import lorawan
 from protocol.periods import utc_to_local
 from simulators.compact2 import Compact2, RadioCounters, down_topic
 from simulators.faults import FaultSchedule, Replacement
@@ -34,7 +37,7 @@ from simulators.lora_device import LoraDevice
 from simulators.lora_models import Radio929, make_device
 from simulators.scenario import Scenario, plan
 from simulators.serial_line import NullModem, rtu_server
-from simulators.world import SimClock, World, commissioning_utc
+from simulators.world import HOUR, SimClock, World, commissioning_utc, wall_clock
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +60,23 @@ class SimState:
                        for eui, commands in raw.get("pending", {}).items()}
             return cls(datetime.fromisoformat(raw["commissioning"]), datetime.fromisoformat(raw["sim_now"]),
                        raw["last_sent_hour"], radio, pending)
-        start = commissioning_utc(scenario)
-        state = cls(start, start)
+        state = cls.fresh(scenario)
         state.save(path)
         return state
+
+    @classmethod
+    def fresh(cls, scenario: Scenario, wall_now: datetime | None = None) -> SimState:
+        """A new building's state. ``past = "replay"``: simulated time starts at commissioning and
+        every hour since is sent as it closes. ``past = "archives"``: it starts at the wall clock with
+        every hour but the last closed one counted as sent: the devices hold that time in their
+        archives (they are pure functions of the hour) and the edge backfills it; the last closed
+        hour goes out at once, so the edge hears every device and learns its clock."""
+        wall_now = wall_now or datetime.now(UTC)
+        start = commissioning_utc(scenario, wall_now)
+        if scenario.past == "replay" or wall_now <= start:
+            return cls(start, start)
+        closed = math.floor((wall_now - start).total_seconds() / HOUR) - 1  # the last hour that has ended
+        return cls(start, wall_now, last_sent_hour=closed - 1)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +119,8 @@ class SimulatedBuilding:
         self.state = SimState.load_or_create(self.state_path, scenario)
         self.plan = plan(scenario)
         self.world = World(scenario, self.plan, self.state.commissioning)
-        self.clock = SimClock(self.state.sim_now, scenario.speed)
+        # replays the time the simulator was stopped at ``speed``, then keeps to the wall clock
+        self.clock = SimClock(self.state.sim_now, scenario.speed, cap=wall_clock)
         self.heat_meter = Karat307(self.world, self.clock, scenario.building.heat_meter_unit)
         radio = self.state.radio
         self.apartment_meters = [
@@ -134,6 +151,7 @@ class SimulatedBuilding:
                         len(self.pending.pop(gone)))
         self.announcements: list[dict] = []  # JSON lines to print (device replacements)
         self.dirty = False  # the state changed between checkpoints (a downlink was queued)
+        self._wake_at: dict[str, float] = {}  # devEUI -> monotonic time of its next wake-up uplink
         self._transports: list[Callable[[], Awaitable[None]]] = []
 
     def owns(self, dev_eui: str) -> bool:
@@ -223,6 +241,34 @@ class SimulatedBuilding:
                     for n, command in enumerate(self.pending.pop(m.dev_eui)):  # delivered in the RX window
                         out += m.handle_downlink(command, sent_at + timedelta(seconds=1 + 10 * n))
             self.state.last_sent_hour = index
+        if self.scenario.lora_wakeup_s > 0:
+            out += self._wake_ups()
+        return out
+
+    def _wake_ups(self) -> list[tuple[str, str]]:
+        """Devices with downlinks queued for ``lora_wakeup_s`` wall seconds send an uplink (their
+        latest hourly record again, as a device on a short uplink interval does) and take one
+        downlink in its receive window. Timed a few seconds back, so that even the answers to an
+        archive request (one uplink per record, 0.05 s apart) are no later than the clock."""
+        now, index = time.monotonic(), self.state.last_sent_hour
+        out: list[tuple[str, str]] = []
+        for eui in [e for e in self._wake_at if not self.pending.get(e)]:
+            del self._wake_at[eui]
+        for eui, commands in self.pending.items():
+            if not commands or index < 0:
+                continue
+            due = self._wake_at.setdefault(eui, now + self.scenario.lora_wakeup_s)
+            if now < due:
+                continue
+            self._wake_at[eui] = now + self.scenario.lora_wakeup_s
+            device = self._by_eui[eui]
+            if self.faults.off_air(device, index):
+                continue  # the downlink waits until the device is back
+            data = device.hourly_payload(index)
+            at = self.clock.now() - timedelta(seconds=5)
+            out.append((device.topic, device.extra_uplink(data, lorawan.FPORT, at, f"wake:{device.counters.down}")))
+            out += device.handle_downlink(commands.pop(0), at + timedelta(seconds=1), answer_spacing_s=0.05)
+            self.dirty = True
         return out
 
     def take_announcements(self) -> list[dict]:

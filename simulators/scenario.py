@@ -120,8 +120,17 @@ class Fault:
 class Scenario:
     building: BuildingSpec
     seed: int = 1
-    speed: float = 1440.0  # simulated seconds per wall second
-    start: str = "auto"  # local ISO time of commissioning, or "auto": 23:00 local, three days ago
+    speed: float = 1440.0  # simulated seconds per wall second, up to the wall clock (a replay of the past)
+    start: str = "auto"  # local ISO time of commissioning, or "auto": 23:00 local, history_days whole days ago
+    history_days: int = 2  # start = "auto": whole local days between commissioning and today
+    # what the first start does with the time since commissioning: "replay" sends every hour's
+    # uplinks from commissioning at ``speed``; "archives" starts the devices at the wall clock with
+    # that time in their archives, for the edge to backfill (Modbus reads, archive-request downlinks)
+    past: Literal["replay", "archives"] = "replay"
+    # > 0: a radio device with downlinks queued sends an uplink (its latest hourly record again)
+    # after this many wall seconds and takes one downlink in its receive window; 0: downlinks wait
+    # for the next hourly uplink, as in the field (the demo shortens it so its backfill is quick)
+    lora_wakeup_s: float = 0.0
     lora_application_id: str = "0b7c1e52-5d1e-4a7b-9d34-1f3a2c9e8d01"
     name: str = "scenario"
     faults: list[Fault] = field(default_factory=list)  # faults on a schedule (simulators/faults.py)
@@ -135,6 +144,10 @@ class Scenario:
     def __post_init__(self) -> None:
         if not 1 <= self.speed <= 100_000:
             raise ValueError(f"speed must be 1..100000, got {self.speed}")
+        if not 0 <= self.history_days <= 3660:
+            raise ValueError(f"history_days must be 0..3660, got {self.history_days}")
+        if not 0 <= self.lora_wakeup_s <= 3600:
+            raise ValueError(f"lora_wakeup_s must be 0..3600 seconds, got {self.lora_wakeup_s}")
         if self.start != "auto":
             try:
                 datetime.fromisoformat(self.start)

@@ -1,4 +1,4 @@
-"""The simulated world: a clock that runs ``speed`` times faster than the wall, the weather,
+"""The simulated world: a clock that runs ``speed`` times faster than the wall (never past it), the weather,
 and the consumption of every apartment and of the building, hour by hour.
 
 Everything is a pure function of (seed, device, hour index), so a restarted simulator
@@ -32,18 +32,30 @@ INDOOR_C, DESIGN_OUTDOOR_C, HEATING_BELOW_C = 20.0, -26.0, 8.0
 
 
 class SimClock:
-    """Simulated UTC time that runs ``speed`` times faster than the wall clock from ``start``."""
+    """Simulated UTC time that runs ``speed`` times faster than the wall clock from ``start``.
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    With ``cap`` (a function giving the wall clock's UTC time) it never runs ahead of it: simulated
+    time is ``min(start + elapsed * speed, cap())``, so a clock that starts in the past replays it at
+    ``speed`` and then keeps to real time, and no device reads a time that has not come yet. Without
+    it (tests, QA tools) it runs wherever ``speed`` takes it. ``monotonic`` is the elapsed-time source
+    (tests pass their own)."""
+
+    def __init__(self, start: datetime, speed: float, cap: Callable[[], datetime] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.speed = speed
         self._sim0 = start
-        self._wall0 = time.monotonic()
+        self._cap = cap
+        self._monotonic = monotonic
+        self._wall0 = monotonic()
         self._frozen: datetime | None = None
 
     def now(self) -> datetime:
         if self._frozen is not None:
             return self._frozen
-        return self._sim0 + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+        sim = self._sim0 + timedelta(seconds=(self._monotonic() - self._wall0) * self.speed)
+        if self._cap is not None:
+            return min(sim, self._cap())
+        return sim
 
     def freeze(self, at: datetime | None = None) -> datetime:
         """Stop simulated time where it is, or at ``at`` (QA and tests: a world that changes only
@@ -52,15 +64,22 @@ class SimClock:
         return self._frozen
 
 
+def wall_clock() -> datetime:
+    """The wall clock's UTC time: the cap of the simulator's clock."""
+    return datetime.now(UTC)
+
+
 def commissioning_utc(scenario: Scenario, wall_now: datetime | None = None) -> datetime:
-    """When the building's meters were commissioned (hour index 0), in UTC."""
+    """When the building's meters were commissioned (hour index 0), in UTC.
+
+    ``start = "auto"``: 23:00 local on the day before the ``history_days`` whole days that end at
+    today's local midnight (two by default), so the first hourly record closes at midnight and the
+    first whole day already has its opening reading (consumption needs both ends)."""
     tz = zone(scenario.building.time_zone)
     if scenario.start == "auto":
         wall_now = wall_now or datetime.now(UTC)
         local_midnight = wall_now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-        # 23:00 two days before: the first hourly record closes at midnight, so the first
-        # whole day already has its opening reading (consumption needs both ends)
-        local = local_midnight - timedelta(days=2, hours=1)
+        local = local_midnight - timedelta(days=scenario.history_days, hours=1)
     else:
         local = datetime.fromisoformat(scenario.start).replace(minute=0, second=0, microsecond=0)
     return local_to_utc(local, tz)

@@ -1,0 +1,157 @@
+"""`domuchet demo` on a fresh data directory starts with its history (docs/demo.md): the devices
+hold it in their archives and the edge backfills it through its real paths (Modbus reads by
+period, archive-request downlinks), so within seconds ClickHouse has every hour and day of the
+last N days for every meter, nothing later than now, nothing lost, and the faults the scenario
+injected in that time (a meter off the air for half a day, a lossy radio) leave no hole: the
+archives outlive them. Started again, it continues from the stored state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from protocol.periods import local_to_utc, zone
+from simulators.scenario import SCENARIO_DIR
+from tests.conftest import free_port
+
+HISTORY_DAYS = 3
+HISTORY_S = 45  # the stated time: 3 days of 13 meters take about 6 s on a laptop
+FAULTS = """
+[[faults]]
+kind = "offline"
+device = "30700101"
+at_hour = 30
+hours = 12
+
+[[faults]]
+kind = "offline"
+device = "223420002"
+at_hour = 30
+hours = 12
+
+[[faults]]
+kind = "radio_loss"
+device = "223420003"
+at_hour = 24
+hours = 48
+rate = 0.5
+"""
+METERS = ["30700101", *(f"2234200{i:02d}" for i in range(1, 13))]
+
+
+class Demo:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.data_dir = tmp / "data"
+        self.scenario = tmp / "demo-faults.toml"
+        self.scenario.write_text((SCENARIO_DIR / "demo.toml").read_text() + FAULTS)
+        self.ports = [str(free_port()) for _ in range(4)]
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        self.out = self.tmp / f"demo-{self.runs}.out"
+        self.log = open(self.out, "wb")  # closed in stop()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
+        env["DOMUCHET_EDGE_STATUS_PORT"] = "0"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "domuchet", "demo", "--data-dir", str(self.data_dir), "--port", self.ports[0],
+             "--nats-port", self.ports[1], "--mqtt-port", self.ports[2], "--modbus-port", self.ports[3],
+             "--scenario", str(self.scenario), "--history-days", str(HISTORY_DAYS)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def text(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def wait_complete(self, timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while (found := re.search(r"history complete ([\d.]+) s after start", self.text())) is None:
+            assert self.proc.poll() is None, f"the demo stopped:\n{self.text()}"
+            assert time.monotonic() < deadline, f"history not complete within {timeout_s} s:\n{self.text()}"
+            time.sleep(0.5)
+        return float(found[1])
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.log.close()
+
+    def sql(self, query: str) -> list[list[str]]:
+        done = subprocess.run([sys.executable, "-m", "domuchet", "sql", "--data-dir", str(self.data_dir), query],
+                              capture_output=True, text=True, timeout=60, check=True)
+        return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+def _commissioning(demo: Demo) -> datetime:
+    text = (demo.data_dir / "sim" / "state.json").read_text()
+    return datetime.fromisoformat(re.search(r'"commissioning": "([^"]+)"', text)[1])
+
+
+def _check_history(demo: Demo, now: datetime) -> None:
+    """Every hour from commissioning to the last closed one and every whole day, for every meter;
+    nothing later than ``now``; nothing lost."""
+    commissioning = _commissioning(demo)
+    tz = zone("Europe/Moscow")
+    # 23:00 Moscow (20:00 UTC) on the day before the history's HISTORY_DAYS whole days
+    local = commissioning.astimezone(tz)
+    assert (local.hour, local.minute) == (23, 0)
+    assert local.date() == now.astimezone(tz).date() - timedelta(days=HISTORY_DAYS + 1)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)  # the last closed hour
+    hours = int((last_hour - commissioning).total_seconds() // 3600) + 1
+    first_day = local_to_utc(datetime.combine(local.date() + timedelta(days=1), datetime.min.time()), tz)
+    days = HISTORY_DAYS  # the whole days before today
+    rows = demo.sql("SELECT meter, kind, count(DISTINCT period_start), min(period_start), max(period_start) "
+                    "FROM domuchet.archive GROUP BY meter, kind ORDER BY meter, kind")
+    got = {(r[0], r[1]): (int(r[2]), r[3], r[4]) for r in rows}
+    naive = "%Y-%m-%d %H:%M:%S"
+    for meter in METERS:
+        assert got[(meter, "hour")][0] >= hours, (meter, got[(meter, "hour")], hours)
+        assert got[(meter, "hour")][1] == commissioning.strftime(naive)
+        assert got[(meter, "day")][0] >= days, (meter, got[(meter, "day")])
+        assert got[(meter, "day")][1] == first_day.strftime(naive)
+    assert {m for m, _ in got} == set(METERS)
+    # no stored period ends after the clock (an hour ends an hour after its start; a day a day after)
+    [[latest_hour_end]] = demo.sql("SELECT max(period_start) + INTERVAL 1 HOUR FROM domuchet.archive "
+                                   "WHERE kind = 'hour'")
+    assert datetime.strptime(latest_hour_end, naive).replace(tzinfo=UTC) <= datetime.now(UTC)
+    [[latest_day_end]] = demo.sql("SELECT max(period_start) + INTERVAL 1 DAY FROM domuchet.archive "
+                                  "WHERE kind = 'day'")
+    assert datetime.strptime(latest_day_end, naive).replace(tzinfo=UTC) <= datetime.now(UTC)
+    # the offline half-day (hours 30-41) and the lossy radio came back from the archives: nothing lost
+    assert demo.sql("SELECT count() FROM domuchet.lost_periods") == [["0"]]
+
+
+def test_demo_starts_with_its_history_and_continues_after_a_restart(tmp_path: Path) -> None:
+    demo = Demo(tmp_path)
+    demo.start()
+    try:
+        took = demo.wait_complete(HISTORY_S)
+    finally:
+        assert demo.stop() == 0, demo.text()
+    print(f"{HISTORY_DAYS} days of history in {took:.1f} s")
+    assert "history complete" in demo.text()
+    _check_history(demo, datetime.now(UTC))
+    commissioning = _commissioning(demo)
+    before = demo.sql("SELECT count() FROM domuchet.archive FINAL")[0][0]
+
+    time.sleep(2)  # a pause; started again it continues from the stored state
+    demo.start()
+    try:
+        demo.wait_complete(HISTORY_S)
+        assert "continuing from the stored state" in demo.text()
+    finally:
+        assert demo.stop() == 0, demo.text()
+    assert _commissioning(demo) == commissioning
+    _check_history(demo, datetime.now(UTC))
+    assert int(demo.sql("SELECT count() FROM domuchet.archive FINAL")[0][0]) >= int(before)
