@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -102,15 +100,7 @@ def _paced_line_class() -> type:
             self.frame: tuple[int, float] = (-1, 0.0)  # direction and end of the frame on the wire
             self.log: list[tuple[float, int]] = []  # (end, bytes) of every frame, in order
 
-        def _copy(self, src: int, dst: int, direction: int) -> None:
-            try:
-                data = os.read(src, 4096)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno == errno.EIO:  # the other side closed its end; wait for it to reopen
-                    return
-                raise
+        def _forward(self, dst: int, data: bytes, direction: int) -> None:
             assert self._loop is not None
             now = self._loop.time()
             took = len(data) * self.char_s
@@ -124,16 +114,7 @@ def _paced_line_class() -> type:
             self.frame = (direction, end)
             self.free_at = end + GAP_CHARS * self.char_s
             self.copied[direction] += len(data)
-            self._loop.call_at(end, self._deliver, dst, data)
-
-        def _deliver(self, dst: int, data: bytes) -> None:
-            view = memoryview(data)
-            while view:
-                try:
-                    view = view[os.write(dst, view):]
-                except BlockingIOError:  # nobody reads that side: lost, as on a real line
-                    print(f"serial overrun: {len(view)} bytes dropped", file=sys.stderr)
-                    break
+            self._loop.call_at(end, self._write, dst, data)
 
     return PacedLine
 

@@ -148,6 +148,18 @@ async def assert_exactly_once(clickhouse: ClickHouse, expected: set[tuple]) -> N
     assert raw == distinct, f"{raw - distinct} values stored twice"
 
 
+async def streams_ready(url: str) -> bool:
+    """Whether the ingest has created the JetStream streams (the upstream one stands for all)."""
+    nc = await nats_client.connect(url)
+    try:
+        await nc.jetstream().stream_info(subjects.STREAM_UP)
+        return True
+    except nats_client.js.errors.NotFoundError:
+        return False
+    finally:
+        await nc.close()
+
+
 async def supervised_ingest(nats_url: str, clickhouse: ClickHouse, stop: asyncio.Event) -> None:
     """The cloud's ingest, restarted after a failure the way domuchet/cloud_process.py does."""
     while not stop.is_set():

@@ -20,6 +20,7 @@ from domuchet import deadletter_cmd
 from protocol import subjects
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, Batch, encode_batch
+from tests.chaos.edge_support import streams_ready
 
 START = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 
@@ -80,7 +81,7 @@ async def test_unknown_meters_are_dead_lettered_and_replayed_after_registration(
     only_unknown = _batch("dl", 2, ("STRANGER",))
     wrong_site = _batch("other", 3, ("KNOWN1",))
     newer = encode_batch(mixed).replace(b"\xa1v\x01", b"\xa1v\x07")  # schema version 7
-    await _until(lambda: _ready(nats.url), "streams created by the ingest")
+    await _until(lambda: streams_ready(nats.url), "streams created by the ingest")
     await _publish(nats.url, [(subject, encode_batch(mixed), mixed.msg_id),
                               (subject, encode_batch(only_unknown), only_unknown.msg_id),
                               (subject, encode_batch(wrong_site), "other:3"),
@@ -140,7 +141,7 @@ async def test_two_workers_share_one_durable_consumer(nats, clickhouse: ClickHou
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     try:
-        await _until(lambda: _ready(nats.url), "streams created by the ingest")
+        await _until(lambda: streams_ready(nats.url), "streams created by the ingest")
         batches = [_batch("pair", seq, ("M1", "M2")) for seq in range(1, n + 1)]
         await _publish(nats.url, [(subjects.archive_subject("pair"), encode_batch(b), b.msg_id) for b in batches])
         await _until(lambda: _has(clickhouse, "SELECT count() FROM {db}.sync_batches FINAL", n), f"{n} batches")
@@ -163,7 +164,7 @@ async def test_storage_failure_is_retried_not_acknowledged(nats, clickhouse: Cli
     stop = asyncio.Event()
     task = asyncio.create_task(ingest.run(stop))
     try:
-        await _until(lambda: _ready(nats.url), "streams created by the ingest")
+        await _until(lambda: streams_ready(nats.url), "streams created by the ingest")
         await clickhouse.query("DROP TABLE {db}.archive")
         batch = _batch("down", 1, ("M1",))
         await _publish(nats.url, [(subjects.archive_subject("down"), encode_batch(batch), batch.msg_id)])
@@ -202,17 +203,6 @@ def test_deadletter_command_on_an_empty_data_dir(tmp_path: Path) -> None:
 
 async def _has(ch: ClickHouse, sql: str, n: int) -> bool:
     return await _count(ch, sql) >= n
-
-
-async def _ready(url: str) -> bool:
-    nc = await nats_client.connect(url)
-    try:
-        await nc.jetstream().stream_info(subjects.STREAM_UP)
-        return True
-    except nats_client.js.errors.NotFoundError:
-        return False
-    finally:
-        await nc.close()
 
 
 async def _watermark(url: str, site: str, seq: int) -> bool:

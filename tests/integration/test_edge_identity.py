@@ -19,7 +19,7 @@ from edge.sync import Sync
 from protocol import subjects, wire
 from protocol.vocabulary import ArchiveKind, Nature
 from protocol.wire import ArchiveRecord, Batch, encode, encode_batch
-from tests.chaos.edge_support import edge_config, supervised_ingest, until
+from tests.chaos.edge_support import edge_config, streams_ready, supervised_ingest, until
 
 SITE = "ident"
 T0 = 1_767_225_600  # 2026-01-01T00:00Z
@@ -37,17 +37,6 @@ async def _publish(url: str, messages: list[tuple[str, bytes, str]]) -> None:
         js = nc.jetstream()
         for subject, data, msg_id in messages:
             await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
-    finally:
-        await nc.close()
-
-
-async def _streams_ready(url: str) -> bool:
-    nc = await nats_client.connect(url)
-    try:
-        await nc.jetstream().stream_info(subjects.STREAM_UP)
-        return True
-    except nats_client.js.errors.NotFoundError:
-        return False
     finally:
         await nc.close()
 
@@ -88,7 +77,7 @@ async def test_garbage_under_a_batch_seq_takes_nothing_from_the_real_batch(
     stop = asyncio.Event()
     ingest = asyncio.create_task(supervised_ingest(nats.url, clickhouse, stop))
     try:
-        await until(lambda: _streams_ready(nats.url), 30, "streams created by the ingest")
+        await until(lambda: streams_ready(nats.url), 30, "streams created by the ingest")
         buf = Buffer(tmp_path / "buffer.db")
         buf.store(_records(0, 3))
         built = buf.next_batches(3, 5, SITE)
@@ -122,7 +111,7 @@ async def test_another_batch_under_a_stored_seq_does_not_shadow_the_real_one(
     stop = asyncio.Event()
     ingest = asyncio.create_task(supervised_ingest(nats.url, clickhouse, stop))
     try:
-        await until(lambda: _streams_ready(nats.url), 30, "streams created by the ingest")
+        await until(lambda: streams_ready(nats.url), 30, "streams created by the ingest")
         other = Batch(SITE, 1, (ArchiveRecord("x1", 1, ArchiveKind.HOUR, Nature.INTEGRAL, T0, {"Q": 9.0, "V1": 8.0,
                                                                                             "V2": 7.0}),))
         await _publish(nats.url, [(subjects.archive_subject(SITE), encode_batch(other), other.msg_id)])
@@ -202,7 +191,7 @@ async def test_two_workers_list_every_batch_and_an_upgraded_site_switches_to_the
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     try:
-        await until(lambda: _streams_ready(nats.url), 30, "streams created by the ingest")
+        await until(lambda: streams_ready(nats.url), 30, "streams created by the ingest")
         await _publish(nats.url, [(subjects.archive_subject(SITE), encode_batch(b), b.msg_id) for b in legacy])
         await until(lambda: _watermark(nats.url, SITE, 10), 30, "the decimal watermark at 10")
         await _publish(nats.url, [(subjects.archive_subject(SITE), encode_batch(b), b.msg_id) for b in current])
