@@ -298,6 +298,16 @@ class Buffer:
         conn.execute("RELEASE insert_values")
         return added
 
+    def periods_present(self, meter: str, kind: ArchiveKind, periods: Collection[int]) -> set[int]:
+        """Which of ``periods`` (UTC starts) have a record of ``meter`` and ``kind`` in the buffer."""
+        wanted, found = sorted(periods), set[int]()
+        for i in range(0, len(wanted), 500):  # below SQLite's limit of bound parameters
+            chunk = wanted[i:i + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT DISTINCT period_start FROM records WHERE meter = ? AND kind = ? "  # noqa: S608
+                f"AND period_start IN ({','.join('?' * len(chunk))})", [meter, kind.value, *chunk]))
+        return found
+
     def cursor(self, meter: str, kind: ArchiveKind) -> int | None:
         row = self.db.execute("SELECT last_period FROM cursors WHERE meter = ? AND kind = ?",
                               [meter, kind.value]).fetchone()

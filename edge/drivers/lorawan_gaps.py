@@ -79,9 +79,7 @@ class LoraGapKeeper:
         """Close fresh gaps whose period arrived before it was registered (the usual case)."""
         fresh = [r[0] for r in self.buffer.db.execute(
             "SELECT period FROM gaps WHERE meter = ? AND kind = ? AND attempts = 0", [serial, kind.value])]
-        present = [p for p in fresh if self.buffer.db.execute(
-            "SELECT 1 FROM archive WHERE meter = ? AND kind = ? AND period_start = ? LIMIT 1",
-            [serial, kind.value, p]).fetchone()]
+        present = self.buffer.periods_present(serial, kind, fresh)
 
         def write() -> None:
             for period in present:
