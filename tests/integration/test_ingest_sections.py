@@ -19,7 +19,8 @@ from cloud.storage.clickhouse import ClickHouse
 from protocol import subjects
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import Batch, CommandResult, DeviceEvent, LostPeriod, RadioRecord, batch_subject, encode_batch
-from tests.integration.test_cloud_ingest import START, _batch, _count, _publish, _ready, _registry, _until, _watermark
+from tests.chaos.edge_support import streams_ready
+from tests.integration.test_cloud_ingest import START, _batch, _count, _publish, _registry, _until, _watermark
 
 SITE = "sec"
 
@@ -69,7 +70,7 @@ async def _ingesting(url: str, ingest: Ingest, messages: list[tuple[str, bytes, 
     stop = asyncio.Event()
     task = asyncio.create_task(ingest.run(stop))
     try:
-        await _until(lambda: _ready(url), "streams created by the ingest")
+        await _until(lambda: streams_ready(url), "streams created by the ingest")
         await _publish(url, messages)
         await _until(done, what, timeout=60.0)
     finally:
@@ -221,7 +222,7 @@ async def test_a_table_that_refuses_inserts_holds_back_only_its_batches(nats, cl
     stop = asyncio.Event()
     task = asyncio.create_task(ingest.run(stop))
     try:
-        await _until(lambda: _ready(nats.url), "streams created by the ingest")
+        await _until(lambda: streams_ready(nats.url), "streams created by the ingest")
         await clickhouse.query("DROP TABLE {db}.radio_packets")
         archive, radio = _batch(SITE, 1, ("M1",)), Batch(SITE, 2, (), 2.0, radio=(_radio(1),))
         await _publish(nats.url, [_message(archive), _message(radio)])
