@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.storage.clickhouse import ClickHouse
+from protocol.settings import bounded, check_ranges
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,21 +18,16 @@ class CloudConfig:
     clickhouse_cluster: str = ""  # a ClickHouse cluster's name: Replicated tables + Distributed ones over them
     nats_replicas: int = 1  # JetStream stream replicas: 1 for one nats-server, 3 for the cluster
     host: str = "127.0.0.1"
-    port: int = 8080
-    session_hours: float = 24.0
-    ingest_workers: int = 1  # ingest workers in this process, sharing the durable consumer
+    port: int = bounded(8080, 1, 65535)
+    session_hours: float = bounded(24.0, 0.0, 24.0, above=True, why="sessions expire at least daily")
+    ingest_workers: int = bounded(1, 1, 16)  # ingest workers in this process, sharing the durable consumer
 
     def __post_init__(self) -> None:
-        if not 1 <= self.ingest_workers <= 16:
-            raise ValueError(f"ingest_workers must be 1..16, got {self.ingest_workers}")
+        check_ranges(self)
         if self.nats_replicas not in (1, 3, 5):
             raise ValueError(f"nats_replicas must be 1, 3 or 5, got {self.nats_replicas}")
         if self.clickhouse_cluster and not self.clickhouse_dsn.startswith(("http://", "https://")):
             raise ValueError("clickhouse_cluster needs a ClickHouse server clickhouse_dsn (http:// or https://)")
-        if not 0 < self.port < 65536:
-            raise ValueError(f"port must be 1..65535, got {self.port}")
-        if not 0 < self.session_hours <= 24:
-            raise ValueError("session_hours must be in (0, 24]: sessions expire at least daily")
 
     @property
     def dsn(self) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from domuchet.natsserver import NatsSettings
-from protocol.settings import ConfigError, build, env_overrides
+from protocol.settings import ConfigError, build, env_overrides, env_sources
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = Path("domuchet-data")
@@ -46,8 +46,11 @@ def read(path: Path | None) -> dict[str, Any]:
 
 def section(doc: dict[str, Any], name: str, cls: type[T], path: Path | None, **overrides: Any) -> T:
     data = env_overrides(dict(doc.get(name, {})), os.environ, name, cls)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return build(cls, data, str(path) if path else "(defaults)", name)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    data.update(given)
+    sources = {k: v for k, v in env_sources(os.environ, name, cls).items() if k not in given}
+    sources.update({k: f"command line ({k})" for k in given})
+    return build(cls, data, str(path) if path else "(defaults)", name, sources)
 
 
 def nats(doc: dict[str, Any], path: Path | None, **overrides: Any) -> NatsSettings:

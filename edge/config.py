@@ -18,6 +18,7 @@ from protocol import watermark
 from protocol.meters import MeterSpec, check_unique, meter_list
 from protocol.meters import catalogue_depth_days as catalogue_depth_days  # re-exported for the drivers
 from protocol.periods import zone
+from protocol.settings import bounded, check_ranges
 from protocol.subjects import check_site
 
 METERS_FILE = "meters.json"  # the meter list last pushed by the cloud (meter_config command)
@@ -34,28 +35,33 @@ class EdgeConfig:
     data_dir: Path
     nats_url: str = "nats://127.0.0.1:4222"
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
+    mqtt_port: int = bounded(1883, 1, 65535)
     lora_topic: str = "application/+/device/+/event/up"
-    poll_interval_s: float = 1.0
-    max_periods_per_poll: int = 24
-    batch_max_records: int = 500
+    poll_interval_s: float = bounded(1.0, 0.05, 3600.0)  # a tight loop must not be configurable
+    max_periods_per_poll: int = bounded(24, 1, 10_000)
+    batch_max_records: int = bounded(500, 1, 100_000)
     # backpressure: no new batch while this many await the cloud's store; at most the cloud's
     # listing window (protocol.watermark.WINDOW), or a batch the cloud stored could fall below the
     # listing before the edge reads it and be sent again under a new seq
-    max_unconfirmed_batches: int = 1000
+    max_unconfirmed_batches: int = bounded(1000, 1, watermark.WINDOW, why="the batches the cloud lists below "
+                                           "its highest seq")
     status_host: str = "127.0.0.1"  # local HTTP status endpoint (GET /status)
-    status_port: int = 8081  # 0 = no status endpoint
-    disk_budget_bytes: int = 1 << 30  # data pages of the buffer; warnings at 80 % and 95 %
-    clock_threshold_s: float = 0.0  # time service: set a device clock off by more than this; 0 = off
+    status_port: int = bounded(8081, 0, 65535)  # 0 = no status endpoint
+    disk_budget_bytes: int = bounded(1 << 30, 64 * 1024, 1 << 50)  # data pages of the buffer; warnings at 80 % and 95 %
+    # time service: set a device clock off by more than this; 0 = off
+    clock_threshold_s: float = bounded(0.0, 0.0, 366 * 86_400.0)
     # with the time service off, how far a device's time may be from the edge's before its records
     # are rejected (a clock in 2106 must not become data or lost periods): a wrong zone or a missed
     # DST change stays within a day, a clock reading another year does not; 0 = not judged
-    max_clock_drift_s: float = 86_400.0
-    device_backoff_max_s: float = 60.0  # longest pause between polls of a device that does not answer
-    gap_backoff_max_s: float = 3600.0  # longest pause before asking a device again for one missing period
+    max_clock_drift_s: float = bounded(86_400.0, 0.0, 100 * 366 * 86_400.0)
+    # longest pause between polls of a device that does not answer
+    device_backoff_max_s: float = bounded(60.0, 0.0, 86_400.0, above=True)
+    # longest pause before asking a device again for one missing period
+    gap_backoff_max_s: float = bounded(3600.0, 0.0, 7 * 86_400.0, above=True)
     lora_application_id: str = ""  # ChirpStack application of the meters (else learnt from their uplinks)
-    downlink_timeout_s: float = 7200.0  # how long a command waits for a LoRa device's answer (class A: hourly)
-    command_workers: int = 4  # commands carried out at the same time
+    # how long a command waits for a LoRa device's answer (class A: hourly)
+    downlink_timeout_s: float = bounded(7200.0, 0.0, 7 * 86_400.0, above=True)
+    command_workers: int = bounded(4, 1, 64)  # commands carried out at the same time
     # NATS credentials and TLS (edge/nats_auth.py); empty = not configured
     nats_user: str = ""
     nats_password: str = ""
@@ -78,25 +84,7 @@ class EdgeConfig:
         check_site(self.site)
         zone(self.time_zone)
         check_unique(self.meters, "meters")  # a serial, DevEUI or Modbus address used twice
-        if not 0 <= self.status_port <= 65535:
-            raise ValueError(f"status_port must be 0..65535, got {self.status_port}")
-        if self.disk_budget_bytes < 64 * 1024:
-            raise ValueError(f"disk_budget_bytes must be at least 65536, got {self.disk_budget_bytes}")
-        if self.clock_threshold_s < 0:
-            raise ValueError(f"clock_threshold_s must be >= 0 (0 = time service off), got {self.clock_threshold_s}")
-        if self.max_clock_drift_s < 0:
-            raise ValueError(f"max_clock_drift_s must be >= 0 (0 = not judged), got {self.max_clock_drift_s}")
-        if self.device_backoff_max_s <= 0 or self.gap_backoff_max_s <= 0:
-            raise ValueError("device_backoff_max_s and gap_backoff_max_s must be positive")
-        if self.downlink_timeout_s <= 0:
-            raise ValueError(f"downlink_timeout_s must be positive, got {self.downlink_timeout_s}")
-        if self.command_workers < 1:
-            raise ValueError(f"command_workers must be at least 1, got {self.command_workers}")
-        if self.batch_max_records < 1 or self.max_unconfirmed_batches < 1:
-            raise ValueError("batch_max_records and max_unconfirmed_batches must be at least 1")
-        if self.max_unconfirmed_batches > watermark.WINDOW:
-            raise ValueError(f"max_unconfirmed_batches must be at most {watermark.WINDOW} (the batches the cloud "
-                             f"lists below its highest seq), got {self.max_unconfirmed_batches}")
+        check_ranges(self)
 
 
 def nats_options(config: EdgeConfig, name: str, **callbacks: Callable[..., Any]) -> dict[str, Any]:

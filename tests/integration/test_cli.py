@@ -38,6 +38,24 @@ def test_environment_override_is_checked(tmp_path: Path, capsys, monkeypatch: py
     assert "DOMUCHET_CLOUD_PORT" in capsys.readouterr().err
 
 
+def test_an_environment_value_out_of_range_names_the_variable(tmp_path: Path, capsys,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # without a config file the source used to read "(defaults)", which the operator never wrote
+    monkeypatch.setenv("DOMUCHET_CLOUD_SESSION_HOURS", "48")
+    assert main(["sql", "--data-dir", str(tmp_path), "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert "environment DOMUCHET_CLOUD_SESSION_HOURS: cloud.session_hours: must be in (0, 24]" in err
+    assert "(defaults)" not in err
+
+
+def test_edge_refuses_a_negative_poll_interval(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text('[edge]\nsite = "demo"\ntime_zone = "Europe/Moscow"\npoll_interval_s = -1\n')
+    assert main(["edge", "--config", str(config), "--data-dir", str(tmp_path)]) == 2
+    assert f"{config}: edge.poll_interval_s: must be 0.05..3600, got -1.0" in capsys.readouterr().err
+    assert not (tmp_path / "edge").exists()  # refused before the agent made its buffer
+
+
 def test_sql_refuses_writes_before_touching_anything(tmp_path: Path, capsys) -> None:
     assert main(["sql", "--data-dir", str(tmp_path), "INSERT INTO domuchet.archive VALUES (1)"]) == 2
     assert "refused" in capsys.readouterr().err
