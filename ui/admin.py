@@ -31,9 +31,11 @@ class UsersService(Protocol):
     async def list(self, token: str) -> list[UserRecord]: ...
 
     async def create(self, token: str, login: str, full_name: str, role: str, reader: bool,
-                     password: str) -> UserRecord: ...
+                     password: str, integration: bool = False) -> UserRecord: ...
 
     async def set_blocked(self, token: str, user_id: int, blocked: bool) -> UserRecord: ...
+
+    async def unlock(self, token: str, user_id: int) -> UserRecord: ...
 
     async def reset_password(self, token: str, user_id: int, password: str) -> UserRecord: ...
 
@@ -139,9 +141,14 @@ class UsersPanel:
             with ui.element("td"):
                 ui.label(_role_text(user))
             with ui.element("td"):
-                ui.label(t("users.blocked") if user.blocked else t("users.active")).classes(
-                    "text-negative" if user.blocked else "").mark(f"state-{user.login}")
+                state = (t("users.blocked") if user.blocked else t("users.login_locked") if user.login_locked
+                         else t("users.active"))
+                ui.label(state).classes("text-negative" if user.blocked or user.login_locked else "").mark(
+                    f"state-{user.login}")
             with ui.element("td"), ui.row().classes("gap-1 no-wrap justify-end"):
+                if user.login_locked:
+                    ui.button(t("users.login_unlock"), icon="lock_open", on_click=self._unlock(user)).props(
+                        "flat dense no-caps").mark(f"unlock-{user.login}")
                 if not me:
                     label = t("users.unblock") if user.blocked else t("users.block")
                     ui.button(label, icon="lock_open" if user.blocked else "block",
@@ -158,6 +165,13 @@ class UsersPanel:
                           type="positive")
                 await self.reload()
         return toggle
+
+    def _unlock(self, user: UserRecord) -> Callable[[], Awaitable[None]]:
+        async def unlock() -> None:
+            if await auth.attempt(self.users.unlock(self.viewer.token, user.id)) is not None:
+                ui.notify(t("users.login_unlocked_done", login=user.login), type="positive")
+                await self.reload()
+        return unlock
 
     def _password_dialog(self, user: UserRecord) -> Callable[[], None]:
         def open_dialog() -> None:
@@ -188,13 +202,15 @@ class UsersPanel:
             role = ui.select({r.value: t(f"role.{r.value}") for r in Role}, value=Role.DISPATCHER.value,
                              label=t("users.role")).props("outlined").classes("w-full").mark("new-role")
             reader = ui.checkbox(t("users.reader")).mark("new-reader")
+            integration = ui.checkbox(t("users.integration")).mark("new-integration")
             password = ui.input(t("users.password"), password=True, password_toggle_button=True).props(
                 f"outlined hint='{t('users.password_hint')}'").classes("w-full").mark("new-password")
+            password.bind_visibility_from(integration, "value", backward=lambda on: not on)
 
             async def create() -> None:
                 created = await auth.attempt(self.users.create(
                     self.viewer.token, login.value or "", name.value or "", role.value or "", bool(reader.value),
-                    password.value or ""))
+                    password.value or "", integration=bool(integration.value)))
                 if created is not None:
                     dialog.close()
                     ui.notify(t("users.created", login=created.login), type="positive")
@@ -235,7 +251,9 @@ class UsersPanel:
     def _token_dialog(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 min-w-[360px]"):
             ui.label(t("tokens.add")).classes("du-card-title")
-            owner = ui.select({u.id: f"{u.login} — {u.full_name}" for u in self._known if not u.blocked},
+            # a token acts as its owner: the administrator's own, or an integration account's (never a person's)
+            owners = [u for u in self._known if not u.blocked and (u.integration or u.id == self.viewer.user.id)]
+            owner = ui.select({u.id: f"{u.login} — {u.full_name}" for u in owners},
                               label=t("tokens.user")).props("outlined").classes("w-full").mark("token-user")
             name = ui.input(t("tokens.name")).props("outlined").classes("w-full").mark("token-name")
             days = ui.number(t("tokens.days"), value=365, min=1, max=366, precision=0).props("outlined").classes(
@@ -267,14 +285,16 @@ class UsersPanel:
 
 def _role_text(user: UserRecord) -> str:
     role = t(f"role.{user.role.value}")
-    return f"{role}, {t('users.reader_short').lower()}" if user.reader else role
+    role = f"{role}, {t('users.reader_short').lower()}" if user.reader else role
+    return f"{role}, {t('users.integration_short')}" if user.integration else role
 
 
 def _audit_table(entries: Sequence[AuditEntry]) -> None:
     if not entries:
         theme.message(t("audit.empty"))
         return
-    rows = [[fmt.moment(e.at.replace(tzinfo=None)), e.user_login or "", e.action, e.object, _change(e)]
+    rows = [[fmt.moment(e.at.replace(tzinfo=None)), (e.user_login or "") + (f" ({e.via})" if e.via else ""), e.action,
+             e.object, _change(e)]
             for e in entries]
     widgets.link_table([t("audit.time"), t("audit.user"), t("audit.action"), t("audit.object"), t("audit.change")],
                        rows).mark("audit-table")

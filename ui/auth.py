@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound, UserInfo
+from cloud.services.models import AuthError, Forbidden, InvalidInput, LoginThrottled, NotFound, UserInfo
 
 from . import access, theme
 from .i18n import t
@@ -144,6 +144,10 @@ def _login_form(services: Services, target: str | None) -> None:
                 ui.label(t("login.expired")).classes("text-sm text-[#486581]").mark("login-expired")
             error = ui.label("").classes("text-negative text-sm").mark("login-error")
             error.set_visibility(False)
+            # the client address the login guard counts failures by (the socket's peer: behind a
+            # reverse proxy, run uvicorn with its proxy headers so this is the real client)
+            request = ui.context.client.request
+            address = request.client.host if request is not None and request.client is not None else ""
 
             async def submit() -> None:
                 name = (login.value or "").strip()
@@ -153,7 +157,13 @@ def _login_form(services: Services, target: str | None) -> None:
                     error.set_visibility(True)
                     return
                 try:
-                    session = await services.auth.login(name, secret)
+                    session = await services.auth.login(name, secret, address)
+                except LoginThrottled as refused:
+                    error.text = (t("login.locked") if refused.locked
+                                  else t("login.throttled", seconds=refused.wait_s))
+                    error.set_visibility(True)
+                    password.value = ""
+                    return
                 except (AuthError, InvalidInput):
                     error.text = t("login.failed")
                     error.set_visibility(True)

@@ -82,10 +82,23 @@ _TABLE: dict[str, tuple[str, str]] = {
     "users.unblocked_done": ("Пользователь {login} разблокирован", "User {login} is unblocked"),
     "users.password_done": ("Пароль пользователя {login} изменён", "The password of {login} is changed"),
     "users.you": ("это вы", "you"),
+    "login.throttled": ("Слишком много попыток входа. Повторите через {seconds} с.",
+                        "Too many login attempts. Try again in {seconds} s."),
+    "login.locked": ("Вход заблокирован после многих неверных паролей. Обратитесь к администратору.",
+                     "Login is locked after many wrong passwords. Ask your administrator."),
+    "users.integration": ("Учётная запись интеграции (только API-токены, без входа по паролю)",
+                          "Integration account (API tokens only, no password login)"),
+    "users.integration_short": ("интеграция", "integration"),
+    "users.login_locked": ("Вход заблокирован после ошибок пароля", "Login locked after wrong passwords"),
+    "users.login_unlock": ("Снять блокировку входа", "Lift the login lock"),
+    "users.login_unlocked_done": ("Вход для {login} снова открыт", "{login} may log in again"),
     "tokens.title": ("API-токены интеграций", "Integration API tokens"),
     "tokens.hint": (
-        "Токен действует от имени пользователя, с его ролью и правами, для запросов к /api/v1.",
-        "A token acts as its user, with the user's role and rights, for requests to /api/v1.",
+        "Токен действует от имени своего владельца, с его ролью и правами, для запросов к /api/v1. Администратор "
+        "выпускает токены для себя и для учётных записей интеграций; в журнале действие записывается на владельца "
+        "токена.",
+        "A token acts as its owner, with the owner's role and rights, for requests to /api/v1. An administrator "
+        "issues tokens for themself and for integration accounts; the audit log names the token's owner.",
     ),
     "tokens.add": ("Выпустить токен", "Issue a token"),
     "tokens.empty": ("Токенов нет.", "No tokens."),

@@ -25,16 +25,24 @@ class AuditEntry:
     object: str  # e.g. "user:12", "meter:3"
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    via: str | None = None  # "api_token:7" when the actor called through an API token
 
 
 def record(db: sqlite3.Connection, actor: UserInfo, action: str, obj: str, before: dict[str, Any] | None,
            after: dict[str, Any] | None) -> None:
-    """Write one entry in the caller's transaction."""
-    db.execute("INSERT INTO audit_log (company_id, user_id, at, action, object, before, after) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (actor.company_id, actor.id, datetime.now(UTC).isoformat(), action, obj,
+    """Write one entry in the caller's transaction; a call through an API token names the token."""
+    via = None if actor.via_token is None else f"api_token:{actor.via_token}"
+    record_event(db, actor.company_id, actor.id, action, obj, before, after, via)
+
+
+def record_event(db: sqlite3.Connection, company_id: int, user_id: int | None, action: str, obj: str,
+                 before: dict[str, Any] | None, after: dict[str, Any] | None, via: str | None = None) -> None:
+    """Write one entry that no signed-in user caused (a login lockout): ``user_id`` is the account concerned."""
+    db.execute("INSERT INTO audit_log (company_id, user_id, at, action, object, before, after, via) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (company_id, user_id, datetime.now(UTC).isoformat(), action, obj,
                 None if before is None else json.dumps(before, ensure_ascii=False, sort_keys=True),
-                None if after is None else json.dumps(after, ensure_ascii=False, sort_keys=True)))
+                None if after is None else json.dumps(after, ensure_ascii=False, sort_keys=True), via))
 
 
 def entries(db: sqlite3.Connection, company_id: int, limit: int = 200) -> list[AuditEntry]:
@@ -43,4 +51,4 @@ def entries(db: sqlite3.Connection, company_id: int, limit: int = 200) -> list[A
                       "WHERE a.company_id = ? ORDER BY a.id DESC LIMIT ?", (company_id, limit)).fetchall()
     return [AuditEntry(datetime.fromisoformat(r["at"]), r["login"], r["action"], r["object"],
                        json.loads(r["before"]) if r["before"] else None,
-                       json.loads(r["after"]) if r["after"] else None) for r in rows]
+                       json.loads(r["after"]) if r["after"] else None, r["via"]) for r in rows]

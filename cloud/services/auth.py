@@ -1,7 +1,9 @@
 """Authentication: scrypt password hashes, server-side sessions that expire (manual 3.5).
 
 A session token is random; only its SHA-256 is stored, so a leaked registry file does not
-hand out sessions. Blocked users cannot log in and their sessions stop working. An API token
+hand out sessions. Failed logins slow down and then lock the account (cloud/services/login_guard.py);
+an integration account (an API token's owner) never logs in with a password. Blocked users cannot
+log in and their sessions stop working. An API token
 (prefix ``duapi.``, cloud/services/api_tokens.py) is resolved to its user the same way, so
 every service call checks role, reader status and company whichever the caller is.
 """
@@ -12,9 +14,11 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cloud.services.models import AuthError, Forbidden, NotFound, Role, Session, UserInfo
+from cloud.services import login_guard
+from cloud.services.models import AuthError, Forbidden, LoginThrottled, NotFound, Role, Session, UserInfo
 from cloud.storage.registry import Registry
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -75,38 +79,50 @@ _token_hash = token_hash
 
 _USER_SQL = """
 SELECT u.id, u.login, u.full_name, u.role, u.reader, u.blocked, u.password_hash, u.company_id,
-       c.name AS company_name, c.city
+       u.integration, c.name AS company_name, c.city
 FROM users u JOIN companies c ON c.id = u.company_id
 """
 
 
-def _user(row) -> UserInfo:
+def _user(row, via_token: int | None = None) -> UserInfo:
     return UserInfo(id=row["id"], login=row["login"], full_name=row["full_name"], role=Role(row["role"]),
                     reader=bool(row["reader"]), company_id=row["company_id"], company_name=row["company_name"],
-                    city=row["city"])
+                    city=row["city"], via_token=via_token)
 
 
 class AuthService:
-    def __init__(self, registry: Registry, session_hours: float = 24.0) -> None:
+    def __init__(self, registry: Registry, session_hours: float = 24.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if not 0 < session_hours <= 24:
             raise ValueError("sessions must expire within a day (manual 3.5)")
         self.registry = registry
         self.session_ttl = timedelta(hours=session_hours)
+        self.clock = clock
 
-    async def login(self, login: str, password: str) -> Session:
-        return await asyncio.to_thread(self.login_sync, login, password)
+    async def login(self, login: str, password: str, address: str = "") -> Session:
+        return await asyncio.to_thread(self.login_sync, login, password, address)
 
-    def login_sync(self, login: str, password: str) -> Session:
-        row = self.registry.one(_USER_SQL + " WHERE u.login = ?", login.strip())
+    def login_sync(self, login: str, password: str, address: str = "") -> Session:
+        """A new session, or AuthError; ``address`` is the client's, for throttling (login_guard)."""
+        login = login.strip().lower()
+        now = self.clock()
+        with self.registry.connect() as db:
+            try:
+                login_guard.check(db, login, address, now)
+            except login_guard.Throttled as exc:
+                raise LoginThrottled(str(exc), exc.wait_s, exc.locked) from None
+        row = self.registry.one(_USER_SQL + " WHERE u.login = ?", login)
         # verify against a dummy hash for unknown logins so timing does not reveal them
         ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
-        if row is None or not ok:
+        if row is None or not ok or row["integration"]:
+            with self.registry.connect() as db:
+                login_guard.failed(db, login, address, now, row)
             raise AuthError("wrong login or password")
         if row["blocked"]:
             raise AuthError("account is blocked")
         token = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
         with self.registry.connect() as db:
+            login_guard.succeeded(db, login)
             db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
                        (_token_hash(token), row["id"], now.isoformat(), (now + self.session_ttl).isoformat()))
@@ -133,13 +149,14 @@ class AuthService:
     def _api_user(self, token: str) -> UserInfo:
         """The user an integration's API token acts as (cloud/services/api_tokens.py)."""
         row = self.registry.one(
-            _USER_SQL + " JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = ? AND t.expires_at > ? "
+            _USER_SQL.replace("SELECT ", "SELECT t.id AS token_id, ", 1)
+            + " JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = ? AND t.expires_at > ? "
             "AND t.revoked_at IS NULL", _token_hash(token), datetime.now(UTC).isoformat())
         if row is None:
             raise AuthError("API token expired, revoked or unknown")
         if row["blocked"]:
             raise AuthError("account is blocked")
-        return _user(row)
+        return _user(row, via_token=row["token_id"])
 
     async def logout(self, token: str) -> None:
         await asyncio.to_thread(self._logout, token)

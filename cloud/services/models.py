@@ -38,6 +38,17 @@ class AuthError(ServiceError):
     code = "unauthorized"
 
 
+class LoginThrottled(AuthError):
+    """A login refused before its password was checked (cloud/services/login_guard.py): wait
+    ``wait_s`` seconds, or, when ``locked``, until an administrator unlocks the account."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, wait_s: int, locked: bool) -> None:
+        super().__init__(message)
+        self.wait_s, self.locked = wait_s, locked
+
+
 class Forbidden(ServiceError):
     code = "forbidden"
 
@@ -56,6 +67,7 @@ class UserInfo:
     company_id: int
     company_name: str
     city: str
+    via_token: int | None = None  # the API token the call came with (the audit names it beside the user)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,22 @@ An administrator without reader status lists the users of their own company, cre
 an account and resets a password. Blocking or a password reset ends the user's sessions; a
 blocked user's API tokens stop working too (AuthService refuses blocked accounts). Every change
 writes an audit entry with the state before and after (never a password or its hash) in the
-same transaction. A user of another company is "not found". Tests: tests/integration/test_cloud_users.py.
+same transaction. A user of another company is "not found". An integration account is the owner
+of API tokens an integration uses (it never logs in with a password); an account locked after
+failed logins (cloud/services/login_guard.py) is unlocked here.
+Tests: tests/integration/test_cloud_users.py, tests/integration/test_login_guard.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from cloud.services import audit
+from cloud.services import audit, login_guard
 from cloud.services.audit import AuditEntry
 from cloud.services.auth import AuthService, hash_password, require_administrator
 from cloud.services.models import InvalidInput, NotFound, Role, UserInfo
@@ -34,11 +38,13 @@ class UserRecord:
     role: Role
     reader: bool
     blocked: bool
+    integration: bool = False  # an API token owner that never logs in with a password
+    login_locked: bool = False  # locked after failed logins until an administrator unlocks it
 
 
-def _record(row: sqlite3.Row) -> UserRecord:
+def _record(row: sqlite3.Row, login_locked: bool = False) -> UserRecord:
     return UserRecord(row["id"], row["login"], row["full_name"], Role(row["role"]), bool(row["reader"]),
-                      bool(row["blocked"]))
+                      bool(row["blocked"]), bool(row["integration"]), login_locked)
 
 
 def _state(user: UserRecord) -> dict[str, Any]:
@@ -63,13 +69,17 @@ class UsersService:
 
     async def list(self, token: str) -> list[UserRecord]:
         admin = await self._admin(token)
-        rows = await asyncio.to_thread(self.registry.all, "SELECT * FROM users WHERE company_id = ? ORDER BY login",
-                                       admin.company_id)
-        return [_record(r) for r in rows]
+        rows = await asyncio.to_thread(
+            self.registry.all, "SELECT u.*, f.failures FROM users u LEFT JOIN login_failures f ON f.kind = 'login' "
+            "AND f.subject = u.login WHERE u.company_id = ? ORDER BY u.login", admin.company_id)
+        return [_record(r, (r["failures"] or 0) >= login_guard.ACCOUNT_LOCK) for r in rows]
 
     async def create(self, token: str, login: str, full_name: str, role: str, reader: bool,
-                     password: str) -> UserRecord:
+                     password: str, integration: bool = False) -> UserRecord:
+        """A new user; an integration account gets no usable password (``password`` is ignored)."""
         admin = await self._admin(token)
+        if integration:
+            password = secrets.token_urlsafe(24)  # never told: the account logs in only by API token
         login, full_name = login.strip().lower(), full_name.strip()
         if not LOGIN.match(login):
             raise InvalidInput("login: 3-32 characters: latin letters, digits, '.', '_' or '-'")
@@ -78,17 +88,21 @@ class UsersService:
         role_ = _role(role)
         check_password(password)
         hashed = await asyncio.to_thread(hash_password, password)
-        return await asyncio.to_thread(self._create, admin, login, full_name, role_, reader, hashed)
+        if integration and role_ is Role.ADMINISTRATOR:
+            raise InvalidInput("role: an integration account may not administer the company")
+        return await asyncio.to_thread(self._create, admin, login, full_name, role_, reader, hashed, integration)
 
-    def _create(self, admin: UserInfo, login: str, full_name: str, role: Role, reader: bool, hashed: str) -> UserRecord:
+    def _create(self, admin: UserInfo, login: str, full_name: str, role: Role, reader: bool, hashed: str,
+                integration: bool) -> UserRecord:
         with self.registry.connect() as db:
             try:
-                user_id = db.execute("INSERT INTO users (company_id, login, full_name, role, reader, password_hash) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)",
-                                     (admin.company_id, login, full_name, role.value, int(reader), hashed)).lastrowid
+                user_id = db.execute("INSERT INTO users (company_id, login, full_name, role, reader, password_hash, "
+                                     "integration) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     (admin.company_id, login, full_name, role.value, int(reader), hashed,
+                                      int(integration))).lastrowid
             except sqlite3.IntegrityError as exc:
                 raise InvalidInput(f"login: {login!r} is taken") from exc
-            created = UserRecord(int(user_id or 0), login, full_name, role, reader, False)
+            created = UserRecord(int(user_id or 0), login, full_name, role, reader, False, integration)
             audit.record(db, admin, "user.create", f"user:{created.id}", None, _state(created))
         return created
 
@@ -116,6 +130,23 @@ class UsersService:
             raise InvalidInput("blocked: an administrator cannot block their own account")
         action = "user.block" if blocked else "user.unblock"
         return await asyncio.to_thread(self._change, admin, user_id, action, {"blocked": int(blocked)}, blocked)
+
+    async def unlock(self, token: str, user_id: int) -> UserRecord:
+        """Lift the lock that failed logins put on the account (audited)."""
+        admin = await self._admin(token)
+        return await asyncio.to_thread(self._unlock, admin, user_id)
+
+    def _unlock(self, admin: UserInfo, user_id: int) -> UserRecord:
+        with self.registry.connect() as db:
+            row = db.execute("SELECT * FROM users WHERE id = ? AND company_id = ?",
+                             (user_id, admin.company_id)).fetchone()
+            if row is None:
+                raise NotFound(f"user {user_id} not found")
+            was_locked = login_guard.locked(db, row["login"])
+            if login_guard.unlock(db, row["login"]):
+                audit.record(db, admin, "user.login_unlock", f"user:{user_id}", {"login_locked": was_locked},
+                             {"login_locked": False})
+        return _record(row)
 
     async def reset_password(self, token: str, user_id: int, password: str) -> UserRecord:
         admin = await self._admin(token)

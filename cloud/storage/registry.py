@@ -250,6 +250,21 @@ ALTER TABLE meters ADD COLUMN final_readings TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE meter_channels ADD COLUMN tariff TEXT;
 CREATE INDEX meters_replaces ON meters(replaces_meter_id);
 """),
+    # hardening (docs/security.md): integration accounts (an API token's owner that never logs in
+    # with a password; an administrator mints tokens only for them and for themself); the audit
+    # names the API token a call came with; failed logins per account and per client address
+    # (cloud/services/login_guard.py), kept across restarts
+    (6, """
+ALTER TABLE users ADD COLUMN integration INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_log ADD COLUMN via TEXT;
+CREATE TABLE login_failures (
+    kind TEXT NOT NULL CHECK (kind IN ('login', 'address')),
+    subject TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    last_at TEXT NOT NULL,
+    PRIMARY KEY (kind, subject)
+);
+"""),
 )
 
 

@@ -54,11 +54,19 @@ async def test_dispatcher_is_refused_the_users_page(seeded, ui_registry: Registr
 async def test_administrator_issues_and_revokes_an_api_token(seeded, ui_registry: Registry, user: User) -> None:
     await login(user, "admin", "admin-pass")
     await user.should_see("API-токены интеграций")
+    # the integration account the token will act as: an administrator mints tokens for no person but themself
+    user.find(marker="users-add").click()
+    user.find(marker="new-login").type("int-1c")
+    user.find(marker="new-name").type("Интеграция 1С")
+    user.find(marker="new-integration").click()
+    user.find(marker="new-create").click()
+    await user.should_see("Пользователь int-1c создан")
     user.find(marker="tokens-add").click()
     user.find(marker="token-create").click()
     await user.should_see("Выберите пользователя")
     user.find(marker="token-user").click()
-    user.find("disp — Диспетчер Тест").click()
+    await user.should_not_see("disp — Диспетчер Тест")  # a dispatcher makes their own tokens
+    user.find("int-1c — Интеграция 1С").click()
     user.find(marker="token-name").type("1С интеграция")
     user.find(marker="token-create").click()
     await user.should_see("Скопируйте токен сейчас")
@@ -68,8 +76,28 @@ async def test_administrator_issues_and_revokes_an_api_token(seeded, ui_registry
     row = ui_registry.one("SELECT id, name, token_hash FROM api_tokens")
     assert (row["name"], row["token_hash"]) == ("1С интеграция", token_hash(shown.value))
     await user.open("/users")
-    await user.should_see("1С интеграция — disp")
+    await user.should_see("1С интеграция — int-1c")
     user.find(marker=f"revoke-{row['id']}").click()
     await user.should_see("Токен «1С интеграция» отозван")
     assert ui_registry.one("SELECT revoked_at FROM api_tokens")["revoked_at"] is not None
     await user.should_see("api_token.revoke")
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_wrong_passwords_slow_the_login_and_the_administrator_lifts_a_lock(seeded, ui_registry: Registry,
+                                                                                user: User) -> None:
+    for _ in range(5):  # five free failures (cloud/services/login_guard.py); the sixth waits 2 ** 0 = 1 s
+        await login(user, "disp", "wrong-pass")
+        await user.should_see("Неверный логин или пароль")
+    await login(user, "disp", "disp-pass")
+    await user.should_see("Слишком много попыток входа. Повторите через 1 с.")
+    # ten failures lock the account; the lock is the administrator's to lift
+    with ui_registry.connect() as db:
+        db.execute("UPDATE login_failures SET failures = 10 WHERE kind = 'login' AND subject = 'disp'")
+    await user.open("/logout")
+    await login(user, "admin", "admin-pass")
+    await user.should_see("Вход заблокирован после ошибок пароля")
+    user.find(marker="unlock-disp").click()
+    await user.should_see("Вход для disp снова открыт")
+    assert ui_registry.one("SELECT 1 FROM login_failures WHERE kind = 'login' AND subject = 'disp'") is None
+    await user.should_see("user.login_unlock")
