@@ -11,7 +11,7 @@ a building of its own that the first must never see.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cloud.ingest import archive_rows
 from cloud.seed import BuildingSeed, PremiseSeed, UserSeed, seed_building, seed_company
@@ -26,6 +26,9 @@ START_LOCAL = datetime(2026, 1, 10)
 HOURS = 72
 RATES = {"307T0001": 0.035, "223T0001": 0.01, "223T0002": 0.02}
 MISSING = ("223T0002", datetime(2026, 1, 11, 23))
+# "now" for the services that judge time against the archive depth (a backfill asks only for what a
+# device still keeps): the seeded days lie within every model's depth
+NOW = datetime(2026, 1, 14, 12, tzinfo=UTC)
 USERS = (UserSeed("disp", "Диспетчер Тест", "dispatcher", "disp-pass"),
          UserSeed("admin", "Админ Тест", "administrator", "admin-pass"),
          UserSeed("reader", "Читатель Тест", "engineer", "reader-pass", reader=True))
@@ -61,3 +64,19 @@ def seed(registry: Registry, clickhouse: ClickHouse) -> Seeded:
                                          {"Q": round(100 + rate * (h + 1), 6)}, received_at=start + 60.0))
     clickhouse.insert_archive_sync(archive_rows(Batch("test", 1, tuple(records)), company), "test:1")
     return Seeded(building, other_building, company)
+
+
+# the passwords of every user the service tests seed (cloud_data.USERS, and the companies the API tests add)
+PASSWORDS = {"disp": "disp-pass", "admin": "admin-pass", "reader": "reader-pass", "stranger": "x-pass",
+             "stranger-eng": "x-pass", "eng": "eng-pass", "b-admin": "b-pass"}
+
+
+async def own_tokens(services, registry: Registry, logins) -> dict[str, str]:
+    """An API token per login, each created by its user for themself (an administrator creates
+    tokens only for integration accounts, cloud/services/api_tokens.py)."""
+    tokens = {}
+    for login in logins:
+        session = (await services.auth.login(login, PASSWORDS[login])).token
+        user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
+        tokens[login] = (await services.api_tokens.create(session, user_id, f"{login} integration")).token
+    return tokens

@@ -24,14 +24,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService
+from cloud.services.auth import AuthService, require_operational_view
 from cloud.services.models import Forbidden, InvalidInput, NotFound, Role, UserInfo
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import subjects
 from protocol.commands import Command, CommandType, check_args, encode_command
 from protocol.errors import DecodeError
-from protocol.meters import meter_list, meter_spec
+from protocol.meters import catalogue_depth_days, meter_list, meter_spec
+from protocol.vocabulary import ArchiveKind
 from protocol.wire import CommandResult
 
 log = logging.getLogger(__name__)
@@ -300,7 +301,7 @@ class CommandService:
             else:
                 if meter_id is None:
                     raise InvalidInput(f"meter_id: a {kind.value} command is for one meter")
-                meter = db.execute("SELECT m.serial, m.status, b.site FROM meters m JOIN buildings b ON "
+                meter = db.execute("SELECT m.serial, m.status, m.model, b.site FROM meters m JOIN buildings b ON "
                                    "b.id = m.building_id WHERE m.id = ? AND m.company_id = ?",
                                    (meter_id, user.company_id)).fetchone()
                 if meter is None:
@@ -317,6 +318,8 @@ class CommandService:
                 check_args(kind, args)
             except DecodeError as exc:
                 raise InvalidInput(f"{exc.field}: {exc.reason}") from None
+            if kind is CommandType.BACKFILL:
+                check_backfill_range(args, meter["model"], now)
             command_id = uuid.uuid4().hex
             db.execute("INSERT INTO commands (id, company_id, site, meter_id, type, args, state, created_by, "
                        "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?)",
@@ -331,7 +334,7 @@ class CommandService:
 
     # --- reading -------------------------------------------------------------------------
     async def get(self, token: str, command_id: str) -> CommandInfo:
-        user = await self.auth.user(token)
+        user = require_operational_view(await self.auth.user(token), f"command {command_id} not found")
         row = await asyncio.to_thread(self.registry.one, _SELECT + " WHERE c.id = ? AND c.company_id = ?",
                                       command_id, user.company_id)
         if row is None:
@@ -340,8 +343,9 @@ class CommandService:
 
     async def list(self, token: str, *, meter_id: int | None = None, site: str | None = None,
                    state: str | None = None, kind: str | None = None, limit: int = 100) -> list[CommandInfo]:
-        """The company's commands, newest first, filtered by meter, site, state and type."""
-        user = await self.auth.user(token)
+        """The company's commands, newest first, filtered by meter, site, state and type; an
+        administrator (users and settings only, manual 2.3) sees none."""
+        user = require_operational_view(await self.auth.user(token), "commands are operational data")
         where, params = ["c.company_id = ?"], [user.company_id]
         if meter_id is not None:
             where.append("c.meter_id = ?")
@@ -362,6 +366,29 @@ class CommandService:
         rows = await asyncio.to_thread(self.registry.all, _SELECT + f" WHERE {' AND '.join(where)} "
                                        "ORDER BY c.created_at DESC, c.id LIMIT ?", *params, limit)
         return [_info(r) for r in rows]
+
+
+# the periods one archive kind spans at most, for the slack at the old end of a backfill range
+_LONGEST = {ArchiveKind.HOUR: timedelta(hours=1), ArchiveKind.DAY: timedelta(days=1),
+            ArchiveKind.MONTH: timedelta(days=31)}
+
+
+def check_backfill_range(args: Mapping[str, Any], model: str, now: datetime) -> None:
+    """A backfill asks only for periods the device can still hold: from the oldest its archive
+    depth keeps (the catalogue's, plus one period of slack) up to now; InvalidInput names the bound."""
+    kind = ArchiveKind(args["kind"])
+    try:
+        depth = catalogue_depth_days(model, kind)
+    except ValueError:
+        raise InvalidInput(f"meter_id: model {model!r} is not in the device catalogue") from None
+    if depth <= 0:
+        raise InvalidInput(f"args.kind: a {model} keeps no {kind.value} archive")
+    oldest = int((now - timedelta(days=depth) - _LONGEST[kind]).timestamp())
+    latest = int(now.timestamp())
+    for key in ("from", "to"):
+        if not oldest <= args[key] <= latest:
+            raise InvalidInput(f"args.{key}: {args[key]} is outside the {model}'s {kind.value} archive: UTC epoch "
+                               f"seconds {oldest}..{latest} ({depth} days back from now)")
 
 
 # --- the site's meter list for meter_config ---------------------------------------------------

@@ -50,13 +50,7 @@ async def world(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator[World]:
         db.execute("INSERT INTO premises (building_id, number, kind, area_m2, residents) VALUES (?, '7', "
                    "'apartment', 40, 1)", (seeded.other_building_id,))
     services = Services.create(registry, clickhouse)
-    tokens = {}
-    for admin, password, logins in (("admin", "admin-pass", ("disp", "reader", "admin")),
-                                    ("b-admin", "b-pass", ("stranger",))):
-        session = (await services.auth.login(admin, password)).token
-        for login in logins:
-            user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
-            tokens[login] = (await services.api_tokens.create(session, user_id, f"{login} integration")).token
+    tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "admin", "stranger"))
     app = FastAPI()
 
     @app.exception_handler(404)  # as NiceGUI does for its pages: /api must still answer JSON
@@ -198,12 +192,16 @@ async def test_missing_unknown_expired_and_revoked_tokens_are_unauthorized(world
     assert (await c.get(url, headers=_auth(world.tokens["stranger"]))).status_code == 401
 
 
-async def test_only_an_administrator_creates_tokens_for_own_company(world: World) -> None:
+async def test_tokens_are_issued_to_who_uses_them_within_the_company(world: World) -> None:
     from cloud.services.models import Forbidden, NotFound
     disp = (await world.services.auth.login("disp", "disp-pass")).token
+    admin_id = world.registry.one("SELECT id FROM users WHERE login = 'admin'")["id"]
     with pytest.raises(Forbidden):
-        await world.services.api_tokens.create(disp, 1, "mine")
+        await world.services.api_tokens.create(disp, admin_id, "someone else's")
     admin = (await world.services.auth.login("admin", "admin-pass")).token
+    disp_id = world.registry.one("SELECT id FROM users WHERE login = 'disp'")["id"]
+    with pytest.raises(Forbidden):  # administrators create tokens only for integration accounts (and themselves)
+        await world.services.api_tokens.create(admin, disp_id, "the dispatcher's")
     stranger_id = world.registry.one("SELECT id FROM users WHERE login = 'stranger'")["id"]
     with pytest.raises(NotFound):
         await world.services.api_tokens.create(admin, stranger_id, "theirs")

@@ -19,6 +19,7 @@ from cloud.seed import BuildingSeed, PremiseSeed, UserSeed, seed_building, seed_
 from cloud.services.container import Services
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from tests import cloud_data
 from tests.cloud_data import USERS
 
 UNKNOWN = 999_999
@@ -66,13 +67,8 @@ async def world(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator[World]:
         "other", "ул. Чужая, 2", "Самара", "Europe/Samara", "307X0001", "KARAT-307", "Modbus TCP",
         (PremiseSeed("7", 40.0, 1, "223X0001", "KARAT-Compact-2-223", "LoRaWAN 00000000000000b1"),)))
     services = Services.create(registry, clickhouse)
-    tokens = {}
-    for admin, password, logins in (("admin", "admin-pass", ("disp", "reader", "admin", "eng")),
-                                    ("b-admin", "b-pass", ("stranger", "stranger-eng", "b-admin"))):
-        session = (await services.auth.login(admin, password)).token
-        for login in logins:
-            user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
-            tokens[login] = (await services.api_tokens.create(session, user_id, f"{login} integration")).token
+    tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "admin", "eng", "stranger",
+                                                              "stranger-eng", "b-admin"))
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router(clickhouse, "local-secret", services))

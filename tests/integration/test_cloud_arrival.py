@@ -51,7 +51,7 @@ def svc(clickhouse: ClickHouse, tmp_path: Path):
           "edge", "{}")],
         column_names=("company", "site", "id", "meter", "at", "code", "severity", "source", "detail"))
     auth = AuthService(registry)
-    commands = CommandService(registry, auth)
+    commands = CommandService(registry, auth, clock=lambda: cloud_data.NOW)
     return ArrivalService(registry, clickhouse, auth, commands), commands, auth, seeded
 
 
@@ -150,12 +150,8 @@ async def test_api_routes(clickhouse: ClickHouse, tmp_path: Path) -> None:
     seeded = cloud_data.seed(registry, clickhouse)
     seed_company(registry, "УК Чужая", "Казань", (UserSeed("b-admin", "Админ Б", "administrator", "b-pass"),))
     services = Services.create(registry, clickhouse)
-    tokens = {}
-    for admin, password, logins in (("admin", "admin-pass", ("disp", "reader")), ("b-admin", "b-pass", ("stranger",))):
-        session = (await services.auth.login(admin, password)).token
-        for login in logins:
-            user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
-            tokens[login] = (await services.api_tokens.create(session, user_id, login)).token
+    services.commands.clock = lambda: cloud_data.NOW
+    tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "stranger"))
     meter = registry.one("SELECT id FROM meters WHERE serial = '223T0002'")["id"]
     app = FastAPI()
     install_error_handlers(app)

@@ -6,6 +6,7 @@ sweeper times it out; roles, reader status and company scope are enforced; every
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,10 @@ def seed(registry: Registry) -> dict[str, int]:
     return ids
 
 
+# an hourly period two days back: inside every model's hourly archive depth (45 days)
+HOUR_AGO_48 = (int(time.time()) // 3600 - 48) * 3600
+
+
 @pytest.fixture
 def world(tmp_path: Path):
     registry = Registry(tmp_path / "registry.db")
@@ -87,7 +92,7 @@ async def test_command_reaches_du_down_and_results_move_it(world, nats, running_
     _registry, auth, commands, meters = world
     (disp,) = await _tokens(auth, "disp")
     issued = await commands.issue(disp, "backfill", meter_id=meters["307T0001"],
-                                  args={"kind": "hour", "from": 1_767_000_000, "to": 1_767_003_600})
+                                  args={"kind": "hour", "from": HOUR_AGO_48, "to": HOUR_AGO_48 + 3600})
     assert issued.args["meter"] == "307T0001"
     assert issued.site == "test"
 
@@ -108,7 +113,7 @@ async def test_command_reaches_du_down_and_results_move_it(world, nats, running_
         assert msg.headers["Nats-Msg-Id"] == issued.id
         assert (command.id, command.site, command.type, command.args) == (
             issued.id, "test", CommandType.BACKFILL,
-            {"meter": "307T0001", "kind": "hour", "from": 1_767_000_000, "to": 1_767_003_600})
+            {"meter": "307T0001", "kind": "hour", "from": HOUR_AGO_48, "to": HOUR_AGO_48 + 3600})
         assert command.expires_at == pytest.approx(issued.expires_at.timestamp())
         await msg.ack()
     finally:
