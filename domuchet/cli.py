@@ -120,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # every file a command makes (buffers, stores, credentials, logs) is its owner's only
+    previous_umask = os.umask(0o077)
     data_dir: Path = args.data_dir or settings.DEFAULT_DATA_DIR
     try:
         doc = settings.read(args.config)
@@ -143,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"domuchet: bad config: {exc}", file=sys.stderr)
         return 2
+    finally:
+        os.umask(previous_umask)  # main() also runs inside other programs (the tests)
 
 
 def _nats(args, doc, data_dir: Path) -> int:

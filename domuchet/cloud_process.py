@@ -1,5 +1,11 @@
 """`domuchet cloud`: ingest, services, the /api routes and the UI in one process (embedded
-chDB allows one process per data directory). Blocking ClickHouse calls run off the loop."""
+chDB allows one process per data directory). Blocking ClickHouse calls run off the loop.
+
+All runtime state lives under the data directory, readable by its owner only: the process runs
+with umask 077 (files 600, directories 700), NiceGUI's session storage is moved there from the
+working directory, and files an older version left open to others are closed (``restrict``).
+The session cookie lives as long as a session (``session_hours``), and every answer carries the
+headers of cloud/web_security.py. Tests: tests/integration/test_web_security.py."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nicegui import app, ui
+from nicegui.storage import Storage
 
 import ui as pages
 from cloud.api import install_error_handlers, router
@@ -24,6 +31,7 @@ from cloud.services.container import Services
 from cloud.services.plausibility import PlausibilityCheck
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from cloud.web_security import SecurityHeaders, install_api_docs
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +40,30 @@ def local_api_file(data_dir: Path) -> Path:
     return data_dir / "local-api.json"
 
 
+UI_STORAGE = "ui-storage"  # NiceGUI's per-browser storage (the session token), under the data directory
+
+
+def restrict(data_dir: Path) -> None:
+    """Make the data directory and everything in it owner-only (an older version left the
+    registry and NiceGUI's storage readable by others), and every file made from now on too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for path in (data_dir, *data_dir.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)
+
+
+def _ui_storage(data_dir: Path) -> None:
+    """Keep NiceGUI's storage files in the data directory instead of ./.nicegui of the working
+    directory (NiceGUI reads NICEGUI_STORAGE_PATH once, at import; its general store is made then)."""
+    Storage.path = (data_dir / UI_STORAGE).resolve()
+    app.storage._general = Storage._create_persistent_dict("general")  # made at import, before the path was ours
+
+
 def _secret(path: Path) -> str:
     """A random secret kept in the data directory (created once, owner-readable only)."""
     if path.exists():
+        path.chmod(0o600)
         return path.read_text().strip()
     value = secrets.token_urlsafe(32)
     path.write_text(value)
@@ -45,7 +74,7 @@ def _secret(path: Path) -> str:
 def open_storage(config: CloudConfig) -> tuple[Registry, ClickHouse]:
     """The registry and ClickHouse, migrated; rows stored before the tenant-safe key get their
     company from the registry's sites (so every entry point opens both)."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    restrict(config.data_dir)
     registry = Registry(config.registry_path)
     clickhouse = config.clickhouse()
     clickhouse.open_sync(registry.company_by_site())
@@ -103,12 +132,17 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     install_error_handlers(app)
     app.include_router(router(clickhouse, token, services, ingests[0]))
     pages.register(services)
+    app.add_middleware(SecurityHeaders)
+    install_api_docs(app, "ДомУчёт API")  # before ui.run adds FastAPI's CDN-loading pages: ours answer first
+    _ui_storage(config.data_dir)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the
     # caller: after a clean shutdown that is a normal exit, not an error.
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         ui.run(host=config.host, port=config.port, reload=False, show=False, title="ДомУчёт",
                storage_secret=_secret(config.data_dir / "storage-secret"), language="ru",
+               # the cookie holding the browser's storage id lives no longer than the session it leads to
+               session_middleware_kwargs={"max_age": round(config.session_hours * 3600), "same_site": "lax"},
                uvicorn_logging_level="warning", favicon="🏢",
                fastapi_docs={"title": "ДомУчёт API", "version": "1",
                              "description": "JSON API for integrations under /api/v1 (Bearer API tokens)."})

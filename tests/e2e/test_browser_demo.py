@@ -40,7 +40,7 @@ class Demo:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "domuchet", "demo", "--data-dir", str(self.data_dir), "--port", str(self.port),
              "--nats-port", self.ports[0], "--mqtt-port", self.ports[1], "--modbus-port", self.ports[2],
-             "--speed", "3600"], stdout=self.log, stderr=subprocess.STDOUT, env=_plain_env())
+             "--speed", "3600"], stdout=self.log, stderr=subprocess.STDOUT, env=_plain_env(), cwd=self.data_dir.parent)
         deadline = time.monotonic() + 90
         while "demo is up" not in self.text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -116,6 +116,11 @@ def test_demo_in_a_browser(tmp_path: Path, browser) -> None:
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
+        # the signed-in browser's storage (its session token) is in the data directory, owner-only
+        stored = list((demo.data_dir / "cloud" / "ui-storage").glob("storage-user-*.json"))
+        assert stored
+        assert all(p.stat().st_mode & 0o077 == 0 for p in stored)
+        assert not (demo.data_dir.parent / ".nicegui").exists()
 
         through_api = demo.sql("SELECT count() FROM domuchet.archive FINAL")
         assert through_api.returncode == 0, through_api.stderr
