@@ -17,12 +17,13 @@ Tests: tests/integration/test_api_http.py, tests/integration/test_api_registry.p
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud import deadletter
+from cloud import deadletter, health
 from cloud.ingest import Ingest
 from cloud.services.arrival import ArrivalReport
 from cloud.services.buildings import BuildingDetails
@@ -566,8 +567,10 @@ def registry_routes(api: APIRouter, services: Services) -> None:
 
 
 def router(clickhouse: ClickHouse, local_token: str, services: Services | None = None,
-           ingest: Ingest | None = None) -> APIRouter:
-    """All /api routes: health, the local operator endpoints and (with ``services``) /api/v1."""
+           ingest: Ingest | None = None, links: Sequence[health.Link] = (),
+           storing: Sequence[health.Storing] = ()) -> APIRouter:
+    """All /api routes: health, the local operator endpoints and (with ``services``) /api/v1.
+    /api/health reports the NATS ``links`` and the ingest workers' ``storing`` (cloud/health.py)."""
     api = APIRouter(prefix="/api")
 
     def local_only(request: Request, token: str) -> None:
@@ -576,9 +579,14 @@ def router(clickhouse: ClickHouse, local_token: str, services: Services | None =
             raise ApiError(403, "forbidden", "this endpoint is for the `domuchet` command on this machine only")
 
     @api.get("/health", include_in_schema=False)
-    async def health() -> dict:
-        rows = await clickhouse.query("SELECT count() FROM {db}.archive")
-        return {"status": "ok", "archive_rows": rows[0][0]}
+    async def health_answer() -> JSONResponse:
+        rows, error = None, ""
+        try:
+            rows = (await clickhouse.query("SELECT count() FROM {db}.archive"))[0][0]
+        except (ClickHouseError, OSError) as exc:  # health must say what is wrong, not answer 500
+            error = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        status, body = health.report(links, storing, rows, error)
+        return JSONResponse(status_code=status, content=body)
 
     @api.post("/local/sql", response_model=None, include_in_schema=False)
     async def local_sql(body: SqlRequest, request: Request,

@@ -18,6 +18,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from cloud.health import Link, redact
 from cloud.services.commands import CommandService, PublishError
 from cloud.streams import connect, ensure_streams
 from protocol import subjects
@@ -39,6 +40,7 @@ class CommandBus:
         self.interval_s = interval_s
         self.publish_timeout_s = publish_timeout_s
         self._nc: NATS | None = None
+        self.link = Link("command-bus")  # its NATS connection, for /api/health (cloud/health.py)
 
     async def _publish(self, subject: str, data: bytes, msg_id: str) -> None:
         nc = self._nc
@@ -52,14 +54,14 @@ class CommandBus:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set (also waiting while NATS is still unreachable)."""
-        nc = await connect(self.nats_url, "domuchet-commands", stop)
+        nc = await connect(self.nats_url, "domuchet-commands", stop, self.link)
         if nc is None:
             return
         self._nc = nc
         try:
             await ensure_streams(self._nc.jetstream(), self.replicas)
             self.commands.attach(self._publish)
-            log.info("event=command_bus_started url=%s", self.nats_url)
+            log.info("event=command_bus_started url=%s", redact(self.nats_url))
             while not stop.is_set():
                 await self.commands.send_pending()
                 await _pause(stop, self.interval_s)

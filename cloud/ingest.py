@@ -52,6 +52,7 @@ from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from cloud.health import Link, Storing, redact
 from cloud.ingest_rows import SYNC_COLUMNS, TABLES, archive_columns, archive_rows, out_of_range, table_rows
 from cloud.storage.clickhouse import ArchiveColumns, ClickHouse
 from cloud.streams import DURABLE, connect, ensure_streams, widen_consumer
@@ -75,6 +76,8 @@ OnResults = Callable[[str, tuple[CommandResult, ...]], None]
 NEW, STORED, TAKEN = "new", "stored", "taken"  # what sync_batches says of a prepared batch
 NO_RECORDS = RecordColumns.of(())
 _CONTIGUOUS_SPAN = 100_000  # seqs read past the contiguous watermark per update
+
+LAG_EVERY_S = 5.0  # how often a worker asks JetStream for its consumer's backlog (/api/health)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,8 @@ class Ingest:
         self._touched: set[str] = set()  # sites stored since the last watermark update
         self._epoch_sites: set[str] = set()  # sites seen sending batches with an epoch: the JSON watermark
         self._sync_rows: list[tuple] = []  # sync_batches rows not inserted yet (see flush)
+        self.link = Link(self.name)  # its NATS connection, and its inserts and backlog (cloud/health.py)
+        self.storing = Storing(self.name)
 
     @property
     def kv(self) -> KeyValue:
@@ -201,7 +206,7 @@ class Ingest:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set (also while NATS is still unreachable)."""
-        nc = await connect(self.nats_url, f"domuchet-ingest-{self.name}", stop)
+        nc = await connect(self.nats_url, f"domuchet-ingest-{self.name}", stop, self.link)
         if nc is None:
             log.info("event=ingest_stopped worker=%s reason=stopped_before_connecting", self.name)
             return
@@ -209,8 +214,12 @@ class Ingest:
             sub = await self._subscribe(nc.jetstream(), stop)
             if sub is None:
                 return
-            log.info("event=ingest_started url=%s durable=%s worker=%s", self.nats_url, DURABLE, self.name)
+            log.info("event=ingest_started url=%s durable=%s worker=%s", redact(self.nats_url), DURABLE, self.name)
+            lag_due = 0.0
             while not stop.is_set():
+                if time.monotonic() >= lag_due:
+                    lag_due = time.monotonic() + LAG_EVERY_S
+                    await self._measure_lag(sub)
                 try:
                     msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
                 except TimeoutError:  # nats' own, or asyncio's from deeper in fetch under load
@@ -225,7 +234,7 @@ class Ingest:
                 try:
                     await self.flush()  # the sync audit rows of this fetch, in one insert, before any ack
                 except (ClickHouseError, OSError) as exc:
-                    log.error("event=ingest_store_failed worker=%s what=sync_batches error=%r retry_in_s=2",
+                    log.debug("event=ingest_store_failed worker=%s what=sync_batches error=%r retry_in_s=2",
                               self.name, exc)
                     for msg in handled:
                         await msg.nak(delay=2.0)
@@ -236,6 +245,15 @@ class Ingest:
         finally:
             self._kv = None
             await nc.close()
+
+    async def _measure_lag(self, sub: JetStreamContext.PullSubscription) -> None:
+        """The consumer's backlog for /api/health (one consumer-info request every LAG_EVERY_S)."""
+        try:
+            info = await sub.consumer_info()
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.debug("event=consumer_info_failed worker=%s error=%r", self.name, exc)
+            return
+        self.storing.lag(info.num_pending or 0, info.num_ack_pending or 0)
 
     async def _subscribe(self, js: JetStreamContext, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
         """Streams, bucket and the durable consumer; retried while JetStream is not ready (None once stopped)."""
@@ -275,6 +293,7 @@ class Ingest:
         try:
             verdicts = await self._classify([p for _, p in ready])
         except (ClickHouseError, OSError) as exc:
+            self.storing.store_failed(exc)
             for msg, _ in ready:
                 await self._retry_later(msg, exc)
             return handled
@@ -292,8 +311,9 @@ class Ingest:
             for prepared in (p for p in fresh if p.batch.results):
                 await self._insert([prepared])
         except (ClickHouseError, OSError) as exc:
-            log.warning("event=ingest_fetch_insert_failed worker=%s batches=%d error=%r retry=one_by_one",
-                        self.name, len(ready), exc)
+            log.log(logging.DEBUG if self.storing.failing > 1 else logging.WARNING,
+                    "event=ingest_fetch_insert_failed worker=%s batches=%d error=%r retry=one_by_one",
+                    self.name, len(ready), exc)
             singly = []
             for msg, prepared in ready:
                 try:
@@ -324,8 +344,11 @@ class Ingest:
                     prepared.epoch, prepared.digest)
 
     async def _retry_later(self, msg: Msg, exc: Exception) -> None:
-        # storage (or the command service) is unavailable: leave the message to JetStream
-        log.error("event=ingest_store_failed worker=%s subject=%s error=%r retry_in_s=2", self.name, msg.subject, exc)
+        # storage (or the command service) is unavailable: leave the message to JetStream; a storage
+        # outage is told once by the state line (event=ingest_state), not per message and retry
+        storage = isinstance(exc, ClickHouseError | OSError)
+        log.log(logging.DEBUG if storage else logging.ERROR, "event=ingest_store_failed worker=%s subject=%s "
+                "error=%r retry_in_s=2", self.name, msg.subject, exc)
         await msg.nak(delay=2.0)
 
     async def handle(self, subject: str, data: bytes, headers: Mapping[str, str], *,
@@ -443,6 +466,14 @@ class Ingest:
 
     async def _insert(self, prepared: Sequence[Prepared]) -> None:
         """One insert per table for all of them; one batch keeps its own token, several a digest of theirs."""
+        try:
+            await self._insert_tables(prepared)
+        except (ClickHouseError, OSError) as exc:
+            self.storing.store_failed(exc)
+            raise
+        self.storing.stored()
+
+    async def _insert_tables(self, prepared: Sequence[Prepared]) -> None:
         for table, columns in TABLES:
             parts = [p for p in prepared if p.rows[table]]
             if not parts:
@@ -540,7 +571,11 @@ class Ingest:
             return
         rows = self._sync_rows
         # every arrival stays a row until a merge, as when each batch was inserted on its own
-        await self.ch.insert("sync_batches", rows, SYNC_COLUMNS, settings={"optimize_on_insert": 0})
+        try:
+            await self.ch.insert("sync_batches", rows, SYNC_COLUMNS, settings={"optimize_on_insert": 0})
+        except (ClickHouseError, OSError) as exc:
+            self.storing.store_failed(exc)
+            raise
         self._sync_rows = []
         self._touched.update(row[0] for row in rows)
 

@@ -15,6 +15,7 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from cloud.health import Link
 from protocol import subjects
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,28 @@ log = logging.getLogger(__name__)
 DURABLE = "ingest"  # the one durable pull consumer every ingest worker shares
 
 
-async def connect(nats_url: str, name: str, stop: asyncio.Event) -> nats.NATS | None:
+async def connect(nats_url: str, name: str, stop: asyncio.Event, link: Link | None = None) -> nats.NATS | None:
     """Connect to any of the comma-separated ``nats_url`` servers, retrying forever, unless
     ``stop`` is set first (then None). On Python 3.11 a cancellation can be swallowed while a
-    refused attempt completes and nats.py tries again, so the attempt is cancelled until it ends."""
+    refused attempt completes and nats.py tries again, so the attempt is cancelled until it ends.
+
+    ``link`` (cloud/health.py) follows the connection; nats.py's default error callback, which
+    logs a traceback for every refused attempt (two a second while the server is away), is
+    replaced by it: one line when the link goes down, one when it comes back."""
+    link = link or Link(name)
+
+    async def error(exc: Exception) -> None:
+        link.failed(exc)
+
+    async def disconnected() -> None:
+        link.disconnected()
+
+    async def reconnected() -> None:
+        link.connected()
+
     connecting = asyncio.ensure_future(nats.connect(
         servers=[u.strip() for u in nats_url.split(",")], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        name=name))
+        name=name, error_cb=error, disconnected_cb=disconnected, reconnected_cb=reconnected))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
@@ -41,6 +57,7 @@ async def connect(nats_url: str, name: str, stop: asyncio.Event) -> nats.NATS | 
     if stop.is_set():
         await nc.close()
         return None
+    link.connected()
     return nc
 
 

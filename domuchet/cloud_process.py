@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
                       replicas=config.nats_replicas, on_results=services.commands.apply_results)
                for i in range(config.ingest_workers)]
     stop = asyncio.Event()
+    # commands to the edge: sent on DU_DOWN (retried while NATS is away), timed out when unanswered
+    bus = CommandBus(config.nats_url, services.commands, replicas=config.nats_replicas)
     tasks: list[asyncio.Task] = []
     token = secrets.token_urlsafe(24)
     api_file = local_api_file(config.data_dir)
@@ -102,8 +105,6 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     async def started() -> None:
         for ingest in ingests:
             tasks.append(asyncio.create_task(_supervised(ingest.name, ingest.run, stop)))
-        # commands to the edge: sent on DU_DOWN (retried while NATS is away), timed out when unanswered
-        bus = CommandBus(config.nats_url, services.commands, replicas=config.nats_replicas)
         tasks.append(asyncio.create_task(_supervised("command-bus", bus.run, stop)))
         tasks.append(asyncio.create_task(_supervised(
             "command-sweeper", lambda stop_: sweep_timeouts(services.commands, stop_), stop)))
@@ -130,7 +131,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
     app.on_startup(started)
     app.on_shutdown(stopped)
     install_error_handlers(app)
-    app.include_router(router(clickhouse, token, services, ingests[0]))
+    app.include_router(router(clickhouse, token, services, ingests[0], links=[*(i.link for i in ingests), bus.link],
+                              storing=[i.storing for i in ingests]))
     pages.register(services)
     app.add_middleware(SecurityHeaders)
     install_api_docs(app, "ДомУчёт API")  # before ui.run adds FastAPI's CDN-loading pages: ours answer first
@@ -152,14 +154,30 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
         signal.signal(signal.SIGTERM, previous)
 
 
+RESTART_FIRST_S, RESTART_MAX_S = 1.0, 30.0
+HEALTHY_RUN_S = 60.0  # a job that ran this long before failing starts again from the first delay
+
+
 async def _supervised(name: str, job: Callable[[asyncio.Event], object], stop: asyncio.Event) -> None:
-    """Keep a background task alive: log a failure with context and start it again."""
+    """Keep a background task alive: start it again after a failure, waiting 1 s, 2 s, 4 s ... up
+    to 30 s while it keeps failing. The first failure of a run of them is logged with its
+    traceback, the next ones as one line each (not a traceback every 2 s)."""
+    delay = RESTART_FIRST_S
+    failures = 0
     while not stop.is_set():
+        started = time.monotonic()
         try:
             await job(stop)  # type: ignore[misc]
-        except Exception:
-            log.exception("event=task_failed task=%s restart_in_s=2", name)
+        except Exception as exc:
+            if time.monotonic() - started >= HEALTHY_RUN_S:
+                delay, failures = RESTART_FIRST_S, 0
+            failures += 1
+            if failures == 1:
+                log.exception("event=task_failed task=%s restart_in_s=%g", name, delay)
+            else:
+                log.error("event=task_failed task=%s failures=%d error=%r restart_in_s=%g", name, failures, exc, delay)
             try:
-                await asyncio.wait_for(stop.wait(), 2.0)
+                await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 pass
+            delay = min(delay * 2, RESTART_MAX_S)
