@@ -107,8 +107,8 @@ class AuthService:
         login = login.strip().lower()
         now = self.clock()
         with self.registry.connect() as db:
-            try:
-                login_guard.check(db, login, address, now)
+            try:  # counted as a failure before the (slow) check, so parallel guesses queue up
+                attempt = login_guard.reserve(db, login, address, now)
             except login_guard.Throttled as exc:
                 raise LoginThrottled(str(exc), exc.wait_s, exc.locked) from None
         row = self.registry.one(_USER_SQL + " WHERE u.login = ?", login)
@@ -116,13 +116,15 @@ class AuthService:
         ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
         if row is None or not ok or row["integration"]:
             with self.registry.connect() as db:
-                login_guard.failed(db, login, address, now, row)
+                login_guard.failed(db, attempt, row)
             raise AuthError("wrong login or password")
-        if row["blocked"]:
+        if row["blocked"]:  # the right password: not a guess, but no session either
+            with self.registry.connect() as db:
+                login_guard.succeeded(db, attempt)
             raise AuthError("account is blocked")
         token = secrets.token_urlsafe(32)
         with self.registry.connect() as db:
-            login_guard.succeeded(db, login)
+            login_guard.succeeded(db, attempt)
             db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
                        (_token_hash(token), row["id"], now.isoformat(), (now + self.session_ttl).isoformat()))

@@ -102,6 +102,7 @@ class UsersService:
                                       int(integration))).lastrowid
             except sqlite3.IntegrityError as exc:
                 raise InvalidInput(f"login: {login!r} is taken") from exc
+            login_guard.unlock(db, login)  # guesses at the login before it existed are not the new user's
             created = UserRecord(int(user_id or 0), login, full_name, role, reader, False, integration)
             audit.record(db, admin, "user.create", f"user:{created.id}", None, _state(created))
         return created

@@ -5,6 +5,7 @@ free; after failure n >= 5 the next attempt waits 2 ** (n - 5) s; failure 10 loc
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from cloud.seed import UserSeed, seed_company
 from cloud.services.api_tokens import ApiTokenService
 from cloud.services.auth import AuthService
 from cloud.services.commands import CommandService
-from cloud.services.models import AuthError, Forbidden, InvalidInput, LoginThrottled, NotFound
+from cloud.services.models import AuthError, Forbidden, InvalidInput, LoginThrottled, NotFound, Session
 from cloud.services.users import UsersService
 from cloud.storage.registry import Registry
 from tests.cloud_data import USERS
@@ -56,9 +57,11 @@ async def _wrong(auth: AuthService, login: str, address: str = "10.0.0.1") -> st
 
 
 async def test_thirty_quick_guesses_check_only_five_passwords_and_the_right_one_then_waits(world) -> None:
-    _registry, auth, _users, clock = world
+    registry, auth, _users, clock = world
     outcomes = [await _wrong(auth, "disp") for _ in range(30)]  # the probe: 30 in under 2 s
     assert outcomes == ["failed"] * 5 + ["throttled"] * 25  # 5 free, then 2 ** (5 - 5) = 1 s to wait
+    # one audit entry for the burst, when its delays started; none for the 25 refusals
+    assert [r["action"] for r in registry.all("SELECT action FROM audit_log")] == ["user.login_throttled"]
     with pytest.raises(LoginThrottled) as caught:
         await auth.login("disp", "disp-pass", "10.0.0.1")  # even the right password waits
     assert (caught.value.wait_s, caught.value.locked) == (1, False)
@@ -95,13 +98,50 @@ async def test_growing_delays_then_a_lock_the_administrator_lifts(world) -> None
     assert (await auth.login("disp", "disp-pass", "10.0.0.2")).user.login == "disp"
     audit = [(r["action"], r["user_id"], json.loads(r["after"]))
              for r in registry.all("SELECT * FROM audit_log WHERE action LIKE 'user.login%' ORDER BY id")]
-    assert audit == [("user.login_locked", listed["disp"].id, {"login": "disp", "address": "10.0.0.1", "failures": 10}),
+    # one entry when the delays start (failure 5, next wait 2 ** 0 = 1 s), one at the lock, one for the
+    # unlock: the eleven refused attempts above write none
+    assert audit == [("user.login_throttled", listed["disp"].id,
+                      {"login": "disp", "address": "10.0.0.1", "failures": 5, "wait_s": 1}),
+                     ("user.login_locked", listed["disp"].id, {"login": "disp", "address": "10.0.0.1", "failures": 10}),
                      ("user.login_unlock", listed["admin"].id, {"login_locked": False})]
+
+
+async def test_thirty_guesses_at_once_check_only_five_passwords(world) -> None:
+    registry, auth, _users, clock = world
+    # all 30 in flight together (the probe, in parallel): each attempt is counted before its
+    # password is checked, so the 6th..30th find 5 failures and a 1 s wait, as in a row
+    outcomes = await asyncio.gather(*(_wrong(auth, "disp") for _ in range(30)))
+    assert sorted(outcomes) == ["failed"] * 5 + ["throttled"] * 25
+    assert registry.one("SELECT failures FROM login_failures WHERE kind = 'login'")["failures"] == 5
+    assert registry.one("SELECT failures FROM login_failures WHERE kind = 'address'")["failures"] == 5
+    clock.advance(1)
+    # the right password with two wrong ones at once: whichever is counted first (as failure 6) is the
+    # only one checked; the other two find a 2 ** (6 - 5) = 2 s wait
+    right, *wrong = await asyncio.gather(auth.login("disp", "disp-pass", "10.0.0.1"), _wrong(auth, "disp"),
+                                         _wrong(auth, "disp"), return_exceptions=True)
+    assert isinstance(right, Session | LoginThrottled)
+    checked = [isinstance(right, Session)] + [o == "failed" for o in wrong]
+    assert checked.count(True) == 1
+    assert not isinstance(right, LoginThrottled) or (right.wait_s, right.locked) == (2, False)
 
 
 async def test_an_unknown_login_is_throttled_alike(world) -> None:
     _registry, auth, _users, _clock = world
     assert [await _wrong(auth, "nobody") for _ in range(7)] == ["failed"] * 5 + ["throttled"] * 2
+
+
+async def test_a_login_locked_before_it_existed_starts_afresh_as_a_new_user(world) -> None:
+    _registry, auth, users, clock = world
+    for _ in range(10):  # failures 1..10 of a login nobody has yet, each after the delay the one before set
+        assert await _wrong(auth, "newbie") == "failed"
+        clock.advance(16)  # >= 2 ** (9 - 5) = 16 s, the longest delay before failure 10
+    with pytest.raises(LoginThrottled) as caught:
+        await auth.login("newbie", "newbie-pass", "10.0.0.2")
+    assert caught.value.locked  # locked like an existing account: the answers do not tell it is unknown
+    admin = (await auth.login("admin", "admin-pass")).token
+    created = await users.create(admin, "newbie", "Новый Сотрудник", "dispatcher", False, "newbie-pass")
+    assert not created.login_locked
+    assert (await auth.login("newbie", "newbie-pass", "10.0.0.2")).user.login == "newbie"
 
 
 async def test_one_address_guessing_many_logins_is_slowed_down(world) -> None:
