@@ -24,12 +24,12 @@ from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud import deadletter, health
@@ -41,6 +41,10 @@ from cloud.services.commands import CommandInfo
 from cloud.services.companies import CompanyInfo
 from cloud.services.container import Services
 from cloud.services.models import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_ID,
+    MAX_VALUE,
     AuthError,
     BuildingConsumption,
     BuildingSummary,
@@ -72,6 +76,33 @@ class ApiError(StarletteHTTPException):
         self.status, self.code, self.message = status, code, message
 
 
+# --- bounds (issue 12): every parameter and body field is bounded by its type and the sane ranges of
+# cloud/services/models.py, so a value out of range is a 422 naming the field, never a 500 from SQLite's
+# INTEGER, a date overflow or a NaN reaching ClickHouse. Domain rules (reporting day 1..28, area > 0 ...)
+# stay the services' own, with their messages.
+D = TypeVar("D", date, datetime)
+
+
+def _sane_day(value: D) -> D:
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a registry id, 1 to 2^63-1")]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Day = Annotated[date, AfterValidator(_sane_day)]
+Moment = Annotated[datetime, AfterValidator(_sane_day)]
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_VALUE, le=MAX_VALUE)]
+Count = Annotated[int, Field(ge=0, le=MAX_ID)]
+Small = Annotated[int, Field(ge=0, le=1000)]  # tariffs, inputs: the catalogue names the allowed ones
+Code = Annotated[str, Field(max_length=64)]  # a serial, a site, a model, a parameter or channel key
+Name = Annotated[str, Field(max_length=300)]  # a name, an address, a premise number, a communicator link
+Channel = Annotated[int, Query(ge=0, le=65535)]
+MAX_ITEMS = 10_000  # readings per request (cloud/services/readings.py MAX_READINGS)
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -88,15 +119,16 @@ class DeadLetterRequest(BaseModel):
 
 
 class ReadingIn(BaseModel):
-    period_start: datetime = Field(description="start of the archive period, ISO 8601 with a UTC offset")
-    values: dict[str, float] = Field(description="value by parameter code (Q, V, V1 ...), in domain units")
+    period_start: Moment = Field(description="start of the archive period, ISO 8601 with a UTC offset")
+    values: dict[Code, Number] = Field(max_length=64, description="value by parameter code (Q, V, V1 ...), in "
+                                       "domain units")
 
 
 class ReadingsIn(BaseModel):
     channel: int = Field(ge=0, le=65535)
     kind: Literal["hour", "day", "month"] = "hour"
     nature: Literal["integral", "interval"] = "integral"
-    readings: list[ReadingIn]
+    readings: list[ReadingIn] = Field(max_length=MAX_ITEMS)
 
 
 class ReadingsOut(BaseModel):
@@ -107,9 +139,9 @@ class ReadingsOut(BaseModel):
 
 class CommandIn(BaseModel):
     type: Literal["backfill", "time_sync", "relay", "meter_config", "availability", "read_current"]
-    meter_id: int | None = Field(default=None, description="the meter (every type but meter_config)")
-    site: str | None = Field(default=None, description="the edge site (meter_config)")
-    args: dict[str, Any] = Field(default_factory=dict, description="per type, see docs/protocols.md; "
+    meter_id: Id | None = Field(default=None, description="the meter (every type but meter_config)")
+    site: Code | None = Field(default=None, description="the edge site (meter_config)")
+    args: dict[Code, Any] = Field(default_factory=dict, max_length=32, description="per type, see docs/protocols.md; "
                                  "backfill: kind, from, to (UTC epoch seconds of period starts)")
     ttl_s: int | None = Field(default=None, ge=60, le=7 * 86400, description="seconds the edge has to answer")
 
@@ -185,109 +217,110 @@ class StrictIn(BaseModel):
 
 
 class CompanyPatch(StrictIn):
-    name: str | None = None
-    city_id: int | None = Field(default=None, description="one of the company's cities (GET /cities)")
+    name: Name | None = None
+    city_id: Id | None = Field(default=None, description="one of the company's cities (GET /cities)")
 
 
 class CityIn(StrictIn):
-    name: str
-    time_zone: str = Field(description="IANA name, e.g. Europe/Moscow; an existing city keeps its own")
+    name: Name
+    time_zone: Code = Field(description="IANA name, e.g. Europe/Moscow; an existing city keeps its own")
 
 
 class BuildingIn(StrictIn):
-    address: str
-    city_id: int = Field(description="one of the company's cities; the building takes its time zone")
-    area_m2: float
-    residents: int
-    site: str = Field(description="the edge site that serves its meters (an administrator registers sites)")
-    latitude: float | None = None
-    longitude: float | None = None
+    address: Name
+    city_id: Id = Field(description="one of the company's cities; the building takes its time zone")
+    area_m2: Number
+    residents: Count
+    site: Code = Field(description="the edge site that serves its meters (an administrator registers sites)")
+    latitude: Number | None = None
+    longitude: Number | None = None
     construction_unfinished: bool = False
 
 
 class BuildingPatch(StrictIn):
     """Fields left out stay as they are; latitude and longitude go together (null clears both)."""
 
-    address: str | None = None
-    city_id: int | None = None
-    area_m2: float | None = None
-    residents: int | None = None
-    latitude: float | None = None
-    longitude: float | None = None
+    address: Name | None = None
+    city_id: Id | None = None
+    area_m2: Number | None = None
+    residents: Count | None = None
+    latitude: Number | None = None
+    longitude: Number | None = None
     construction_unfinished: bool | None = None
 
 
 class PremiseIn(StrictIn):
-    number: str = Field(description="unique in the building: an apartment number or a premise's name")
-    kind: str = Field(default="apartment", description="apartment or nonresidential")
-    area_m2: float
-    residents: int
-    account: str = Field(default="", description="personal account (ЛС)")
+    number: Name = Field(description="unique in the building: an apartment number or a premise's name")
+    kind: Code = Field(default="apartment", description="apartment or nonresidential")
+    area_m2: Number
+    residents: Count
+    account: Name = Field(default="", description="personal account (ЛС)")
 
 
 class PremisePatch(StrictIn):
-    number: str | None = None
-    kind: str | None = None
-    area_m2: float | None = None
-    residents: int | None = None
-    account: str | None = None
+    number: Name | None = None
+    kind: Code | None = None
+    area_m2: Number | None = None
+    residents: Count | None = None
+    account: Name | None = None
 
 
-Readings = dict[str, float]
+Readings = Annotated[dict[Code, Number], Field(max_length=256)]
 _READINGS = "counter readings by \"channel:parameter\" (e.g. \"1:Q\"), in domain units"
 
 
 class MeterFields(StrictIn):
     """What registering and editing a meter share."""
 
-    premise_id: int | None = Field(default=None, description="an individual meter's premise in its building")
-    communicator: str | None = Field(default=None, description="link text, e.g. 'Modbus TCP 10.0.0.5:502 #1'")
-    communicator_id: int | None = None
-    archive_kinds: list[str] | None = Field(default=None, description="of hour, day, month: the archives read "
-                                            "(default: every one the model keeps)")
-    reporting_day: int | None = Field(default=None, description="1..28: the day of month the monthly archive closes")
-    ct_ratio: float | None = Field(default=None, description="current-transformer ratio (electricity), > 0")
-    phase: str | None = Field(default=None, description="A, B or C for a single-phase electricity meter")
-    tariffs: int | None = Field(default=None, description="tariff zones besides the total (KARAT-941LW: 1..4)")
-    inputs: int | None = Field(default=None, description="pulse inputs (KARAT-927LW: 2 or 4)")
-    channel_resources: dict[int, str] | None = Field(default=None, description="channel -> resource chosen at "
+    premise_id: Id | None = Field(default=None, description="an individual meter's premise in its building")
+    communicator: Name | None = Field(default=None, description="link text, e.g. 'Modbus TCP 10.0.0.5:502 #1'")
+    communicator_id: Id | None = None
+    archive_kinds: list[Code] | None = Field(default=None, max_length=8, description="of hour, day, month: the "
+                                             "archives read (default: every one the model keeps)")
+    reporting_day: Small | None = Field(default=None, description="1..28: the day of month the monthly archive closes")
+    ct_ratio: Number | None = Field(default=None, description="current-transformer ratio (electricity), > 0")
+    phase: Code | None = Field(default=None, description="A, B or C for a single-phase electricity meter")
+    tariffs: Small | None = Field(default=None, description="tariff zones besides the total (KARAT-941LW: 1..4)")
+    inputs: Small | None = Field(default=None, description="pulse inputs (KARAT-927LW: 2 or 4)")
+    channel_resources: dict[Small, Code] | None = Field(default=None, max_length=64, description="channel -> "
+                                                         "resource chosen at "
                                                      "commissioning, where the model allows a choice")
-    calculator: str | None = Field(default=None, description="KARAT-929LW: the calculator it is fitted to")
-    installed_on: date | None = None
-    commissioned_at: datetime | None = Field(default=None, description="start of the first hourly period the "
+    calculator: Code | None = Field(default=None, description="KARAT-929LW: the calculator it is fitted to")
+    installed_on: Day | None = None
+    commissioned_at: Moment | None = Field(default=None, description="start of the first hourly period the "
                                              "meter reports, with a UTC offset; null: since its first archive")
     initial_readings: Readings | None = Field(default=None, description=f"{_READINGS}, at commissioned_at")
 
 
 class MeterIn(MeterFields):
-    building_id: int
-    serial: str = Field(description="unique within the company")
-    model: str = Field(description="a model of the device catalogue, e.g. KARAT-307; it gives the channels")
+    building_id: Id
+    serial: Code = Field(description="unique within the company")
+    model: Code = Field(description="a model of the device catalogue, e.g. KARAT-307; it gives the channels")
     role: MeterRole
 
 
 class MeterPatch(MeterFields):
     """Fields left out stay as they are."""
 
-    serial: str | None = None
-    model: str | None = None
+    serial: Code | None = None
+    model: Code | None = None
     role: MeterRole | None = None
 
 
 class ReplaceIn(StrictIn):
-    new_serial: str
-    at: datetime = Field(description="start of the hourly period from which the new meter reports, with a UTC "
+    new_serial: Code
+    at: Moment = Field(description="start of the hourly period from which the new meter reports, with a UTC "
                          "offset: the old one's last period ends there")
     old_final_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, of the old meter at `at`")
     new_initial_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, of the new meter at `at`")
-    new_model: str | None = Field(default=None, description="default: the old meter's model and channels")
-    tariffs: int | None = None
-    inputs: int | None = None
-    channel_resources: dict[int, str] | None = None
-    calculator: str | None = None
-    communicator: str | None = Field(default=None, description="default: the old meter's")
-    communicator_id: int | None = Field(default=None, description="default: the old meter's unless built into it")
-    installed_on: date | None = Field(default=None, description="default: the building's local date of `at`")
+    new_model: Code | None = Field(default=None, description="default: the old meter's model and channels")
+    tariffs: Small | None = None
+    inputs: Small | None = None
+    channel_resources: dict[Small, Code] | None = Field(default=None, max_length=64)
+    calculator: Code | None = None
+    communicator: Name | None = Field(default=None, description="default: the old meter's")
+    communicator_id: Id | None = Field(default=None, description="default: the old meter's unless built into it")
+    installed_on: Day | None = Field(default=None, description="default: the building's local date of `at`")
 
 
 class ReplaceOut(BaseModel):
@@ -296,7 +329,7 @@ class ReplaceOut(BaseModel):
 
 
 class DecommissionIn(StrictIn):
-    at: datetime = Field(description="start of the first hourly period the meter no longer reports, with a UTC "
+    at: Moment = Field(description="start of the first hourly period the meter no longer reports, with a UTC "
                          "offset")
     final_readings: Readings = Field(default_factory=dict, description=f"{_READINGS}, at `at`")
 
@@ -390,23 +423,23 @@ def integration_router(services: Services) -> APIRouter:
         return await _service(accounting.buildings(token))
 
     @api.get("/buildings/{building_id}", response_model=BuildingSummary)
-    async def building(building_id: int, token: Token) -> BuildingSummary:
+    async def building(building_id: PathId, token: Token) -> BuildingSummary:
         return await _service(accounting.building(token, building_id))
 
     @api.get("/buildings/{building_id}/premises", response_model=list[PremiseInfo])
-    async def premises(building_id: int, token: Token) -> list[PremiseInfo]:
+    async def premises(building_id: PathId, token: Token) -> list[PremiseInfo]:
         return await _service(accounting.premises(token, building_id))
 
     @api.get("/buildings/{building_id}/meters", response_model=list[MeterInfo])
-    async def meters(building_id: int, token: Token) -> list[MeterInfo]:
+    async def meters(building_id: PathId, token: Token) -> list[MeterInfo]:
         return await _service(accounting.meters(token, building_id))
 
     @api.get("/premises/{premise_id}", response_model=PremiseInfo)
-    async def premise(premise_id: int, token: Token) -> PremiseInfo:
+    async def premise(premise_id: PathId, token: Token) -> PremiseInfo:
         return await _service(accounting.premise(token, premise_id))
 
     @api.get("/meters/{meter_id}", response_model=MeterInfo)
-    async def meter(meter_id: int, token: Token) -> MeterInfo:
+    async def meter(meter_id: PathId, token: Token) -> MeterInfo:
         return await _service(accounting.meter(token, meter_id))
 
     @api.get("/buildings/{building_id}/consumption", response_model=BuildingConsumption,
@@ -422,7 +455,7 @@ def integration_router(services: Services) -> APIRouter:
                          "null unless both sums are complete. Electricity: the sums are the total channels; "
                          "`building_tariffs` / `apartment_tariffs` give each tariff zone on its own, never "
                          "added to the total; values include the CT ratio.")
-    async def building_consumption(building_id: int, token: Token, resource: Resource, period: date,
+    async def building_consumption(building_id: PathId, token: Token, resource: Resource, period: Day,
                                    granularity: Literal["day", "month"] = "day") -> BuildingConsumption:
         return await _service(accounting.building_consumption(token, building_id, resource, Granularity(granularity),
                                                               period))
@@ -430,14 +463,14 @@ def integration_router(services: Services) -> APIRouter:
     @api.get("/meters/{meter_id}/archive", response_model=MeterArchive,
              description="The meter channel's archive: the hours of a day, the days of a month or the months "
                          "of a year of `period`, as the device stored them; a missing record is null.")
-    async def meter_archive(meter_id: int, token: Token, channel: int, period: date,
+    async def meter_archive(meter_id: PathId, token: Token, channel: Channel, period: Day,
                             granularity: Literal["hour", "day", "month"] = "hour") -> MeterArchive:
         return await _service(accounting.meter_archive(token, meter_id, channel, Granularity(granularity), period))
 
     @api.post("/meters/{meter_id}/readings", response_model=ReadingsOut, status_code=201,
               description="Submit readings from an external source. They are stored as archive records flagged "
                           "external (quality bit 8); periods the archive already holds are skipped, not replaced.")
-    async def submit_readings(meter_id: int, body: ReadingsIn, token: Token) -> ReadingsOut:
+    async def submit_readings(meter_id: PathId, body: ReadingsIn, token: Token) -> ReadingsOut:
         result = await _service(services.readings.submit(
             token, meter_id, body.channel, body.kind, body.nature,
             [Reading(r.period_start, r.values) for r in body.readings]))
@@ -452,14 +485,16 @@ def integration_router(services: Services) -> APIRouter:
             token, body.type, meter_id=body.meter_id, site=body.site, args=body.args, ttl=ttl)))
 
     @api.get("/commands/{command_id}", response_model=CommandOut, tags=["commands"])
-    async def command(command_id: str, token: Token) -> CommandOut:
+    async def command(command_id: Annotated[str, Path(max_length=64)], token: Token) -> CommandOut:
         return CommandOut.of(await _service(services.commands.get(token, command_id)))
 
     @api.get("/commands", response_model=list[CommandOut], tags=["commands"],
              description="The company's commands, newest first.")
-    async def commands(token: Token, meter_id: int | None = None, site: str | None = None,
-                       state: str | None = None, type: str | None = None,
-                       limit: int = 100) -> list[CommandOut]:
+    async def commands(token: Token, meter_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                       site: Annotated[str | None, Query(max_length=64)] = None,
+                       state: Annotated[str | None, Query(max_length=32)] = None,
+                       type: Annotated[str | None, Query(max_length=32)] = None,
+                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CommandOut]:
         found = await _service(services.commands.list(token, meter_id=meter_id, site=site, state=state, kind=type,
                                                       limit=limit))
         return [CommandOut.of(c) for c in found]
@@ -468,8 +503,8 @@ def integration_router(services: Services) -> APIRouter:
              description="Data-arrival control (manual 4.2.3): per meter, how many periods of the archive kind "
                          "between the local days `from` and `to` (inclusive) are received, partial, missing or "
                          "reported lost by the edge, and the completeness in %.")
-    async def arrival(building_id: int, token: Token, kind: Literal["hour", "day", "month"],
-                      first: Annotated[date, Query(alias="from")], last: Annotated[date, Query(alias="to")],
+    async def arrival(building_id: PathId, token: Token, kind: Literal["hour", "day", "month"],
+                      first: Annotated[Day, Query(alias="from")], last: Annotated[Day, Query(alias="to")],
                       resource: Resource | None = None, role: MeterRole | None = None,
                       detail: bool = False) -> ArrivalOut:
         report = await _service(services.arrival.report(token, building_id, kind, first, last, resource=resource,
@@ -504,7 +539,7 @@ def registry_routes(api: APIRouter, services: Services) -> None:
 
     @api.delete("/cities/{city_id}", status_code=204, response_class=Response, tags=tags,
                 description="Remove a city none of the company's buildings is in (an administrator).")
-    async def remove_city(city_id: int, token: Token) -> Response:
+    async def remove_city(city_id: PathId, token: Token) -> Response:
         await _service(services.cities.remove(token, city_id))
         return Response(status_code=204)
 
@@ -513,30 +548,30 @@ def registry_routes(api: APIRouter, services: Services) -> None:
         return await _service(services.buildings.create_building(token, **body.model_dump()))
 
     @api.get("/buildings/{building_id}/details", response_model=BuildingDetails, tags=tags)
-    async def building_details(building_id: int, token: Token) -> BuildingDetails:
+    async def building_details(building_id: PathId, token: Token) -> BuildingDetails:
         return await _service(services.buildings.building(token, building_id))
 
     @api.patch("/buildings/{building_id}", response_model=BuildingDetails, tags=tags)
-    async def update_building(building_id: int, body: BuildingPatch, token: Token) -> BuildingDetails:
+    async def update_building(building_id: PathId, body: BuildingPatch, token: Token) -> BuildingDetails:
         return await _service(services.buildings.update_building(token, building_id, **_given(body)))
 
     @api.delete("/buildings/{building_id}", status_code=204, response_class=Response, tags=tags,
                 description="Delete a building with no meters, and its premises.")
-    async def delete_building(building_id: int, token: Token) -> Response:
+    async def delete_building(building_id: PathId, token: Token) -> Response:
         await _service(services.buildings.delete_building(token, building_id))
         return Response(status_code=204)
 
     @api.post("/buildings/{building_id}/premises", response_model=PremiseInfo, status_code=201, tags=tags)
-    async def create_premise(building_id: int, body: PremiseIn, token: Token) -> PremiseInfo:
+    async def create_premise(building_id: PathId, body: PremiseIn, token: Token) -> PremiseInfo:
         return await _service(services.premises.create(token, building_id, **body.model_dump()))
 
     @api.patch("/premises/{premise_id}", response_model=PremiseInfo, tags=tags)
-    async def update_premise(premise_id: int, body: PremisePatch, token: Token) -> PremiseInfo:
+    async def update_premise(premise_id: PathId, body: PremisePatch, token: Token) -> PremiseInfo:
         return await _service(services.premises.update(token, premise_id, **_given(body)))
 
     @api.delete("/premises/{premise_id}", status_code=204, response_class=Response, tags=tags,
                 description="Delete a premise with no meters.")
-    async def delete_premise(premise_id: int, token: Token) -> Response:
+    async def delete_premise(premise_id: PathId, token: Token) -> Response:
         await _service(services.premises.delete(token, premise_id))
         return Response(status_code=204)
 
@@ -549,20 +584,20 @@ def registry_routes(api: APIRouter, services: Services) -> None:
     @api.patch("/meters/{meter_id}", response_model=MeterInfo, tags=tags,
                description="Edit a meter; a new model or configuration rederives its channels. The end of "
                            "service changes only through replace and decommission.")
-    async def update_meter(meter_id: int, body: MeterPatch, token: Token) -> MeterInfo:
+    async def update_meter(meter_id: PathId, body: MeterPatch, token: Token) -> MeterInfo:
         return await _service(services.meters.update(token, meter_id, **_given(body)))
 
     @api.post("/meters/{meter_id}/replace", response_model=ReplaceOut, status_code=201, tags=tags,
               description="Replace the meter by a new one from the hourly period `at` (a service engineer): the "
                           "old one ends there and keeps its history, the new one continues its series.")
-    async def replace_meter(meter_id: int, body: ReplaceIn, token: Token) -> ReplaceOut:
+    async def replace_meter(meter_id: PathId, body: ReplaceIn, token: Token) -> ReplaceOut:
         done = await _service(services.meters.replace(token, meter_id, **body.model_dump()))
         return ReplaceOut(old=done.old, new=done.new)
 
     @api.post("/meters/{meter_id}/decommission", response_model=MeterInfo, tags=tags,
               description="Take the meter out of service from the hourly period `at` on (a service engineer); "
                           "nothing is deleted.")
-    async def decommission_meter(meter_id: int, body: DecommissionIn, token: Token) -> MeterInfo:
+    async def decommission_meter(meter_id: PathId, body: DecommissionIn, token: Token) -> MeterInfo:
         return await _service(services.meters.decommission(token, meter_id, body.at, body.final_readings))
 
 

@@ -22,7 +22,7 @@ from nicegui import ui
 
 from cloud.services.arrival import ArrivalReport, MeterArrival, PeriodArrival
 from cloud.services.commands import CommandInfo, may_issue
-from cloud.services.models import BuildingSummary, Granularity, NotFound
+from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, Granularity, InvalidInput, NotFound
 from protocol.commands import CommandType
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import MeterRole, Resource
@@ -30,7 +30,7 @@ from protocol.vocabulary import MeterRole, Resource
 from . import access, auth, fmt, theme, widgets
 from .i18n import t
 from .ports import Services
-from .query import page_url, parse_param
+from .query import page_url, parse_day, parse_param
 
 PATH = "/monitoring/data"
 KINDS = ("hour", "day", "month")
@@ -112,6 +112,11 @@ def register(services: Services) -> None:
             with theme.frame(t("error.not_found"), viewer.user, active=PATH):
                 widgets.problem(t("error.not_found"), t("error.building_not_found"))
             return None
+        except InvalidInput as error:
+            with theme.frame(t("error.invalid_title"), viewer.user, active=PATH):
+                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
+                                icon="error_outline")
+            return None
         page.render()
         return None
 
@@ -121,7 +126,7 @@ def _parse(buildings: list[BuildingSummary], building: str | None, resource: str
     """The filters from the address bar; a bad value is named and replaced by the default."""
     chosen = buildings[0].id
     if building:
-        if building.isdigit() and int(building) in {b.id for b in buildings}:
+        if building.isascii() and building.isdigit() and int(building) in {b.id for b in buildings}:
             chosen = int(building)
         else:
             problems.append(t("error.bad_parameter", name="building", value=building))
@@ -130,7 +135,7 @@ def _parse(buildings: list[BuildingSummary], building: str | None, resource: str
     if kind and kind not in KINDS:
         problems.append(t("error.bad_parameter", name="kind", value=kind))
     kind_ = kind if kind in KINDS else "hour"
-    parsed_period = parse_param(date.fromisoformat, "period", period, problems)
+    parsed_period = parse_param(parse_day, "period", period, problems)
     return Filters(chosen, parsed_resource, parsed_role, kind_,
                    widgets.normalise(parsed_period, GRANULARITY[kind_]) if parsed_period else None)
 
@@ -359,10 +364,21 @@ def result_text(command: CommandInfo) -> str:
     return ", ".join(f"{key}: {value}" for key, value in sorted(command.result.items()))
 
 
+_SHOWN_FROM = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC).timestamp()
+_SHOWN_TO = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=UTC).timestamp()
+
+
 def _range(command: CommandInfo, tz) -> str:
+    """The backfill's span in the building's time; bounds that are no moment of the sane range (a
+    command stored before the bounds of issue 12, with from=1e15) are shown as the numbers they are:
+    one odd command must not take the page down for the whole company."""
     if command.type != "backfill":
         return ""
-    first, last = (utc_to_local(datetime.fromtimestamp(command.args[k], UTC), tz) for k in ("from", "to"))
+    bounds = [command.args.get(k) for k in ("from", "to")]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and _SHOWN_FROM <= v <= _SHOWN_TO
+               for v in bounds):
+        return f"{bounds[0]} – {bounds[1]}"
+    first, last = (utc_to_local(datetime.fromtimestamp(v, UTC), tz) for v in bounds)
     return f"{fmt.moment(first)} – {fmt.moment(last)}"
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from typing import TypeVar
 from urllib.parse import urlencode
 
-from cloud.services.models import Granularity
+from cloud.services.models import FIRST_DAY, LAST_DAY, Granularity
 from protocol.vocabulary import Resource
 
 from .i18n import t
@@ -29,6 +29,23 @@ def parse_param(convert: Callable[[str], T], name: str, value: str | None, probl
     except ValueError:
         problems.append(t("error.bad_parameter", name=name, value=value))
         return None
+
+
+def parse_day(text: str) -> date:
+    """An ISO date within the services' sane range (models.FIRST_DAY..LAST_DAY): a period of 9999 or
+    1900 is a bad parameter like a misspelt one, not a query that fails."""
+    day = date.fromisoformat(text)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{text}: not within {FIRST_DAY}..{LAST_DAY}")
+    return day
+
+
+def parse_channel(text: str) -> int:
+    """A channel number, 0..65535 (the archive's UInt16)."""
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{text}: not a channel")
+    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +68,8 @@ class PageQuery:
         problems: list[str] = []
         parsed_resource = parse_param(Resource, "resource", resource, problems)
         parsed_granularity = parse_param(Granularity, "granularity", granularity, problems)
-        parsed_period = parse_param(date.fromisoformat, "period", period, problems)
-        parsed_channel = parse_param(int, "channel", channel, problems)
+        parsed_period = parse_param(parse_day, "period", period, problems)
+        parsed_channel = parse_param(parse_channel, "channel", channel, problems)
         return cls(parsed_resource, parsed_granularity, parsed_period, parsed_channel, tuple(problems))
 
 

@@ -15,6 +15,8 @@ from cloud.services import consumption as calc
 from cloud.services import counters
 from cloud.services.auth import AuthService, require_operational_view
 from cloud.services.models import (
+    FIRST_DAY,
+    LAST_DAY,
     ArchiveRow,
     BuildingConsumption,
     BuildingSummary,
@@ -30,6 +32,8 @@ from cloud.services.models import (
     PremiseInfo,
     TariffSeries,
     UserInfo,
+    check_day,
+    check_id,
     parse_lifecycle,
 )
 from cloud.storage.clickhouse import ClickHouse
@@ -72,6 +76,7 @@ class AccountingService:
         return await asyncio.to_thread(self._building, user, building_id)
 
     def _building(self, user: UserInfo, building_id: int) -> BuildingSummary:
+        check_id("building_id", building_id)
         row = self.registry.one(_BUILDING_SQL + " WHERE b.id = ? AND b.company_id = ?", building_id, user.company_id)
         if row is None:
             raise NotFound(f"building {building_id} not found")
@@ -90,6 +95,7 @@ class AccountingService:
         return await asyncio.to_thread(self._premise, user, premise_id)
 
     def _premise(self, user: UserInfo, premise_id: int) -> PremiseInfo:
+        check_id("premise_id", premise_id)
         row = self.registry.one("SELECT p.* FROM premises p JOIN buildings b ON b.id = p.building_id "
                                 "WHERE p.id = ? AND b.company_id = ?", premise_id, user.company_id)
         if row is None:
@@ -104,6 +110,7 @@ class AccountingService:
 
     async def meter(self, token: str, meter_id: int) -> MeterInfo:
         user = await self._reader(token)
+        check_id("meter_id", meter_id)
         found = await asyncio.to_thread(self._meters, "m.id = ? AND m.company_id = ?", meter_id, user.company_id)
         if not found:
             raise NotFound(f"meter {meter_id} not found")
@@ -226,6 +233,8 @@ class AccountingService:
         """The channel's archive as the device keeps it (manual 4.1.7): the records of the period's
         kind; where the meter keeps none of that kind, rows built from a finer one (``derived_from``)."""
         user = await self._reader(token)
+        check_id("meter_id", meter_id)
+        check_day("period", period)
         found = await asyncio.to_thread(self._meters, "m.id = ? AND m.company_id = ?", meter_id, user.company_id)
         if not found:
             raise NotFound(f"meter {meter_id} not found")
@@ -294,7 +303,10 @@ class AccountingService:
         meters = await asyncio.to_thread(self._meters, "m.building_id = ? AND m.company_id = ?", building_id,
                                          user.company_id)
         span = await self._span(user, [m.serial for m in meters], zone(building.time_zone))
-        return span[1].date() if span else datetime.now(zone(building.time_zone)).date()
+        newest = span[1].date() if span else datetime.now(zone(building.time_zone)).date()
+        # a stored period outside the sane range (an absurd external reading or backfill) must not
+        # become a page's default period that every view then refuses
+        return min(max(newest, FIRST_DAY), LAST_DAY)
 
     async def data_status(self, token: str) -> DataStatus:
         user = await self._reader(token)

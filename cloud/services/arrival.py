@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from cloud.services.accounting import AccountingService
 from cloud.services.auth import AuthService
 from cloud.services.commands import CommandInfo, CommandService
-from cloud.services.models import BuildingSummary, InvalidInput, MeterInfo
+from cloud.services.models import FIRST_DAY, BuildingSummary, InvalidInput, MeterInfo, check_day
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.periods import local_to_utc, next_period, utc_to_local, zone
@@ -92,7 +92,10 @@ def _pct(received: int, due: int) -> float | None:
 
 
 def period_range(kind: ArchiveKind, first: date, last: date) -> list[datetime]:
-    """Local starts of the ``kind`` periods that begin within the days first..last."""
+    """Local starts of the ``kind`` periods that begin within the days first..last (each within
+    models.FIRST_DAY..LAST_DAY, at most MAX_PERIODS of them)."""
+    check_day("from", first)
+    check_day("to", last)
     if last < first:
         raise InvalidInput(f"to: {last} is before from: {first}")
     start = datetime(first.year, first.month, first.day)
@@ -197,8 +200,8 @@ class ArrivalService:
                                ) -> dict[int, tuple[datetime | None, datetime | None]]:
         """Meter id -> its service period in naive UTC (None: open). Without a recorded
         commissioning it begins with the meter's first stored archive (of any kind) or reported
-        lost period; a meter
-        with neither is expected throughout."""
+        lost period from FIRST_DAY on (a period stored as 1970 by an absurd edge report makes no
+        meter expected for decades); a meter with neither is expected throughout."""
         unknown = sorted({m.serial for m in meters if m.commissioned_at is None})
         first: dict[str, datetime] = {}
         if unknown:
@@ -206,7 +209,8 @@ class ArrivalService:
                 "SELECT meter, min(start) FROM (SELECT meter, period_start AS start FROM {db}.archive "
                 "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} UNION ALL "
                 "SELECT meter, period_start FROM {db}.lost_periods WHERE company = {co:UInt32} "
-                "AND meter IN {meters:Array(String)}) GROUP BY meter", {"co": company, "meters": unknown})}
+                "AND meter IN {meters:Array(String)}) WHERE start >= {sane:DateTime} GROUP BY meter",
+                {"co": company, "meters": unknown, "sane": datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day)})}
         out: dict[int, tuple[datetime | None, datetime | None]] = {}
         for m in meters:
             begin = _naive(m.commissioned_at) if m.commissioned_at is not None else first.get(m.serial)

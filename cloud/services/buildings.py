@@ -21,7 +21,7 @@ from typing import Any
 
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_operational_view, require_writer
-from cloud.services.models import InvalidInput, NotFound, UserInfo
+from cloud.services.models import InvalidInput, NotFound, UserInfo, check_day, check_id
 from cloud.storage.registry import Registry
 
 _UNSET: Any = object()  # "leave as it is" (None is a value: it clears a coordinate or a date)
@@ -65,15 +65,20 @@ def _address(value: object) -> str:
     return address
 
 
+MAX_AREA_M2 = 10_000_000.0  # ten square kilometres: more than any building or premise
+MAX_RESIDENTS = 1_000_000  # a bound far above any building, well inside SQLite's INTEGER
+
+
 def check_area(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise InvalidInput(f"{field}: square metres > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0 \
+            or value > MAX_AREA_M2:
+        raise InvalidInput(f"{field}: square metres > 0 and <= {MAX_AREA_M2:g}, got {value!r}")
     return float(value)
 
 
 def check_residents(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"{field}: a whole number >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESIDENTS:
+        raise InvalidInput(f"{field}: a whole number >= 0 and <= {MAX_RESIDENTS}, got {value!r}")
     return value
 
 
@@ -89,6 +94,7 @@ def _coordinates(latitude: object, longitude: object) -> dict[str, Any]:
 
 
 def _city(db: sqlite3.Connection, user: UserInfo, city_id: object) -> sqlite3.Row:
+    check_id("city_id", city_id)
     city = db.execute("SELECT c.* FROM cities c JOIN company_cities cc ON cc.city_id = c.id "
                       "WHERE c.id = ? AND cc.company_id = ?", (city_id, user.company_id)).fetchone()
     if city is None:
@@ -122,6 +128,7 @@ class BuildingsService:
 
     async def building(self, token: str, building_id: int) -> BuildingDetails:
         user = await self._reader(token)
+        check_id("building_id", building_id)
         row = await asyncio.to_thread(self.registry.one, "SELECT * FROM buildings WHERE id = ? AND company_id = ?",
                                       building_id, user.company_id)
         if row is None:
@@ -165,6 +172,7 @@ class BuildingsService:
         await asyncio.to_thread(self._delete_building, user, building_id)
 
     def _delete_building(self, user: UserInfo, building_id: int) -> None:
+        check_id("building_id", building_id)
         with self.registry.connect() as db:
             row = db.execute("SELECT * FROM buildings WHERE id = ? AND company_id = ?",
                              (building_id, user.company_id)).fetchone()
@@ -211,6 +219,7 @@ class BuildingsService:
         return await asyncio.to_thread(self._update_building, user, building_id, changes)
 
     def _update_building(self, user: UserInfo, building_id: int, changes: dict[str, Any]) -> BuildingDetails:
+        check_id("building_id", building_id)
         with self.registry.connect() as db:
             row = db.execute("SELECT * FROM buildings WHERE id = ? AND company_id = ?",
                              (building_id, user.company_id)).fetchone()
@@ -236,6 +245,7 @@ class BuildingsService:
 
     async def meter(self, token: str, meter_id: int) -> MeterPassport:
         user = await self._reader(token)
+        check_id("meter_id", meter_id)
         row = await asyncio.to_thread(self.registry.one, "SELECT * FROM meters WHERE id = ? AND company_id = ?",
                                       meter_id, user.company_id)
         if row is None:
@@ -256,10 +266,13 @@ class BuildingsService:
             if value is not _UNSET:
                 if value is not None and not isinstance(value, date):
                     raise InvalidInput(f"{field}: a date or None, got {value!r}")
+                if value is not None:
+                    check_day(field, value)
                 changes[field] = value.isoformat() if value is not None else None
         return await asyncio.to_thread(self._update_meter, user, meter_id, changes)
 
     def _update_meter(self, user: UserInfo, meter_id: int, changes: dict[str, Any]) -> MeterPassport:
+        check_id("meter_id", meter_id)
         with self.registry.connect() as db:
             row = db.execute("SELECT * FROM meters WHERE id = ? AND company_id = ?",
                              (meter_id, user.company_id)).fetchone()

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_administrator
-from cloud.services.models import InvalidInput, NotFound, UserInfo
+from cloud.services.models import InvalidInput, NotFound, UserInfo, check_id
 from cloud.storage.registry import Registry
 
 
@@ -75,6 +75,7 @@ class CitiesService:
         await asyncio.to_thread(self._remove, admin, city_id)
 
     def _remove(self, admin: UserInfo, city_id: int) -> None:
+        check_id("city_id", city_id)
         with self.registry.connect() as db:
             city = db.execute("SELECT c.* FROM cities c JOIN company_cities cc ON cc.city_id = c.id "
                               "WHERE c.id = ? AND cc.company_id = ?", (city_id, admin.company_id)).fetchone()

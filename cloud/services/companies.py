@@ -19,7 +19,7 @@ from typing import Any
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_administrator
 from cloud.services.cities import check_time_zone
-from cloud.services.models import InvalidInput, NotFound, UserInfo
+from cloud.services.models import InvalidInput, NotFound, UserInfo, check_id
 from cloud.storage.registry import Registry
 
 _UNSET: Any = object()
@@ -100,7 +100,7 @@ class CompaniesService:
         if city_id is not _UNSET:
             if not isinstance(city_id, int):
                 raise InvalidInput("city_id: a city of the company")
-            changes["city_id"] = city_id
+            changes["city_id"] = check_id("city_id", city_id)
         return await asyncio.to_thread(self._update, admin, changes)
 
     def _update(self, admin: UserInfo, changes: dict[str, Any]) -> CompanyInfo:

@@ -25,7 +25,7 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from cloud.services.models import ArchiveRow, Figure, Granularity
+from cloud.services.models import ArchiveRow, Figure, Granularity, check_day
 from protocol import catalogue
 from protocol.periods import local_to_utc, next_period, period_start, previous_period
 from protocol.vocabulary import ArchiveKind
@@ -109,7 +109,9 @@ class Archive:
 
 
 def period_starts(granularity: Granularity, period: date) -> list[datetime]:
-    """Local starts (labels) of the periods shown for ``period``: hours of a day, days of a month, months of a year."""
+    """Local starts (labels) of the periods shown for ``period``: hours of a day, days of a month, months of a year.
+    A period outside the sane range (models.FIRST_DAY..LAST_DAY) is InvalidInput naming "period"."""
+    check_day("period", period)
     if granularity is Granularity.HOUR:
         first = datetime(period.year, period.month, period.day)
         last = first + timedelta(days=1)

@@ -29,6 +29,7 @@ from typing import Any
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_operational_view, require_writer
 from cloud.services.models import (
+    MAX_VALUE,
     ChannelInfo,
     Forbidden,
     InvalidInput,
@@ -36,6 +37,8 @@ from cloud.services.models import (
     NotFound,
     Role,
     UserInfo,
+    check_day,
+    check_id,
     meter_status,
     parse_lifecycle,
 )
@@ -91,9 +94,13 @@ def _reporting_day(value: object) -> int:
     return value
 
 
+MAX_CT_RATIO = 100_000  # far above any current transformer (e.g. 10000/5 A is 2000)
+
+
 def _ct_ratio(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise InvalidInput(f"ct_ratio: a current-transformer ratio > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0 \
+            or value > MAX_CT_RATIO:
+        raise InvalidInput(f"ct_ratio: a current-transformer ratio > 0 and <= {MAX_CT_RATIO}, got {value!r}")
     return float(value)
 
 
@@ -113,6 +120,8 @@ def _communicator(value: object) -> str:
 def _installed_on(value: object) -> date | None:
     if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
         raise InvalidInput(f"installed_on: a date or none, got {value!r}")
+    if value is not None:
+        check_day("installed_on", value)
     return value  # type: ignore[return-value]
 
 
@@ -124,6 +133,7 @@ def period_start(field: str, value: object) -> datetime:
         raise InvalidInput(f"{field}: needs a UTC offset (the start of an hourly period)")
     if value.minute or value.second or value.microsecond:
         raise InvalidInput(f"{field}: must be the start of an hour (an hourly period), got {value.isoformat()}")
+    check_day(field, value)  # before the conversion to UTC, which could overflow
     return value.astimezone(UTC)
 
 
@@ -268,8 +278,8 @@ def check_readings(field: str, readings: object, channels: Iterable[Channel]) ->
         if not number.strip().isdigit() or (int(number), parameter.strip()) not in counters:
             known = ", ".join(f"{n}:{p}" for n, p in sorted(counters)) or "none"
             raise InvalidInput(f"{field}: {key!r} is no counter of the meter; its counters are {known}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise InvalidInput(f"{field}: {key}: a finite reading >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_VALUE:
+            raise InvalidInput(f"{field}: {key}: a finite reading >= 0 and <= {MAX_VALUE:g}, got {value!r}")
         out[f"{int(number)}:{parameter.strip()}"] = float(value)
     return out
 
@@ -475,6 +485,7 @@ class MetersService:
     # --- lookups -------------------------------------------------------------------------------------
     @staticmethod
     def _row(db: sqlite3.Connection, user: UserInfo, meter_id: int) -> sqlite3.Row:
+        check_id("meter_id", meter_id)
         row = db.execute("SELECT m.*, p.number AS premise_number FROM meters m LEFT JOIN premises p "
                          "ON p.id = m.premise_id WHERE m.id = ? AND m.company_id = ?",
                          (meter_id, user.company_id)).fetchone()
@@ -484,6 +495,7 @@ class MetersService:
 
     @staticmethod
     def _building(db: sqlite3.Connection, user: UserInfo, building_id: int) -> sqlite3.Row:
+        check_id("building_id", building_id)
         row = db.execute("SELECT * FROM buildings WHERE id = ? AND company_id = ?",
                          (building_id, user.company_id)).fetchone()
         if row is None:
@@ -503,6 +515,7 @@ class MetersService:
         """A communicator of the company; a built-in one serves only one meter in service."""
         if communicator_id is None:
             return
+        check_id("communicator_id", communicator_id)
         row = db.execute("SELECT placement FROM communicators WHERE id = ? AND company_id = ?",
                          (communicator_id, user.company_id)).fetchone()
         if row is None:
@@ -580,6 +593,7 @@ def _check_place(db: sqlite3.Connection, building_id: int, role: MeterRole, prem
         return
     if premise_id is None:
         raise InvalidInput("premise_id: an individual meter needs a premise of its building")
+    check_id("premise_id", premise_id)
     found = db.execute("SELECT 1 FROM premises WHERE id = ? AND building_id = ?", (premise_id, building_id)).fetchone()
     if found is None:
         raise InvalidInput(f"premise_id: building {building_id} has no premise {premise_id}")

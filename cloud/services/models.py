@@ -4,6 +4,7 @@ dataclasses, no storage handles. Periods are naive local times of the building."
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -55,6 +56,41 @@ class Forbidden(ServiceError):
 
 class InvalidInput(ServiceError):
     code = "invalid_input"
+
+
+# --- sane ranges (issue 12): one rule for the API's models and the services' own checks -------------
+# Ids are SQLite INTEGERs (1 .. 2**63-1): a larger one overflows the driver instead of being "not found".
+# Dates of periods, readings and the registry lie in FIRST_DAY..LAST_DAY: well inside ClickHouse's DateTime
+# (1970-01-01 .. 2106-02-07 UTC) after a time zone's offset, and far enough from date.min/date.max that
+# the services' "+1 month / +1 year / next period" arithmetic never overflows. No meter of this system
+# reports before 2000, and 2100 leaves any plan room.
+MAX_ID = 2**63 - 1
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+MAX_VALUE = 1e12  # |value| the archive column keeps exactly enough (= cloud/storage/clickhouse.py MAX_VALUE)
+
+
+def check_id(field: str, value: object) -> int:
+    """``value`` as a registry id, or InvalidInput naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise InvalidInput(f"{field}: an id from 1 to {MAX_ID}, got {value!r}")
+    return value
+
+
+def check_day(field: str, value: date | datetime) -> date | datetime:
+    """``value`` when its calendar day is within FIRST_DAY..LAST_DAY, else InvalidInput naming ``field``."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"{field}: a date from {FIRST_DAY} to {LAST_DAY}, got {value.isoformat()}")
+    return value
+
+
+def check_number(field: str, value: object, low: float = -MAX_VALUE, high: float = MAX_VALUE) -> float:
+    """``value`` as a finite number within low..high, or InvalidInput naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -math.inf < value < math.inf \
+            or not low <= value <= high:
+        raise InvalidInput(f"{field}: a finite number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_writer
 from cloud.services.buildings import check_area, check_residents
-from cloud.services.models import InvalidInput, NotFound, PremiseInfo, UserInfo
+from cloud.services.models import InvalidInput, NotFound, PremiseInfo, UserInfo, check_id
 from cloud.storage.registry import Registry
 
 KINDS = ("apartment", "nonresidential")
@@ -68,6 +68,7 @@ class PremisesService:
         return await asyncio.to_thread(self._create, user, building_id, values)
 
     def _create(self, user: UserInfo, building_id: int, values: dict[str, Any]) -> PremiseInfo:
+        check_id("building_id", building_id)
         with self.registry.connect() as db:
             if db.execute("SELECT 1 FROM buildings WHERE id = ? AND company_id = ?",
                           (building_id, user.company_id)).fetchone() is None:
@@ -125,6 +126,7 @@ class PremisesService:
 
     @staticmethod
     def _row(db: sqlite3.Connection, user: UserInfo, premise_id: int) -> sqlite3.Row:
+        check_id("premise_id", premise_id)
         row = db.execute("SELECT p.* FROM premises p JOIN buildings b ON b.id = p.building_id "
                          "WHERE p.id = ? AND b.company_id = ?", (premise_id, user.company_id)).fetchone()
         if row is None:

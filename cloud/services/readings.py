@@ -14,7 +14,6 @@ audit-logged. Tests: tests/integration/test_api_http.py.
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo
 from cloud.ingest_rows import archive_rows
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_writer
-from cloud.services.models import InvalidInput, NotFound, UserInfo
+from cloud.services.models import InvalidInput, NotFound, UserInfo, check_day, check_id, check_number
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.periods import zone
@@ -57,6 +56,9 @@ class ReadingsService:
     async def submit(self, token: str, meter_id: int, channel: int, kind: str, nature: str,
                      readings: Sequence[Reading]) -> SubmitResult:
         user = require_writer(await self.auth.user(token))
+        check_id("meter_id", meter_id)
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 65535:
+            raise InvalidInput(f"channel: 0 to 65535, got {channel!r}")
         try:
             kind_, nature_ = ArchiveKind(kind), Nature(nature)
         except ValueError as exc:
@@ -117,6 +119,7 @@ def _rows(i: int, r: Reading, kind: ArchiveKind, nature: Nature, parameters: lis
     start = r.period_start
     if start.tzinfo is None:
         raise InvalidInput(f"{where}.period_start: needs a time zone (UTC offset)")
+    check_day(f"{where}.period_start", start)  # before any time zone arithmetic, which could overflow
     local = start.astimezone(tz)
     start = start.astimezone(UTC).replace(tzinfo=None)
     if start.minute or start.second or start.microsecond:
@@ -135,7 +138,5 @@ def _rows(i: int, r: Reading, kind: ArchiveKind, nature: Nature, parameters: lis
     for code, value in r.values.items():
         if code not in parameters:
             raise InvalidInput(f"{where}.values.{code}: the channel has no such parameter ({', '.join(parameters)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidInput(f"{where}.values.{code}: expected a finite number, got {value!r}")
-        out.append((start, code, float(value)))
+        out.append((start, code, check_number(f"{where}.values.{code}", value)))
     return out
