@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-edge-catchup-") as tmp:
         root = Path(tmp)
         cfg = natsserver.NatsSettings(port=_free_port(), mqtt_port=_free_port())
-        server = natsserver.start(cfg, root / "nats", root / "nats.log")
+        server = natsserver.start(cfg, root / "nats", root / "nats.log", auth=False)
         worker = subprocess.Popen([sys.executable, "-m", "bench.edge_sync", "--ingest-worker", cfg.url,
                                    str(root / "chdb")])
         try:

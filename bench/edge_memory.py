@@ -113,7 +113,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-edge-mem-") as tmp:
         root = Path(tmp)
         cfg = natsserver.NatsSettings(port=_free_port(), mqtt_port=_free_port())
-        server = natsserver.start(cfg, root / "nats", root / "nats.log")
+        server = natsserver.start(cfg, root / "nats", root / "nats.log", auth=False)
         asyncio.run(_make_stream(cfg.url))
         conf = root / "edge.toml"
         status_port = _free_port()

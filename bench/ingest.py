@@ -96,7 +96,7 @@ async def bench(quick: bool) -> dict:
     serials = {f"M{m:05d}" for m in range(meters)}
     tmp = Path(tempfile.mkdtemp(prefix="domuchet-bench-ingest-"))
     cfg = natsserver.NatsSettings(port=_port(), mqtt_port=_port())
-    proc = natsserver.start(cfg, tmp / "nats", tmp / "nats.log", new_session=False)
+    proc = natsserver.start(cfg, tmp / "nats", tmp / "nats.log", new_session=False, auth=False)
     dbs = {name: ClickHouse(f"chdb://{tmp / 'chdb'}", database=name) for name in ("w1", "w2", "plain")}
     try:
         for ch in dbs.values():

@@ -140,7 +140,7 @@ def main() -> None:
           f"nats-server MQTT listener; this process pinned to CPU {cpus[0]}, for {seconds:.0f} s")
     tmp = Path(tempfile.mkdtemp(prefix="bench-sim-fleet-"))
     settings = natsserver.NatsSettings(port=_free_port(), mqtt_port=_free_port())
-    proc = natsserver.start(settings, tmp / "nats", tmp / "nats.log", new_session=False)
+    proc = natsserver.start(settings, tmp / "nats", tmp / "nats.log", new_session=False, auth=False)
     if len(cpus) > 1:
         os.sched_setaffinity(proc.pid, set(cpus[1:]))
     try:

@@ -62,12 +62,25 @@ def site_user_block(user: SiteUser, indent: str = "      ") -> str:
     """One entry of the account's ``users`` list."""
     who = (f"{indent}user: {_value('site-' + user.site)}\n{indent}password: {_value(user.password)}"
            if user.password else f"{indent}nkey: {json.dumps(user.nkey)}")
+    # NATS clients only: not MQTT or websockets, whose topics would map onto the same subjects
+    who += f"\n{indent}allowed_connection_types: [\"STANDARD\"]"
     return (f"{indent[:-2]}{{\n{indent}# site {user.site}: its own subjects only\n{who}\n"
             f"{_permissions(nats_access.site_permissions(user.site), indent)}\n{indent[:-2]}}}")
 
 
-def accounts_conf(cloud_password: str, sites: Sequence[SiteUser], system_password: str = "") -> str:
-    """The ``accounts`` block (and ``system_account`` when a system user's password is given)."""
+def mqtt_account(name: str, user: str, password: str) -> str:
+    """An account of MQTT clients only, in a subject space of its own (the LoRaWAN feed): it can
+    never publish on the DU account's subjects."""
+    return (f"  {name} {{\n    jetstream: enabled\n    users: [\n"
+            f"      {{ user: {json.dumps(user)}, password: {_value(password)}, "
+            f"allowed_connection_types: [\"MQTT\"] }}\n"
+            f"    ]\n  }}")
+
+
+def accounts_conf(cloud_password: str, sites: Sequence[SiteUser], system_password: str = "",
+                  more_accounts: Sequence[str] = ()) -> str:
+    """The ``accounts`` block (and ``system_account`` when a system user's password is given);
+    ``more_accounts`` are further account entries (e.g. ``mqtt_account``)."""
     if not cloud_password:
         raise ValueError("cloud_password: required")
     users = [f"      {{\n        user: \"cloud\"\n        password: {_value(cloud_password)}\n"
@@ -81,6 +94,7 @@ def accounts_conf(cloud_password: str, sites: Sequence[SiteUser], system_passwor
            "\n".join(users),
            "    ]",
            "  }"]
+    out += list(more_accounts)
     if system_password:
         out += ["  SYS {", "    users: [", f"      {{ user: \"admin\", password: {_value(system_password)} }}",
                 "    ]", "  }"]

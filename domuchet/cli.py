@@ -153,6 +153,9 @@ def _nats(args, doc, data_dir: Path) -> int:
     from domuchet import natsserver
     cfg = settings.nats(doc, args.config, port=args.port, mqtt_port=args.mqtt_port)
     conf = natsserver.write_config(cfg, data_dir / "nats")
+    print(f"domuchet nats: users of the cloud, of the sites {', '.join(cfg.sites) or '(none yet: [nats] sites)'} "
+          f"and of the LoRaWAN feed are in {natsserver.credentials_path(data_dir / 'nats')} (docs/deploy.md)",
+          file=sys.stderr, flush=True)
     binary = natsserver.binary()
     os.execv(binary, [binary, "-c", str(conf)])  # noqa: S606 - replaces this process with nats-server
     return 0
@@ -171,7 +174,8 @@ def _sim(args, doc, data_dir: Path) -> int:
     if args.lora_wakeup_s is not None:
         fleet = replace(fleet, scenarios=tuple(replace(sc, lora_wakeup_s=args.lora_wakeup_s)
                                                for sc in fleet.scenarios))
-    sim = SimulatedFleet(fleet, data_dir / "sim", Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port))
+    sim = SimulatedFleet(fleet, data_dir / "sim", Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port,
+                                                                     cfg.mqtt_user, cfg.mqtt_password))
 
     async def run() -> None:
         await sim.run(sys.stdout, _stop_on_signals())
@@ -185,6 +189,14 @@ def _edge(args, doc, data_dir: Path) -> int:
     _logging()
     section = dict(doc.get("edge", {}))
     section.setdefault("data_dir", str(data_dir / "edge"))
+    local = _local_credentials(data_dir)
+    if local is not None and not section.get("nats_user") and section.get("site") in local.sites:
+        # `domuchet nats` of the same data directory made this site's user and the LoRaWAN feed's
+        from domuchet.natsserver import LORA_USER
+        user, password = local.site_user(section["site"])
+        section.update(nats_user=user, nats_password=password)
+        section.setdefault("mqtt_user", LORA_USER)
+        section.setdefault("mqtt_password", local.lora)
     config = settings.section({"edge": section}, "edge", EdgeConfig, args.config)
 
     async def run() -> None:
@@ -203,9 +215,27 @@ def _cloud_config(args, doc, data_dir: Path, **overrides):
 def _cloud(args, doc, data_dir: Path) -> int:
     from domuchet.cloud_process import run_cloud
     _logging()
-    run_cloud(_cloud_config(args, doc, data_dir, port=args.port, nats_url=args.nats_url,
-                            clickhouse_dsn=args.clickhouse))
+    config = _cloud_config(args, doc, data_dir, port=args.port, nats_url=args.nats_url,
+                           clickhouse_dsn=args.clickhouse)
+    local = _local_credentials(data_dir)
+    if local is not None and "@" not in config.nats_url:  # `domuchet nats` of the same data directory
+        from dataclasses import replace as with_changes
+
+        from domuchet.natsserver import CLOUD_USER, with_user
+        config = with_changes(config, nats_url=with_user(config.nats_url, CLOUD_USER, local.cloud))
+    run_cloud(config)
     return 0
+
+
+def _local_credentials(data_dir: Path):
+    """The credentials `domuchet nats` made in this data directory, if it did."""
+    from domuchet import natsserver
+    if not natsserver.credentials_path(data_dir / "nats").exists():
+        return None
+    try:
+        return natsserver.read_credentials(data_dir / "nats")
+    except ValueError as exc:
+        raise ConfigError(str(natsserver.credentials_path(data_dir / "nats")), "(file)", str(exc)) from exc
 
 
 def _sql(args, doc, data_dir: Path) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -53,8 +54,9 @@ def _kinds(kinds: tuple[str, ...]) -> str:
 
 
 def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nats_url: str, sim: settings.SimSettings,
-              data_dir: Path) -> str:
-    """The edge agent's config for the simulated building. Its clock checks stay on (the default
+              data_dir: Path, credentials: natsserver.Credentials | None = None) -> str:
+    """The edge agent's config for the simulated building, with its site's NATS user and the MQTT
+    feed's user when ``credentials`` are given. Its clock checks stay on (the default
     ``max_clock_drift_s``): the simulator's clock never runs ahead of the wall clock."""
     b = scenario.building
     # a downlink's answers come after the device's next uplink; the demo's devices wake within a
@@ -62,7 +64,12 @@ def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nat
     timeout = 60.0 if scenario.lora_wakeup_s else 7200.0
     lines = ["[edge]", f'site = "{b.site}"', f'time_zone = "{b.time_zone}"', f'data_dir = "{data_dir}"',
              f'nats_url = "{nats_url}"', f'mqtt_host = "{sim.mqtt_host}"', f"mqtt_port = {sim.mqtt_port}",
-             "poll_interval_s = 0.5", f"downlink_timeout_s = {timeout:g}", "",
+             "poll_interval_s = 0.5", f"downlink_timeout_s = {timeout:g}"]
+    if credentials is not None:
+        user, password = credentials.site_user(b.site)
+        lines += [f'nats_user = "{user}"', f'nats_password = "{password}"', f'mqtt_user = "{natsserver.LORA_USER}"',
+                  f'mqtt_password = "{credentials.lora}"']
+    lines += ["",
              "[[edge.meters]]", f'serial = "{b.heat_meter_serial}"', 'model = "KARAT-307"',
              'transport = "modbus-tcp"', f'commissioned = "{commissioned}"', f'host = "{sim.host}"',
              f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
@@ -109,9 +116,11 @@ class Children:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], stdout: Path, stderr: Path) -> None:
+    def start(self, name: str, argv: list[str], stdout: Path, stderr: Path, env: dict[str, str] | None = None) -> None:
+        """Start a child; ``env`` is added to this process's environment (credentials stay off its command line)."""
         with open(stdout, "ab") as out, open(stderr, "ab") as err:
-            proc = subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True)  # noqa: S603
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True,  # noqa: S603
+                                    env={**os.environ, **(env or {})})
         self.procs.append((name, proc))
 
     def add(self, name: str, proc: subprocess.Popen) -> None:
@@ -150,9 +159,15 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         print(f"  --history-days applies to a fresh data directory; {data_dir} continues the building "
               f"commissioned {state.commissioning:%d.%m.%Y %H:%M} UTC", flush=True)
     commissioned = state.commissioning.isoformat()
+    # NATS with accounts: the cloud's user, the building's site user, the LoRaWAN feed's MQTT user
+    nats_cfg = replace(nats_cfg, sites=sorted({*nats_cfg.sites, scenario.building.site}))
+    credentials = natsserver.ensure_credentials(data_dir / "nats", nats_cfg.sites)
     edge_cfg = data_dir / "edge.toml"
-    edge_cfg.write_text(edge_toml(scenario, building, commissioned, nats_cfg.url, sim_cfg, data_dir / "edge"))
-    cloud_cfg = _cloud_config(args, doc, data_dir, port=args.port, nats_url=nats_cfg.url)
+    edge_cfg.write_text(edge_toml(scenario, building, commissioned, nats_cfg.url, sim_cfg, data_dir / "edge",
+                                  credentials))
+    edge_cfg.chmod(0o600)  # it holds the site's password
+    cloud_cfg = _cloud_config(args, doc, data_dir, port=args.port,
+                              nats_url=natsserver.with_user(nats_cfg.url, natsserver.CLOUD_USER, credentials.cloud))
 
     children = Children()
     print(f"ДомУчёт demo: starting NATS on {nats_cfg.url} (MQTT {nats_cfg.mqtt_port}) ...", flush=True)
@@ -183,7 +198,9 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
                        logs / "edge.out", edge_log)
         if not wait_for_line(edge_log, seen, "event=mqtt_connected", EDGE_START_S):
             log.warning("event=edge_not_subscribed wait_s=%s log=%s", EDGE_START_S, edge_log)
-        children.start("sim", sim_args, logs / "sim-devices.jsonl", logs / "sim.log")
+        children.start("sim", sim_args, logs / "sim-devices.jsonl", logs / "sim.log",
+                       env={"DOMUCHET_SIM_MQTT_USER": natsserver.LORA_USER,
+                            "DOMUCHET_SIM_MQTT_PASSWORD": credentials.lora})
         url = f"http://{cloud_cfg.host}:{cloud_cfg.port}"
         print(f"ДомУчёт demo is up: open {url}", flush=True)
         print("  logins: " + ", ".join(f"{u.login} / {u.password}" for u in DEMO_USERS), flush=True)

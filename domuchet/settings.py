@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from domuchet.natsserver import NatsSettings
-from protocol.settings import ConfigError, build, env_overrides, env_sources
+from protocol.settings import ConfigError, bounded, build, env_overrides, env_sources
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = Path("domuchet-data")
@@ -21,11 +21,13 @@ _TABLES = ("nats", "sim", "edge", "cloud")
 @dataclass(frozen=True, slots=True)
 class SimSettings:
     scenario: str = "demo"
-    speed: float = 0.0  # 0 = the scenario's own speed
+    speed: float = bounded(0.0, 0.0, 100_000.0)  # 0 = the scenario's own speed
     host: str = "127.0.0.1"
-    modbus_port: int = 5020
+    modbus_port: int = bounded(5020, 1, 65535)
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
+    mqtt_port: int = bounded(1883, 1, 65535)
+    mqtt_user: str = ""  # the network server's MQTT user (docs/deploy.md); empty: anonymous
+    mqtt_password: str = ""
 
 
 def read(path: Path | None) -> dict[str, Any]:

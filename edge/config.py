@@ -36,6 +36,8 @@ class EdgeConfig:
     nats_url: str = "nats://127.0.0.1:4222"
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = bounded(1883, 1, 65535)
+    mqtt_user: str = ""  # the network server feed's MQTT user (docs/deploy.md); empty: anonymous
+    mqtt_password: str = ""
     lora_topic: str = "application/+/device/+/event/up"
     poll_interval_s: float = bounded(1.0, 0.05, 3600.0)  # a tight loop must not be configurable
     max_periods_per_poll: int = bounded(24, 1, 10_000)

@@ -107,6 +107,8 @@ class Endpoints:
     modbus_port: int = 5020
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_user: str = ""  # the network server's MQTT user on a broker with accounts; empty: anonymous
+    mqtt_password: str = ""
 
 
 class SimulatedBuilding:
@@ -321,6 +323,8 @@ async def run_buildings(buildings: list[SimulatedBuilding], out: TextIO = sys.st
         for b in buildings:
             await b.open_transports()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        if endpoints.mqtt_user:
+            client.username_pw_set(endpoints.mqtt_user, endpoints.mqtt_password)
         client.max_queued_messages_set(0)  # unbounded: the network server keeps what it could not send
         client.reconnect_delay_set(min_delay=0.5, max_delay=5)  # a busy broker: try again soon, not in minutes
         unacked: set[int] = set()  # message ids the broker has not acknowledged yet

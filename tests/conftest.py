@@ -57,7 +57,7 @@ def nats(tmp_path: Path) -> Iterator[natsserver.NatsSettings]:
     """A real nats-server with JetStream and its MQTT listener, on free ports."""
     cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
     store = _fast_dir("domuchet-nats-")
-    proc = natsserver.start(cfg, store, tmp_path / "nats.log", new_session=False)
+    proc = natsserver.start(cfg, store, tmp_path / "nats.log", new_session=False, auth=False)
     yield cfg
     proc.terminate()
     proc.wait(timeout=10)

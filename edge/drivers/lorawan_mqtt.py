@@ -391,6 +391,8 @@ class LoraMqttListener:
         self.connected = False
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"domuchet-edge-{config.site}",
                                    clean_session=False, manual_ack=True)
+        if config.mqtt_user:
+            self._client.username_pw_set(config.mqtt_user, config.mqtt_password)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)

@@ -45,7 +45,7 @@ async def test_nats_restart_and_a_two_day_uplink_cut_lose_and_double_nothing(cli
     nats_cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
 
     def start_nats():
-        return natsserver.start(nats_cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False)
+        return natsserver.start(nats_cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False, auth=False)
 
     nats_proc = start_nats()
     modbus_port = free_port()

@@ -95,7 +95,7 @@ class Nats:
         return self.dir / "jetstream"
 
     def start(self) -> None:
-        self.proc = natsserver.start(self.cfg, self.dir, self.log, new_session=False)
+        self.proc = natsserver.start(self.cfg, self.dir, self.log, new_session=False, auth=False)
 
     def kill(self) -> float:
         """SIGKILL; returns when it happened."""

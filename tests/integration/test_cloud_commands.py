@@ -148,7 +148,7 @@ async def test_command_waits_while_nats_is_down(world, tmp_path: Path) -> None:
         await asyncio.sleep(0.5)
         assert (await commands.get(eng, issued.id)).state == "created"  # nothing to send to: it waits
         proc = natsserver.start(natsserver.NatsSettings(port=port, mqtt_port=free_port()), tmp_path / "nats",
-                                tmp_path / "nats.log", new_session=False)
+                                tmp_path / "nats.log", new_session=False, auth=False)
 
         async def sent():
             return (await commands.get(eng, issued.id)).state == "sent"

@@ -52,7 +52,7 @@ def broker(tmp_path: Path) -> Iterator[natsserver.NatsSettings]:
     cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
     shm = Path("/dev/shm")
     store = Path(tempfile.mkdtemp(prefix="domuchet-nats-", dir=shm if shm.is_dir() else None))
-    conf = natsserver.write_config(cfg, store)
+    conf = natsserver.write_config(cfg, store, auth=False)
     conf.write_text(conf.read_text().replace("mqtt {\n", 'mqtt {\n  ack_wait: "1s"\n'))
     with open(tmp_path / "nats.log", "ab") as log:
         proc = subprocess.Popen([natsserver.binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)

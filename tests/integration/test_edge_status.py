@@ -40,7 +40,7 @@ async def _snap(url: str) -> dict:
 async def test_status_endpoint_and_command_show_the_agent_state(tmp_path: Path, clickhouse: ClickHouse,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     nats_cfg = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
-    nats_proc = natsserver.start(nats_cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False)
+    nats_proc = natsserver.start(nats_cfg, tmp_path / "nats", tmp_path / "nats.log", new_session=False, auth=False)
     commissioned = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - hours(30)
     status_port = free_port()
     url = f"http://127.0.0.1:{status_port}/status"

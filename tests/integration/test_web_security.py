@@ -21,7 +21,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudProcess]:
     from tests.conftest import free_port
     root = tmp_path_factory.mktemp("web-security")
     settings = natsserver.NatsSettings(port=free_port(), mqtt_port=free_port())
-    nats = natsserver.start(settings, root / "nats", root / "nats.log", new_session=False)
+    nats = natsserver.start(settings, root / "nats", root / "nats.log", new_session=False, auth=False)
     try:
         # sessions of 12 h: the cookie must say 12 x 3600 = 43,200 s (NiceGUI's default was 14 days)
         with start_cloud(settings.url, root, "session_hours = 12\n") as running:
