@@ -239,14 +239,11 @@ def _local_credentials(data_dir: Path):
 
 
 def _sql(args, doc, data_dir: Path) -> int:
-    from cloud.storage.clickhouse import QueryError, ReadOnlyViolation, check_read_only
+    # the statement is judged by ClickHouse's parser (cloud/storage/sql_guard.py), in the running
+    # cloud or in the storage opened here, never by a pattern over the text
+    from cloud.storage.clickhouse import QueryError, ReadOnlyViolation
     from domuchet.cloud_process import local_api_file, open_storage
     config = _cloud_config(args, doc, data_dir)
-    try:
-        check_read_only(args.query)
-    except ReadOnlyViolation as exc:
-        print(f"domuchet sql: refused: {exc}", file=sys.stderr)
-        return 2
     api = local_api_file(config.data_dir)
     if api.exists():  # a cloud is running on this data directory: ask it
         info = json.loads(api.read_text())
@@ -257,7 +254,8 @@ def _sql(args, doc, data_dir: Path) -> int:
                 rows = json.loads(resp.read())["rows"]
         except urllib.error.HTTPError as exc:
             body = json.loads(exc.read() or b"{}")
-            print(f"domuchet sql: {body.get('message', exc.reason)}", file=sys.stderr)
+            refused = "refused: " if body.get("code") == "read_only" else ""
+            print(f"domuchet sql: {refused}{body.get('message', exc.reason)}", file=sys.stderr)
             return 2
         except urllib.error.URLError:
             rows = None  # stale file: the cloud is gone; read the directory ourselves
@@ -267,7 +265,10 @@ def _sql(args, doc, data_dir: Path) -> int:
     _, ch = open_storage(config)
     try:
         _, rows = ch.read_only_sync(args.query)
-    except (ReadOnlyViolation, QueryError) as exc:
+    except ReadOnlyViolation as exc:
+        print(f"domuchet sql: refused: {exc}", file=sys.stderr)
+        return 2
+    except QueryError as exc:
         print(f"domuchet sql: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -32,7 +32,8 @@ import pyarrow.ipc
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from cloud.storage import schema
+from cloud.storage import schema, sql_guard
+from cloud.storage.sql_guard import QueryError, ReadOnlyViolation
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +91,6 @@ class ArchiveColumns:
                             version, round(received_at * 1000), seq))
         return out
 
-_WRITE = re.compile(r"^\s*(insert|alter|create|drop|truncate|rename|optimize|delete|update|grant|revoke|system|"
-                    r"attach|detach|kill|set|use|exchange|undrop|backup|restore|move)\b", re.IGNORECASE)
-
-
-class ReadOnlyViolation(ValueError):
-    """A statement that would change data was given to a read-only entry point."""
-
-
-class QueryError(ValueError):
-    """ClickHouse refused a query (syntax, unknown table ...); the message is its first line."""
-
-
-def check_read_only(sql: str) -> None:
-    if _WRITE.match(sql) or ";" in sql.strip().rstrip(";"):
-        raise ReadOnlyViolation("only a single SELECT, SHOW, DESCRIBE, EXPLAIN or WITH query is allowed")
-
-
 def split_dsn(dsn: str) -> tuple[str, str]:
     """(the DSN to connect with, the database its path names or ""): a server DSN's database
     may not exist yet, so the client connects without it and every statement names it."""
@@ -132,6 +116,7 @@ class ClickHouse:
         self.cluster = cluster
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
+        self._reader: Client | None = None  # read_only's own connection (sql_guard)
 
     # --- lifecycle -------------------------------------------------------------------
     def open_sync(self, site_companies: Mapping[str, int] | None = None) -> None:
@@ -173,6 +158,9 @@ class ClickHouse:
 
     def close_sync(self) -> None:
         def _close() -> None:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
             if self._client is not None:
                 self._client.close()
                 self._client = None
@@ -233,19 +221,34 @@ class ClickHouse:
         return await self._run(self.query_sync, sql, parameters)
 
     def read_only_sync(self, sql: str) -> tuple[list[str], list[tuple]]:
-        """For `domuchet sql`: refuse writes here and again in ClickHouse (readonly=1)."""
-        check_read_only(sql)
-        try:
-            result = self.client.query(sql, settings={"readonly": 1})
-        except ClickHouseError as exc:
-            text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
-            if "READONLY" in text:
-                raise ReadOnlyViolation(first) from exc
-            raise QueryError(first) from exc
+        """For `domuchet sql`: one SELECT, decided by ClickHouse's parser (cloud/storage/sql_guard.py)
+        and run on a connection of its own with per-query limits, so nothing it runs or sets reaches
+        the connection the ingest inserts through (a readonly left on that one stopped all inserts)."""
+        if self._reader is None:
+            self.client  # noqa: B018 - raises when not open
+            self._reader = clickhouse_connect.get_client(dsn=self.dsn)
+        reader = self._reader
+
+        def run(query: str, parameters: dict[str, Any] | None, readonly: int) -> Any:
+            try:
+                return reader.query(query, parameters=parameters, settings=sql_guard.limits(readonly))
+            except ClickHouseError as exc:
+                # a chDB handle can keep the rest of a query stopped by a limit and hand it to
+                # the next query ("unrecognized data found in stream"): start a fresh one
+                self._reader = None
+                reader.close()
+                text = str(exc)
+                if "(READONLY)" in text:
+                    raise ReadOnlyViolation(sql_guard.error_message(text)) from exc
+                raise QueryError(sql_guard.error_message(text)) from exc
+
+        statement = sql_guard.checked_statement(lambda q, p: run(q, p, 2).result_rows, sql)
+        result = run(statement, None, 1)
         return list(result.column_names), result.result_rows
 
     async def read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """``read_only_sync`` on the worker thread: a query waits for, and holds up, the ingest's
+        inserts at most sql_guard.TIME_LIMIT_S."""
         return await self._run(self.read_only_sync, sql)
 
 

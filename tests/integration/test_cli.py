@@ -56,10 +56,23 @@ def test_edge_refuses_a_negative_poll_interval(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "edge").exists()  # refused before the agent made its buffer
 
 
-def test_sql_refuses_writes_before_touching_anything(tmp_path: Path, capsys) -> None:
-    assert main(["sql", "--data-dir", str(tmp_path), "INSERT INTO domuchet.archive VALUES (1)"]) == 2
-    assert "refused" in capsys.readouterr().err
-    assert not (tmp_path / "cloud").exists()
+def test_sql_refuses_writes_and_files_by_the_parser(tmp_path: Path) -> None:
+    # ClickHouse's parser decides (cloud/storage/sql_guard.py), so the storage is opened: in a
+    # process of its own, as chDB holds one directory per process. A leading comment used to
+    # pass the old pattern, and INTO OUTFILE overwrote any file.
+    def sql(query: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "domuchet", "sql", "--data-dir", str(tmp_path), query],
+                              capture_output=True, text=True, timeout=120, check=False)
+    kept = tmp_path / "kept.txt"
+    kept.write_text("kept\n")
+    insert = sql("/**/INSERT INTO domuchet.dead_letter (id) VALUES ('x')")
+    assert (insert.returncode, insert.stderr) == (2, "domuchet sql: refused: only SELECT is allowed, not INSERT\n")
+    outfile = sql(f"SELECT 'x' INTO OUTFILE '{kept}' TRUNCATE")
+    assert (outfile.returncode, outfile.stderr) == (
+        2, "domuchet sql: refused: INTO OUTFILE and FORMAT are not allowed\n")
+    assert kept.read_text() == "kept\n"
+    count = sql("SELECT count() FROM domuchet.dead_letter")
+    assert (count.returncode, count.stdout) == (0, "0\n"), count.stderr
 
 
 def test_sim_prints_one_json_line_per_device(tmp_path: Path) -> None:
