@@ -7,7 +7,7 @@ storage. Tests: tests/ui/ (simulated User) and tests/e2e/ (a real browser).
 
 from __future__ import annotations
 
-from . import accounting, admin, arrival_page, auth
+from . import accounting, admin, arrival_page, auth, tokens
 from .ports import Services
 
 __all__ = ["Services", "register"]
@@ -15,8 +15,9 @@ __all__ = ["Services", "register"]
 
 def register(services: Services) -> None:
     """Register all pages: /login, /logout, /, /buildings/{id}, /premises/{id}, /meters/{id}, /users,
-    /monitoring/data."""
+    /monitoring/data, /tokens."""
     auth.register(services)
     accounting.register(services)
     admin.register(services)
     arrival_page.register(services)
+    tokens.register(services)

@@ -27,6 +27,7 @@ class NavSection:
 ACCOUNTING = NavSection("nav.accounting", (NavItem("nav.buildings", "apartment", "/"),))
 MONITORING = NavSection("nav.monitoring", (NavItem("nav.data", "fact_check", "/monitoring/data"),))
 ADMINISTRATION = NavSection("nav.administration", (NavItem("nav.users", "group", "/users"),))
+ACCOUNT = NavSection("nav.account", (NavItem("tokens.mine", "vpn_key", "/tokens"),))
 
 
 def may_use_accounting(user: UserInfo) -> bool:
@@ -47,6 +48,7 @@ def navigation(user: UserInfo) -> tuple[NavSection, ...]:
         sections.append(MONITORING)  # the same people: dispatchers, engineers, readers (manual 4.2)
     if may_administer(user):
         sections.append(ADMINISTRATION)
+    sections.append(ACCOUNT)  # everyone's own API tokens (ui/tokens.py)
     return tuple(sections)
 
 

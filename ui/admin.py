@@ -17,7 +17,6 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from cloud.services.api_tokens import ApiTokenInfo, NewApiToken
 from cloud.services.audit import AuditEntry
 from cloud.services.models import Role
 from cloud.services.users import UserRecord
@@ -25,6 +24,7 @@ from cloud.services.users import UserRecord
 from . import access, auth, fmt, theme, widgets
 from .i18n import t
 from .ports import Services
+from .tokens import ApiTokenService, TokensCard
 
 
 class UsersService(Protocol):
@@ -40,14 +40,6 @@ class UsersService(Protocol):
     async def reset_password(self, token: str, user_id: int, password: str) -> UserRecord: ...
 
     async def audit_log(self, token: str, limit: int = 200) -> list[AuditEntry]: ...
-
-
-class ApiTokenService(Protocol):
-    async def create(self, token: str, user_id: int, name: str, days: int = 365) -> NewApiToken: ...
-
-    async def list(self, token: str) -> list[ApiTokenInfo]: ...
-
-    async def revoke(self, token: str, token_id: int) -> None: ...
 
 
 class AdminServices(Services, Protocol):
@@ -91,33 +83,35 @@ class UsersPanel:
                 ui.button(t("users.add"), icon="person_add", on_click=self._add_dialog).props(
                     "unelevated no-caps").mark("users-add")
             self._list_view = ui.column().classes("w-full")
-        with theme.card():
-            with ui.row().classes("w-full items-center justify-between"):
-                ui.label(t("tokens.title")).classes("du-card-title")
-                ui.button(t("tokens.add"), icon="vpn_key", on_click=self._token_dialog).props(
-                    "unelevated no-caps").mark("tokens-add")
-            ui.label(t("tokens.hint")).classes("text-sm du-muted")
-            self._tokens_view = ui.column().classes("w-full")
+        self._tokens = TokensCard(self.tokens, self.viewer, self._token_owners, changed=self._reload_log)
+        self._tokens.build()
         with theme.card(t("audit.title")):
             self._audit_view = ui.column().classes("w-full")
         await self.reload()
 
     async def reload(self) -> None:
         found = await auth.attempt(self.users.list(self.viewer.token))
-        tokens = await auth.attempt(self.tokens.list(self.viewer.token))
-        log = await auth.attempt(self.users.audit_log(self.viewer.token))
-        if found is None or tokens is None or log is None:
+        if found is None:
             return
         self._known = found
         self._list_view.clear()
         with self._list_view:
             self._user_table(found)
-        self._tokens_view.clear()
-        with self._tokens_view:
-            self._token_table(tokens)
+        await self._tokens.reload()
+        await self._reload_log()
+
+    async def _reload_log(self) -> None:
+        log = await auth.attempt(self.users.audit_log(self.viewer.token))
+        if log is None:
+            return
         self._audit_view.clear()
         with self._audit_view:
             _audit_table(log)
+
+    def _token_owners(self) -> dict[int, str]:
+        """A token acts as its owner: the administrator's own, or an integration account's (never a person's)."""
+        return {u.id: f"{u.login} — {u.full_name}" for u in self._known
+                if not u.blocked and (u.integration or u.id == self.viewer.user.id)}
 
     def _user_table(self, users: Sequence[UserRecord]) -> None:
         headers = (t("users.login"), t("users.full_name"), t("users.role"), t("users.state"), "")
@@ -219,67 +213,6 @@ class UsersPanel:
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(t("users.create"), on_click=create).props("unelevated no-caps").mark("new-create")
-        dialog.open()
-
-
-    def _token_table(self, tokens: Sequence[ApiTokenInfo]) -> None:
-        if not tokens:
-            theme.message(t("tokens.empty"))
-            return
-        with ui.column().classes("w-full gap-1").mark("tokens-table"):
-            for info in tokens:
-                with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"token-{info.id}"):
-                    state = t("tokens.revoked") if info.revoked else t("tokens.until", day=fmt.day(info.expires_at))
-                    ui.label(f"{info.name} — {info.user_login} · {state}").classes(
-                        "du-muted line-through" if info.revoked else "")
-                    if not info.revoked:
-                        ui.button(t("tokens.revoke"), icon="block", on_click=self._revoke(info)).props(
-                            "flat dense no-caps").mark(f"revoke-{info.id}")
-
-    def _revoke(self, info: ApiTokenInfo) -> Callable[[], Awaitable[None]]:
-        async def revoked() -> bool:  # revoke() gives None; attempt() gives None for a refusal
-            await self.tokens.revoke(self.viewer.token, info.id)
-            return True
-
-        async def revoke() -> None:
-            if not await auth.attempt(revoked()):
-                return
-            ui.notify(t("tokens.revoked_done", name=info.name), type="positive")
-            await self.reload()
-        return revoke
-
-    def _token_dialog(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 min-w-[360px]"):
-            ui.label(t("tokens.add")).classes("du-card-title")
-            # a token acts as its owner: the administrator's own, or an integration account's (never a person's)
-            owners = [u for u in self._known if not u.blocked and (u.integration or u.id == self.viewer.user.id)]
-            owner = ui.select({u.id: f"{u.login} — {u.full_name}" for u in owners},
-                              label=t("tokens.user")).props("outlined").classes("w-full").mark("token-user")
-            name = ui.input(t("tokens.name")).props("outlined").classes("w-full").mark("token-name")
-            days = ui.number(t("tokens.days"), value=365, min=1, max=366, precision=0).props("outlined").classes(
-                "w-full").mark("token-days")
-            shown = ui.column().classes("w-full gap-1")
-
-            async def create() -> None:
-                if owner.value is None:
-                    ui.notify(t("tokens.pick_user"), type="warning")
-                    return
-                made = await auth.attempt(self.tokens.create(self.viewer.token, int(owner.value), name.value or "",
-                                                             int(days.value or 0)))
-                if made is None:
-                    return
-                shown.clear()
-                with shown:  # shown once: only its hash is stored
-                    ui.label(t("tokens.copy_now")).classes("text-sm text-[#8a5a00]")
-                    ui.input(value=made.token).props("outlined readonly dense").classes("w-full font-mono").mark(
-                        "token-value")
-                create_button.set_visibility(False)
-                await self.reload()
-
-            with ui.row().classes("w-full justify-end gap-2"):
-                ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
-                create_button = ui.button(t("users.create"), on_click=create).props("unelevated no-caps").mark(
-                    "token-create")
         dialog.open()
 
 

@@ -101,6 +101,15 @@ _TABLE: dict[str, tuple[str, str]] = {
         "issues tokens for themself and for integration accounts; the audit log names the token's owner.",
     ),
     "tokens.add": ("Выпустить токен", "Issue a token"),
+    "tokens.mine": ("Мои API-токены", "My API tokens"),
+    "tokens.mine_hint": (
+        "Токен даёт программе доступ к /api/v1 от вашего имени, с вашей ролью и правами; в журнале её действия "
+        "записываются на вас. Для интеграции от имени компании администратор заводит учётную запись интеграции.",
+        "A token gives a program access to /api/v1 as you, with your role and rights; the audit log records its "
+        "actions as yours. For an integration on behalf of the company, the administrator creates an integration "
+        "account.",
+    ),
+    "nav.account": ("Учётная запись", "Account"),
     "tokens.empty": ("Токенов нет.", "No tokens."),
     "tokens.user": ("Пользователь", "User"),
     "tokens.name": ("Назначение", "Purpose"),

@@ -101,3 +101,23 @@ async def test_wrong_passwords_slow_the_login_and_the_administrator_lifts_a_lock
     await user.should_see("Вход для disp снова открыт")
     assert ui_registry.one("SELECT 1 FROM login_failures WHERE kind = 'login' AND subject = 'disp'") is None
     await user.should_see("user.login_unlock")
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_a_dispatcher_issues_and_revokes_their_own_token(seeded, ui_registry: Registry, user: User) -> None:
+    await login(user, "disp", "disp-pass")
+    await user.should_see(marker="nav-/tokens")  # «Учётная запись → Мои API-токены» for every role
+    await user.open("/tokens")
+    await user.should_see("Мои API-токены")
+    await user.should_see("Токенов нет.")
+    user.find(marker="tokens-add").click()
+    user.find(marker="token-name").type("мой скрипт")  # the only owner, the dispatcher, is chosen already
+    user.find(marker="token-create").click()
+    await user.should_see("Скопируйте токен сейчас")
+    row = ui_registry.one("SELECT t.id, u.login FROM api_tokens t JOIN users u ON u.id = t.user_id")
+    assert row["login"] == "disp"
+    await user.open("/tokens")
+    await user.should_see("мой скрипт — disp")
+    user.find(marker=f"revoke-{row['id']}").click()
+    await user.should_see("Токен «мой скрипт» отозван")
+    assert ui_registry.one("SELECT revoked_at FROM api_tokens")["revoked_at"] is not None
