@@ -42,6 +42,7 @@ def _refused(db: str, outfile: Path) -> list[tuple[str, str]]:
         ("SELECT * FROM view(SELECT file('/etc/passwd'))", "function file() is not allowed here"),
         ("SELECT * FROM remote('127.0.0.1', system.one)", "table function remote() is not allowed here"),
         ("SELECT * FROM executable('id', 'TSV', 'a String')", "table function executable() is not allowed here"),
+        ("SELECT * FROM format(TSV, 'a')", "table function format() is not allowed here"),
         ("SELECT 1 SETTINGS readonly = 0", "a SETTINGS clause is not allowed"),
         ("SELECT 1 SETTINGS max_execution_time = 100000", "a SETTINGS clause is not allowed"),
         (f"SELECT 1; DROP TABLE {db}.dead_letter", "only one statement is allowed"),
