@@ -7,7 +7,7 @@ when no final result came by ``expires_at``. Every move is in ``TRANSITIONS``, o
 While no publisher is attached or it fails, a command stays "created" and ``send_pending``
 sends it later. Who may issue what follows the manual (see ``ALLOWED``); readers never; every
 issue is audit-logged in the same transaction. Another company's command is "not found".
-Tests: tests/integration/test_cloud_commands.py.
+Tests: tests/integration/test_cloud_commands.py, tests/integration/test_roles_tokens.py.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from protocol import subjects
 from protocol.commands import Command, CommandType, check_args, encode_command
 from protocol.errors import DecodeError
 from protocol.meters import catalogue_depth_days, meter_list, meter_spec
+from protocol.periods import zone
 from protocol.vocabulary import ArchiveKind
 from protocol.wire import CommandResult
 
@@ -78,6 +79,8 @@ DEFAULT_TTL: dict[CommandType, timedelta] = {
     CommandType.READ_CURRENT: timedelta(hours=6),
 }
 MIN_TTL, MAX_TTL = timedelta(minutes=1), timedelta(days=7)
+# a relay's power limit: 1 MW is far above any metered connection here, and keeps the value a plain int
+MAX_LIMIT_W = 1_000_000
 
 
 class PublishError(Exception):
@@ -301,8 +304,8 @@ class CommandService:
             else:
                 if meter_id is None:
                     raise InvalidInput(f"meter_id: a {kind.value} command is for one meter")
-                meter = db.execute("SELECT m.serial, m.status, m.model, b.site FROM meters m JOIN buildings b ON "
-                                   "b.id = m.building_id WHERE m.id = ? AND m.company_id = ?",
+                meter = db.execute("SELECT m.serial, m.status, m.model, b.site, b.time_zone FROM meters m JOIN "
+                                   "buildings b ON b.id = m.building_id WHERE m.id = ? AND m.company_id = ?",
                                    (meter_id, user.company_id)).fetchone()
                 if meter is None:
                     raise NotFound(f"meter {meter_id} not found")
@@ -319,7 +322,9 @@ class CommandService:
             except DecodeError as exc:
                 raise InvalidInput(f"{exc.field}: {exc.reason}") from None
             if kind is CommandType.BACKFILL:
-                check_backfill_range(args, meter["model"], now)
+                check_backfill_range(args, meter["model"], now, meter["time_zone"])
+            if kind is CommandType.RELAY and args.get("limit_w", 0) > MAX_LIMIT_W:
+                raise InvalidInput(f"args.limit_w: at most {MAX_LIMIT_W} W (0 = no limit), got {args['limit_w']}")
             command_id = uuid.uuid4().hex
             db.execute("INSERT INTO commands (id, company_id, site, meter_id, type, args, state, created_by, "
                        "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?)",
@@ -373,9 +378,11 @@ _LONGEST = {ArchiveKind.HOUR: timedelta(hours=1), ArchiveKind.DAY: timedelta(day
             ArchiveKind.MONTH: timedelta(days=31)}
 
 
-def check_backfill_range(args: Mapping[str, Any], model: str, now: datetime) -> None:
+def check_backfill_range(args: Mapping[str, Any], model: str, now: datetime, time_zone: str) -> None:
     """A backfill asks only for periods the device can still hold: from the oldest its archive
-    depth keeps (the catalogue's, plus one period of slack) up to now; InvalidInput names the bound."""
+    depth keeps (the catalogue's, plus one period of slack) up to now; InvalidInput names the bound.
+    Both ends are period starts in the building's time zone (as the arrival page asks for them:
+    a local hour, midnight, or the 1st at midnight), so the edge never reads a period it cannot name."""
     kind = ArchiveKind(args["kind"])
     try:
         depth = catalogue_depth_days(model, kind)
@@ -389,6 +396,15 @@ def check_backfill_range(args: Mapping[str, Any], model: str, now: datetime) -> 
         if not oldest <= args[key] <= latest:
             raise InvalidInput(f"args.{key}: {args[key]} is outside the {model}'s {kind.value} archive: UTC epoch "
                                f"seconds {oldest}..{latest} ({depth} days back from now)")
+    tz = zone(time_zone)
+    for key in ("from", "to"):
+        local = datetime.fromtimestamp(args[key], tz)
+        if (local.minute, local.second) == (0, 0) and (
+                kind is ArchiveKind.HOUR or (local.hour == 0 and (kind is ArchiveKind.DAY or local.day == 1))):
+            continue
+        start = {ArchiveKind.HOUR: "an hour", ArchiveKind.DAY: "a day", ArchiveKind.MONTH: "a month"}[kind]
+        raise InvalidInput(f"args.{key}: {args[key]} is not the start of {start} in {time_zone} (UTC epoch seconds "
+                           f"of a period start)")
 
 
 # --- the site's meter list for meter_config ---------------------------------------------------

@@ -157,8 +157,8 @@ async def test_api_routes(clickhouse: ClickHouse, tmp_path: Path) -> None:
     install_error_handlers(app)
     app.include_router(router(clickhouse, "local-secret", services))
     auth = {login: {"Authorization": f"Bearer {token}"} for login, token in tokens.items()}
-    body = {"type": "backfill", "meter_id": meter, "args": {"kind": "hour", "from": 1_768_000_000,
-                                                             "to": 1_768_003_600}}
+    body = {"type": "backfill", "meter_id": meter, "args": {"kind": "hour", "from": 1_767_999_600,
+                                                             "to": 1_768_003_200}}  # 2026-01-09 23:00, 24:00 UTC
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         created = await client.post("/api/v1/commands", json=body, headers=auth["disp"])
         assert created.status_code == 201, created.text
