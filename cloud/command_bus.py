@@ -18,10 +18,11 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from cloud.health import Link, redact
+from cloud.health import Link
 from cloud.services.commands import CommandService, PublishError
 from cloud.streams import connect, ensure_streams
 from protocol import subjects
+from protocol.nats_access import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class CommandBus:
         try:
             await ensure_streams(self._nc.jetstream(), self.replicas)
             self.commands.attach(self._publish)
-            log.info("event=command_bus_started url=%s", redact(self.nats_url))
+            log.info("event=command_bus_started url=%s", redact_url(self.nats_url))
             while not stop.is_set():
                 await self.commands.send_pending()
                 await _pause(stop, self.interval_s)

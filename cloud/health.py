@@ -15,22 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 10.0  # a link down this long (a restart of nats-server takes less) makes health not ok
-
-
-def redact(url: str) -> str:
-    """A NATS URL list as it may be logged: no user name or password."""
-    out = []
-    for one in url.split(","):
-        parts = urlsplit(one.strip())
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        out.append(urlunsplit(parts._replace(netloc=netloc)) if parts.scheme else one.strip())
-    return ",".join(out)
 
 
 def _at(epoch: float | None) -> str | None:

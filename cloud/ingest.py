@@ -52,12 +52,13 @@ from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from cloud.health import Link, Storing, redact
+from cloud.health import Link, Storing
 from cloud.ingest_rows import SYNC_COLUMNS, TABLES, archive_columns, archive_rows, out_of_range, table_rows
 from cloud.storage.clickhouse import ArchiveColumns, ClickHouse
 from cloud.streams import DURABLE, connect, ensure_streams, widen_consumer
 from protocol import subjects, watermark
 from protocol.errors import DecodeError
+from protocol.nats_access import redact_url
 from protocol.wire import Batch, CommandResult, RecordColumns, decode_batch_columns, encode_batch
 
 __all__ = ["DURABLE", "Ingest", "Outcome", "ResultsHookError", "archive_rows", "dead_letter", "ensure_streams"]
@@ -214,7 +215,7 @@ class Ingest:
             sub = await self._subscribe(nc.jetstream(), stop)
             if sub is None:
                 return
-            log.info("event=ingest_started url=%s durable=%s worker=%s", redact(self.nats_url), DURABLE, self.name)
+            log.info("event=ingest_started url=%s durable=%s worker=%s", redact_url(self.nats_url), DURABLE, self.name)
             lag_due = 0.0
             while not stop.is_set():
                 if time.monotonic() >= lag_due:

@@ -168,6 +168,12 @@ def _sim(args, doc, data_dir: Path) -> int:
     _logging()
     cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario, speed=args.speed,
                            modbus_port=args.modbus_port, mqtt_port=args.mqtt_port)
+    local = _local_credentials(data_dir)
+    if local is not None and not cfg.mqtt_user:  # `domuchet nats` of the same data directory: the feed's user
+        from dataclasses import replace as with_changes
+
+        from domuchet.natsserver import LORA_USER
+        cfg = with_changes(cfg, mqtt_user=LORA_USER, mqtt_password=local.lora)
     fleet = load_fleet(cfg.scenario)  # one building or many; building k serves Modbus TCP on modbus_port + k
     if cfg.speed:
         fleet = fleet.with_speed(cfg.speed)

@@ -33,6 +33,7 @@ from nats.js.kv import KeyValue
 from edge.buffer import Buffer
 from edge.config import EdgeConfig, nats_options
 from protocol import subjects, watermark
+from protocol.nats_access import redact_url
 
 log = logging.getLogger(__name__)
 CONFIRM_POLL_S = 0.1  # how often the watermark is read while batches await the cloud's confirmation
@@ -88,7 +89,7 @@ class Sync:
             try:
                 nc = connect.result()
             except (NoServersError, OSError, NatsTimeout) as exc:
-                log.warning("event=nats_unreachable url=%s reason=%r", self.config.nats_url, str(exc))
+                log.warning("event=nats_unreachable url=%s reason=%r", redact_url(self.config.nats_url), str(exc))
                 await _sleep(stop, 1.0)
         if nc is None:
             return
@@ -228,7 +229,8 @@ class Sync:
         now = time.monotonic()
         if now - self._error_logged_at >= 10.0:
             self._error_logged_at = now
-            log.warning("event=nats_unreachable url=%s reason=%r", self.config.nats_url, str(exc) or type(exc).__name__)
+            log.warning("event=nats_unreachable url=%s reason=%r", redact_url(self.config.nats_url),
+                        str(exc) or type(exc).__name__)
 
     async def _down(self) -> None:
         self.disconnected_at = time.time()

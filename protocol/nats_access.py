@@ -10,6 +10,8 @@ that it never sees another site's commands or replies. Tests: tests/integration/
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from protocol import subjects
 
 JS_API = "$JS.API"
@@ -56,3 +58,14 @@ def cloud_permissions() -> dict[str, dict[str, list[str]]]:
         "publish": {"allow": ["du.>", "$JS.API.>", "$JS.ACK.>", "$KV.>", "_INBOX.>"]},
         "subscribe": {"allow": ["du.>", "$JS.EVENT.>", "$KV.>", "_INBOX.>"]},
     }
+
+
+def redact_url(url: str) -> str:
+    """A NATS URL list as it may be logged: each server's host and port, no user name or password."""
+    out = []
+    for one in url.split(","):
+        parts = urlsplit(one.strip())
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        out.append(urlunsplit(parts._replace(netloc=netloc)) if parts.scheme else one.strip())
+    return ",".join(out)
