@@ -40,13 +40,26 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
                                       *((k, v) for k, v in HEADERS.items() if k not in present)]
             await send(message)
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # Starlette answers an unhandled error from its outermost middleware, outside this
+            # one: answer the 500 here, with the headers, and let the error go on to be logged
+            if not started:
+                await with_headers({"type": "http.response.start", "status": 500,
+                                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await with_headers({"type": "http.response.body", "body": b"Internal Server Error"})
+            raise
 
 
 DOCS_STATIC = "/api-docs-static"

@@ -100,3 +100,24 @@ def test_an_old_data_directory_is_closed_to_others(tmp_path: Path) -> None:
         assert stat.S_IMODE(old.stat().st_mode) == 0o700
     finally:
         os.umask(before)
+
+
+async def test_an_unhandled_error_is_answered_with_the_headers_too() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from cloud.web_security import SecurityHeaders
+
+    app = FastAPI()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_middleware(SecurityHeaders)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/boom")
+    assert answer.status_code == 500
+    assert answer.headers["x-frame-options"] == "DENY"  # Starlette's own 500 came from outside the middleware
+    assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
