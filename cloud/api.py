@@ -54,6 +54,7 @@ from cloud.services.models import (
     MeterArchive,
     MeterInfo,
     NotFound,
+    PremiseConsumption,
     PremiseInfo,
     ServiceError,
 )
@@ -409,7 +410,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401
 
 def integration_router(services: Services) -> APIRouter:
     """The /api/v1 routes for integrations (included under /api by ``router``)."""
-    api = APIRouter(prefix="/v1", tags=["integrations"], responses=ERRORS)
+    # operationIds are the function names (the manual's screens: building_consumption, events, ...)
+    api = APIRouter(prefix="/v1", tags=["integrations"], responses=ERRORS,
+                    generate_unique_id_function=lambda route: route.name)
     accounting = services.accounting
 
     @api.get("/me", response_model=UserOut)
@@ -431,7 +434,7 @@ def integration_router(services: Services) -> APIRouter:
         return await _service(accounting.premises(token, building_id))
 
     @api.get("/buildings/{building_id}/meters", response_model=list[MeterInfo])
-    async def meters(building_id: PathId, token: Token) -> list[MeterInfo]:
+    async def building_meters(building_id: PathId, token: Token) -> list[MeterInfo]:
         return await _service(accounting.meters(token, building_id))
 
     @api.get("/premises/{premise_id}", response_model=PremiseInfo)
@@ -459,6 +462,17 @@ def integration_router(services: Services) -> APIRouter:
                                    granularity: Literal["day", "month"] = "day") -> BuildingConsumption:
         return await _service(accounting.building_consumption(token, building_id, resource, Granularity(granularity),
                                                               period))
+
+    @api.get("/premises/{premise_id}/consumption", response_model=PremiseConsumption,
+             description="Consumption of the premise: the sum over its meters of `resource` per hour of the "
+                         "day, day of the month or month of the year of `period` (granularity hour, day, month), "
+                         "in the building's time zone, by the same rules as the building's figures: `figures` "
+                         "count the meters expected, known, suspect and derived; a missing value is null with "
+                         "`complete` false, never zero.")
+    async def premise_consumption(premise_id: PathId, token: Token, resource: Resource, period: Day,
+                                  granularity: Literal["hour", "day", "month"] = "day") -> PremiseConsumption:
+        return await _service(accounting.premise_consumption(token, premise_id, resource, Granularity(granularity),
+                                                             period))
 
     @api.get("/meters/{meter_id}/archive", response_model=MeterArchive,
              description="The meter channel's archive: the hours of a day, the days of a month or the months "
@@ -503,7 +517,7 @@ def integration_router(services: Services) -> APIRouter:
              description="Data-arrival control (manual 4.2.3): per meter, how many periods of the archive kind "
                          "between the local days `from` and `to` (inclusive) are received, partial, missing or "
                          "reported lost by the edge, and the completeness in %.")
-    async def arrival(building_id: PathId, token: Token, kind: Literal["hour", "day", "month"],
+    async def data_arrival(building_id: PathId, token: Token, kind: Literal["hour", "day", "month"],
                       first: Annotated[Day, Query(alias="from")], last: Annotated[Day, Query(alias="to")],
                       resource: Resource | None = None, role: MeterRole | None = None,
                       detail: bool = False) -> ArrivalOut:
@@ -512,6 +526,21 @@ def integration_router(services: Services) -> APIRouter:
         return ArrivalOut.of(report, detail)
 
     registry_routes(api, services)
+    # the screens of sections 4.1 and 4.2 and their settings, one module each (imported here: they
+    # use this module's Token, _service and parameter types)
+    from cloud import (
+        api_balance,
+        api_balance_groups,
+        api_deviations,
+        api_events,
+        api_heating,
+        api_lora,
+        api_overview,
+        api_register,
+    )
+    for module in (api_overview, api_balance, api_register, api_balance_groups, api_deviations, api_events,
+                   api_lora, api_heating):
+        module.routes(api, services)
     return api
 
 

@@ -1,14 +1,36 @@
-"""What each role may see in the UI (manual 2.3): the navigation map and page access.
+"""What each role may see in the UI (manual 2.3, 3.1): the navigation map and page access.
 
-The service layer checks the same rules on the server; hiding here is for the person, not
-for security. Imports only the service models; tests: tests/ui/.
+The main menu has the manual's sections (Учёт, Мониторинг, Отчёты, Биллинг, Сервис, Настройки)
+that the role may use; a section with nothing built yet is not shown. The service layer checks
+the same rules on the server; hiding here is for the person, not for security. Imports only the
+service models; tests: tests/ui/.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.services.models import Role, UserInfo
+
+
+def may_use_accounting(user: UserInfo) -> bool:
+    """Dispatchers and engineers use "Учёт" and "Мониторинг"; reader status grants them read-only whatever the role."""
+    return user.reader or user.role in (Role.DISPATCHER, Role.ENGINEER)
+
+
+def may_administer(user: UserInfo) -> bool:
+    """Only an administrator without reader status manages users."""
+    return user.role == Role.ADMINISTRATOR and not user.reader
+
+
+def may_change_settings(user: UserInfo) -> bool:
+    """Only a dispatcher without reader status changes the settings of 4.6 and the heating season (4.5.7)."""
+    return user.role == Role.DISPATCHER and not user.reader
+
+
+def _everyone(user: UserInfo) -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +38,7 @@ class NavItem:
     label_key: str
     icon: str
     href: str
+    allowed: Callable[[UserInfo], bool] = may_use_accounting
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,31 +48,32 @@ class NavSection:
 
 
 ACCOUNTING = NavSection("nav.accounting", (NavItem("nav.buildings", "apartment", "/"),))
-MONITORING = NavSection("nav.monitoring", (NavItem("nav.data", "fact_check", "/monitoring/data"),))
-ADMINISTRATION = NavSection("nav.administration", (NavItem("nav.users", "group", "/users"),))
-ACCOUNT = NavSection("nav.account", (NavItem("tokens.mine", "vpn_key", "/tokens"),))
-
-
-def may_use_accounting(user: UserInfo) -> bool:
-    """Dispatchers and engineers use "Учёт"; reader status grants it read-only whatever the role."""
-    return user.reader or user.role in (Role.DISPATCHER, Role.ENGINEER)
-
-
-def may_administer(user: UserInfo) -> bool:
-    """Only an administrator without reader status manages users."""
-    return user.role == Role.ADMINISTRATOR and not user.reader
+MONITORING = NavSection("nav.monitoring", (
+    NavItem("nav.deviations", "troubleshoot", "/monitoring/deviations"),
+    NavItem("nav.events", "notifications", "/monitoring/events"),
+    NavItem("nav.data", "fact_check", "/monitoring/data"),
+    NavItem("nav.lora", "cell_tower", "/monitoring/lora"),
+    NavItem("nav.temperature", "device_thermostat", "/monitoring/temperature"),
+))
+SERVICE = NavSection("nav.service", (NavItem("nav.season", "ac_unit", "/service/season"),))
+SETTINGS = NavSection("nav.settings", (
+    NavItem("nav.settings_buildings", "domain", "/settings/buildings"),
+    NavItem("nav.imbalance", "balance", "/settings/imbalance"),
+    NavItem("nav.subscriptions", "mark_email_unread", "/settings/subscriptions"),
+    NavItem("nav.users", "group", "/users", may_administer),
+))
+ACCOUNT = NavSection("nav.account", (NavItem("tokens.mine", "vpn_key", "/tokens", _everyone),))
+SECTIONS: tuple[NavSection, ...] = (ACCOUNTING, MONITORING, SERVICE, SETTINGS, ACCOUNT)
 
 
 def navigation(user: UserInfo) -> tuple[NavSection, ...]:
-    """The sections of the left navigation, only those the user may use."""
-    sections: list[NavSection] = []
-    if may_use_accounting(user):
-        sections.append(ACCOUNTING)
-        sections.append(MONITORING)  # the same people: dispatchers, engineers, readers (manual 4.2)
-    if may_administer(user):
-        sections.append(ADMINISTRATION)
-    sections.append(ACCOUNT)  # everyone's own API tokens (ui/tokens.py)
-    return tuple(sections)
+    """The sections of the main menu with only the items the user may use; empty sections left out."""
+    shown = []
+    for section in SECTIONS:
+        items = tuple(item for item in section.items if item.allowed(user))
+        if items:
+            shown.append(NavSection(section.label_key, items))
+    return tuple(shown)
 
 
 def home(user: UserInfo) -> str:

@@ -329,6 +329,19 @@ _TABLE: dict[str, tuple[str, str]] = {
     # monitoring: data-arrival control (4.2.3), ui/arrival_page.py; commands to the edge
     "nav.monitoring": ("Мониторинг", "Monitoring"),
     "nav.data": ("Данные", "Data"),
+    "nav.deviations": ("Отклонения", "Deviations"),
+    "nav.events": ("События", "Events"),
+    "nav.lora": ("LoRa", "LoRa"),
+    "nav.temperature": ("Температурный график", "Temperature schedule"),
+    "nav.service": ("Сервис", "Service"),
+    "nav.season": ("Сезон", "Season"),
+    "nav.settings": ("Настройки", "Settings"),
+    "nav.settings_buildings": ("Объекты", "Buildings"),
+    "nav.imbalance": ("Небаланс", "Imbalance"),
+    "nav.subscriptions": ("Подписка на события", "Event subscriptions"),
+    "error.page_not_found": ("Страница не найдена", "Page not found"),
+    "error.page_not_found_text": ("Такой страницы нет. Проверьте адрес или выберите раздел в меню слева.",
+                                  "There is no such page. Check the address or choose a section in the menu."),
     "arrival.title": ("Контроль поступления данных учёта ресурса", "Metering data arrival control"),
     "arrival.subtitle": (
         "Полнота архивов приборов учёта по периодам: получено, нет данных, утрачено на приборе",
@@ -394,6 +407,18 @@ _TABLE: dict[str, tuple[str, str]] = {
     "commands.type.availability": ("Тест на доступность", "Availability test"),
     "commands.type.read_current": ("Текущие показания", "Current readings"),
 }
+
+
+def extend(table: dict[str, tuple[str, str]]) -> None:
+    """Add a page module's own texts (key -> (Russian, English)); a key already taken is an error,
+    so two modules can never silently disagree on a text."""
+    taken = sorted(set(table) & set(_TABLE))
+    if taken:
+        raise ValueError(f"translation keys defined twice: {', '.join(taken)}")
+    for key, (ru, en) in table.items():
+        if not ru or not en:
+            raise ValueError(f"translation {key!r} needs both a Russian and an English text")
+    _TABLE.update(table)
 
 
 def current_language() -> str:

@@ -51,6 +51,16 @@ def require_writer(user: UserInfo) -> UserInfo:
     return user
 
 
+def require_dispatcher(user: UserInfo) -> UserInfo:
+    """The user, if they may change the settings of sections 4.1/4.2 and the heating season: a
+    dispatcher without reader status (manual 4.5.7, 4.6.5-4.6.10, 4.6.13)."""
+    if user.reader:
+        raise Forbidden("reader status is read-only")
+    if user.role is not Role.DISPATCHER:
+        raise Forbidden(f"only a dispatcher may change this setting, not the {user.role.value} role")
+    return user
+
+
 def require_operational_view(user: UserInfo, refusal: str) -> UserInfo:
     """The user, if they may see operational data (buildings, meters, accounting): an administrator
     without reader status administers users and settings only (manual 2.3), and gets ``NotFound(refusal)``."""

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cloud.services.accounting import AccountingService
 from cloud.services.api_tokens import ApiTokenService
 from cloud.services.arrival import ArrivalService
 from cloud.services.auth import AuthService
+from cloud.services.balance import BalanceService
+from cloud.services.balance_groups import BalanceGroupsService
 from cloud.services.buildings import BuildingsService
 from cloud.services.cities import CitiesService
 from cloud.services.commands import CommandService
 from cloud.services.communicators import CommunicatorsService
 from cloud.services.companies import CompaniesService
 from cloud.services.counters import CounterService
+from cloud.services.deviations import DeviationsService
+from cloud.services.events import EventsService
+from cloud.services.heating import HeatingService
+from cloud.services.lora import LoraService
 from cloud.services.meters_admin import MetersService
+from cloud.services.overview import OverviewService
 from cloud.services.premises_admin import PremisesService
 from cloud.services.readings import ReadingsService
+from cloud.services.register import RegisterService
 from cloud.services.residents import ResidentsService
 from cloud.services.sites import SitesService
 from cloud.services.users import UsersService
+from cloud.services.weather import WeatherService
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 
@@ -42,6 +53,16 @@ class Services:
     companies: CompaniesService
     premises: PremisesService  # registering and editing premises (reads: accounting)
     meters: MetersService  # registering, editing, replacing and decommissioning meters
+    # sections "Учёт" and "Мониторинг" and their settings (manual 4.1, 4.2, 4.5.7, 4.6)
+    overview: OverviewService
+    balance: BalanceService
+    register: RegisterService
+    balance_groups: BalanceGroupsService
+    deviations: DeviationsService
+    events: EventsService
+    lora: LoraService
+    heating: HeatingService
+    weather: WeatherService
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -54,4 +75,18 @@ class Services:
                    cities=CitiesService(registry, auth), sites=SitesService(registry, auth),
                    buildings=BuildingsService(registry, auth), communicators=CommunicatorsService(registry, auth),
                    residents=ResidentsService(registry, auth), companies=CompaniesService(registry, auth),
-                   premises=PremisesService(registry, auth), meters=MetersService(registry, auth))
+                   premises=PremisesService(registry, auth), meters=MetersService(registry, auth),
+                   overview=OverviewService(registry, clickhouse, auth),
+                   balance=BalanceService(registry, clickhouse, auth),
+                   register=RegisterService(registry, clickhouse, auth),
+                   balance_groups=BalanceGroupsService(registry, clickhouse, auth),
+                   deviations=DeviationsService(registry, clickhouse, auth),
+                   events=EventsService(registry, clickhouse, auth), lora=LoraService(registry, clickhouse, auth),
+                   heating=HeatingService(registry, clickhouse, auth),
+                   weather=WeatherService(registry, clickhouse, auth))
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        """Make every service that knows "today" read it from ``clock`` (tests, the demo)."""
+        for service in vars(self).values():
+            if hasattr(service, "clock"):
+                service.clock = clock

@@ -12,6 +12,130 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# 4.6.5: each apartment meter's place in the building balance: added, subtracted or left out
+BALANCE_SIGN_DDL = """
+ALTER TABLE meters ADD COLUMN balance_sign TEXT NOT NULL DEFAULT '+' CHECK (balance_sign IN ('+', '-', 'excluded'));
+"""
+# 4.6.6 / 4.1.8: balance groups, a root meter and signed child meters of one resource
+BALANCE_GROUPS_DDL = """
+CREATE TABLE balance_groups (
+    id INTEGER PRIMARY KEY,
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    name TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    root_meter_id INTEGER NOT NULL REFERENCES meters(id),
+    created_by INTEGER REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    UNIQUE (building_id, name)
+);
+CREATE TABLE balance_group_members (
+    group_id INTEGER NOT NULL REFERENCES balance_groups(id) ON DELETE CASCADE,
+    meter_id INTEGER NOT NULL REFERENCES meters(id),
+    sign TEXT NOT NULL CHECK (sign IN ('+', '-')),
+    PRIMARY KEY (group_id, meter_id)
+);
+"""
+# 4.6.7: deviation monitoring rules per building and parameter, off by default
+DEVIATION_RULES_DDL = """
+CREATE TABLE deviation_rules (
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    resource TEXT NOT NULL,
+    parameter TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 0,
+    rule TEXT NOT NULL CHECK (rule IN ('mean3d', 'constant')),
+    reference REAL,
+    direction TEXT NOT NULL DEFAULT 'both' CHECK (direction IN ('both', 'above', 'below')),
+    tolerance REAL NOT NULL CHECK (tolerance >= 0),
+    tolerance_unit TEXT NOT NULL DEFAULT 'percent' CHECK (tolerance_unit IN ('percent', 'absolute')),
+    updated_by INTEGER REFERENCES users(id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (building_id, resource, parameter)
+);
+"""
+# 4.6.8 / 4.2.5: the city's default temperature schedule and tolerances, a building's own schedule
+TEMPERATURE_SCHEDULE_DDL = """
+ALTER TABLE cities ADD COLUMN supply_tolerance_pct REAL NOT NULL DEFAULT 3;
+ALTER TABLE cities ADD COLUMN return_tolerance_pct REAL NOT NULL DEFAULT 5;
+CREATE TABLE city_temperature_schedule (
+    city_id INTEGER NOT NULL REFERENCES cities(id),
+    outdoor_c INTEGER NOT NULL,
+    supply_c REAL NOT NULL,
+    return_c REAL NOT NULL,
+    PRIMARY KEY (city_id, outdoor_c)
+);
+CREATE TABLE building_temperature_schedule (
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    outdoor_c INTEGER NOT NULL,
+    supply_c REAL NOT NULL,
+    return_c REAL NOT NULL,
+    updated_by INTEGER REFERENCES users(id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (building_id, outdoor_c)
+);
+"""
+# 4.5.7: the heating season per building, its history kept (undone_at: the change was undone)
+HEATING_SEASON_DDL = """
+CREATE TABLE heating_seasons (
+    id INTEGER PRIMARY KEY,
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    season TEXT NOT NULL CHECK (season IN ('heating', 'non_heating')),
+    starts_on TEXT NOT NULL,
+    set_by INTEGER REFERENCES users(id),
+    set_at TEXT NOT NULL,
+    undone_at TEXT
+);
+CREATE INDEX heating_seasons_building ON heating_seasons(building_id, starts_on);
+"""
+# 4.6.10: allowed imbalance in % per resource: the city's default, a building's override
+IMBALANCE_LIMITS_DDL = """
+CREATE TABLE city_imbalance_limits (
+    city_id INTEGER NOT NULL REFERENCES cities(id),
+    resource TEXT NOT NULL,
+    percent REAL NOT NULL CHECK (percent >= 0),
+    PRIMARY KEY (city_id, resource)
+);
+CREATE TABLE building_imbalance_limits (
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    resource TEXT NOT NULL,
+    percent REAL NOT NULL CHECK (percent >= 0),
+    updated_by INTEGER REFERENCES users(id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (building_id, resource)
+);
+"""
+# 4.6.13: e-mail subscriptions to events (comma-separated values, at least one of each), and
+# which event each subscription has already been sent
+EVENT_SUBSCRIPTIONS_DDL = """
+CREATE TABLE event_subscriptions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    meter_roles TEXT NOT NULL,
+    effects TEXT NOT NULL,
+    severities TEXT NOT NULL,
+    email TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE event_notifications (
+    subscription_id INTEGER NOT NULL REFERENCES event_subscriptions(id) ON DELETE CASCADE,
+    event_key TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, event_key)
+);
+"""
+# 4.1.6: weather stations; a building's station is the nearest to its coordinates
+WEATHER_STATIONS_DDL = """
+CREATE TABLE weather_stations (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL
+);
+"""
+SETTINGS_DDL = (BALANCE_SIGN_DDL + BALANCE_GROUPS_DDL + DEVIATION_RULES_DDL + TEMPERATURE_SCHEDULE_DDL
+                + HEATING_SEASON_DDL + IMBALANCE_LIMITS_DDL + EVENT_SUBSCRIPTIONS_DDL + WEATHER_STATIONS_DDL)
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, """
 CREATE TABLE companies (id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT NOT NULL);
@@ -265,6 +389,9 @@ CREATE TABLE login_failures (
     PRIMARY KEY (kind, subject)
 );
 """),
+    # the settings of sections "Учёт" and "Мониторинг" (manual 4.5.7, 4.6.5-4.6.8, 4.6.10, 4.6.13),
+    # one block per setting; each block's service names it in its docstring
+    (7, SETTINGS_DDL),
 )
 
 

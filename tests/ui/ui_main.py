@@ -16,6 +16,6 @@ clickhouse = ClickHouse(os.environ["DU_TEST_CHDB_DSN"], os.environ["DU_TEST_CHDB
 clickhouse.open_sync()
 app.on_shutdown(clickhouse.close_sync)
 services = Services.create(Registry(Path(os.environ["DU_TEST_REGISTRY"])), clickhouse)
-services.commands.clock = lambda: NOW  # a backfill of the seeded January days is within the archive depth
+services.set_clock(lambda: NOW)  # the seeded January days are "today": within the archive depth, etc.
 pages.register(services)
 ui.run(storage_secret="ui-test-secret")  # noqa: S106 - a test-only secret

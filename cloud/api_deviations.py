@@ -1,0 +1,15 @@
+"""/api/v1 routes of deviation monitoring and its rules (4.2.1, 4.6.7);
+every figure the page shows is an answer here.
+
+Skeleton: filled in by its slice of issue 13. Routes use cloud.api's Token, _service and parameter types.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud.services.container import Services
+
+
+def routes(api: APIRouter, services: Services) -> None:
+    """Add the routes to ``api`` (the /api/v1 router; operationIds are the function names)."""

@@ -1,0 +1,15 @@
+"""/api/v1 routes of specific consumption by buildings (4.1.1) and allowed imbalance (4.6.10);
+every figure the page shows is an answer here.
+
+Skeleton: filled in by its slice of issue 13. Routes use cloud.api's Token, _service and parameter types.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud.services.container import Services
+
+
+def routes(api: APIRouter, services: Services) -> None:
+    """Add the routes to ``api`` (the /api/v1 router; operationIds are the function names)."""

@@ -1,0 +1,21 @@
+"""Consumption by premises (manual 4.1.4) and each apartment meter's sign in the building balance (4.6.5).
+
+Skeleton: filled in by its slice of issue 13.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cloud.services.auth import AuthService
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+
+
+class BalanceService:
+    def __init__(self, registry: Registry, clickhouse: ClickHouse, auth: AuthService) -> None:
+        self.registry = registry
+        self.ch = clickhouse
+        self.auth = auth
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)

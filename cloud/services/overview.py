@@ -1,0 +1,21 @@
+"""Specific consumption and imbalance by buildings (manual 4.1.1) and the allowed imbalance per resource (4.6.10).
+
+Skeleton: filled in by its slice of issue 13.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cloud.services.auth import AuthService
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+
+
+class OverviewService:
+    def __init__(self, registry: Registry, clickhouse: ClickHouse, auth: AuthService) -> None:
+        self.registry = registry
+        self.ch = clickhouse
+        self.auth = auth
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)

@@ -1,0 +1,12 @@
+"""LoRa monitoring (manual 4.2.4).
+
+Skeleton: filled in by its slice of issue 13.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(services: Any) -> None:
+    """Register the pages: /monitoring/lora."""

@@ -1,0 +1,7 @@
+"""skeleton"""
+
+from typing import Any
+
+
+def register(services: Any) -> None:
+    """-"""

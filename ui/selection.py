@@ -1,0 +1,90 @@
+"""The selectors every page shares (manual 3.4, 4.1): city, building and period.
+
+A page takes what its address asks for first, then what the person chose last on any page,
+then its own default; whatever it shows it remembers, so the next page opens on the same
+city, building and period. Kept in the browser's signed-in storage (``app.storage.user``).
+Imports nicegui's storage and the service models only; tests: tests/ui/test_navigation.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from nicegui import app
+
+from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary
+
+KEY = "selection"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    city: str | None = None
+    building_id: int | None = None
+    period: date | None = None
+
+
+def current() -> Selection:
+    """What the person chose last (nothing outside a page, e.g. in scripts)."""
+    try:
+        stored = app.storage.user.get(KEY) or {}
+    except RuntimeError:
+        return Selection()
+    period = None
+    if isinstance(stored.get("period"), str):
+        try:
+            period = date.fromisoformat(stored["period"])
+        except ValueError:
+            period = None
+    if period is not None and not FIRST_DAY <= period <= LAST_DAY:
+        period = None
+    building = stored.get("building_id")
+    city = stored.get("city")
+    return Selection(city if isinstance(city, str) else None,
+                     building if isinstance(building, int) and building > 0 else None, period)
+
+
+def remember(*, city: str | None = None, building_id: int | None = None, period: date | None = None) -> None:
+    """Keep the given choices (the others stay as they were)."""
+    try:
+        stored = dict(app.storage.user.get(KEY) or {})
+    except RuntimeError:
+        return
+    if city is not None:
+        stored["city"] = city
+    if building_id is not None:
+        stored["building_id"] = building_id
+    if period is not None:
+        stored["period"] = period.isoformat()
+    app.storage.user[KEY] = stored
+
+
+def cities(buildings: Sequence[BuildingSummary]) -> list[str]:
+    """The cities of the company's buildings, in name order."""
+    return sorted({b.city for b in buildings})
+
+
+def city_buildings(buildings: Sequence[BuildingSummary]) -> list[BuildingSummary]:
+    """The buildings of the chosen city (all of them when the company has one city or none was chosen)."""
+    names = cities(buildings)
+    chosen = current().city
+    if len(names) <= 1 or chosen not in names:
+        return list(buildings)
+    return [b for b in buildings if b.city == chosen]
+
+
+def building(buildings: Sequence[BuildingSummary], asked: int | None = None) -> BuildingSummary | None:
+    """The building to show: the one asked for, else the last chosen, else the first of the city's."""
+    by_id = {b.id: b for b in buildings}
+    for candidate in (asked, current().building_id):
+        if candidate is not None and candidate in by_id:
+            return by_id[candidate]
+    shown = city_buildings(buildings)
+    return shown[0] if shown else None
+
+
+def period(asked: date | None, default: date) -> date:
+    """The period to show: the one asked for, else the last chosen, else ``default``."""
+    return asked or current().period or default
