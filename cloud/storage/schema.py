@@ -191,6 +191,15 @@ RADIO_PACKETS_V2 = Table(
     order_by="(dev_eui, at, site, epoch, id)", engine="ReplacingMergeTree", partition_by="toYYYYMM(at)", dedup=True,
     sharding_key="cityHash64(dev_eui)")
 
+# Hourly outdoor temperature per weather station (manual 4.1.6, 4.2.5): a building reads the station
+# nearest to its coordinates (registry weather_stations); a re-sent observation replaces the older one.
+WEATHER = Table(
+    "weather_observations",
+    (("station", "LowCardinality(String)"), ("at", "DateTime('UTC')"), ("temperature_c", "Float64"),
+     ("received_at", "DateTime64(3, 'UTC')")),
+    order_by="(station, at)", engine="ReplacingMergeTree", version="received_at", partition_by="toYYYYMM(at)",
+    sharding_key="cityHash64(station)")
+
 # Each step is applied once, in order; the applied version is kept in schema_migrations.
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, ARCHIVE),
@@ -215,6 +224,7 @@ MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (14, Rebuild(DEVICE_EVENTS_V3, "company, site, id, meter, at, code, severity, source, detail", marker="epoch")),
     (15, Rebuild(RADIO_PACKETS_V2, "site, id, at, dev_eui, direction, f_cnt, f_port, rssi, snr, gateway, frequency, "
                  "payload, error", marker="epoch")),
+    (16, WEATHER),
 )
 
 # the newest definition of each table
