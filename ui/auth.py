@@ -20,7 +20,7 @@ from nicegui import app, ui
 
 from cloud.services.models import AuthError, Forbidden, InvalidInput, LoginThrottled, NotFound, UserInfo
 
-from . import access, theme
+from . import access, selection, theme
 from .i18n import t
 from .ports import Services
 
@@ -75,7 +75,11 @@ async def require_viewer(services: Services, request: Request) -> Viewer | Redir
     user = await current_user(services)
     if user is None:
         return RedirectResponse(login_url(_request_path(request)), status_code=303)
-    return Viewer(user=user, token=app.storage.user[TOKEN_KEY])
+    token = app.storage.user[TOKEN_KEY]
+    cities = getattr(services, "cities", None)
+    if cities is not None:  # the header's city selector (manual 3.4) lists the company's cities
+        app.storage.user[selection.CITIES_KEY] = [c.name for c in await cities.list(token)]
+    return Viewer(user=user, token=token)
 
 
 def session_ended() -> None:

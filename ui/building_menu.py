@@ -37,7 +37,6 @@ SETTINGS_PAGES: tuple[tuple[str, str], ...] = (
     ("menu.settings.groups", "/groups"),
     ("menu.settings.deviations", "/deviations"),
     ("menu.settings.temperature", "/temperature"),
-    ("menu.settings.imbalance", "/imbalance"),
 )
 
 

@@ -17,6 +17,7 @@ from nicegui import app
 from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary
 
 KEY = "selection"
+CITIES_KEY = "company_cities"  # the company's city names, refreshed by every page's sign-in guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +62,34 @@ def remember(*, city: str | None = None, building_id: int | None = None, period:
     app.storage.user[KEY] = stored
 
 
+def company_cities() -> list[str]:
+    """The company's cities as the last page load found them (empty outside a page)."""
+    try:
+        names = app.storage.user.get(CITIES_KEY) or []
+    except RuntimeError:
+        return []
+    return [n for n in names if isinstance(n, str)]
+
+
+def chosen_city() -> str | None:
+    """The city the person works in: their choice when the company has several, else the only one."""
+    names = company_cities()
+    chosen = current().city
+    if chosen in names:
+        return chosen
+    return names[0] if names else None
+
+
 def cities(buildings: Sequence[BuildingSummary]) -> list[str]:
     """The cities of the company's buildings, in name order."""
     return sorted({b.city for b in buildings})
 
 
 def city_buildings(buildings: Sequence[BuildingSummary]) -> list[BuildingSummary]:
-    """The buildings of the chosen city (all of them when the company has one city or none was chosen)."""
-    names = cities(buildings)
-    chosen = current().city
-    if len(names) <= 1 or chosen not in names:
+    """The buildings of the chosen city; all of them when the company works in one city."""
+    names = company_cities() or cities(buildings)
+    chosen = chosen_city() if company_cities() else current().city
+    if len(names) <= 1 or chosen is None or not any(b.city in names for b in buildings):
         return list(buildings)
     return [b for b in buildings if b.city == chosen]
 

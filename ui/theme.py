@@ -13,7 +13,7 @@ from nicegui import ui
 
 from cloud.services.models import UserInfo
 
-from . import fmt
+from . import fmt, selection
 from .access import navigation
 from .i18n import LANGUAGES, current_language, set_language, t
 
@@ -99,6 +99,7 @@ def _header(user: UserInfo, drawer: ui.left_drawer) -> None:
                 ui.icon("apartment", size="26px")
                 ui.label(t("app.name")).classes("text-lg font-semibold tracking-wide").mark("product-name")
         with ui.row().classes("items-center gap-4 no-wrap"):
+            city_switch()
             language_switch(dark=True)
             with ui.column().classes("gap-0 items-end gt-xs"):
                 ui.label(user.full_name).classes("text-sm font-medium").mark("user-name")
@@ -129,6 +130,21 @@ def _breadcrumbs(crumbs: Sequence[tuple[str, str]]) -> None:
             if index:
                 ui.icon("chevron_right", size="16px").classes("du-muted")
             ui.link(text, href).classes("du-link")
+
+
+def city_switch() -> None:
+    """The city the pages show (manual 3.4): present only when the company works in more than one."""
+    names = selection.company_cities()
+    if len(names) < 2:
+        return
+
+    def choose(name: str) -> None:
+        selection.remember(city=name)
+        ui.navigate.reload()
+
+    ui.select(names, value=selection.chosen_city(), on_change=lambda e: choose(e.value) if e.value else None) \
+        .props("dense borderless dark options-dark=false").classes("min-w-[8rem] text-white") \
+        .tooltip(t("header.city")).mark("city-switch")
 
 
 def language_switch(*, dark: bool = False) -> None:

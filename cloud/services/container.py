@@ -86,7 +86,8 @@ class Services:
                    weather=WeatherService(registry, clickhouse, auth))
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
-        """Make every service that knows "today" read it from ``clock`` (tests, the demo)."""
+        """Make every service that knows "today" read it from ``clock`` (tests, the demo). Sign-in
+        keeps the real clock: sessions and login throttling live in real time."""
         for service in vars(self).values():
-            if hasattr(service, "clock"):
+            if hasattr(service, "clock") and service is not self.auth:
                 service.clock = clock

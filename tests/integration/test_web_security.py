@@ -121,3 +121,14 @@ async def test_an_unhandled_error_is_answered_with_the_headers_too() -> None:
     assert answer.status_code == 500
     assert answer.headers["x-frame-options"] == "DENY"  # Starlette's own 500 came from outside the middleware
     assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+def test_an_unknown_page_is_a_russian_404_and_the_api_keeps_json(cloud: CloudProcess) -> None:
+    status, headers, body = get(cloud.url + "/no/such/page")
+    assert status == 404
+    assert headers["content-type"].startswith("text/html")
+    assert "Страница не найдена" in body.decode()
+    status, headers, body = get(cloud.url + "/api/v1/no-such-thing")
+    assert status == 404
+    assert headers["content-type"].startswith("application/json")
+    assert b'"code":"not_found"' in body.replace(b" ", b"")

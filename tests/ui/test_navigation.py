@@ -1,0 +1,77 @@
+"""The main menu (manual 3.1), the shared selectors and the Russian 404 page, as people see them.
+
+The menu shows the manual's sections the role may use and nothing else: a dispatcher gets
+Учёт, Мониторинг, Сервис and Настройки; an administrator gets only Настройки → Пользователи
+(and their own API tokens); an address no page takes answers 404 with a Russian page inside
+the frame (tests/integration/test_web_security.py checks that /api keeps its JSON errors in the
+real cloud process).
+"""
+
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+
+from tests.ui.conftest import login as ui_login
+
+DISPATCHER_ITEMS = ("/", "/monitoring/deviations", "/monitoring/events", "/monitoring/data", "/monitoring/lora",
+                    "/monitoring/temperature", "/service/season", "/settings/buildings", "/settings/imbalance",
+                    "/settings/subscriptions", "/tokens")
+
+
+async def login(user: User, name: str, password: str) -> None:
+    """Sign in and wait for the landing page, so the next ``open`` is not overtaken by its redirect."""
+    await ui_login(user, name, password)
+    await user.should_see(marker="nav-/tokens")
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_dispatcher_menu_has_the_manuals_sections(seeded, user: User) -> None:
+    await login(user, "disp", "disp-pass")
+    await user.open("/settings/buildings")
+    for section in ("Учёт", "Мониторинг", "Сервис", "Настройки"):
+        await user.should_see(section)
+    for href in DISPATCHER_ITEMS:
+        await user.should_see(marker=f"nav-{href}")
+    await user.should_not_see(marker="nav-/users")  # users are the administrator's
+    await user.should_not_see("Отчёты")  # nothing built in «Отчёты» yet: the section is not shown
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_administrator_menu_has_users_only(seeded, user: User) -> None:
+    await login(user, "admin", "admin-pass")
+    await user.open("/users")
+    await user.should_see(marker="nav-/users")
+    await user.should_see(marker="nav-/tokens")
+    for href in DISPATCHER_ITEMS[:-1]:
+        await user.should_not_see(marker=f"nav-{href}")
+    await user.should_not_see("Мониторинг")
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_settings_list_links_each_buildings_settings(seeded, user: User) -> None:
+    await login(user, "disp", "disp-pass")
+    await user.open("/settings/buildings")
+    await user.should_see("ул. Тестовая, 1")
+    await user.should_not_see("ул. Чужая, 2")  # another company's building
+    for suffix in ("/balance", "/groups", "/deviations", "/temperature"):
+        await user.should_see(marker=f"settings-{seeded.building_id}{suffix}")
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_unknown_address_gets_a_russian_404_inside_the_frame(seeded, user: User) -> None:
+    await login(user, "disp", "disp-pass")
+    response = await user.http_client.get("/no/such/page")
+    assert response.status_code == 404  # not a 200 with an error text: crawlers and scripts see it too
+    page = response.text
+    assert "Страница не найдена" in page
+    assert "/monitoring/data" in page  # the menu is there: the person can go on
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_unknown_address_without_a_session_offers_the_login(seeded, user: User) -> None:
+    response = await user.http_client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Страница не найдена" in response.text
+    assert "/login" in response.text
+    assert "/monitoring/data" not in response.text  # no menu for someone not signed in
