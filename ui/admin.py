@@ -11,6 +11,7 @@ Tests: tests/ui/test_cloud_admin_ui.py.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC
 from typing import Protocol, cast
 
 from fastapi import Request
@@ -20,8 +21,9 @@ from nicegui import ui
 from cloud.services.audit import AuditEntry
 from cloud.services.models import Role
 from cloud.services.users import UserRecord
+from protocol.periods import zone
 
-from . import access, auth, fmt, theme, widgets
+from . import access, auth, fmt, selection, theme, widgets
 from .i18n import t
 from .ports import Services
 from .tokens import ApiTokenService, TokensCard
@@ -106,7 +108,7 @@ class UsersPanel:
             return
         self._audit_view.clear()
         with self._audit_view:
-            _audit_table(log)
+            _audit_table(log, selection.city_zone(self.viewer.user.city))
 
     def _token_owners(self) -> dict[int, str]:
         """A token acts as its owner: the administrator's own, or an integration account's (never a person's)."""
@@ -153,6 +155,9 @@ class UsersPanel:
 
     def _toggle_block(self, user: UserRecord) -> Callable[[], Awaitable[None]]:
         async def toggle() -> None:
+            if not user.blocked and not await _confirm(t("users.block_confirm", login=user.login, name=user.full_name),
+                                                       t("users.block")):
+                return
             done = await auth.attempt(self.users.set_blocked(self.viewer.token, user.id, not user.blocked))
             if done is not None:
                 ui.notify(t("users.unblocked_done" if user.blocked else "users.blocked_done", login=user.login),
@@ -222,14 +227,32 @@ def _role_text(user: UserRecord) -> str:
     return f"{role}, {t('users.integration_short')}" if user.integration else role
 
 
-def _audit_table(entries: Sequence[AuditEntry]) -> None:
+async def _confirm(text: str, action: str) -> bool:
+    """Ask before a blocking action; True when the person confirmed it."""
+    with ui.dialog() as dialog, theme.card().classes("max-w-md"):
+        ui.label(text).mark("confirm-text")
+        with ui.row().classes("w-full justify-end gap-2"):
+            ui.button(t("users.cancel"), on_click=lambda: dialog.submit(False)).props("flat no-caps") \
+                .mark("confirm-no")
+            ui.button(action, on_click=lambda: dialog.submit(True)).props("unelevated no-caps color=negative") \
+                .mark("confirm-yes")
+    answer = await dialog
+    dialog.delete()
+    return bool(answer)
+
+
+def _audit_table(entries: Sequence[AuditEntry], time_zone: str) -> None:
+    """The audit log with times in the company's city's time zone (stored in UTC)."""
     if not entries:
         theme.message(t("audit.empty"))
         return
-    rows = [[fmt.moment(e.at.replace(tzinfo=None)), (e.user_login or "") + (f" ({e.via})" if e.via else ""), e.action,
+    tz = zone(time_zone)
+    rows = [[fmt.moment((e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)).astimezone(tz).replace(tzinfo=None)),
+             (e.user_login or "") + (f" ({e.via})" if e.via else ""), e.action,
              e.object, _change(e)]
             for e in entries]
-    widgets.link_table([t("audit.time"), t("audit.user"), t("audit.action"), t("audit.object"), t("audit.change")],
+    widgets.link_table([t("audit.time_in", zone=time_zone), t("audit.user"), t("audit.action"), t("audit.object"),
+                        t("audit.change")],
                        rows).mark("audit-table")
 
 

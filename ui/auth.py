@@ -78,7 +78,9 @@ async def require_viewer(services: Services, request: Request) -> Viewer | Redir
     token = app.storage.user[TOKEN_KEY]
     cities = getattr(services, "cities", None)
     if cities is not None:  # the header's city selector (manual 3.4) lists the company's cities
-        app.storage.user[selection.CITIES_KEY] = [c.name for c in await cities.list(token)]
+        found = await cities.list(token)
+        app.storage.user[selection.CITIES_KEY] = [c.name for c in found]
+        app.storage.user[selection.ZONES_KEY] = {c.name: c.time_zone for c in found}
     return Viewer(user=user, token=token)
 
 

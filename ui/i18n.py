@@ -76,6 +76,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "users.create": ("Создать", "Create"),
     "users.save": ("Сохранить", "Save"),
     "users.cancel": ("Отмена", "Cancel"),
+    "users.block_confirm": ("Заблокировать пользователя {login} ({name})? Он не сможет войти, пока его не "
+                            "разблокируют.", "Block user {login} ({name})? They cannot sign in until unblocked."),
     "users.yes": ("да", "yes"),
     "users.no": ("нет", "no"),
     "users.created": ("Пользователь {login} создан", "User {login} created"),
@@ -126,7 +128,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "tokens.revoked_done": ("Токен «{name}» отозван", "Token “{name}” revoked"),
     "audit.title": ("Журнал действий", "Audit log"),
     "audit.empty": ("Действий пока не было.", "No actions yet."),
-    "audit.time": ("Время (UTC)", "Time (UTC)"),
+    "audit.time_in": ("Время ({zone})", "Time ({zone})"),
     "audit.user": ("Кто", "Who"),
     "audit.action": ("Действие", "Action"),
     "audit.object": ("Объект", "Object"),

@@ -18,6 +18,7 @@ from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary
 
 KEY = "selection"
 CITIES_KEY = "company_cities"  # the company's city names, refreshed by every page's sign-in guard
+ZONES_KEY = "city_zones"  # city name -> IANA time zone, refreshed with them
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,16 @@ def company_cities() -> list[str]:
     except RuntimeError:
         return []
     return [n for n in names if isinstance(n, str)]
+
+
+def city_zone(city: str) -> str:
+    """The time zone of one of the company's cities (UTC when unknown: then the page says so)."""
+    try:
+        zones = app.storage.user.get(ZONES_KEY) or {}
+    except RuntimeError:
+        return "UTC"
+    zone = zones.get(city)
+    return zone if isinstance(zone, str) and zone else "UTC"
 
 
 def chosen_city() -> str | None:

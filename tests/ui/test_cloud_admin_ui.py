@@ -34,11 +34,19 @@ async def test_administrator_adds_and_blocks_users(seeded, ui_registry: Registry
     row = ui_registry.one("SELECT role, reader, blocked FROM users WHERE login = 'operator'")
     assert (row["role"], row["reader"], row["blocked"]) == ("dispatcher", 0, 0)
 
+    user.find(marker="block-disp").click()  # blocking asks first: «Отмена» leaves the account as it was
+    await user.should_see(marker="confirm-text")
+    user.find(marker="confirm-no").click()
+    await user.should_not_see(marker="confirm-text")
+    assert ui_registry.one("SELECT blocked FROM users WHERE login = 'disp'")["blocked"] == 0
     user.find(marker="block-disp").click()
+    await user.should_see("Заблокировать пользователя disp (Диспетчер Тест)?")
+    user.find(marker="confirm-yes").click()
     await user.should_see("Пользователь disp заблокирован")
     assert ui_registry.one("SELECT blocked FROM users WHERE login = 'disp'")["blocked"] == 1
     await user.should_see("user.block")  # the audit log below the list
     await user.should_see("user.create")
+    await user.should_see("Время (Europe/Moscow)")  # the company's city (Казань) keeps Moscow time, not UTC
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
