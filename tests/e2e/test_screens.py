@@ -1,0 +1,128 @@
+"""Every page of «Учёт», «Мониторинг» and their settings in headless Chromium, on the demo, at a
+desktop width (1440 px) and a phone's (390 px).
+
+Each page opens as the demo dispatcher, shows its title and no error, and on the phone the page
+itself never scrolls sideways (a wide table scrolls inside its own box instead). Screenshots go
+to ``screenshots/`` in the working directory (or ``$DU_SCREENSHOTS``) as the run's artefacts:
+people look at them; the assertions are what the test checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.test_browser_demo import CHROMEDRIVER, CHROMIUM, Demo
+
+pytestmark = pytest.mark.browser
+
+PAGES = (
+    ("overview", "/"),
+    ("building", "/buildings/{b}"),
+    ("building-meters", "/buildings/{b}/meters"),
+    ("premises", "/buildings/{b}/premises"),
+    ("register", "/buildings/{b}/register"),
+    ("groups", "/buildings/{b}/groups"),
+    ("premise", "/premises/{p}"),
+    ("meter", "/meters/{m}"),
+    ("deviations", "/monitoring/deviations"),
+    ("events", "/monitoring/events"),
+    ("data", "/monitoring/data"),
+    ("lora", "/monitoring/lora"),
+    ("temperature", "/monitoring/temperature"),
+    ("season", "/service/season"),
+    ("settings-buildings", "/settings/buildings"),
+    ("settings-balance", "/settings/buildings/{b}/balance"),
+    ("settings-groups", "/settings/buildings/{b}/groups"),
+    ("settings-deviations", "/settings/buildings/{b}/deviations"),
+    ("settings-temperature", "/settings/buildings/{b}/temperature"),
+    ("settings-imbalance", "/settings/imbalance"),
+    ("settings-subscriptions", "/settings/subscriptions"),
+)
+WIDTHS = (1440, 390)
+ERRORS = ("Страница не найдена", "Internal Server Error", "Traceback", "Ошибка сервера")
+
+
+def _driver(width: int):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--window-size={width},1000", "--hide-scrollbars"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(5)
+    return driver
+
+
+def _login(driver, base: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/login")
+    inputs = driver.find_elements(By.CSS_SELECTOR, "input")
+    inputs[0].send_keys("dispatcher")
+    inputs[1].send_keys("dispatcher-demo")
+    driver.find_element(By.XPATH, "//button[contains(., 'Войти')]").click()
+    deadline = time.monotonic() + 30
+    while "/login" in driver.current_url and time.monotonic() < deadline:
+        time.sleep(0.3)
+
+
+def _ids(driver, base: str) -> dict[str, str]:
+    """A building, a premise and a meter of the demo, from the links on its pages."""
+    driver.get(base + "/buildings/1")
+    time.sleep(2)
+    source = driver.page_source
+    premise = re.search(r"/premises/(\d+)", source)
+    meter = re.search(r"/meters/(\d+)", source)
+    if not meter:
+        driver.get(base + "/buildings/1/meters")
+        time.sleep(2)
+        meter = re.search(r"/meters/(\d+)", driver.page_source)
+    assert premise and meter, "the demo building page links no premise or meter"
+    return {"b": "1", "p": premise.group(1), "m": meter.group(1)}
+
+
+def test_every_page_at_desktop_and_phone_width(tmp_path: Path) -> None:
+    out = Path(os.environ.get("DU_SCREENSHOTS", "screenshots")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    demo = Demo(tmp_path / "data", free_port())
+    demo.start()
+    problems: list[str] = []
+    try:
+        base = f"http://127.0.0.1:{demo.port}"
+        time.sleep(20)  # a day of simulated data (x3600) before the pages are worth a picture
+        for width in WIDTHS:
+            driver = _driver(width)
+            try:
+                _login(driver, base)
+                ids = _ids(driver, base)
+                for name, template in PAGES:
+                    path = template.format(**ids)
+                    driver.get(base + path)
+                    time.sleep(2.5)  # charts draw after the first paint
+                    text = driver.find_element("tag name", "body").text
+                    shot = out / f"{name}-{width}.png"
+                    driver.save_screenshot(str(shot))
+                    found = [e for e in ERRORS if e in text]
+                    if found:
+                        problems.append(f"{path} at {width} px shows {found}")
+                    if "/login" in driver.current_url:
+                        problems.append(f"{path} at {width} px sent the dispatcher to the login page")
+                    wide = driver.execute_script("return document.documentElement.scrollWidth")
+                    if wide > width + 2:
+                        problems.append(f"{path} at {width} px: the page is {wide} px wide and scrolls sideways")
+            finally:
+                driver.quit()
+    finally:
+        assert demo.stop() == 0, demo.text()
+    print(f"screenshots: {out}")
+    assert not problems, "\n".join(problems)
