@@ -87,7 +87,8 @@ def _ids(driver, base: str) -> dict[str, str]:
         driver.get(base + "/buildings/1/meters")
         time.sleep(2)
         meter = re.search(r"/meters/(\d+)", driver.page_source)
-    assert premise and meter, "the demo building page links no premise or meter"
+    assert premise, "the demo building page links no premise"
+    assert meter, "the demo building pages link no meter"
     return {"b": "1", "p": premise.group(1), "m": meter.group(1)}
 
 
