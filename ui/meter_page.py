@@ -21,7 +21,7 @@ from cloud.services.models import BuildingSummary, DataStatus, Granularity, Mete
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import CONSUMPTION_PARAMETER
 
-from . import auth, charts, fmt, theme, widgets
+from . import auth, charts, fmt, selection, theme, widgets
 from .arrival_page import MonitoringServices, result_text, state_text
 from .auth import Viewer
 from .i18n import t
@@ -100,7 +100,8 @@ class MeterPage:
             else:
                 problems.append(t("error.bad_parameter", name="channel", value=query.channel))
         granularity = query.granularity or Granularity.HOUR
-        period = widgets.normalise(query.period or default, granularity)
+        period = widgets.normalise(selection.period(query.period, default), granularity)
+        selection.remember(building_id=meter.building_id, period=period)
         data = await accounting.meter_archive(token, meter.id, channel, granularity, period)
         state = _State(channel, granularity, period, data, default_parameter(data))
         page = cls(services, viewer, meter, building, status, default, state, tuple(problems))
@@ -205,13 +206,15 @@ class MeterPage:
         new_period = widgets.next_period(period, state.period, state.granularity, new_granularity, self.newest)
         self._request += 1
         request = self._request
-        data = await auth.attempt(
-            self.services.accounting.meter_archive(
-                self.viewer.token, self.meter.id, new_channel, new_granularity, new_period
+        async with theme.working():
+            data = await auth.attempt(
+                self.services.accounting.meter_archive(
+                    self.viewer.token, self.meter.id, new_channel, new_granularity, new_period
+                )
             )
-        )
         if data is None or request != self._request:
             return
+        selection.remember(period=new_period)
         parameter = state.parameter if state.parameter in data.parameters else default_parameter(data)
         self.state = _State(new_channel, new_granularity, new_period, data, parameter)
         self.archive.refresh()

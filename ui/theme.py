@@ -6,8 +6,8 @@ Imports nicegui and ui.access/ui.i18n only; every signed-in page is built inside
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 from nicegui import ui
 
@@ -64,6 +64,7 @@ def frame(
     _page_setup(title)
     drawer = _drawer(user, active)
     _header(user, drawer)
+    _busy_bar()
     with ui.column().classes("w-full max-w-screen-xl mx-auto px-3 sm:px-6 py-5 gap-5") as content:
         with ui.row().classes("w-full items-end justify-between gap-4"):
             with ui.column().classes("gap-1"):
@@ -89,6 +90,30 @@ def _page_setup(title: str) -> None:
     ui.page_title(f"{title} — {t('app.name')}")
     ui.colors(primary=PRIMARY, secondary=ACCENT)
     ui.add_css(_CSS)
+
+
+_BUSY = "du_busy_bar"
+
+
+def _busy_bar() -> None:
+    """A thin bar at the top of the page, shown while an action waits (see ``working``)."""
+    bar = ui.linear_progress(show_value=False, size="3px").props("indeterminate color=accent") \
+        .classes("fixed top-0 left-0 right-0 z-[7000]").mark("busy")
+    bar.visible = False
+    setattr(ui.context.client, _BUSY, bar)
+
+
+@asynccontextmanager
+async def working() -> AsyncIterator[None]:
+    """Show the page's progress bar while the body waits (a period switch, a request to the edge)."""
+    bar = getattr(ui.context.client, _BUSY, None)
+    if bar is not None:
+        bar.visible = True
+    try:
+        yield
+    finally:
+        if bar is not None:
+            bar.visible = False
 
 
 def _header(user: UserInfo, drawer: ui.left_drawer) -> None:
