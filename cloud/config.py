@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloud.notifier import SmtpSettings
 from cloud.storage.clickhouse import ClickHouse
 from protocol.settings import bounded, check_ranges
 
@@ -21,6 +22,18 @@ class CloudConfig:
     port: int = bounded(8080, 1, 65535)
     session_hours: float = bounded(24.0, 0.0, 24.0, above=True, why="sessions expire at least daily")
     ingest_workers: int = bounded(1, 1, 16)  # ingest workers in this process, sharing the durable consumer
+    # e-mail about events to their subscribers (manual 4.6.13, cloud/notifier.py): off without a host
+    smtp_host: str = ""
+    smtp_port: int = bounded(25, 1, 65535)
+    smtp_from: str = "domuchet@localhost"  # the From address of the e-mails
+    smtp_user: str = ""  # log in when set (DOMUCHET_CLOUD_SMTP_PASSWORD keeps the password out of the file)
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = bounded(30.0, 0.0, 300.0, above=True)
+    event_mail_interval_s: float = bounded(30.0, 1.0, 3600.0)  # how often new events are looked for
+    # outdoor temperature (manual 4.1.6, 4.2.5, cloud/weather_feed.py): a weather station's feed; off when empty
+    weather_url: str = ""
+    weather_interval_s: float = bounded(600.0, 1.0, 86400.0)  # how often the station is asked for new hours
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -28,6 +41,14 @@ class CloudConfig:
             raise ValueError(f"nats_replicas must be 1, 3 or 5, got {self.nats_replicas}")
         if self.clickhouse_cluster and not self.clickhouse_dsn.startswith(("http://", "https://")):
             raise ValueError("clickhouse_cluster needs a ClickHouse server clickhouse_dsn (http:// or https://)")
+        for name in ("smtp_host", "smtp_from", "smtp_user", "smtp_password"):
+            value = getattr(self, name)
+            if len(value) > 254 or any(c in value for c in "\r\n\0"):
+                raise ValueError(f"{name} must be one line of at most 254 characters")
+        if self.smtp_host and "@" not in self.smtp_from:
+            raise ValueError(f"smtp_from must be an e-mail address, got {self.smtp_from!r}")
+        if self.smtp_password and not self.smtp_user:
+            raise ValueError("smtp_password needs smtp_user")
 
     @property
     def dsn(self) -> str:
@@ -36,6 +57,13 @@ class CloudConfig:
     def clickhouse(self) -> ClickHouse:
         """The series store this config names (not opened yet)."""
         return ClickHouse(self.dsn, self.clickhouse_database, self.clickhouse_cluster)
+
+    def smtp(self) -> SmtpSettings | None:
+        """Where event e-mails go, or None when they are off (no smtp_host)."""
+        if not self.smtp_host:
+            return None
+        return SmtpSettings(self.smtp_host, self.smtp_port, self.smtp_from, self.smtp_user, self.smtp_password,
+                            self.smtp_starttls, self.smtp_timeout_s)
 
     @property
     def registry_path(self) -> Path:

@@ -111,6 +111,16 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
         # implausible counter increments become events (the views mark them from the same limits)
         tasks.append(asyncio.create_task(_supervised("plausibility", PlausibilityCheck(registry, clickhouse).run,
                                                      stop)))
+        smtp = config.smtp()
+        if smtp is not None:  # e-mail about new events to their subscribers (manual 4.6.13)
+            from cloud.notifier import EventNotifier
+            notifier = EventNotifier(registry, clickhouse, smtp, config.event_mail_interval_s)
+            tasks.append(asyncio.create_task(_supervised("event-mail", notifier.run, stop)))
+        if config.weather_url:  # hourly outdoor temperature from the weather station (manual 4.1.6, 4.2.5)
+            from cloud.weather_feed import WeatherFeedConfig, weather_feed_job
+            feed = weather_feed_job(WeatherFeedConfig(config.weather_url, config.weather_interval_s), registry,
+                                    clickhouse)
+            tasks.append(asyncio.create_task(_supervised("weather-feed", feed, stop)))
         for job in background or []:
             tasks.append(asyncio.create_task(job(services, stop)))  # type: ignore[arg-type]
         api_file.write_text(json.dumps({"url": f"http://{config.host}:{config.port}", "token": token,
