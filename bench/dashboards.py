@@ -65,7 +65,7 @@ def apartment_meter(b: int, a: int) -> str:
 
 
 def dev_eui(b: int, a: int) -> str:
-    return f"70B3D5{b:05d}{a:05d}"
+    return f"70b3d5{b:05d}{a:05d}"  # lower case, as the edge and the registry store them
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ SELECT 'bench-station', {start} + number * 3600, -12 + 10 * sin(number / 24 / 58
 INSERT INTO {db}.radio_packets (site, epoch, id, at, dev_eui, direction, f_cnt, f_port, rssi, snr, gateway,
                                 frequency, payload, error)
 SELECT concat('site', toString(intDiv(b, 50))), '', number, toDateTime64({last} - (40 - k) * 6 * 3600, 3, 'UTC'),
-       concat('70B3D5', leftPad(toString(b), 5, '0'), leftPad(toString(a), 5, '0')), 'up', 1000 + k, 2,
+       concat('70b3d5', leftPad(toString(b), 5, '0'), leftPad(toString(a), 5, '0')), 'up', 1000 + k, 2,
        -90 - toInt16(cityHash64(number) % 30), 5.5 - (cityHash64(number, 1) % 100) / 10, 'gw-0001', 868100000,
        concat('01', hex(cityHash64(number))), ''
 FROM (SELECT intDiv(number, {apartments * 40}) AS b, intDiv(number, 40) % {apartments} AS a, number % 40 AS k,

@@ -60,6 +60,10 @@ def _driver(width: int):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "/usr/bin/chromedriver"), options=options)
     driver.implicitly_wait(5)
+    # a headless window keeps a minimum width of about 500 px: the phone's viewport is set exactly
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900 if width < 600 else 1000, "deviceScaleFactor": 1,
+                            "mobile": width < 600})
     return driver
 
 
