@@ -1,6 +1,10 @@
-"""Page "Потребление ресурса по объекту" (manual 4.1.2) with the building's premises and meters
-(4.1.3): building meter against the sum of apartment meters, the imbalance in units and %.
+"""Page "Потребление ресурса по объекту" (manual 4.1.2): building meter against the apartments' sum
+with their balance signs (4.6.5), the imbalance in units and %, and the building's premises with
+links to their pages. The horizontal menu under the title leads to 4.1.3 (meter tiles, their own
+page: ui.balance_page), 4.1.4, 4.1.5 and 4.1.8.
 
+The period's totals and their imbalance come from BalanceService.building_balance: the total's
+imbalance is «–*» while any period of the view up to now, today included, is incomplete.
 Loaded in one go by ``BuildingPage.load`` (which may raise NotFound), drawn by ``render``;
 selector changes reload only the consumption part. Route and guard: ui.accounting.
 """
@@ -11,10 +15,12 @@ import asyncio
 import re
 from collections.abc import Awaitable
 from datetime import date
+from typing import Protocol, cast
 
 from nicegui import ui
 
-from cloud.services import consumption as calc
+from cloud.services.balance import BalanceSigns, BuildingBalance, PremisesConsumption, SignChange
+from cloud.services.balance_rules import PeriodTotal, Sign
 from cloud.services.models import (
     BuildingConsumption,
     BuildingSummary,
@@ -23,16 +29,46 @@ from cloud.services.models import (
     MeterInfo,
     PremiseInfo,
 )
-from protocol.vocabulary import MeterRole, Resource
+from protocol.vocabulary import Resource
 
-from . import charts, fmt, theme, widgets
+from . import charts, fmt, selection, theme, widgets
 from .auth import Viewer
+from .building_menu import building_menu
 from .consumption_view import ConsumptionState, ConsumptionView, initial_choice
-from .i18n import t
+from .i18n import extend, t
 from .ports import Services
 from .query import PageQuery
 
 ACTIVE_STATUSES = ("in_service", "commissioning")
+
+extend({
+    "balance.total.pending": ("неполные данные: {periods}", "incomplete data: {periods}"),
+    "balance.total.today": ("{period} (идёт сейчас)", "{period} (in progress)"),
+    "balance.no_data": ("Нет данных за выбранный период.", "No data for the chosen period."),
+    "balance.signs.note": ("Σ ИПУ с учётом знаков: вычитаются {minus}, не участвуют {excluded}.",
+                           "Σ apartment meters with their signs: {minus} subtracted, {excluded} left out."),
+    "balance.signs.link": ("Настроить", "Set up"),
+})
+
+
+class BalanceApi(Protocol):
+    """What the pages of this slice use of cloud/services/balance.py."""
+
+    async def building_balance(self, token: str, building_id: int, resource: Resource, granularity: Granularity,
+                               period: date) -> BuildingBalance: ...
+
+    async def balance_signs(self, token: str, building_id: int) -> BalanceSigns: ...
+
+    async def set_balance_signs(self, token: str, building_id: int,
+                                changes: list[SignChange]) -> BalanceSigns: ...
+
+    async def premises_consumption(self, token: str, building_id: int, resource: Resource,
+                                   granularity: Granularity, period: date) -> PremisesConsumption: ...
+
+
+class BalanceServices(Services, Protocol):
+    @property
+    def balance(self) -> BalanceApi: ...
 
 
 class BuildingPage(ConsumptionView):
@@ -47,6 +83,7 @@ class BuildingPage(ConsumptionView):
         newest: date,
         state: ConsumptionState,
         problems: tuple[str, ...],
+        signs: BalanceSigns | None = None,
     ) -> None:
         self.services = services
         self.viewer = viewer
@@ -57,24 +94,27 @@ class BuildingPage(ConsumptionView):
         self.newest = newest
         self.state = state
         self.problems = problems
-        self.active_only = True
+        self.signs = signs
 
     @classmethod
     async def load(cls, services: Services, viewer: Viewer, building_id: int, query: PageQuery) -> BuildingPage:
         accounting, token = services.accounting, viewer.token
-        building, premises, meters, status, default = await asyncio.gather(
+        balance = cast(BalanceServices, services).balance
+        building, premises, meters, status, default, signs = await asyncio.gather(
             accounting.building(token, building_id),
             accounting.premises(token, building_id),
             accounting.meters(token, building_id),
             accounting.data_status(token),
             accounting.default_period(token, building_id),
+            balance.balance_signs(token, building_id),
         )
-        resource, granularity, period, problems = initial_choice(meters, query, default)
+        resource, granularity, period, problems = initial_choice(meters, query, selection.period(None, default))
         data = None
         if resource is not None:
-            data = await accounting.building_consumption(token, building_id, resource, granularity, period)
+            data = await balance.building_balance(token, building_id, resource, granularity, period)
+        selection.remember(building_id=building_id, period=period, city=building.city)
         state = ConsumptionState(resource, granularity, period, data)
-        return cls(services, viewer, building, premises, meters, status, default, state, tuple(problems))
+        return cls(services, viewer, building, premises, meters, status, default, state, tuple(problems), signs)
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -86,22 +126,29 @@ class BuildingPage(ConsumptionView):
             subtitle=f"{self.building.address}, {self.building.city}",
             status=widgets.status_text(self.status),
         ):
+            sticky_css()
+            building_menu(self.building.id, "")
             for problem in self.problems:
                 widgets.warning(problem)
             self.consumption()
             self._premises()
-            self.meter_cards()
 
     @ui.refreshable_method
     def consumption(self) -> None:
-        state, data = self.state, self.state.data
-        if state.resource is None or data is None:
+        state, balance = self.state, self.state.data
+        if state.resource is None or balance is None:
             with theme.card():
                 theme.message(t("building.no_meters"))
             return
+        data: BuildingConsumption = balance.consumption
         widgets.consumption_controls(data.available_resources, state.resource, state.granularity, state.period,
                                      self.change)
-        _kpis(data)
+        if not data.points:
+            with theme.card().mark("no-data"):
+                theme.message(t("balance.no_data"))
+            return
+        _kpis(data, balance.total)
+        self._sign_note()
         with ui.element("div").classes("grid w-full gap-5 grid-cols-1 lg:grid-cols-2"):
             with theme.card(t("chart.consumption", unit=fmt.unit(data.unit))):
                 ui.echart(charts.building_consumption(data)).classes("w-full h-80").mark("consumption-chart")
@@ -112,9 +159,22 @@ class BuildingPage(ConsumptionView):
                     theme.message(t("chart.no_imbalance"))
         _points_table(data)
 
-    def fetch(self, resource: Resource, granularity: Granularity, period: date) -> Awaitable[BuildingConsumption]:
-        return self.services.accounting.building_consumption(self.viewer.token, self.building.id, resource,
-                                                             granularity, period)
+    def _sign_note(self) -> None:
+        """Say when the apartments' sum is not a plain sum (some meters subtracted or left out, 4.6.5)."""
+        if self.signs is None:
+            return
+        minus = sum(1 for m in self.signs.meters if m.sign is Sign.SUBTRACTED)
+        excluded = sum(1 for m in self.signs.meters if m.sign is Sign.EXCLUDED)
+        if not minus and not excluded:
+            return
+        with ui.row().classes("items-center gap-2 text-sm du-muted").mark("sign-note"):
+            ui.icon("balance", size="18px")
+            ui.label(t("balance.signs.note", minus=minus, excluded=excluded))
+            ui.link(t("balance.signs.link"), f"/settings/buildings/{self.building.id}/balance").classes("du-link")
+
+    def fetch(self, resource: Resource, granularity: Granularity, period: date) -> Awaitable[BuildingBalance]:
+        return cast(BalanceServices, self.services).balance.building_balance(
+            self.viewer.token, self.building.id, resource, granularity, period)
 
     def path(self) -> str:
         return f"/buildings/{self.building.id}"
@@ -143,41 +203,14 @@ class BuildingPage(ConsumptionView):
                         [widgets.Link(m.serial, widgets.meter_href(m)) for m in by_premise.get(premise.id, [])],
                     ]
                 )
-            widgets.link_table(
-                [t("col.number"), t("col.kind"), t("col.area"), t("col.residents"), t("col.account"), t("col.meters")],
-                rows,
-                numeric=(2, 3),
-            )
-
-    @ui.refreshable_method
-    def meter_cards(self) -> None:
-        with theme.card().mark("meters"):
-            with ui.row().classes("w-full items-center justify-between"):
-                ui.label(t("meters.title")).classes("du-card-title")
-                ui.switch(
-                    t("meters.active_only"), value=self.active_only, on_change=lambda e: self._show_active(e.value)
-                ).mark("active-only")
-            shown = [m for m in self.meters if not self.active_only or m.status in ACTIVE_STATUSES]
-            if not shown:
-                theme.message(t("meters.empty"))
-                return
-            common = [m for m in shown if m.role == MeterRole.COMMON]
-            individual = sorted(
-                (m for m in shown if m.role != MeterRole.COMMON),
-                key=lambda m: (natural_key(m.premise_number or ""), m.serial),
-            )
-            for title, group in ((t("meters.common"), common), (t("meters.individual"), individual)):
-                if group:
-                    ui.label(title).classes("text-sm font-medium du-muted mt-2")
-                    widgets.plashka_grid(group, premise_label=_premise_label)
-
-    def _show_active(self, active_only: bool) -> None:
-        self.active_only = active_only
-        self.meter_cards.refresh()
-
-
-def _premise_label(meter: MeterInfo) -> str | None:
-    return t("premise.short", number=meter.premise_number) if meter.premise_number else None
+            scroll_hint()
+            with ui.element("div").classes("w-full overflow-x-auto du-sticky-first"):
+                widgets.link_table(
+                    [t("col.number"), t("col.kind"), t("col.area"), t("col.residents"), t("col.account"),
+                     t("col.meters")],
+                    rows,
+                    numeric=(2, 3),
+                )
 
 
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
@@ -185,35 +218,47 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
 
 
-def _kpis(data: BuildingConsumption) -> None:
-    """The period's totals: a total is partial (``*``) when any of its periods is, and the
-    imbalance is given only when both totals are complete (manual 4.1.5)."""
+def pending_text(total: PeriodTotal, granularity: Granularity) -> str:
+    """The periods that keep the total open, the running one marked (at most five named)."""
+    names = []
+    for start in total.pending:
+        name = fmt.point_label(start, granularity)
+        names.append(t("balance.total.today", period=name) if start == total.running else name)
+    shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+    return t("balance.total.pending", periods=shown)
+
+
+def _kpis(data: BuildingConsumption, total: PeriodTotal) -> None:
+    """The view's totals: a total is partial (``*``) when any of its periods is; the imbalance is
+    given only when every period up to now is complete (manual 4.1.2, 4.1.5)."""
     unit = fmt.unit(data.unit)
-    building = calc.total(p.building_figure for p in data.points)
-    apartments = calc.total(p.apartments_figure for p in data.points)
     with ui.row().classes("w-full gap-5"):
         if data.has_building_meter:
-            widgets.kpi(t("kpi.building"), f"{widgets.figure_text(building, data.unit)} {unit}", marker="kpi-building")
+            widgets.kpi(t("kpi.building"), f"{widgets.figure_text(total.building, data.unit)} {unit}",
+                        marker="kpi-building")
         else:
             widgets.kpi(t("kpi.building"), "—", hint=t("kpi.no_building_meter"), marker="kpi-building")
         if data.has_apartment_meters:
-            widgets.kpi(t("kpi.apartments"), f"{widgets.figure_text(apartments, data.unit)} {unit}",
+            widgets.kpi(t("kpi.apartments"), f"{widgets.figure_text(total.apartments, data.unit)} {unit}",
                         marker="kpi-apartments")
         else:
             widgets.kpi(t("kpi.apartments"), "—", hint=t("kpi.no_apartment_meters"), marker="kpi-apartments")
         if data.has_building_meter and data.has_apartment_meters:
-            imbalance, share = calc.imbalance(building, apartments)
-            value = f"{fmt.amount(imbalance, data.unit)} {unit}" if imbalance is not None else fmt.MISSING
-            hint = t("kpi.incomplete") if imbalance is None else (f"{fmt.percent(share)} %" if share is not None
-                                                                  else None)
-            widgets.kpi(t("kpi.imbalance"), value, hint=hint, marker="kpi-imbalance")
+            if total.imbalance is None:
+                hint = pending_text(total, data.granularity) if total.pending else t("kpi.incomplete")
+                widgets.kpi(t("kpi.imbalance"), fmt.MISSING, hint=hint, marker="kpi-imbalance")
+            else:
+                share = f"{fmt.percent(total.imbalance_pct)} %" if total.imbalance_pct is not None else None
+                widgets.kpi(t("kpi.imbalance"), f"{fmt.amount(total.imbalance, data.unit)} {unit}", hint=share,
+                            marker="kpi-imbalance")
 
 
 def _points_table(data: BuildingConsumption) -> None:
     balanced = data.has_building_meter and data.has_apartment_meters
     with theme.card(t("table.values", unit=fmt.unit(data.unit))):
         columns = [
-            {"name": "period", "label": t("col.period"), "field": "period", "align": "left"},
+            {"name": "period", "label": t("col.period"), "field": "period", "align": "left", "classes": "du-key",
+             "headerClasses": "du-key"},
             {"name": "building", "label": t("col.building"), "field": "building", "align": "right"},
             {"name": "apartments", "label": t("col.apartments"), "field": "apartments", "align": "right"},
             {"name": "imbalance", "label": t("col.imbalance"), "field": "imbalance", "align": "right"},
@@ -237,7 +282,37 @@ def _points_table(data: BuildingConsumption) -> None:
             row |= widgets.tariff_cells(data.building_tariffs, index, "b_", data.unit)
             row |= widgets.tariff_cells(data.apartment_tariffs, index, "a_", data.unit)
             rows.append(row)
+        scroll_hint()
         ui.table(columns=columns, rows=rows, row_key="key", pagination=0).props(
             "flat dense separator=horizontal hide-pagination"
-        ).classes("du-table w-full").mark("consumption-table")
+        ).classes("du-table du-sticky w-full").mark("consumption-table")
         widgets.consumption_notes(data.derived_from)
+
+
+_STICKY_CSS = """
+.du-sticky .q-table__middle { overflow-x: auto; }
+.du-sticky .q-table th.du-key, .du-sticky .q-table td.du-key { position: sticky; left: 0; z-index: 1;
+  background: #fff; box-shadow: 1px 0 0 #e3e8ef; }
+.du-sticky .q-table th.du-key { background: #f7f9fb; }
+.du-sticky-first { position: relative; }
+.du-sticky-first table th:first-child, .du-sticky-first table td:first-child { position: sticky; left: 0;
+  z-index: 1; background: #fff; box-shadow: 1px 0 0 #e3e8ef; }
+.du-sticky-first table th:first-child { background: #f7f9fb; }
+.du-scroll-hint { display: none; }
+@media (max-width: 640px) { .du-scroll-hint { display: flex; } }
+"""
+
+
+def sticky_css() -> None:
+    """Tables keep their key column in view when they scroll sideways (a 390-px phone): once per page."""
+    ui.add_css(_STICKY_CSS)
+
+
+def scroll_hint() -> None:
+    """On a phone, say above a wide table that it scrolls sideways."""
+    with ui.row().classes("du-scroll-hint items-center gap-1 text-xs du-muted"):
+        ui.icon("swipe", size="16px")
+        ui.label(t("balance.scroll_hint"))
+
+
+extend({"balance.scroll_hint": ("Таблица прокручивается вбок", "The table scrolls sideways")})

@@ -1,4 +1,4 @@
-"""ECharts options for the accounting pages, built from the service models.
+"""ECharts options for the accounting pages (4.1.2, 4.1.4, 4.1.6, 4.1.7), built from the service models.
 
 Pure functions returning option dictionaries (``ui.echart`` draws them): missing values are
 gaps; a sum that is not complete is a pale bar of its known part, marked in the tooltip as the
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cloud.services.balance import PremisesConsumption
 from cloud.services.models import BuildingConsumption, Figure, Granularity, MeterArchive, PremiseConsumption
 
 from . import fmt
@@ -200,3 +201,58 @@ def meter_parameter(data: MeterArchive, code: str) -> dict[str, Any]:
         }
     ]
     return options
+
+
+# --- consumption by premises (manual 4.1.4) ------------------------------------------------------
+
+SHARE = "#7b5ea7"
+
+
+def _premises_base(data: PremisesConsumption, places: int) -> dict[str, Any]:
+    """A bar chart over the premises of the building (category axis: premise numbers)."""
+    numbers = [r.premise.number for r in data.premises]
+    titles = [t("premise.short", number=n) for n in numbers]
+    return {
+        "animationDuration": 300,
+        "grid": {"left": 8, "right": 8, "top": 40, "bottom": 8, "containLabel": True},
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"},
+                    ":formatter": _tooltip_js(titles, [places])},
+        "xAxis": {"type": "category", "data": numbers, "axisTick": {"alignWithLabel": True},
+                  "axisLine": {"lineStyle": {"color": "#bcccdc"}}, "axisLabel": {"color": "#486581"}},
+    }
+
+
+def _premise_series(name: str, colour: str, data: list[Any]) -> list[dict[str, Any]]:
+    return [{"name": name, "type": "bar", "color": colour, "barMaxWidth": 26, "data": data}]
+
+
+def premises_absolute(data: PremisesConsumption, series_name: str) -> dict[str, Any]:
+    """Each premise's consumption of the period (left chart of 4.1.4): gaps where nothing is known,
+    pale bars flagged ``*`` where one of its meters is missing."""
+    places = fmt.digits(data.unit)
+    options = _premises_base(data, places)
+    options["yAxis"] = _value_axis(fmt.unit(data.unit))
+    options["series"] = _premise_series(series_name, APARTMENTS,
+                                        [_sum_item(r.figure.value, r.figure.complete, r.figure) for r in data.premises])
+    return options
+
+
+def premises_specific(data: PremisesConsumption, unit_label: str, series_name: str) -> dict[str, Any]:
+    """Per m² (heat) or per resident (other resources) of each premise (middle chart of 4.1.4)."""
+    places = SPECIFIC_DIGITS
+    options = _premises_base(data, places)
+    options["yAxis"] = _value_axis(unit_label)
+    options["series"] = _premise_series(series_name, BUILDING, [
+        _item(r.specific, partial=not r.figure.complete, suspect=r.figure.suspect > 0) for r in data.premises])
+    return options
+
+
+def premises_share(data: PremisesConsumption, series_name: str) -> dict[str, Any]:
+    """Each premise's share of the building meter, % (right chart of 4.1.4; only with a building meter)."""
+    options = _premises_base(data, fmt.PERCENT_DIGITS)
+    options["yAxis"] = _value_axis("%")
+    options["series"] = _premise_series(series_name, SHARE, [_item(r.share_pct) for r in data.premises])
+    return options
+
+
+SPECIFIC_DIGITS = 4  # specific consumption is small: 0,0048 Гкал/м²

@@ -1,6 +1,7 @@
 """What the two consumption pages (building, manual 4.1.2; premise, 4.1.6) share: the
 resource, days or months and period they show, how these come from the address bar, and a
-change of selectors that reloads the data (the newest reload wins) and updates the address."""
+change of selectors that reloads the data (the newest reload wins, a progress note shows while it
+loads) and updates the address and the remembered period (ui.selection)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from nicegui import ui
 from cloud.services.models import Granularity, MeterInfo
 from protocol.vocabulary import Resource
 
-from . import auth, fmt, widgets
-from .i18n import t
+from . import auth, fmt, selection, widgets
+from .i18n import extend, t
 from .query import PageQuery, page_url
+
+extend({"balance.loading": ("Загрузка данных…", "Loading data…")})
 
 
 @dataclass(slots=True)
@@ -72,10 +75,15 @@ class ConsumptionView:
             return
         self._request += 1
         request = self._request
-        data = await auth.attempt(self.fetch(new_resource, new_granularity, new_period))
+        progress = ui.notification(t("balance.loading"), spinner=True, timeout=None, position="top")
+        try:
+            data = await auth.attempt(self.fetch(new_resource, new_granularity, new_period))
+        finally:
+            progress.dismiss()
         if data is None or request != self._request:
             return
         self.state = ConsumptionState(new_resource, new_granularity, new_period, data)
+        selection.remember(period=new_period)
         self.redraw()
         ui.navigate.history.replace(page_url(self.path(), resource=new_resource.value,
                                              granularity=new_granularity.value, period=new_period))

@@ -1,19 +1,25 @@
 """The accounting section (manual 4.1): buildings, premises and meters of the user's company,
 building and premise consumption, meter archives. Every call is scoped to the company of the
 session's user; an object of another company is reported as not found.
+
+The building's apartments' sum honours each apartment meter's balance sign (manual 4.6.5,
+registry meters.balance_sign): added, subtracted or excluded; the rule is balance_rules'.
+``channel_consumption`` gives other views (4.1.4) every channel's amounts by the same rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from cloud.services import consumption as calc
 from cloud.services import counters
 from cloud.services.auth import AuthService, require_operational_view
+from cloud.services.balance_rules import Sign, signed_figure
 from cloud.services.models import (
     FIRST_DAY,
     LAST_DAY,
@@ -57,6 +63,8 @@ class AccountingService:
         self.registry = registry
         self.ch = clickhouse
         self.auth = auth
+        # "now": a period not over yet has no imbalance (Services.set_clock sets it in tests and the demo)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # --- scope -----------------------------------------------------------------------
     async def _reader(self, token: str) -> UserInfo:
@@ -142,23 +150,65 @@ class AccountingService:
         inputs = await self._inputs(meters, resource, parameter, (MeterRole.COMMON, MeterRole.INDIVIDUAL))
         labels = await self._shown(user, inputs, tz, granularity, period)
         amounts = await self._amounts(user, inputs, parameter, granularity, labels, tz)
+        signs = await asyncio.to_thread(self.balance_signs, building_id)
         common = [i for i in inputs if i.meter.role is MeterRole.COMMON]
-        individual = [i for i in inputs if i.meter.role is MeterRole.INDIVIDUAL]
+        added = [i for i in inputs if i.meter.role is MeterRole.INDIVIDUAL and signs.get(i.meter.id) is Sign.ADDED]
+        subtracted = [i for i in inputs
+                      if i.meter.role is MeterRole.INDIVIDUAL and signs.get(i.meter.id) is Sign.SUBTRACTED]
         building_figures = _figures(common, amounts, calc.TOTAL, len(labels))
-        apartment_figures = _figures(individual, amounts, calc.TOTAL, len(labels))
+        apartment_figures = _signed(added, subtracted, amounts, calc.TOTAL, len(labels))
         has_building = any(i.tariff == calc.TOTAL for i in common)
-        has_apartments = any(i.tariff == calc.TOTAL for i in individual)
+        has_apartments = any(i.tariff == calc.TOTAL for i in added + subtracted)
+        now = utc_to_local(self.clock(), tz)
         points = []
         for label, b, a in zip(labels, building_figures, apartment_figures, strict=True):
-            diff, pct = calc.imbalance(b, a) if has_building and has_apartments else (None, None)
+            over = calc.span(granularity, label)[1] <= now  # a period still running (today) has no imbalance
+            diff, pct = calc.imbalance(b, a) if has_building and has_apartments and over else (None, None)
             points.append(ConsumptionPoint(
                 label, b.value if has_building else None, a.value if has_apartments else None,
                 a.complete if has_apartments else False, diff, pct,
                 building_complete=b.complete if has_building else False, building_figure=b, apartments_figure=a))
         return BuildingConsumption(building, resource, PARAMETERS[parameter].unit, granularity, period,
                                    has_building, has_apartments, tuple(points), _resources(meters),
-                                   _tariffs(common, amounts, len(labels)), _tariffs(individual, amounts, len(labels)),
+                                   _tariffs(common, amounts, len(labels)),
+                                   _signed_tariffs(added, subtracted, amounts, len(labels)),
                                    _derived_from(inputs, granularity))
+
+    def scoped_building(self, user: UserInfo, building_id: int) -> BuildingSummary:
+        """The building if it is of ``user``'s company, else NotFound (for services acting for ``user``)."""
+        return self._building(user, building_id)
+
+    def scoped_meters(self, user: UserInfo, building_id: int) -> list[MeterInfo]:
+        """The meters of a building of ``user``'s company (the caller checked the building's scope)."""
+        return self._meters("m.building_id = ? AND m.company_id = ?", building_id, user.company_id)
+
+    def balance_signs(self, building_id: int) -> dict[int, Sign]:
+        """Meter id -> its balance sign (manual 4.6.5) for the building's meters (the caller checked the scope)."""
+        rows = self.registry.all("SELECT id, balance_sign FROM meters WHERE building_id = ?", building_id)
+        return {r["id"]: Sign(r["balance_sign"]) for r in rows}
+
+    async def channel_consumption(self, token: str, building_id: int, resource: Resource, granularity: Granularity,
+                                  period: date, *, whole_view: bool = True) -> ChannelConsumption:
+        """Every meter channel of the building that measures ``resource`` with its amount per period, by
+        the rules of 4.1.5: the periods of the view of ``period`` (``whole_view``), or only the period
+        that starts on ``period`` (a day or a month, manual 4.1.4). Periods with no data of the meters
+        at all (before the first archive, after the newest) are left out."""
+        user = await self._reader(token)
+        building = await asyncio.to_thread(self._building, user, building_id)
+        check_day("period", period)
+        meters = await asyncio.to_thread(self._meters, "m.building_id = ? AND m.company_id = ?", building_id,
+                                         user.company_id)
+        parameter = CONSUMPTION_PARAMETER[resource]
+        tz = zone(building.time_zone)
+        inputs = await self._inputs(meters, resource, parameter, (MeterRole.COMMON, MeterRole.INDIVIDUAL))
+        if whole_view:
+            labels = await self._shown(user, inputs, tz, granularity, period)
+        else:
+            labels = await self._shown_of(user, inputs, tz, granularity, [_label(granularity, period)])
+        amounts = await self._amounts(user, inputs, parameter, granularity, labels, tz)
+        channels = tuple(ChannelAmounts(i.meter, i.channel, i.tariff, tuple(amounts[i.key])) for i in inputs)
+        return ChannelConsumption(building, resource, PARAMETERS[parameter].unit, granularity, tuple(labels),
+                                  tuple(meters), channels, _derived_from(inputs, granularity))
 
     async def premise_consumption(self, token: str, premise_id: int, resource: Resource,
                                   granularity: Granularity, period: date) -> PremiseConsumption:
@@ -288,8 +338,12 @@ class AccountingService:
                      period: date) -> list[datetime]:
         """The periods of the view that overlap the time the meters have data for: none after
         the newest archive (not due yet) and none before the first."""
+        return await self._shown_of(user, inputs, tz, granularity, calc.period_starts(granularity, period))
+
+    async def _shown_of(self, user: UserInfo, inputs: list[_Input], tz: ZoneInfo, granularity: Granularity,
+                        starts: list[datetime]) -> list[datetime]:
+        """Of the period ``starts``, those that overlap the time the meters have data for."""
         span = await self._span(user, [i.meter.serial for i in inputs], tz)
-        starts = calc.period_starts(granularity, period)
         if span is None:
             return starts
         first, last = span
@@ -319,6 +373,30 @@ class AccountingService:
                                          "LIMIT 1", user.company_id)
         tz = zone(tz_row["time_zone"] if tz_row else "UTC")
         return DataStatus(int(count), utc_to_local(latest, tz))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAmounts:
+    """One meter channel of a resource and its consumption per period (``ChannelConsumption.labels``)."""
+
+    meter: MeterInfo
+    channel: ChannelInfo
+    tariff: str  # "total", or an electricity zone "T1", "T2" ... never added to the total
+    amounts: tuple[calc.Amount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConsumption:
+    """The building's meter channels of one resource with their amounts, for views built on them."""
+
+    building: BuildingSummary
+    resource: Resource
+    unit: str
+    granularity: Granularity
+    labels: tuple[datetime, ...]  # local period starts, aligned with each channel's amounts
+    meters: tuple[MeterInfo, ...]  # every meter of the building (any resource)
+    channels: tuple[ChannelAmounts, ...]
+    derived_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +441,27 @@ Amounts = dict[tuple[str, int], list[calc.Amount]]  # (serial, channel) -> consu
 def _figures(inputs: list[_Input], amounts: Amounts, tariff: str, periods: int) -> list[Figure]:
     """Per period, the figure over the inputs of one tariff ("total" is the resource's consumption)."""
     return calc.combine([amounts[i.key] for i in inputs if i.tariff == tariff], periods)
+
+
+def _signed(added: list[_Input], subtracted: list[_Input], amounts: Amounts, tariff: str,
+            periods: int) -> list[Figure]:
+    """Per period, Σ added − Σ subtracted of one tariff (manual 4.6.5; excluded meters are in neither list)."""
+    return [signed_figure(a, s) for a, s in zip(_figures(added, amounts, tariff, periods),
+                                                _figures(subtracted, amounts, tariff, periods), strict=True)]
+
+
+def _signed_tariffs(added: list[_Input], subtracted: list[_Input], amounts: Amounts,
+                    periods: int) -> tuple[TariffSeries, ...]:
+    """The apartments' electricity by tariff zone with the balance signs, each zone on its own."""
+    zones = sorted({i.tariff for i in added + subtracted} - {calc.TOTAL})
+    return tuple(TariffSeries(z, tuple(_signed(added, subtracted, amounts, z, periods))) for z in zones)
+
+
+def _label(granularity: Granularity, period: date) -> datetime:
+    """The local start of the single period (a day, or a month) that starts on ``period``."""
+    if granularity is Granularity.MONTH:
+        return datetime(period.year, period.month, 1)
+    return datetime(period.year, period.month, period.day)
 
 
 def _tariffs(inputs: list[_Input], amounts: Amounts, periods: int) -> tuple[TariffSeries, ...]:
