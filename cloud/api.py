@@ -529,6 +529,7 @@ def integration_router(services: Services) -> APIRouter:
     # the screens of sections 4.1 and 4.2 and their settings, one module each (imported here: they
     # use this module's Token, _service and parameter types)
     from cloud import (
+        api_arrival,
         api_balance,
         api_balance_groups,
         api_deviations,
@@ -537,9 +538,10 @@ def integration_router(services: Services) -> APIRouter:
         api_lora,
         api_overview,
         api_register,
+        api_weather,
     )
     for module in (api_overview, api_balance, api_register, api_balance_groups, api_deviations, api_events,
-                   api_lora, api_heating):
+                   api_arrival, api_lora, api_heating, api_weather):
         module.routes(api, services)
     return api
 

@@ -7,6 +7,7 @@ building already registered (same company and address) is left as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from cloud.services.auth import hash_password
 from cloud.storage.registry import Registry
@@ -117,3 +118,39 @@ def _meter(db, company_id: int, building_id: int, premise_id: int | None, serial
     for number, resource, parameters in channels:
         db.execute("INSERT INTO meter_channels (meter_id, number, resource, parameters) VALUES (?, ?, ?, ?)",
                    (meter_id, number, resource, parameters))
+
+
+DEMO_LATITUDE, DEMO_LONGITUDE = 55.7961, 49.1064  # Казань: the simulated weather station stands here
+
+
+def seed_demo_settings(registry: Registry, building_id: int, today: date) -> None:
+    """What a dispatcher would set up on the demo building, each only where nothing is set yet:
+    its coordinates (so the nearest weather station is found, manual 4.1.6), the heating season
+    (4.5.7: heating from 1 October, else the non-heating season from 1 May), a balance group of
+    the building heat meter against every apartment (4.6.6) and one deviation rule (4.6.7: the
+    supply temperature T1 more than 10 % off the mean of the previous three days)."""
+    now = datetime.now(UTC).isoformat()
+    heating = today.month >= 10 or today.month <= 4
+    season_start = (date(today.year if today.month >= 10 else today.year - 1, 10, 1) if heating
+                    else date(today.year, 5, 1))
+    with registry.connect() as db:
+        db.execute("UPDATE buildings SET latitude = ?, longitude = ? WHERE id = ? AND latitude IS NULL",
+                   (DEMO_LATITUDE, DEMO_LONGITUDE, building_id))
+        if db.execute("SELECT 1 FROM heating_seasons WHERE building_id = ?", (building_id,)).fetchone() is None:
+            db.execute("INSERT INTO heating_seasons (building_id, season, starts_on, set_at) VALUES (?, ?, ?, ?)",
+                       (building_id, "heating" if heating else "non_heating", season_start.isoformat(), now))
+        root = db.execute("SELECT m.id FROM meters m JOIN meter_channels c ON c.meter_id = m.id "
+                          "WHERE m.building_id = ? AND m.role = 'common' AND c.resource = 'heat' ORDER BY m.id LIMIT 1",
+                          (building_id,)).fetchone()
+        if root is not None and db.execute("SELECT 1 FROM balance_groups WHERE building_id = ?",
+                                           (building_id,)).fetchone() is None:
+            group = db.execute("INSERT INTO balance_groups (building_id, name, resource, root_meter_id, created_at) "
+                               "VALUES (?, 'Дом: тепло', 'heat', ?, ?)", (building_id, root[0], now)).lastrowid
+            db.execute("INSERT INTO balance_group_members (group_id, meter_id, sign) SELECT DISTINCT ?, m.id, '+' "
+                       "FROM meters m JOIN meter_channels c ON c.meter_id = m.id WHERE m.building_id = ? "
+                       "AND m.role = 'individual' AND c.resource = 'heat'", (group, building_id))
+        if root is not None and db.execute("SELECT 1 FROM deviation_rules WHERE building_id = ?",
+                                           (building_id,)).fetchone() is None:
+            db.execute("INSERT INTO deviation_rules (building_id, resource, parameter, enabled, rule, direction, "
+                       "tolerance, tolerance_unit, updated_at) VALUES (?, 'heat', 'T1', 1, 'mean3d', 'both', 10, "
+                       "'percent', ?)", (building_id, now))

@@ -77,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--nats-port", type=int)
     d.add_argument("--mqtt-port", type=int)
     d.add_argument("--modbus-port", type=int)
+    d.add_argument("--weather-port", type=int, help="the simulated weather station's HTTP port (default 8090)")
 
     n = sub.add_parser("nats", help="run the embedded nats-server with JetStream and MQTT")
     common(n)
@@ -92,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
                         "scenario's; 0: at its next hourly uplink, as in the field)")
     s.add_argument("--modbus-port", type=int)
     s.add_argument("--mqtt-port", type=int)
+    s.add_argument("--weather-port", type=int, help="the simulated weather station's HTTP port (default 8090; "
+                                                    "0: no station)")
 
     e = sub.add_parser("edge", help="run the edge agent, or `edge status` to print a running agent's state")
     common(e)
@@ -167,7 +170,7 @@ def _sim(args, doc, data_dir: Path) -> int:
     from simulators.scenario import load_fleet
     _logging()
     cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario, speed=args.speed,
-                           modbus_port=args.modbus_port, mqtt_port=args.mqtt_port)
+                           modbus_port=args.modbus_port, mqtt_port=args.mqtt_port, weather_port=args.weather_port)
     local = _local_credentials(data_dir)
     if local is not None and not cfg.mqtt_user:  # `domuchet nats` of the same data directory: the feed's user
         from dataclasses import replace as with_changes
@@ -184,9 +187,23 @@ def _sim(args, doc, data_dir: Path) -> int:
                                                                      cfg.mqtt_user, cfg.mqtt_password))
 
     async def run() -> None:
-        await sim.run(sys.stdout, _stop_on_signals())
+        stop = _stop_on_signals()
+        jobs = [sim.run(sys.stdout, stop)]
+        if cfg.weather_port:  # the fleet's weather as a station the cloud's weather feed reads
+            jobs.append(_weather_station(fleet.scenarios[0].weather, stop, cfg.host, cfg.weather_port))
+        await asyncio.gather(*jobs)
     asyncio.run(run())
     return 0
+
+
+async def _weather_station(seed: int, stop: asyncio.Event, host: str, port: int) -> None:
+    """The simulated weather station beside the devices; a port in use stops the station, not the devices."""
+    from simulators.weather_station import run_station
+    try:
+        await run_station(seed, stop, host, port)
+    except OSError as exc:
+        logging.getLogger("domuchet.sim").error("event=weather_station_failed host=%s port=%d error=%s", host, port,
+                                                exc)
 
 
 def _edge(args, doc, data_dir: Path) -> int:

@@ -22,7 +22,7 @@ from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cloud.seed import DEMO_USERS, BuildingSeed, PremiseSeed, seed_building, seed_company
+from cloud.seed import DEMO_USERS, BuildingSeed, PremiseSeed, seed_building, seed_company, seed_demo_settings
 from cloud.services.container import Services
 from cloud.storage.registry import Registry
 from domuchet import natsserver, settings
@@ -144,7 +144,8 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     _logging(logs / "cloud.log")
     nats_cfg = settings.nats(doc, args.config, port=args.nats_port, mqtt_port=args.mqtt_port)
     sim_cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario,
-                               speed=args.speed, modbus_port=args.modbus_port, mqtt_port=nats_cfg.mqtt_port)
+                               speed=args.speed, modbus_port=args.modbus_port, mqtt_port=nats_cfg.mqtt_port,
+                               weather_port=args.weather_port)
     # whatever the scenario file says for `domuchet sim`, the demo's building starts with its history
     # in the devices' archives and catches up after a stop a day per second (docs/demo.md)
     scenario = replace(load(sim_cfg.scenario), speed=sim_cfg.speed or DEMO_SPEED, past="archives",
@@ -167,6 +168,8 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
                                   credentials))
     edge_cfg.chmod(0o600)  # it holds the site's password
     cloud_cfg = _cloud_config(args, doc, data_dir, port=args.port,
+                              weather_url=f"http://{sim_cfg.host}:{sim_cfg.weather_port}" if sim_cfg.weather_port
+                              else None,
                               nats_url=natsserver.with_user(nats_cfg.url, natsserver.CLOUD_USER, credentials.cloud))
 
     children = Children()
@@ -180,6 +183,7 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         company_id = seed_company(registry, COMPANY, CITY, DEMO_USERS)
         building_id.append(seed_building(registry, company_id, building_seed(scenario, building, sim_cfg,
                                                                               commissioned)))
+        seed_demo_settings(registry, building_id[0], datetime.now(zone(scenario.building.time_zone)).date())
 
     def on_started(_services: Services) -> None:
         py = sys.executable
@@ -187,7 +191,7 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         sim_args = [py, "-m", "domuchet", "sim", *common, "--scenario", sim_cfg.scenario, "--speed",
                     str(scenario.speed), "--lora-wakeup-s", str(scenario.lora_wakeup_s),
                     "--modbus-port", str(sim_cfg.modbus_port), "--mqtt-port",
-                    str(nats_cfg.mqtt_port)]
+                    str(nats_cfg.mqtt_port), "--weather-port", str(sim_cfg.weather_port)]
         if args.config:
             sim_args += ["--config", str(args.config)]
         # the edge first: the network server forwards an uplink only to a subscription that exists, so

@@ -28,6 +28,7 @@ class SimSettings:
     mqtt_port: int = bounded(1883, 1, 65535)
     mqtt_user: str = ""  # the network server's MQTT user (docs/deploy.md); empty: anonymous
     mqtt_password: str = ""
+    weather_port: int = bounded(8090, 0, 65535)  # the simulated weather station's HTTP feed; 0: none
 
 
 def read(path: Path | None) -> dict[str, Any]:

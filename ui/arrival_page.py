@@ -2,7 +2,10 @@
 for a building, resource, meter type and archive kind, the periods of the chosen day (hours),
 month (days) or year (months): per meter received / partial / missing / lost by the edge,
 the completeness in %, a per-period grid, and a button that asks the edge to read the gaps
-again (backfill commands) whose states are shown and updated while they run.
+again (backfill commands) whose states are shown and updated while they run. The second view
+(``view=values``) is the manual's table of archive parameter values: per meter and period the
+parameters of the resource's channels as the device keeps them, a message icon where the period has
+device events or flagged values (a click shows their content), the meter number linking to its page.
 
 Reaches data through cloud/services (arrival.py, commands.py; shapes declared here like
 ui.admin does). Route: /monitoring/data. Tests: tests/ui/test_arrival_ui.py.
@@ -20,20 +23,23 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from cloud.services.arrival import ArrivalReport, MeterArrival, PeriodArrival
+from cloud.services.arrival import ArchiveMessage, ArrivalReport, ArrivalValues, MeterArrival, PeriodArrival
 from cloud.services.commands import CommandInfo, may_issue
 from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, Granularity, InvalidInput, NotFound
 from protocol.commands import CommandType
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import MeterRole, Resource
 
-from . import access, auth, fmt, theme, widgets
+from . import access, auth, fmt, i18n, theme, widgets
+from .building_page import scroll_hint, sticky_css
 from .i18n import t
 from .ports import Services
 from .query import page_url, parse_day, parse_param
 
 PATH = "/monitoring/data"
 KINDS = ("hour", "day", "month")
+VIEWS = ("completeness", "values")
+VALUES_PAGE = 50  # rows of the values table per page (a month of days of 100 meters is 3,100 rows)
 GRANULARITY = {"hour": Granularity.HOUR, "day": Granularity.DAY, "month": Granularity.MONTH}
 POLL_S = 2.0  # how often running backfill commands are looked at again
 _CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "lost": "#7b8794", "not_due": "#e4e7eb",
@@ -43,6 +49,8 @@ _CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "los
 class ArrivalService(Protocol):
     async def report(self, token: str, building_id: int, kind: str, first: date, last: date, *,
                      resource: Resource | None = None, role: MeterRole | None = None) -> ArrivalReport: ...
+
+    async def values_of(self, token: str, report: ArrivalReport) -> ArrivalValues: ...
 
     async def request_backfill(self, token: str, building_id: int, kind: str, first: date, last: date, *,
                                meter_ids: set[int] | None = None, resource: Resource | None = None,
@@ -81,6 +89,7 @@ class Filters:
     role: MeterRole | None
     kind: str
     period: date | None  # None: the day, month or year of the building's newest data
+    view: str = "completeness"  # or "values": the table of archive parameter values
 
 
 def register(services: Services) -> None:
@@ -90,7 +99,7 @@ def register(services: Services) -> None:
     @ui.page(PATH, response_timeout=30.0)
     async def data_page(request: Request, building: str | None = None, resource: str | None = None,
                         role: str | None = None, kind: str | None = None,
-                        period: str | None = None) -> RedirectResponse | None:
+                        period: str | None = None, view: str | None = None) -> RedirectResponse | None:
         viewer = await auth.require_viewer(services, request)
         if isinstance(viewer, RedirectResponse):
             return viewer
@@ -104,7 +113,7 @@ def register(services: Services) -> None:
                 theme.message(t("buildings.empty"))
             return None
         problems: list[str] = []
-        filters = _parse(buildings, building, resource, role, kind, period, problems)
+        filters = _parse(buildings, building, resource, role, kind, period, problems, view)
         page = ArrivalPage(monitoring, viewer, buildings, filters, problems)
         try:
             await page.load(filters)
@@ -122,7 +131,7 @@ def register(services: Services) -> None:
 
 
 def _parse(buildings: list[BuildingSummary], building: str | None, resource: str | None, role: str | None,
-           kind: str | None, period: str | None, problems: list[str]) -> Filters:
+           kind: str | None, period: str | None, problems: list[str], view: str | None = None) -> Filters:
     """The filters from the address bar; a bad value is named and replaced by the default."""
     chosen = buildings[0].id
     if building:
@@ -136,8 +145,11 @@ def _parse(buildings: list[BuildingSummary], building: str | None, resource: str
         problems.append(t("error.bad_parameter", name="kind", value=kind))
     kind_ = kind if kind in KINDS else "hour"
     parsed_period = parse_param(parse_day, "period", period, problems)
+    if view and view not in VIEWS:
+        problems.append(t("error.bad_parameter", name="view", value=view))
     return Filters(chosen, parsed_resource, parsed_role, kind_,
-                   widgets.normalise(parsed_period, GRANULARITY[kind_]) if parsed_period else None)
+                   widgets.normalise(parsed_period, GRANULARITY[kind_]) if parsed_period else None,
+                   view if view in VIEWS else "completeness")
 
 
 class ArrivalPage:
@@ -150,6 +162,7 @@ class ArrivalPage:
         self.problems = problems
         self.resources: tuple[Resource, ...] = ()
         self.report: ArrivalReport | None = None
+        self.values: ArrivalValues | None = None  # loaded in the values view only
         self.commands: dict[str, CommandInfo] = {}  # the building's recent backfill commands by id
         self.newest = date.today()
         self._resources_of: int | None = None  # the building self.resources and self.newest are of
@@ -177,7 +190,8 @@ class ArrivalPage:
         first, last = span(f.kind, f.period or self.newest)
         report = await self.services.arrival.report(token, f.building, f.kind, first, last, resource=f.resource,
                                                     role=f.role)
-        self.filters, self.report = f, report
+        values = await self.services.arrival.values_of(token, report) if f.view == "values" else None
+        self.filters, self.report, self.values = f, report, values
         await self._load_commands()
         return True
 
@@ -210,6 +224,9 @@ class ArrivalPage:
             widgets.kpi(t("arrival.kpi.received"), f"{fmt.integer(report.received)} / {fmt.integer(report.due)}")
             widgets.kpi(t("arrival.kpi.missing"), fmt.integer(sum(m.missing + m.partial for m in report.meters)))
             widgets.kpi(t("arrival.kpi.lost"), fmt.integer(sum(m.lost for m in report.meters)))
+        if f.view == "values" and self.values is not None:
+            self._values_card(self.values)
+            return
         with theme.card():
             with ui.row().classes("w-full items-center justify-between"):
                 ui.label(t("arrival.meters")).classes("du-card-title")
@@ -243,6 +260,8 @@ class ArrivalPage:
                  f.role.value if f.role else "all", lambda v: self.change(role=v), "arrival-role"),
                 (t("arrival.kind"), {k: t(f"arrival.kind.{k}") for k in KINDS}, f.kind,
                  lambda v: self.change(kind=v), "arrival-kind"),
+                (t("arrival.values.view"), {v: t(f"arrival.values.view.{v}") for v in VIEWS}, f.view,
+                 lambda v: self.change(view=v), "arrival-view"),
             ]
             for label, options, value, handler, marker in toggles:
                 with ui.column().classes("gap-1"):
@@ -274,6 +293,46 @@ class ArrivalPage:
         table.add_slot("body-cell-serial", '<q-td :props="props"><a class="du-link" :href="props.row.href">'
                                            "{{ props.value }}</a></q-td>")
 
+    def _values_card(self, values: ArrivalValues) -> None:
+        """The manual's table: a row per meter and period, the meter number first (kept in view on a
+        phone) and linking to its page, the parameters' values, a message icon that opens the content."""
+        with theme.card(t("arrival.values.title")):
+            if not values.meters:
+                theme.message(t("arrival.no_meters"))
+                return
+            columns, rows = values_table(values)
+            sticky_css()
+            scroll_hint()
+            table = ui.table(columns=columns, rows=rows, row_key="id",
+                             pagination={"rowsPerPage": VALUES_PAGE, "sortBy": None}).props(
+                "flat dense separator=horizontal wrap-cells").classes("du-table du-sticky w-full").mark(
+                "arrival-values")
+            table.add_slot("body-cell-serial", '<q-td :props="props" class="du-key">'
+                                               '<a class="du-link" :href="props.row.href">{{ props.value }}</a></q-td>')
+            table.add_slot("body-cell-messages", '<q-td :props="props"><q-btn v-if="props.row.messages" flat dense '
+                                                 'round size="sm" :icon="props.row.icon" :color="props.row.colour" '
+                                                 '@click="() => $parent.$emit(\'messages\', props.row.id)">'
+                                                 '<q-tooltip>{{ props.row.hint }}</q-tooltip></q-btn></q-td>')
+            # the messages stay here, not sent to the browser with the rows
+            found = {str(row["id"]): cast(list[dict[str, str]], row.pop("content")) for row in rows}
+            table.on("messages", lambda e: self._show_messages(found.get(str(e.args), [])))
+            ui.label(t("arrival.values.note")).classes("text-xs du-muted")
+
+    def _show_messages(self, content: list[dict[str, str]]) -> None:
+        """The messages of one period, as the device and the archive give them."""
+        if not content:
+            return
+        with ui.dialog().mark("arrival-messages") as dialog, ui.card().classes("min-w-[20rem] max-w-[36rem]"):
+            ui.label(content[0]["title"]).classes("du-card-title")
+            for item in content:
+                with ui.column().classes("gap-0 w-full"):
+                    ui.label(item["head"]).classes("text-xs du-muted")
+                    ui.label(item["text"]).classes("text-sm break-words")
+                    if item["detail"]:
+                        ui.label(item["detail"]).classes("text-xs du-muted break-all")
+            ui.button(t("arrival.values.close"), on_click=dialog.close).props("flat no-caps")
+        dialog.open()
+
     @ui.refreshable_method
     def command_panel(self) -> None:
         with theme.card(t("arrival.commands")).mark("arrival-commands"):
@@ -291,7 +350,8 @@ class ArrivalPage:
     # --- actions -----------------------------------------------------------------------------------
 
     async def change(self, *, building: int | None = None, resource: Resource | None = None,
-                     role: str | None = None, kind: str | None = None, period: date | None = None) -> None:
+                     role: str | None = None, kind: str | None = None, period: date | None = None,
+                     view: str | None = None) -> None:
         f = self.filters
         current = f.period or self.newest
         new = Filters(
@@ -301,11 +361,16 @@ class ArrivalPage:
             kind or f.kind,
             None if building is not None else
             widgets.next_period(period, current, GRANULARITY[f.kind], GRANULARITY[kind or f.kind], self.newest),
+            view or f.view,
         )
         self._request += 1
         request = self._request
         self.problems = []
-        loaded = await auth.attempt(self.load(new))
+        progress = ui.notification(t("arrival.values.loading"), spinner=True, timeout=None, position="top")
+        try:
+            loaded = await auth.attempt(self.load(new))
+        finally:
+            progress.dismiss()
         if not loaded or request != self._request:
             return
         self.body.refresh()
@@ -313,7 +378,8 @@ class ArrivalPage:
         g = self.filters
         ui.navigate.history.replace(page_url(PATH, building=g.building, kind=g.kind, period=g.period,
                                              resource=g.resource.value if g.resource else None,
-                                             role=g.role.value if g.role else None))
+                                             role=g.role.value if g.role else None,
+                                             view=g.view if g.view != "completeness" else None))
 
     async def _backfill(self) -> None:
         f = self.filters
@@ -428,3 +494,89 @@ def _grid(report: ArrivalReport) -> None:
                "border-radius: 50%; background: #fff; box-shadow: 0 0 0 1.5px #102a43; }")
     ui.html(f'<div class="overflow-x-auto"><table class="du-grid"><thead><tr><th></th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>', sanitize=False).classes("w-full").mark("arrival-grid")
+
+
+# --- the table of archive parameter values (the manual's 4.2.3 table) -------------------------------
+
+_SEVERITY_ICON = {"alarm": ("report", "negative"), "warning": ("warning", "warning"), "info": ("info", "primary")}
+_RANK = {"info": 0, "warning": 1, "alarm": 2}
+
+
+def values_table(values: ArrivalValues) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Columns and rows of the values table: meter, period, one column per channel parameter of
+    the meters shown (a parameter of another meter type stays empty), the messages. A value that
+    did not come is «–*» with the period's status in the row, never 0."""
+    granularity = GRANULARITY[values.kind.value]
+    keys: dict[str, tuple[str, str, str, int]] = {}
+    for meter in values.meters:
+        for c in meter.columns:
+            keys.setdefault(c.key, (c.parameter, c.unit, c.nature, c.channel))
+    shared = {p for p, *_ in keys.values() if sum(1 for q, *_ in keys.values() if q == p) > 1}
+    columns: list[dict[str, object]] = [
+        {"name": "serial", "label": t("arrival.col.meter"), "field": "serial", "align": "left",
+         "classes": "du-key", "headerClasses": "du-key"},
+        {"name": "period", "label": t("col.period"), "field": "period", "align": "left"},
+        {"name": "status", "label": t("arrival.values.status"), "field": "status", "align": "left"},
+    ]
+    for key, (parameter, unit, nature, channel) in keys.items():
+        label = fmt.parameter(parameter, nature)
+        if parameter in shared:
+            label += " " + t("arrival.values.channel", number=channel)
+        columns.append({"name": f"v{key}", "label": f"{label}, {fmt.unit(unit)}" if unit else label,
+                        "field": f"v{key}", "align": "right"})
+    columns.append({"name": "messages", "label": t("arrival.values.messages"), "field": "messages",
+                    "align": "center"})
+    rows: list[dict[str, object]] = []
+    for meter in values.meters:
+        own = {c.key: c for c in meter.columns}
+        for row in meter.rows:
+            cells: dict[str, object] = {}
+            for key in keys:
+                if key not in own:
+                    cells[f"v{key}"] = ""
+                    continue
+                value = row.values.get(key)
+                cells[f"v{key}"] = "–*" if value is None else fmt.number(value, fmt.digits(own[key].unit))
+            title = f"{meter.meter.serial} · {fmt.point_label(row.start, granularity)}"
+            worst = max((m.severity for m in row.messages), key=lambda s: _RANK.get(s, 0), default="info")
+            icon, colour = _SEVERITY_ICON.get(worst, _SEVERITY_ICON["info"])
+            rows.append({
+                "id": f"{meter.meter.id}:{row.start.isoformat()}", "serial": meter.meter.serial,
+                "href": f"/meters/{meter.meter.id}", "period": fmt.point_label(row.start, granularity),
+                "status": "" if row.status == "received" else t(f"arrival.status.{row.status}"), **cells,
+                "messages": len(row.messages), "icon": icon, "colour": colour,
+                "hint": t("arrival.values.hint", count=len(row.messages)),
+                "content": [_message(m, title) for m in row.messages],
+            })
+    return columns, rows
+
+
+def _message(message: ArchiveMessage, title: str) -> dict[str, str]:
+    text = message.text_en if i18n.current_language() == "en" else message.text
+    head = (f"{fmt.moment(message.at)} · {t(f'arrival.values.source.{message.source}')} · "
+            f"{t(f'arrival.severity.{message.severity}')} · {message.code}")
+    return {"title": title, "head": head, "text": text, "detail": message.detail if message.detail != "{}" else ""}
+
+
+i18n.extend({
+    "arrival.values.view": ("Вид", "View"),
+    "arrival.values.view.completeness": ("Полнота", "Completeness"),
+    "arrival.values.view.values": ("Значения параметров", "Parameter values"),
+    "arrival.values.title": ("Значения параметров архива по приборам учёта", "Archive parameter values by meter"),
+    "arrival.values.messages": ("Сообщения", "Messages"),
+    "arrival.values.status": ("Поступление", "Arrival"),
+    "arrival.values.hint": ("Сообщений: {count} — нажмите, чтобы прочитать", "{count} message(s): click to read"),
+    "arrival.values.channel": ("(канал {number})", "(channel {number})"),
+    "arrival.values.close": ("Закрыть", "Close"),
+    "arrival.values.loading": ("Загрузка данных…", "Loading data…"),
+    "arrival.values.note": ("Значения — как их хранит архив прибора (интегральные показания или значения за "
+                            "период); «–*» — значение за период не поступило. Пустая ячейка: у прибора нет "
+                            "такого параметра.",
+                            "Values as the device's archive keeps them (integral readings or values of the "
+                            "period); «–*»: nothing came for the period. An empty cell: the meter has no such "
+                            "parameter."),
+    "arrival.values.source.device": ("прибор", "device"),
+    "arrival.values.source.edge": ("шлюз", "edge"),
+    "arrival.values.source.cloud": ("сервер", "cloud"),
+    "arrival.values.source.archive": ("отметка архива", "archive flag"),
+})

@@ -13,13 +13,21 @@ to miss. A meter with no recorded commissioning is expected from its first store
 kind. A replaced or decommissioned meter stays in the report for the periods it served. Scope and roles as in
 the accounting section (cloud/services/accounting.py): the company's buildings only,
 administrators not at all. Tests: tests/integration/test_cloud_arrival.py.
+
+The manual's table of archive parameter values (``values``, API ``data_arrival_values``): for the same
+choice, per meter and period the values the device's archive holds for the parameters of the chosen
+resource's channels (so the set differs between an apartment's ИПУ, Q, and a building's ОДПУ, Q V1 V2
+T1 T2), as stored (integral readings or interval values), null where nothing came with the period's
+status saying why, and the messages of the period: the device's events and the archive's quality
+flags, each with its content. Tests: tests/integration/test_arrival_table.py.
 """
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from cloud.services.accounting import AccountingService
@@ -28,8 +36,10 @@ from cloud.services.commands import CommandInfo, CommandService
 from cloud.services.models import FIRST_DAY, BuildingSummary, InvalidInput, MeterInfo, check_day
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from protocol import catalogue
+from protocol.event_classes import classify
 from protocol.periods import local_to_utc, next_period, utc_to_local, zone
-from protocol.vocabulary import ArchiveKind, MeterRole, Resource
+from protocol.vocabulary import PARAMETERS, ArchiveKind, MeterRole, Quality, Resource
 
 MAX_PERIODS = 2000  # periods of one kind in one report (a quarter of hours)
 STATUSES = ("received", "partial", "missing", "lost", "not_due", "not_expected")
@@ -75,6 +85,102 @@ class ArrivalReport:
     due: int
     received: int
     completeness_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveMessage:
+    """A message of an archive period (manual 4.2.3: the icon, its content on click): a device or
+    edge event in the period, or a quality flag the archive's values carry."""
+
+    at: datetime  # local time of the building (a flag: the period's start)
+    source: str  # "device", "edge", "cloud" (events) or "archive" (a quality flag)
+    severity: str  # "info", "warning", "alarm"
+    code: str  # the event's code, or the flag's name: "device_flagged", "clock_suspect", "backfilled", "external"
+    text: str  # Russian description (events: protocol/event_classes.py)
+    text_en: str
+    detail: str = ""  # the event's detail as stored (JSON text)
+
+
+# quality bits of archive values (protocol.vocabulary.Quality; bit 8 cloud/services/readings.py EXTERNAL)
+QUALITY_MESSAGES: tuple[tuple[int, str, str, str, str], ...] = (
+    (Quality.DEVICE_FLAGGED, "device_flagged", "warning", "Прибор отметил период (неисправность датчика, "
+     "отключение питания)", "The device flagged the period (sensor fault, power loss)"),
+    (Quality.CLOCK_SUSPECT, "clock_suspect", "warning", "Часы прибора расходились с точным временем при чтении",
+     "The device clock was off when read"),
+    (Quality.BACKFILLED, "backfilled", "info", "Значения дочитаны с прибора после пропуска",
+     "Values read again from the device after a gap"),
+    (1 << 8, "external", "info", "Значения внесены из внешнего источника", "Values submitted by an external source"),
+)
+MAX_MESSAGES = 20_000  # events of one table (a device sending thousands an hour is shown to that point)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueColumn:
+    key: str  # "<channel>:<parameter>", the key of ``ValuesRow.values``
+    channel: int
+    resource: Resource
+    parameter: str  # e.g. "Q", "V1", "T1"
+    unit: str  # e.g. "Gcal", "m3", "degC"
+    nature: str  # "integral" (readings) or "interval" (values of the period), as the device keeps them
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesRow:
+    start: datetime  # local start of the period
+    status: str  # as in the completeness view (STATUSES): why a value is null
+    values: dict[str, float | None] = field(hash=False)  # column key -> the archive's value, null: none came
+    quality: int = 0  # the OR of the quality bits of the period's values
+    messages: tuple[ArchiveMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValues:
+    meter: MeterInfo
+    columns: tuple[ValueColumn, ...]  # the parameters of the meter's channels of the chosen resource
+    rows: tuple[ValuesRow, ...]
+    messages: int  # messages in the period, all rows together
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalValues:
+    building: BuildingSummary
+    kind: ArchiveKind
+    first: date
+    last: date
+    resource: Resource | None
+    role: MeterRole | None
+    periods: tuple[datetime, ...]  # local starts
+    meters: tuple[MeterValues, ...]
+
+
+def shown_nature(model: str, kind: ArchiveKind, present: set[str]) -> str:
+    """The nature of the values shown for a meter: the one its model keeps for ``kind`` when such
+    values came, else the one that came (integral first), else the model's (integral unknown)."""
+    try:
+        spec = catalogue.model(model).archive(kind)
+    except catalogue.UnknownModel:
+        spec = None
+    preferred = spec.nature.value if spec is not None else "integral"
+    if preferred in present or not present:
+        return preferred
+    return "integral" if "integral" in present else "interval"
+
+
+def quality_messages(quality: int, at: datetime) -> list[ArchiveMessage]:
+    """The archive's quality bits of a period as messages (``at``: the period's local start)."""
+    return [ArchiveMessage(at, "archive", severity, code, ru, en)
+            for bit, code, severity, ru, en in QUALITY_MESSAGES if quality & bit]
+
+
+def event_message(at: datetime, source: str, severity: str, code: str, detail: str) -> ArchiveMessage:
+    """A stored event as a message: its description from protocol/event_classes.py (a detail that is
+    not a JSON object is shown as it is and describes nothing more)."""
+    try:
+        parsed = json.loads(detail) if detail else {}
+    except ValueError:
+        parsed = {}
+    described = classify(code, parsed if isinstance(parsed, dict) else {})
+    return ArchiveMessage(at, source, severity, code, described.description_ru, described.description_en, detail)
 
 
 def _naive(at: datetime) -> datetime:
@@ -195,6 +301,66 @@ class ArrivalService:
         received = sum(r.received for r in rows)
         return ArrivalReport(building, kind_, first, last, resource, role, tuple(starts), tuple(rows), due, received,
                              _pct(received, due))
+
+    async def values(self, token: str, building_id: int, kind: str, first: date, last: date, *,
+                     resource: Resource | None = None, role: MeterRole | None = None,
+                     now: datetime | None = None) -> ArrivalValues:
+        """The archive parameter values per meter and period (manual 4.2.3's table), with the
+        period's status and messages; the meters and periods are those of ``report``."""
+        report = await self.report(token, building_id, kind, first, last, resource=resource, role=role, now=now)
+        return await self.values_of(token, report)
+
+    async def values_of(self, token: str, report: ArrivalReport) -> ArrivalValues:
+        """``values`` for a report already made (the page shows both and reads the archive once more only)."""
+        company = (await self.accounting.auth.user(token)).company_id
+        tz = zone(report.building.time_zone)
+        starts = list(report.periods)
+        utc = [local_to_utc(s, tz).replace(tzinfo=None) for s in starts]
+        serials = sorted(r.meter.serial for r in report.meters)
+        stored: dict[tuple[str, int, str, str, datetime], float] = {}
+        quality: dict[tuple[str, int, datetime], int] = defaultdict(int)
+        natures: dict[str, set[str]] = defaultdict(set)
+        events: dict[tuple[str, datetime], list[ArchiveMessage]] = defaultdict(list)
+        if serials and starts:
+            hi = local_to_utc(next_period(report.kind, starts[-1]), tz).replace(tzinfo=None)
+            window = {"co": company, "meters": serials, "k": report.kind.value, "lo": utc[0], "hi": hi}
+            for serial, channel, parameter, nature, start, value, flags in await self.ch.query(
+                    "SELECT meter, channel, parameter, nature, period_start, value, quality FROM {db}.archive FINAL "
+                    "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND kind = {k:String} "
+                    "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime}", window):
+                at = start.replace(tzinfo=None)
+                stored[(serial, channel, parameter, nature, at)] = float(value)
+                quality[(serial, channel, at)] |= int(flags)
+                natures[serial].add(nature)
+            for serial, at, code, severity, source, detail in await self.ch.query(
+                    "SELECT DISTINCT meter, at, code, toString(severity), toString(source), detail "
+                    "FROM {db}.device_events WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} "
+                    "AND at >= {lo:DateTime} AND at < {hi:DateTime} ORDER BY meter, at, code LIMIT {limit:UInt32}",
+                    {**window, "limit": MAX_MESSAGES}):
+                moment = at.replace(tzinfo=None)
+                index = bisect_right(utc, moment) - 1
+                if index >= 0:
+                    local = utc_to_local(moment.replace(tzinfo=UTC), tz).replace(tzinfo=None)
+                    events[(serial, utc[index])].append(event_message(local, source, severity, code, detail))
+        meters = []
+        for arrival in report.meters:
+            meter = arrival.meter
+            nature = shown_nature(meter.model, report.kind, natures.get(meter.serial, set()))
+            columns = tuple(
+                ValueColumn(f"{c.number}:{p}", c.number, c.resource, p, PARAMETERS[p].unit if p in PARAMETERS else "",
+                            nature)
+                for c in meter.channels if c.number in arrival.channels for p in c.parameters)
+            rows = []
+            for local, at, period in zip(starts, utc, arrival.periods, strict=True):
+                flags = 0
+                for number in arrival.channels:
+                    flags |= quality.get((meter.serial, number, at), 0)
+                values = {c.key: stored.get((meter.serial, c.channel, c.parameter, nature, at)) for c in columns}
+                messages = (*events.get((meter.serial, at), ()), *quality_messages(flags, local))
+                rows.append(ValuesRow(local, period.status, values, flags, tuple(messages)))
+            meters.append(MeterValues(meter, columns, tuple(rows), sum(len(r.messages) for r in rows)))
+        return ArrivalValues(report.building, report.kind, report.first, report.last, report.resource, report.role,
+                             report.periods, tuple(meters))
 
     async def _service_periods(self, company: int, meters: list[MeterInfo]
                                ) -> dict[int, tuple[datetime | None, datetime | None]]:
