@@ -392,7 +392,8 @@ async def _service(call: Awaitable[T]) -> T:
     try:
         return await call
     except ServiceError as exc:
-        raise ApiError(STATUS.get(type(exc), 400), exc.code, str(exc)) from exc
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)  # subclasses too
+        raise ApiError(status, exc.code, str(exc)) from exc
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API token created by the company's administrator")

@@ -52,7 +52,8 @@ def _bad_values(schema: dict[str, Any]) -> Iterator[tuple[Any, bool]]:
     """Out-of-range values for a schema, each with whether it is invalid for every field of that type."""
     kind, form = schema.get("type"), schema.get("format")
     if kind == "integer":
-        yield from ((HUGE, True), (2**63, True), (-1, True), (0, False))
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))  # -1 is a fine outdoor temperature
+        yield from ((HUGE, True), (2**63, True), (-1, low is None or low > -1), (0, False))
     elif kind == "number":
         yield from (("NaN", True), ("Infinity", True), ("-Infinity", True), (1e300, True), (-1e300, True))
     elif kind == "string" and form == "date":
@@ -68,6 +69,15 @@ def _bad_values(schema: dict[str, Any]) -> Iterator[tuple[Any, bool]]:
             yield {"1:Q": value}, invalid and bool(inner)
     elif kind == "array" and "items" in schema:
         yield [LONG], schema["items"].get("type") == "string"
+
+
+def _in_url(value: Any) -> Any:
+    """The long probe shortened to what a URL can carry, also inside a repeated query parameter."""
+    if value == LONG:
+        return LONG_IN_URL
+    if value == [LONG]:
+        return [LONG_IN_URL]
+    return value
 
 
 class Spec:
@@ -107,7 +117,8 @@ class Spec:
         if kind == "string":
             return {"time_zone": "Europe/Moscow", "kind": "apartment", "type": "backfill"}.get(name, "x")
         if kind == "array":
-            return [self.example(schema["items"])] if self.resolve(schema["items"]).get("type") == "object" else []
+            wanted = self.resolve(schema["items"]).get("type") == "object" or schema.get("minItems", 0) > 0
+            return [self.example(schema["items"])] * max(1, schema.get("minItems", 0)) if wanted else []
         if kind == "object":
             props = schema.get("properties", {})
             return {k: self.example(v, k) for k, v in props.items() if k in schema.get("required", ())}
@@ -179,8 +190,7 @@ async def test_every_operation_refuses_out_of_range_values_with_422_naming_the_f
         for p in params:
             schema = spec.resolve(p["schema"])
             values = list(_bad_values(schema)) if "enum" not in schema else [(LONG, True)]
-            probes += [(p["name"], Probe(p["in"], p["name"], LONG_IN_URL if v == LONG else v, invalid))
-                       for v, invalid in values]
+            probes += [(p["name"], Probe(p["in"], p["name"], _in_url(v), invalid)) for v, invalid in values]
         if body_schema:
             probes += list(spec.body_probes(body_schema))
         if not probes:  # nothing to put out of range: the plain call still answers
