@@ -21,6 +21,7 @@ from tests.chaos.edge_support import (
     modbus_device,
     supervised_ingest,
     until,
+    until_progress,
 )
 from tests.conftest import free_port
 
@@ -48,7 +49,8 @@ async def test_a_full_disk_budget_evicts_oldest_first_and_reports_every_lost_val
         try:
             # every value of the backlog read (an empty gap list alone is also what an agent that
             # has not polled yet shows, so the count is what is waited for)
-            await until(lambda: read() == total, 60, f"the whole backlog of {total} values read")
+            # waits as long as reading goes on (a loaded machine reads slower), fails once it stalls
+            await until_progress(lambda: read() == total, read, f"the whole backlog of {total} values read")
             await until(lambda: not agent.gaps.summary(), 30, "no open gap")
             await until(lambda: agent.budget.evicted_unsynced > 0, 15, "an eviction")
             await asyncio.sleep(1.5)  # one more budget check after the last read

@@ -40,7 +40,7 @@ HOURS = 36  # simulated hours the building runs
 
 def _unconfirmed(db: Path) -> tuple[int, int]:
     """What the killed agent left in flight: batches not yet confirmed stored, values not batched."""
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:  # never creates it
         batches = conn.execute("SELECT count(*) FROM batches WHERE state != 'stored'").fetchone()[0]
         values = conn.execute("SELECT count(*) FROM archive WHERE batch IS NULL").fetchone()[0]
     return batches, values
@@ -86,7 +86,10 @@ async def test_kill_9_of_the_edge_mid_batch_loses_and_doubles_nothing(nats, clic
         for n in range(1, KILLS + 1):
             await until(lambda n=n: log.read_text(errors="replace").count("event=edge_started") >= n, 30,
                         f"edge start {n}")
-            await asyncio.sleep(rng.uniform(0.3, 1.2))  # polling, buffering and publishing by now
+            # polling, buffering and publishing by now: kill once a batch is in flight (on a loaded
+            # machine a fixed pause could end before the agent built one), a random moment later
+            await until(lambda: _unconfirmed(config.data_dir / "buffer.db")[0] > 0, 60, f"a batch in flight ({n})")
+            await asyncio.sleep(rng.uniform(0.0, 0.4))
             edge.send_signal(signal.SIGKILL)
             assert await asyncio.to_thread(edge.wait) == -signal.SIGKILL
             in_flight.append(_unconfirmed(config.data_dir / "buffer.db"))
