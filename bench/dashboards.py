@@ -54,6 +54,9 @@ OPERATIONS = ("specific_consumption", "building_consumption", "building_meters",
               "deviations", "events", "data_arrival", "lora_devices", "lora_packets",
               "temperature_schedule_control")
 CITY_WIDE = ("specific_consumption",)
+# optional parameters the bench sets (the others keep their defaults: the city is the user's own)
+OPTIONAL_FILLED = {"granularity", "kind", "period", "from", "to", "direction", "limit", "offset", "building_id",
+                   "meter_id", "channel", "resource"}
 
 
 def building_meter(b: int) -> str:
@@ -207,7 +210,7 @@ def _value(name: str, city: City, period: date, building: int) -> Any:
     values: dict[str, Any] = {
         "building_id": building, "premise_id": city.premise, "meter_id": city.meter, "group_id": city.group,
         "dev_eui": dev_eui(0, 0), "resource": "heat", "granularity": "day", "period": period.isoformat(),
-        "from": period.isoformat(), "to": month_end.isoformat(), "kind": "hour", "channel": 1, "city": CITY,
+        "from": period.isoformat(), "to": month_end.isoformat(), "kind": "hour", "channel": 1,
         "direction": "up", "limit": 100, "offset": 0,
     }
     return values.get(name)
@@ -231,7 +234,7 @@ def request_for(op: tuple[str, str, list[dict[str, Any]]], city: City, period: d
         value = _value(p["name"], city, period, building)
         if p["name"] == "meter_id" and "temperature" in path:
             value = city.heat_meter
-        if value is None:
+        if value is None or (not p.get("required") and p["name"] not in OPTIONAL_FILLED):
             if p.get("required"):
                 return p["name"]
             continue
