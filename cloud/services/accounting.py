@@ -13,7 +13,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cloud.services import consumption as calc
@@ -351,13 +351,17 @@ class AccountingService:
         return [s for s in starts if s <= last and next_period(kind, s) > first]
 
     async def default_period(self, token: str, building_id: int) -> date:
-        """The local date of the newest data of the building (today when there is none)."""
+        """The local date of the newest data of the building (today when there is none); on the
+        first of a month before its last hour, the day before: a page must not open on a new
+        month that holds only a few hours (its day and month views would be all but empty)."""
         user = await self._reader(token)
         building = await asyncio.to_thread(self._building, user, building_id)
         meters = await asyncio.to_thread(self._meters, "m.building_id = ? AND m.company_id = ?", building_id,
                                          user.company_id)
         span = await self._span(user, [m.serial for m in meters], zone(building.time_zone))
-        newest = span[1].date() if span else datetime.now(zone(building.time_zone)).date()
+        newest = span[1].date() if span else self.clock().astimezone(zone(building.time_zone)).date()
+        if span and newest.day == 1 and span[1].hour < 23 and newest > FIRST_DAY:
+            newest -= timedelta(days=1)
         # a stored period outside the sane range (an absurd external reading or backfill) must not
         # become a page's default period that every view then refuses
         return min(max(newest, FIRST_DAY), LAST_DAY)

@@ -109,3 +109,17 @@ async def test_administrator_has_no_accounting(services) -> None:
     token = (await svc.auth.login("admin", "admin-pass")).token
     with pytest.raises(NotFound):
         await svc.accounting.buildings(token)
+
+
+async def test_a_page_never_opens_on_a_new_month_with_only_its_first_hours(services) -> None:
+    svc, seeded, _ = services
+    token = (await svc.auth.login("disp", "disp-pass")).token
+    # the seeded archive ends with the hour 2026-01-12 23:00 local: a whole day, the page opens on it
+    assert await svc.accounting.default_period(token, seeded.building_id) == date(2026, 1, 12)
+    # the building meter reads on into 1 February 05:00 local (02:00 UTC): the new month has five hours;
+    # a page opening there would show an empty month, so the default stays on 31 January
+    feb = datetime(2026, 2, 1, 2, tzinfo=UTC)
+    svc.accounting.ch.insert_archive_sync(
+        [(seeded.company_id, "test", "307T0001", 1, "hour", "integral", "Q", feb.replace(tzinfo=None), 200.0, 0, 1,
+          feb, 99)], "test:first-of-month")
+    assert await svc.accounting.default_period(token, seeded.building_id) == date(2026, 1, 31)
