@@ -1,28 +1,30 @@
-"""Section "Учёт" (manual 4.1): routes of the building list, building consumption, premise
-consumption and meter archive pages, with the sign-in guard, role check and not-found pages.
+"""Section "Учёт" (manual 4.1): routes of the first page (4.1.1, specific consumption and
+imbalance by buildings), building consumption, premise consumption and meter archive pages,
+with the sign-in guard, role check and not-found pages.
 
-The page bodies live in ui.building_page, ui.premise_page and ui.meter_page; this module
+The page bodies live in ui.specific_page, ui.building_page, ui.premise_page and ui.meter_page; this module
 decides who may see what. Imports the services through ui.ports; tests: tests/ui/.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from cloud.services.models import BuildingSummary, Forbidden, InvalidInput, NotFound
+from cloud.services.models import Forbidden, InvalidInput, NotFound
 
-from . import access, auth, fmt, theme, widgets
+from . import access, auth, theme, widgets
 from .building_page import BuildingPage
 from .i18n import t
 from .meter_page import MeterPage
 from .ports import Services
 from .premise_page import PremisePage
 from .query import PageQuery
+from .specific_page import OverviewServices, SpecificPage
 
 PAGE_TIMEOUT = 30.0  # seconds a page may take to query the services before its first response
 
@@ -31,17 +33,27 @@ def register(services: Services) -> None:
     """Register the pages of section "Учёт"."""
 
     @ui.page("/", response_timeout=PAGE_TIMEOUT)
-    async def buildings_page(request: Request) -> RedirectResponse | None:
+    async def buildings_page(request: Request, city: str | None = None, resource: str | None = None,
+                             granularity: str | None = None, period: str | None = None) -> RedirectResponse | None:
+        """Manual 4.1.1: the city's buildings by specific consumption and imbalance (ui.specific_page)."""
         viewer = await auth.require_viewer(services, request)
         if isinstance(viewer, RedirectResponse):
             return viewer
         if not access.may_use_accounting(viewer.user):
             return RedirectResponse(access.home(viewer.user), status_code=303)
-        buildings, status = await asyncio.gather(
-            services.accounting.buildings(viewer.token), services.accounting.data_status(viewer.token)
-        )
-        with theme.frame(t("buildings.title"), viewer.user, status=widgets.status_text(status)):
-            building_list(buildings)
+        try:
+            page = await SpecificPage.load(cast(OverviewServices, services), viewer, city, resource, granularity,
+                                           period)
+        except NotFound:
+            with theme.frame(t("error.not_found"), viewer.user):
+                widgets.problem(t("error.not_found"), t("overview.no_buildings"), back=False)
+            return None
+        except InvalidInput as error:
+            with theme.frame(t("error.invalid_title"), viewer.user):
+                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
+                                icon="error_outline", back=False)
+            return None
+        page.render()
         return None
 
     @ui.page("/buildings/{building_id}", response_timeout=PAGE_TIMEOUT)
@@ -137,31 +149,3 @@ async def _guarded(
 def parse_id(text: str) -> int | None:
     """The numeric id in a path segment, or None (shown as "not found", not as a 422)."""
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
-
-
-def building_list(buildings: list[BuildingSummary]) -> None:
-    """Cards of the company's buildings, each linking to its consumption page (manual 4.1)."""
-    if not buildings:
-        with theme.card():
-            theme.message(t("buildings.empty"))
-        return
-    ui.label(t("buildings.count", count=len(buildings))).classes("text-sm du-muted -mt-2")
-    with ui.element("div").classes("grid w-full gap-4 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"):
-        for building in sorted(buildings, key=lambda b: (b.city, b.address)):
-            _building_card(building)
-
-
-def _building_card(building: BuildingSummary) -> None:
-    with theme.card().classes("du-plashka relative").mark(f"building-{building.id}"):
-        with ui.row().classes("items-start gap-3 no-wrap"):
-            with ui.element("div").classes("rounded-lg bg-[#e6eef7] p-2"):
-                ui.icon("apartment", size="26px").classes("text-primary")
-            with ui.column().classes("gap-0"):
-                ui.link(building.address, f"/buildings/{building.id}").classes("du-link du-stretched text-base")
-                ui.label(building.city).classes("text-sm du-muted")
-        ui.separator()
-        with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-3"):
-            widgets.fact(t("building.area"), f"{fmt.number(building.area_m2, 1)} {t('unit.m2')}")
-            widgets.fact(t("building.residents"), fmt.integer(building.residents))
-            widgets.fact(t("building.premises"), fmt.integer(building.premises_count))
-            widgets.fact(t("building.meters"), fmt.integer(building.meters_count))

@@ -89,15 +89,18 @@ CREATE INDEX heating_seasons_building ON heating_seasons(building_id, starts_on)
 # 4.6.10: allowed imbalance in % per resource: the city's default, a building's override
 IMBALANCE_LIMITS_DDL = """
 CREATE TABLE city_imbalance_limits (
+    company_id INTEGER NOT NULL REFERENCES companies(id),
     city_id INTEGER NOT NULL REFERENCES cities(id),
     resource TEXT NOT NULL,
-    percent REAL NOT NULL CHECK (percent >= 0),
-    PRIMARY KEY (city_id, resource)
+    percent REAL NOT NULL CHECK (percent BETWEEN 0 AND 100),
+    updated_by INTEGER REFERENCES users(id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (company_id, city_id, resource)
 );
 CREATE TABLE building_imbalance_limits (
     building_id INTEGER NOT NULL REFERENCES buildings(id),
     resource TEXT NOT NULL,
-    percent REAL NOT NULL CHECK (percent >= 0),
+    percent REAL NOT NULL CHECK (percent BETWEEN 0 AND 100),
     updated_by INTEGER REFERENCES users(id),
     updated_at TEXT NOT NULL,
     PRIMARY KEY (building_id, resource)
