@@ -314,7 +314,8 @@ class PremisesPage:
         data = None
         if resource is not None:
             data = await services.balance.premises_consumption(token, building_id, resource, granularity, period)
-        selection.remember(building_id=building_id, period=period, city=building.city)
+        selection.remember(building_id=building_id, period=period, city=building.city,
+                           span=selection.total_span(granularity))
         return cls(services, viewer, building, resources, newest, data, problems)
 
     def render(self) -> None:
@@ -347,7 +348,7 @@ class PremisesPage:
         if data is None or request != self._request:
             return
         self.data = data
-        selection.remember(period=new_period)
+        selection.remember(period=new_period, span=selection.total_span(new_granularity))
         self.body.refresh()
         ui.navigate.history.replace(page_url(f"/buildings/{self.building.id}/premises", resource=new_resource.value,
                                              granularity=new_granularity.value, period=new_period))

@@ -112,7 +112,8 @@ class BuildingPage(ConsumptionView):
         data = None
         if resource is not None:
             data = await balance.building_balance(token, building_id, resource, granularity, period)
-        selection.remember(building_id=building_id, period=period, city=building.city)
+        selection.remember(building_id=building_id, period=period, city=building.city,
+                           span=selection.view_span(granularity))
         state = ConsumptionState(resource, granularity, period, data)
         return cls(services, viewer, building, premises, meters, status, default, state, tuple(problems), signs)
 

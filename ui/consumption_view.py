@@ -83,7 +83,7 @@ class ConsumptionView:
         if data is None or request != self._request:
             return
         self.state = ConsumptionState(new_resource, new_granularity, new_period, data)
-        selection.remember(period=new_period)
+        selection.remember(period=new_period, span=selection.view_span(new_granularity))
         self.redraw()
         ui.navigate.history.replace(page_url(self.path(), resource=new_resource.value,
                                              granularity=new_granularity.value, period=new_period))

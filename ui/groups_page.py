@@ -208,7 +208,7 @@ class GroupsPage:
         return cls(services, viewer, building, groups, chosen, granularity, period, data, problems)
 
     def render(self) -> None:
-        selection.remember(building_id=self.building.id, period=self.period)
+        selection.remember(building_id=self.building.id, period=self.period, span=selection.view_span(self.granularity))
         ui.add_css(STICKY_CSS)
         with theme.frame(t("groups.title"), self.viewer.user,
                          crumbs=[(t("nav.buildings"), "/"), (self.building.address, f"/buildings/{self.building.id}")],
@@ -294,7 +294,7 @@ class GroupsPage:
         if data is None or request != self._request:
             return
         self.chosen, self.granularity, self.period, self.data = chosen, gran, new_period, data
-        selection.remember(building_id=self.building.id, period=new_period)
+        selection.remember(building_id=self.building.id, period=new_period, span=selection.view_span(gran))
         self.controls.refresh()
         self.body.refresh()
         ui.navigate.history.replace(page_url(PAGE_PATH.format(id=self.building.id), group=chosen,

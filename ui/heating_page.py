@@ -259,7 +259,8 @@ class ControlPage:
         self.report = report
         self.filters = replace(f, meter=report.meter.id if report.meter else None,
                                period=widgets.normalise(report.period, f.granularity))
-        selection.remember(city=report.building.city, building_id=f.building, period=self.filters.period)
+        selection.remember(city=report.building.city, building_id=f.building, period=self.filters.period,
+                           span=selection.view_span(f.granularity))
         return True
 
     def render(self) -> None:

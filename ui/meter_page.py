@@ -101,7 +101,7 @@ class MeterPage:
                 problems.append(t("error.bad_parameter", name="channel", value=query.channel))
         granularity = query.granularity or Granularity.HOUR
         period = widgets.normalise(selection.period(query.period, default), granularity)
-        selection.remember(building_id=meter.building_id, period=period)
+        selection.remember(building_id=meter.building_id, period=period, span=selection.view_span(granularity))
         data = await accounting.meter_archive(token, meter.id, channel, granularity, period)
         state = _State(channel, granularity, period, data, default_parameter(data))
         page = cls(services, viewer, meter, building, status, default, state, tuple(problems))
@@ -214,7 +214,7 @@ class MeterPage:
             )
         if data is None or request != self._request:
             return
-        selection.remember(period=new_period)
+        selection.remember(period=new_period, span=selection.view_span(new_granularity))
         parameter = state.parameter if state.parameter in data.parameters else default_parameter(data)
         self.state = _State(new_channel, new_granularity, new_period, data, parameter)
         self.archive.refresh()

@@ -159,7 +159,8 @@ class RegisterPage:
         return cls(services, viewer, building, data, problems)
 
     def render(self) -> None:
-        selection.remember(building_id=self.building.id, period=self.data.period.date())
+        selection.remember(building_id=self.building.id, period=self.data.period.date(),
+                           span=selection.total_span(self.data.granularity))
         ui.add_css(STICKY_CSS)
         with theme.frame(t("register.title"), self.viewer.user,
                          crumbs=[(t("nav.buildings"), "/"), (self.building.address, f"/buildings/{self.building.id}")],
@@ -221,7 +222,8 @@ class RegisterPage:
         if data is None or request != self._request:
             return
         self.data = data
-        selection.remember(building_id=self.building.id, period=data.period.date())
+        selection.remember(building_id=self.building.id, period=data.period.date(),
+                           span=selection.total_span(data.granularity))
         self.controls.refresh()
         self.body.refresh()
         ui.navigate.history.replace(page_url(f"/buildings/{self.building.id}/register",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from nicegui import app
 
-from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary
+from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, Granularity
 
 KEY = "selection"
 CITIES_KEY = "company_cities"  # the company's city names, refreshed by every page's sign-in guard
@@ -48,8 +48,12 @@ def current() -> Selection:
                      building if isinstance(building, int) and building > 0 else None, period)
 
 
-def remember(*, city: str | None = None, building_id: int | None = None, period: date | None = None) -> None:
-    """Keep the given choices (the others stay as they were)."""
+def remember(*, city: str | None = None, building_id: int | None = None, period: date | None = None,
+             span: str = "day") -> None:
+    """Keep the given choices (the others stay as they were). ``span`` says what ``period`` stands
+    for: a "day", or the "month" or "year" it starts (see ``view_span``/``total_span``)."""
+    if span not in SPANS:
+        raise ValueError(f"span must be one of {', '.join(SPANS)}, got {span!r}")
     try:
         stored = dict(app.storage.user.get(KEY) or {})
     except RuntimeError:
@@ -60,7 +64,21 @@ def remember(*, city: str | None = None, building_id: int | None = None, period:
         stored["building_id"] = building_id
     if period is not None:
         stored["period"] = period.isoformat()
+        stored["span"] = span
     app.storage.user[KEY] = stored
+
+
+SPANS = ("day", "month", "year")
+
+
+def view_span(granularity: Granularity) -> str:
+    """What a chart's period covers: hours of a day, days of a month, months of a year (4.1.2, 4.1.7)."""
+    return {Granularity.HOUR: "day", Granularity.DAY: "month", Granularity.MONTH: "year"}[granularity]
+
+
+def total_span(granularity: Granularity) -> str:
+    """What a one-period total covers: a day or a month (4.1.1, 4.1.4, 4.1.5)."""
+    return {Granularity.HOUR: "day", Granularity.DAY: "day", Granularity.MONTH: "month"}[granularity]
 
 
 def company_cities() -> list[str]:
@@ -116,5 +134,23 @@ def building(buildings: Sequence[BuildingSummary], asked: int | None = None) -> 
 
 
 def period(asked: date | None, default: date) -> date:
-    """The period to show: the one asked for, else the last chosen, else ``default``."""
-    return asked or current().period or default
+    """The period to show: the one asked for, else the last chosen, else ``default``. A month or
+    year chosen last gives its day the page would open on anyway when that lies inside it, else
+    its last day: a day page after a month view shows a day of that month, not its 1st."""
+    if asked:
+        return asked
+    try:
+        stored = app.storage.user.get(KEY) or {}
+    except RuntimeError:
+        stored = {}
+    chosen = current().period
+    if chosen is None:
+        return default
+    span = stored.get("span", "day")
+    if span == "month":
+        end = (chosen.replace(day=28) + timedelta(days=4)).replace(day=1)
+    elif span == "year":
+        end = chosen.replace(year=chosen.year + 1, month=1, day=1) if chosen.year < LAST_DAY.year else LAST_DAY
+    else:
+        return chosen
+    return default if chosen <= default < end else min(end - timedelta(days=1), LAST_DAY)

@@ -368,7 +368,7 @@ async def _fetch(services: OverviewServices, viewer: auth.Viewer, choice: Choice
 
 
 def _remember(data: SpecificConsumption) -> None:
-    selection.remember(city=data.city, period=data.period)
+    selection.remember(city=data.city, period=data.period, span=selection.total_span(data.granularity))
 
 
 def _changed(handler):

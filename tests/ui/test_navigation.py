@@ -75,3 +75,17 @@ async def test_unknown_address_without_a_session_offers_the_login(seeded, user: 
     assert "Страница не найдена" in response.text
     assert "/login" in response.text
     assert "/monitoring/data" not in response.text  # no menu for someone not signed in
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_the_period_survives_navigation_between_month_and_day_pages(seeded, user: User) -> None:
+    await login(user, "disp", "disp-pass")
+    # the building's days of December 2025 (a month view: its period stands for the whole month)
+    await user.open(f"/buildings/{seeded.building_id}?resource=heat&granularity=day&period=2025-12-01")
+    await user.should_see("Декабрь 2025")
+    # a one-day page then opens on a day of that month, its last one, not on the 1st
+    await user.open("/")
+    await user.should_see("31.12.2025")
+    # and the register, a one-period page too, opens on the same day
+    await user.open(f"/buildings/{seeded.building_id}/register")
+    await user.should_see("31.12.2025")
