@@ -10,6 +10,7 @@ registry meters.balance_sign): added, subtracted or excluded; the rule is balanc
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from protocol import catalogue
 from protocol.periods import local_to_utc, next_period, previous_period, utc_to_local, zone
 from protocol.vocabulary import CONSUMPTION_PARAMETER, PARAMETERS, ArchiveKind, MeterRole, Resource
 
+STATUS_TTL_S = 30.0  # how long the data status line may lag the archive
+
 _BUILDING_SQL = """
 SELECT b.*, (SELECT count(*) FROM premises p WHERE p.building_id = b.id) AS premises_count,
        (SELECT count(*) FROM meters m WHERE m.building_id = b.id) AS meters_count
@@ -65,6 +68,7 @@ class AccountingService:
         self.auth = auth
         # "now": a period not over yet has no imbalance (Services.set_clock sets it in tests and the demo)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._status: dict[int, tuple[float, DataStatus]] = {}  # company -> (monotonic time, status)
 
     # --- scope -----------------------------------------------------------------------
     async def _reader(self, token: str) -> UserInfo:
@@ -367,16 +371,26 @@ class AccountingService:
         return min(max(newest, FIRST_DAY), LAST_DAY)
 
     async def data_status(self, token: str) -> DataStatus:
+        """The line every page shows: how many values the company has stored and its newest period.
+
+        Read without FINAL (a re-sent value counts twice until ClickHouse merges it away): with
+        FINAL a city's year of archives (900 million values) took seconds and held up every page
+        that shows the line. Kept for STATUS_TTL_S per company for the same reason."""
         user = await self._reader(token)
-        rows = await self.ch.query("SELECT count(), max(period_start) FROM {db}.archive FINAL "
+        cached = self._status.get(user.company_id)
+        if cached is not None and time.monotonic() - cached[0] < STATUS_TTL_S:
+            return cached[1]
+        rows = await self.ch.query("SELECT count(), max(period_start) FROM {db}.archive "
                                    "WHERE company = {co:UInt32}", {"co": user.company_id})
         count, latest = rows[0]
         if not count:
-            return DataStatus(0, None)
+            return DataStatus(0, None)  # nothing yet: asked again on the next page, not kept
         tz_row = await asyncio.to_thread(self.registry.one, "SELECT time_zone FROM buildings WHERE company_id = ? "
                                          "LIMIT 1", user.company_id)
         tz = zone(tz_row["time_zone"] if tz_row else "UTC")
-        return DataStatus(int(count), utc_to_local(latest, tz))
+        status = DataStatus(int(count), utc_to_local(latest, tz))
+        self._status[user.company_id] = (time.monotonic(), status)
+        return status
 
 
 @dataclass(frozen=True, slots=True)
