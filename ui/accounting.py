@@ -17,7 +17,7 @@ from nicegui import ui
 
 from cloud.services.models import Forbidden, InvalidInput, NotFound
 
-from . import access, auth, theme, widgets
+from . import access, auth, pages, theme, widgets
 from .building_page import BuildingPage
 from .i18n import t
 from .meter_page import MeterPage
@@ -119,13 +119,9 @@ async def _guarded(
 
     ``ident`` is the object's id from the path, None when the path had no number in it.
     """
-    viewer = await auth.require_viewer(services, request)
-    if isinstance(viewer, RedirectResponse):
+    viewer = await pages.operational_viewer(services, request)
+    if viewer is None or isinstance(viewer, RedirectResponse):
         return viewer
-    if not access.may_use_accounting(viewer.user):
-        with theme.frame(t("error.forbidden"), viewer.user):
-            widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-        return None
     try:
         if ident is None:
             raise NotFound(not_found_text)

@@ -25,12 +25,12 @@ from nicegui import ui
 
 from cloud.services.arrival import ArchiveMessage, ArrivalReport, ArrivalValues, MeterArrival, PeriodArrival
 from cloud.services.commands import CommandInfo, may_issue
-from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, Granularity, InvalidInput, NotFound
+from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, Granularity, NotFound
 from protocol.commands import CommandType
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import MeterRole, Resource
 
-from . import access, auth, fmt, i18n, theme, widgets
+from . import auth, fmt, i18n, pages, theme, widgets
 from .building_page import scroll_hint, sticky_css
 from .i18n import t
 from .ports import Services
@@ -100,13 +100,9 @@ def register(services: Services) -> None:
     async def data_page(request: Request, building: str | None = None, resource: str | None = None,
                         role: str | None = None, kind: str | None = None,
                         period: str | None = None, view: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         buildings = await services.accounting.buildings(viewer.token)
         if not buildings:
             with theme.frame(t("arrival.title"), viewer.user, active=PATH), theme.card():
@@ -115,16 +111,8 @@ def register(services: Services) -> None:
         problems: list[str] = []
         filters = _parse(buildings, building, resource, role, kind, period, problems, view)
         page = ArrivalPage(monitoring, viewer, buildings, filters, problems)
-        try:
-            await page.load(filters)
-        except NotFound:
-            with theme.frame(t("error.not_found"), viewer.user, active=PATH):
-                widgets.problem(t("error.not_found"), t("error.building_not_found"))
-            return None
-        except InvalidInput as error:
-            with theme.frame(t("error.invalid_title"), viewer.user, active=PATH):
-                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
-                                icon="error_outline")
+        if not await pages.explained(viewer.user, page.load(filters), not_found=t("error.building_not_found"),
+                                     active=PATH):
             return None
         page.render()
         return None

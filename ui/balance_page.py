@@ -30,7 +30,7 @@ from cloud.services.models import (
 )
 from protocol.vocabulary import MeterRole, Resource
 
-from . import access, auth, charts, fmt, selection, theme, widgets
+from . import access, auth, charts, fmt, pages, selection, theme, widgets
 from .building_menu import building_menu, settings_menu
 from .building_page import ACTIVE_STATUSES, BalanceServices, natural_key, scroll_hint, sticky_css
 from .i18n import extend, t
@@ -155,13 +155,9 @@ async def _guarded(services: Services, request: Request, ident: int | None,
                    load: Callable[[auth.Viewer, int], Awaitable[_Page]], active: str = "/") -> RedirectResponse | None:
     """Sign-in guard, role check (administrators: the forbidden page), then load and draw; what the
     services refuse becomes the not-found, forbidden or invalid-input page inside the frame."""
-    viewer = await auth.require_viewer(services, request)
-    if isinstance(viewer, RedirectResponse):
+    viewer = await pages.operational_viewer(services, request, active=active)
+    if viewer is None or isinstance(viewer, RedirectResponse):
         return viewer
-    if not access.may_use_accounting(viewer.user):
-        with theme.frame(t("error.forbidden"), viewer.user, active=active):
-            widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-        return None
     crumbs = [(t("nav.buildings"), "/")]
     try:
         if ident is None:

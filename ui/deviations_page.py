@@ -39,7 +39,7 @@ from cloud.services.models import BuildingSummary, Granularity, InvalidInput, No
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import Resource
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import access, auth, fmt, pages, selection, theme, widgets
 from .accounting import parse_id
 from .building_menu import settings_menu
 from .i18n import extend, t
@@ -188,12 +188,9 @@ def register(services: Services) -> None:
     @ui.page(PATH, response_timeout=30.0)
     async def monitoring_page(request: Request, kind: str | None = None, day: str | None = None,
                               hour: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            _forbidden(viewer, PATH)
-            return None
         buildings = selection.city_buildings(await services.accounting.buildings(viewer.token))
         if not buildings:
             with theme.frame(t("deviations.title"), viewer.user, active=PATH), theme.card():
@@ -214,12 +211,9 @@ def register(services: Services) -> None:
 
     @ui.page(SETTINGS_PATH, response_timeout=30.0)
     async def settings_page(request: Request, building_id: str) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active="/settings/buildings")
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            _forbidden(viewer, "/settings/buildings")
-            return None
         ident = parse_id(building_id)
         try:
             if ident is None:
@@ -234,10 +228,6 @@ def register(services: Services) -> None:
         SettingsPage(typed, viewer, building, rules).render()
         return None
 
-
-def _forbidden(viewer: auth.Viewer, active: str) -> None:
-    with theme.frame(t("error.forbidden"), viewer.user, active=active):
-        widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
 
 
 def _parse(services: DeviationServices, buildings: list[BuildingSummary], kind: str | None, day: str | None,

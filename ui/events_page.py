@@ -38,7 +38,7 @@ from cloud.services.events import (
 from cloud.services.models import BuildingSummary, Forbidden, InvalidInput, NotFound, UserInfo
 from protocol.event_classes import EventEffect, EventSeverity, MeterType
 
-from . import access, auth, fmt, i18n, selection, theme, widgets
+from . import access, auth, fmt, i18n, pages, selection, theme, widgets
 from .i18n import t
 from .ports import Services
 from .query import parse_day
@@ -212,24 +212,15 @@ def _day(text: str | None, name: str, problems: list[str]) -> date | None:
         return None
 
 
-def _problem(user: UserInfo, title: str, text: str, *, icon: str = "search_off", active: str = PATH) -> None:
-    with theme.frame(title, user, active=active):
-        widgets.problem(title, text, icon=icon)
-
-
 def register(services: Services) -> None:
     """Register the pages: /monitoring/events, /settings/subscriptions."""
     events = cast(EventServices, services)
 
     @ui.page(PATH, response_timeout=30.0)
     async def events_page(request: Request) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         buildings = await services.accounting.buildings(viewer.token)
         problems: list[str] = []
         state = parse(buildings, request.query_params, problems)
@@ -238,17 +229,8 @@ def register(services: Services) -> None:
                 theme.message(t("buildings.empty"))
             return None
         page = JournalPage(events, viewer, buildings, problems)
-        try:
-            await page.load(state)
-        except NotFound:
-            _problem(viewer.user, t("error.not_found"), t("error.building_not_found"))
-            return None
-        except Forbidden:
-            _problem(viewer.user, t("error.forbidden"), t("error.forbidden_text"), icon="lock")
-            return None
-        except InvalidInput as error:
-            _problem(viewer.user, t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
-                     icon="error_outline")
+        if not await pages.explained(viewer.user, page.load(state), not_found=t("error.building_not_found"),
+                                     active=PATH):
             return None
         selection.remember(building_id=page.state.building)
         page.render()
@@ -256,19 +238,15 @@ def register(services: Services) -> None:
 
     @ui.page(SUBSCRIPTIONS_PATH, response_timeout=30.0)
     async def subscriptions_page(request: Request) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         page = SubscriptionsPage(events, viewer)
         try:
             await page.load()
         except (NotFound, Forbidden):
-            _problem(viewer.user, t("error.forbidden"), t("error.forbidden_text"), icon="lock",
-                     active=SUBSCRIPTIONS_PATH)
+            pages.problem_page(viewer.user, t("error.forbidden"), t("error.forbidden_text"), icon="lock",
+                               active=SUBSCRIPTIONS_PATH)
             return None
         page.render()
         return None

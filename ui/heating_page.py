@@ -32,7 +32,7 @@ from cloud.services.heating import (
 from cloud.services.heating_rules import RuleError
 from cloud.services.models import BuildingSummary, Granularity, InvalidInput, NotFound
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import auth, fmt, pages, selection, theme, widgets
 from .i18n import current_language, extend, t
 from .ports import Services
 from .query import page_url, parse_day, parse_param
@@ -150,10 +150,6 @@ def refusal(error: RuleError) -> str:
     return f"{address}: {text}" if address else text
 
 
-def forbidden(viewer: auth.Viewer, active: str) -> None:
-    with theme.frame(t("error.forbidden"), viewer.user, active=active):
-        widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-
 
 def register(services: Services) -> None:
     """Register /monitoring/temperature, /settings/buildings/{id}/temperature and /service/season."""
@@ -166,12 +162,9 @@ def register(services: Services) -> None:
     @ui.page(PATH, response_timeout=30.0)
     async def control_page(request: Request, building: str | None = None, meter: str | None = None,
                            granularity: str | None = None, period: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            forbidden(viewer, PATH)
-            return None
         buildings = selection.city_buildings(await services.accounting.buildings(viewer.token))
         if not buildings:
             with theme.frame(t("heating.title"), viewer.user, active=PATH), theme.card():
@@ -180,16 +173,8 @@ def register(services: Services) -> None:
         problems: list[str] = []
         filters = _parse(buildings, building, meter, granularity, period, problems)
         page = ControlPage(heating, viewer, buildings, problems)
-        try:
-            await page.load(filters)
-        except NotFound:
-            with theme.frame(t("error.not_found"), viewer.user, active=PATH):
-                widgets.problem(t("error.not_found"), t("error.meter_not_found"))
-            return None
-        except InvalidInput as error:
-            with theme.frame(t("error.invalid_title"), viewer.user, active=PATH):
-                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
-                                icon="error_outline")
+        if not await pages.explained(viewer.user, page.load(filters), not_found=t("error.meter_not_found"),
+                                     active=PATH):
             return None
         page.render()
         return None

@@ -24,10 +24,10 @@ from nicegui import ui
 
 from cloud.services.lora import LoraDevice, LoraDevices, LoraPacketLog, check_dev_eui
 from cloud.services.lora_rules import Packet, Per
-from cloud.services.models import BuildingSummary, Forbidden, InvalidInput, NotFound
+from cloud.services.models import BuildingSummary, InvalidInput
 from protocol.vocabulary import MeterRole, Resource
 
-from . import access, auth, fmt, i18n, selection, theme, widgets
+from . import auth, fmt, i18n, pages, selection, theme, widgets
 from .i18n import t
 from .ports import Services
 
@@ -132,13 +132,9 @@ def register(services: Services) -> None:
     async def lora_page(request: Request, building: str | None = None, device: str | None = None,
                         direction: str | None = None, size: str | None = None,
                         page: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         buildings = await services.accounting.buildings(viewer.token)
         problems: list[str] = []
         params = request.query_params
@@ -149,29 +145,15 @@ def register(services: Services) -> None:
                 with theme.frame(t("lora.title"), viewer.user, active=PATH), theme.card():
                     theme.message(t("buildings.empty"))
             else:
-                _problem(viewer, t("error.not_found"), t("error.building_not_found"))
+                pages.problem_page(viewer.user, t("error.not_found"), t("error.building_not_found"), active=PATH)
             return None
         view = LoraPage(lora, viewer, buildings, problems)
-        try:
-            await view.load(state)
-        except NotFound:
-            _problem(viewer, t("error.not_found"), t("error.building_not_found"))
-            return None
-        except Forbidden:
-            _problem(viewer, t("error.forbidden"), t("error.forbidden_text"), icon="lock")
-            return None
-        except InvalidInput as error:
-            _problem(viewer, t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
-                     icon="error_outline")
+        if not await pages.explained(viewer.user, view.load(state), not_found=t("error.building_not_found"),
+                                     active=PATH):
             return None
         selection.remember(building_id=view.state.building)
         view.render()
         return None
-
-
-def _problem(viewer: auth.Viewer, title: str, text: str, *, icon: str = "search_off") -> None:
-    with theme.frame(title, viewer.user, active=PATH):
-        widgets.problem(title, text, icon=icon)
 
 
 def parse(buildings: Sequence[BuildingSummary], building: str | None, resources: Sequence[str],

@@ -24,7 +24,7 @@ from cloud.services.models import NotFound
 from cloud.services.overview import CityLimitChange, ImbalanceLimit, ImbalanceLimits, LimitChange
 from protocol.vocabulary import Resource
 
-from . import access, auth, fmt, theme, widgets
+from . import access, auth, fmt, pages, theme, widgets
 from .i18n import extend, t
 from .ports import Services
 from .query import page_url
@@ -109,13 +109,9 @@ def register(services: Services) -> None:
 
     @ui.page(PATH, response_timeout=30.0)
     async def imbalance_page(request: Request, city: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user, active=PATH):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         cities = await overview.cities.list(viewer.token)
         problems: list[str] = []
         try:

@@ -22,7 +22,7 @@ from cloud.services.meter_series import Cell
 from cloud.services.models import BuildingSummary, Forbidden, Granularity, InvalidInput, NotFound
 from cloud.services.register import ConsumptionRegister, RegisterColumn, RegisterRow
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import auth, fmt, pages, selection, theme, widgets
 from .accounting import parse_id
 from .building_menu import building_menu
 from .i18n import extend, t
@@ -79,13 +79,9 @@ async def guarded(services: Services, request: Request, building_id: str,
                   load: Callable[[auth.Viewer, int], Awaitable[Any]]) -> RedirectResponse | None:
     """Sign-in guard and role check, then ``load`` (which may say NotFound/Forbidden/InvalidInput)
     and draw what it returned with its ``render()``."""
-    viewer = await auth.require_viewer(services, request)
-    if isinstance(viewer, RedirectResponse):
+    viewer = await pages.operational_viewer(services, request)
+    if viewer is None or isinstance(viewer, RedirectResponse):
         return viewer
-    if not access.may_use_accounting(viewer.user):
-        with theme.frame(t("error.forbidden"), viewer.user):
-            widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-        return None
     crumbs = [(t("nav.buildings"), "/")]
     ident = parse_id(building_id)
     try:

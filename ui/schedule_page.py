@@ -16,10 +16,10 @@ from nicegui import ui
 from cloud.services.heating import SchedulePoint, TemperatureSchedule
 from cloud.services.models import NotFound
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import access, auth, fmt, pages, selection, theme, widgets
 from .accounting import parse_id
 from .building_menu import settings_menu
-from .heating_page import HeatingServices, attempt, forbidden
+from .heating_page import HeatingServices, attempt
 from .i18n import extend, t
 
 SETTINGS_PATH = "/settings/buildings"
@@ -82,12 +82,9 @@ def register(services: HeatingServices) -> None:
 
     @ui.page(SETTINGS_PATH + "/{building_id}/temperature", response_timeout=30.0)
     async def schedule_page(request: Request, building_id: str) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=SETTINGS_PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            forbidden(viewer, SETTINGS_PATH)
-            return None
         ident = parse_id(building_id)
         try:
             if ident is None:

@@ -18,8 +18,8 @@ from nicegui import ui
 
 from cloud.services.heating import BuildingSeason, SeasonChange
 
-from . import access, auth, fmt, selection, theme
-from .heating_page import SEASON_PATH, HeatingServices, attempt, forbidden
+from . import access, auth, fmt, pages, selection, theme
+from .heating_page import SEASON_PATH, HeatingServices, attempt
 from .i18n import extend, t
 
 ICONS = {"heating": ("local_fire_department", "#d64545"), "non_heating": ("wb_sunny", "#e39b1b")}
@@ -99,12 +99,9 @@ def register(services: HeatingServices) -> None:
 
     @ui.page(SEASON_PATH, response_timeout=30.0)
     async def season_page(request: Request, show: str | None = None) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=SEASON_PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            forbidden(viewer, SEASON_PATH)
-            return None
         page = SeasonPage(services, viewer, [s for s in (show or "").split(",") if s in FILTERS])
         await page.load()
         page.render()

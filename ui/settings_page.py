@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import fmt, pages, selection, theme
 from .accounting import parse_id
 from .building_menu import SETTINGS_PAGES
 from .i18n import extend, t
@@ -36,13 +36,9 @@ def register(services: Services) -> None:
 
     @ui.page(PATH, response_timeout=30.0)
     async def buildings_settings(request: Request) -> RedirectResponse | None:
-        viewer = await auth.require_viewer(services, request)
-        if isinstance(viewer, RedirectResponse):
+        viewer = await pages.operational_viewer(services, request, active=PATH)
+        if viewer is None or isinstance(viewer, RedirectResponse):
             return viewer
-        if not access.may_use_accounting(viewer.user):
-            with theme.frame(t("error.forbidden"), viewer.user, active=PATH):
-                widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
-            return None
         buildings = selection.city_buildings(await services.accounting.buildings(viewer.token))
         with theme.frame(t("settings.buildings.title"), viewer.user, subtitle=t("settings.buildings.hint"),
                          active=PATH):
