@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from cloud.services import audit
 from cloud.services import consumption as calc
@@ -58,7 +59,7 @@ from cloud.services.models import (
 )
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
-from protocol.periods import next_period, utc_to_local, zone
+from protocol.periods import local_to_utc, next_period, utc_to_local, zone
 from protocol.vocabulary import CONSUMPTION_PARAMETER, PARAMETERS, ArchiveKind, MeterRole, Resource
 
 # The allowed imbalance, in % of the building meter, wherever neither the building nor its city
@@ -321,9 +322,16 @@ class OverviewService:
         per = "m2" if resource is Resource.HEAT else "resident"
         if city is None:
             return SpecificConsumption(None, None, resource, unit, per, granularity, label.date(), (), ())
-        buildings, measured = await asyncio.to_thread(self._gather, user, city[0], resource)
-        amounts = await self._amounts(user, buildings, resource, granularity, label)
-        shown = await self._shown(user, buildings, amounts, granularity, label)
+        # the archive query (most of the time) runs while the city's meters are read from the registry
+        needs = await asyncio.to_thread(self._needs, user, city[0], resource, granularity, label)
+        gathering = asyncio.ensure_future(asyncio.to_thread(self._gather, user, city[0], resource))
+        try:
+            fetched = {name: await self._archives(user, CONSUMPTION_PARAMETER[resource], need)
+                       for name, need in needs.items()}
+        finally:
+            buildings, measured = await gathering
+        amounts, inside = self._amounts(buildings, fetched, granularity, label)
+        shown = await self._shown(user, buildings, amounts, inside, granularity, label)
         limits = await asyncio.to_thread(self._limits, user, city[0], [b.summary.id for b in buildings], (resource,))
         now = self.clock()
         lines = tuple(_line(b, amounts, resource, shown.get(b.summary.id, True),
@@ -365,6 +373,7 @@ class OverviewService:
                 buildings[p["building_id"]].premises[p["id"]] = (p["area_m2"], p["residents"])
         kinds: dict[tuple, tuple[bool, str, calc.Source] | None] = {}
         width = len(_FACT_KEYS)
+        signs, roles = {s.value: s for s in Sign}, {r.value: r for r in MeterRole}  # lookups, not 200,000 enum calls
         for row in rows:
             facts, (meter_id, building_id, premise_id, serial, role, sign) = row[:width], row[width:]
             building = buildings.get(building_id)
@@ -377,39 +386,80 @@ class OverviewService:
                     kinds[facts] = known
             if building is None or known is None or not known[0]:
                 continue  # not of the resource's parameter, or never in service
-            building.signs[meter_id] = Sign(sign)
-            building.inputs.append(_Light(meter_id, premise_id, MeterRole(role), serial, facts[_NUMBER], known[1],
+            building.signs[meter_id] = signs[sign]
+            building.inputs.append(_Light(meter_id, premise_id, roles[role], serial, facts[_NUMBER], known[1],
                                           known[2]))
         return list(buildings.values()), tuple(r for r in Resource if r in measured)
 
-    async def _amounts(self, user: UserInfo, buildings: list[_Building], resource: Resource,
-                       granularity: Granularity, label: datetime) -> Amounts:
-        """Every input's amount of the period, as accounting ``_amounts`` computes it: one archive
-        query per time zone of the city's buildings."""
-        parameter = CONSUMPTION_PARAMETER[resource]
+    def _needs(self, user: UserInfo, city_id: int, resource: Resource, granularity: Granularity,
+               label: datetime) -> dict[str, calc.Wanted]:
+        """Time zone -> the records the city's meters of ``resource`` need for the period, from their
+        distinct facts (a handful of rows; ``wanted`` does not depend on counter breaks), so the
+        archive is read while ``_gather`` reads the 100,000 meters."""
+        co, parameter = user.company_id, CONSUMPTION_PARAMETER[resource]
+        with self.registry.connect() as db:
+            cursor = db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(
+                f"SELECT DISTINCT {_FACTS}, b.time_zone FROM meters m JOIN meter_channels c ON c.meter_id = m.id "  # noqa: S608 - constants
+                "JOIN buildings b ON b.id = m.building_id WHERE m.company_id = ? AND b.company_id = ? "
+                "AND b.city_id = ? AND c.resource = ? AND m.role IN ('common', 'individual')",
+                (co, co, city_id, resource.value)).fetchall()
+        out: dict[str, calc.Wanted] = defaultdict(calc.Wanted)
+        width = len(_FACT_KEYS)
+        for row in rows:
+            known = _facts(dict(zip(_FACT_KEYS, row[:width], strict=True)), 0, "", MeterRole.COMMON.value, None,
+                           resource, parameter, ())
+            if known is not None and known[0]:
+                out[row[width]].add(calc.wanted(known[2], granularity, [label], zone(row[width])))
+        return out
+
+    def _amounts(self, buildings: list[_Building], fetched: dict[str, tuple[dict, dict]],
+                 granularity: Granularity, label: datetime) -> tuple[Amounts, set[str]]:
+        """Every input's amount of the period, and the serials with a record stamped inside the period
+        (they have archives before its end and at or after its start), as accounting ``_amounts``
+        computes it: one archive
+        query per time zone of the city's buildings. The common meter (no counter break, no interval
+        record of the period's kind) is the plain difference of its two boundary readings, checked
+        for wrap and plausibility exactly as ``calc.amount`` does (``_plain``); any other meter, and
+        any reading that is not plainly plausible, goes through ``calc.amount`` itself."""
         by_zone: dict[str, list[_Light]] = defaultdict(list)
         for b in buildings:
             by_zone[b.summary.time_zone].extend(b.inputs)
         out: Amounts = {}
+        inside: set[str] = set()
         for name, inputs in by_zone.items():
             tz = zone(name)
-            need = calc.Wanted()
-            for source in {i.source for i in inputs}:  # the inputs share few Sources: each asks the same records
-                need.add(calc.wanted(source, granularity, [label], tz))
+            sources = {i.source for i in inputs}  # the inputs share few Sources
             if not inputs:
                 continue
-            archives = await self._archives(user, {i.serial for i in inputs}, parameter, need)
-            empty = calc.Archive()
+            integral, interval = fetched.get(name, ({}, {}))
+            lo, hi = _utc_span(granularity, label, tz)
+            for records in (integral, interval):
+                inside.update(serial for (serial, _), by in records.items()
+                              if any(lo <= k < hi for kept in by.values() for k in kept))
+            plans = {source: calc._plan(source, granularity, label, tz) for source in sources}  # calc.amount's plans
+            empty: dict[ArchiveKind, dict[datetime, float]] = {}
             for i in inputs:
-                out[i.key] = [calc.amount(i.source, archives.get(i.key, empty), granularity, label, tz)]
-        return out
+                key = i.key
+                plan = plans[i.source]
+                records = integral.get(key, empty)
+                plain = None if key in interval else _plain(i.source, plan, records)
+                if plain is None:
+                    archive = calc.Archive(integral=records, interval=interval.get(key, empty))
+                    plain = calc.amount(i.source, archive, granularity, label, tz)
+                out[key] = [plain]
+        return out, inside
 
-    async def _archives(self, user: UserInfo, serials: set[str], parameter: str,
-                        need: calc.Wanted) -> dict[tuple[str, int], calc.Archive]:
+    async def _archives(self, user: UserInfo, parameter: str, need: calc.Wanted
+                        ) -> tuple[dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]],
+                                   dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]]]:
         """The records ``need`` names, as accounting ``_archives`` reads them (integral ones by key,
-        interval ones by range, the natures apart), of the company's meters in ``serials``. A city's
-        100,000 serials are not sent as an IN list (ClickHouse then took minutes to plan the query):
-        the company's records of those periods are read and the other meters' dropped here."""
+        interval ones by range), of the company's meters: (integral, interval), each (serial,
+        channel) -> kind -> UTC start -> value. A city's 100,000 serials are not sent as an IN list
+        (ClickHouse then took minutes to plan the query): the company's records of those periods are
+        read, and other cities' meters are simply never looked up. Times come as epoch seconds and values
+        as Float64 (the Decimal's own value), so 200,000 rows are not 200,000 datetimes and Decimals."""
         clauses, args = [], {"co": user.company_id, "p": parameter}
         for kind, keys in need.points.items():
             if keys:
@@ -421,29 +471,35 @@ class OverviewService:
                            f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
             args[f"lo_{kind.value}"] = calc.utc(lo).replace(tzinfo=None)
             args[f"hi_{kind.value}"] = calc.utc(hi).replace(tzinfo=None)
-        if not clauses or not serials:
-            return {}
+        if not clauses:
+            return {}, {}
         rows = await self.ch.query(
-            "SELECT meter, channel, kind, nature, period_start, value FROM {db}.archive FINAL "  # noqa: S608 - kinds are enum values
-            "WHERE company = {co:UInt32} AND parameter = {p:String} "
+            "SELECT meter, channel, kind, nature = 'integral', toUInt32(period_start), toFloat64(value) "  # noqa: S608 - kinds are enum values
+            "FROM {db}.archive FINAL WHERE company = {co:UInt32} AND parameter = {p:String} "
             f"AND ({' OR '.join(clauses)})", args)
-        found: dict[tuple[str, int], dict[str, dict[ArchiveKind, dict[datetime, float]]]] = {}
+        integral: dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]] = {}
+        interval: dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]] = {}
         kinds = {k.value: k for k in ArchiveKind}
-        for meter, channel, kind, nature, start, value in rows:
-            if meter not in serials:
-                continue
-            by = found.get((meter, channel))
-            if by is None:
-                by = found[(meter, channel)] = {"integral": {}, "interval": {}}
-            by[nature].setdefault(kinds[kind], {})[calc.utc(start)] = float(value)
-        return {key: calc.Archive(integral=by["integral"], interval=by["interval"]) for key, by in found.items()}
+        stamps: dict[int, datetime] = {}  # the few distinct period starts, each made once
+        for meter, channel, kind, is_integral, start, value in rows:
+            moment = stamps.get(start)
+            if moment is None:
+                moment = stamps[start] = datetime.fromtimestamp(start, UTC)
+            by = (integral if is_integral else interval).setdefault((meter, channel), {})
+            records = by.get(kinds[kind])
+            if records is None:
+                records = by[kinds[kind]] = {}
+            records[moment] = value
+        return integral, interval
 
-    async def _shown(self, user: UserInfo, buildings: list[_Building], amounts: Amounts,
+    async def _shown(self, user: UserInfo, buildings: list[_Building], amounts: Amounts, inside: set[str],
                      granularity: Granularity, label: datetime) -> dict[int, bool]:
         """Whether the building page shows the period (accounting ``_shown``): only where its meters
-        have archives before its end and at or after its start. Where any meter has a value the
-        period is shown; the archive span is looked up only for buildings with none (few, cheap)."""
-        unknown = [b for b in buildings if b.inputs and not any(
+        have archives before its end and at or after its start. Where any meter has a value, or a
+        record stamped inside the period (``inside``), the period is shown; the archive span is looked
+        up only for buildings with neither (few, cheap: on the first day of the archives every meter
+        lacks its opening reading, and a city's 100,000 serials in an IN list took minutes)."""
+        unknown = [b for b in buildings if b.inputs and not any(i.serial in inside for i in b.inputs) and not any(
             a.state in (calc.State.MEASURED, calc.State.SUSPECT) for i in b.inputs for a in amounts.get(i.key, []))]
         serials = sorted({i.serial for b in unknown for i in b.inputs})
         if not serials:
@@ -620,6 +676,54 @@ def _write_limit(db: sqlite3.Connection, user: UserInfo, change: LimitChange, no
     audit.record(db, user, "imbalance_limit.building", f"building:{change.building_id}",
                  {"resource": change.resource.value, "percent": old},
                  {"resource": change.resource.value, "percent": change.percent})
+
+
+def _plain(src: calc.Source, plan: object, records: dict[ArchiveKind, dict[datetime, float]]) -> calc.Amount | None:
+    """The amount of a meter with no counter break and no interval record of the period's kind,
+    as ``calc.amount`` gives it (its interval sum is then missing, so the integral difference
+    decides); None where that takes more than a plain difference (a break, a wrap, an increment
+    above the plausible one, a meter not expected or with no archive of the kind): ``calc.amount``
+    then decides. Missing readings give MISSING, as there."""
+    if plan is None or src.breaks:
+        return None
+    kind = plan.kind  # type: ignore[attr-defined]
+    if kind is None:
+        return None
+    own = records.get(kind)
+    if plan.opens_at_commissioning and src.initial is not None:  # type: ignore[attr-defined]
+        opening = src.initial
+    else:
+        opening = _reading(own, plan.opening)  # type: ignore[attr-defined]
+    if plan.closes_at_decommissioning and src.final is not None:  # type: ignore[attr-defined]
+        closing = src.final
+    else:
+        closing = _reading(own, plan.closing)  # type: ignore[attr-defined]
+    if opening is None or closing is None:
+        return calc.Amount(calc.State.MISSING, derived=plan.derived)  # type: ignore[attr-defined]
+    if closing < opening:
+        return None  # a wrap, or a counter gone backwards: calc.amount's own rules
+    total = round(closing - opening, 9)
+    if src.max_per_hour is not None:
+        hours = (plan.end - plan.start).total_seconds() / 3600  # type: ignore[attr-defined]
+        if total > src.max_per_hour * hours:
+            return None  # suspect: calc.amount says so
+    return calc.Amount(calc.State.MEASURED, round(total * src.factor, 9), plan.derived)  # type: ignore[attr-defined]
+
+
+def _utc_span(granularity: Granularity, label: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """UTC [start, end) of the period labelled ``label`` as ``_shown`` reads it (local ``label`` to
+    the next period of its kind)."""
+    return (local_to_utc(label, tz), local_to_utc(next_period(calc.KIND[granularity], label), tz))
+
+
+def _reading(records: dict[datetime, float] | None, keys: tuple[datetime, ...]) -> float | None:
+    """The first of ``keys`` the records hold (consumption ``_first``), None when none is there."""
+    if records:
+        for key in keys:
+            value = records.get(key)
+            if value is not None:
+                return value
+    return None
 
 
 def _total(inputs: list[_Light], amounts: Amounts) -> Figure:
