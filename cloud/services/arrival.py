@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -249,22 +249,25 @@ class ArrivalService:
         served = await self._service_periods(company, candidates)
         meters = [m for m in candidates if utc and _overlaps(served[m.id], utc[0], closes[-1])]
         serials = sorted(m.serial for m in meters)
-        have: dict[tuple[str, datetime], set[int]] = defaultdict(set)
-        lost: dict[tuple[str, datetime], str] = {}
-        events: dict[tuple[str, datetime], list[tuple[str, str]]] = defaultdict(list)
+        have: dict[tuple[str, int], list[int]] = {}  # (meter, channel) -> UTC epochs of its stored periods
+        lost: dict[str, dict[datetime, str]] = defaultdict(dict)
+        events: dict[str, dict[datetime, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
         if serials and starts:
             window = {"co": company, "meters": serials, "k": kind_.value, "lo": utc[0], "hi": closes[-1]}
-            for serial, channel, start in await self.ch.query(
-                    "SELECT DISTINCT meter, channel, period_start FROM {db}.archive "
+            # one row per meter and channel, its periods as epochs: far fewer Python objects than a row
+            # per period; groupUniqArray counts a row ClickHouse has not merged yet once, as FINAL would
+            for serial, channel, epochs in await self.ch.query(
+                    "SELECT meter, channel, groupUniqArray(toUInt32(period_start)) FROM {db}.archive "
                     "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND kind = {k:String} "
-                    "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime}", window):
-                have[(serial, start.replace(tzinfo=None))].add(channel)
+                    "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime} GROUP BY meter, channel",
+                    window):
+                have[(serial, int(channel))] = epochs
             for serial, start, reason in await self.ch.query(
                     "SELECT meter, period_start, argMax(reason, reported_at) FROM {db}.lost_periods "
                     "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND kind = {k:String} "
                     "AND period_start >= {lo:DateTime} AND period_start < {hi:DateTime} GROUP BY meter, period_start",
                     window):
-                lost[(serial, start.replace(tzinfo=None))] = reason
+                lost[serial][start.replace(tzinfo=None)] = reason
             # the device's messages (manual 4.2.3: a mark in the period, its content on click)
             for serial, at, code, severity in await self.ch.query(
                     "SELECT DISTINCT meter, at, code, severity FROM {db}.device_events "
@@ -273,27 +276,47 @@ class ArrivalService:
                     "AND at < {hi:DateTime} ORDER BY at LIMIT 10000", window):
                 index = bisect_right(utc, at.replace(tzinfo=None)) - 1
                 if index >= 0:
-                    events[(serial, utc[index])].append((str(severity), code))
+                    events[serial][utc[index]].append((str(severity), code))
+        epochs = [int(at.replace(tzinfo=UTC).timestamp()) for at in utc]
+        open_ = [close > moment for close in closes]  # periods that have not closed: not due
+        first_close, last_start = (min(closes), max(utc)) if utc else (moment, moment)
+        plain: dict[tuple[int, str, int], PeriodArrival] = {}  # immutable, so shared by meters
         rows = []
         for meter in meters:
             channels = tuple(c.number for c in meter.channels if resource is None or c.resource is resource)
-            periods = []
+            present: Counter[int] = Counter()  # epoch -> how many of the shown channels have the period
+            for number in set(channels):
+                present.update(have.get((meter.serial, number), ()))
+            width = len(channels)
             begin, end = served[meter.id]
-            for local, at, close in zip(starts, utc, closes, strict=True):
-                got = len(have.get((meter.serial, at), set()) & set(channels))
-                if not _overlaps((begin, end), at, close):
+            # a meter in service over the whole range (the usual one) needs no check per period
+            throughout = (begin is None or begin < first_close) and (end is None or end > last_start)
+            reasons = lost.get(meter.serial, {})
+            marks = events.get(meter.serial, {})
+            periods = []
+            for i, (local, at) in enumerate(zip(starts, utc, strict=True)):
+                got = present.get(epochs[i], 0)
+                if not throughout and not _overlaps((begin, end), at, closes[i]):
                     status = "not_expected"  # whatever it sent then is not the meter in service
-                elif got and got == len(channels):
+                elif got and got == width:
                     status = "received"
-                elif (meter.serial, at) in lost:
+                elif at in reasons:
                     status = "lost"
-                elif close > moment:
+                elif open_[i]:
                     status = "not_due"
                 else:
                     status = "partial" if got else "missing"
-                periods.append(PeriodArrival(local, status, got, lost.get((meter.serial, at), ""),
-                                             tuple(events.get((meter.serial, at), ()))))
-            count = {s: sum(1 for p in periods if p.status == s) for s in STATUSES}
+                reason = reasons.get(at, "") if reasons else ""
+                mark = marks.get(at) if marks else None
+                if reason or mark:
+                    periods.append(PeriodArrival(local, status, got, reason, tuple(mark or ())))
+                    continue
+                period = plain.get((i, status, got))
+                if period is None:
+                    period = plain[(i, status, got)] = PeriodArrival(local, status, got)
+                periods.append(period)
+            statuses = [p.status for p in periods]
+            count = {s: statuses.count(s) for s in STATUSES}
             due = len(periods) - count["not_due"] - count["not_expected"]
             rows.append(MeterArrival(meter, channels, tuple(periods), due, count["received"], count["partial"],
                                      count["missing"], count["lost"], _pct(count["received"], due)))

@@ -49,12 +49,25 @@ from protocol.vocabulary import PARAMETERS
 MAX_DAYS = 366  # days of one journal
 MAX_EVENTS = 5000  # events one journal shows (the newest are kept; ``truncated`` says so)
 MAX_SCAN = 50_000  # stored events read for one journal before the effect filter
+STATE_RECENT_DAYS = 3  # a meter's state: the archive window looked at before its whole history
 DEFAULT_DAYS = 7  # the journal opens on the last week, today included
 MAX_SUBSCRIPTIONS = 50  # per user
 MAX_EMAIL = 254  # RFC 5321 path length
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 COUNTERS = sorted(p.code for p in PARAMETERS.values() if p.summable)
+# a meter's newest counter readings (EventsService._states): over its whole history, and from {since} on
+_STATE_ALL = ("SELECT meter, channel, parameter, argMax(value, (period_start, version)), max(period_start) "
+              "FROM {db}.archive WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} "
+              "AND nature = 'integral' AND parameter IN {counters:Array(String)} GROUP BY meter, channel, parameter")
+_STATE_RECENT = ("SELECT meter, channel, parameter, argMax(value, (period_start, version)), max(period_start) "
+                 "FROM {db}.archive WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} "
+                 "AND nature = 'integral' AND parameter IN {counters:Array(String)} "
+                 "AND period_start >= {since:DateTime} AND period_start >= ("
+                 "SELECT min(newest) FROM (SELECT max(period_start) AS newest "
+                 "FROM {db}.archive WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} "
+                 "AND nature = 'integral' AND parameter IN {counters:Array(String)} "
+                 "AND period_start >= {since:DateTime} GROUP BY meter)) GROUP BY meter, channel, parameter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,11 +270,21 @@ class EventsService:
         """Each meter's status now, newest archive period and its counter readings then."""
         if not meters:
             return {}
-        rows = await self.ch.query(
-            "SELECT meter, channel, parameter, argMax(value, (period_start, version)), max(period_start) "
-            "FROM {db}.archive WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} "
-            "AND nature = 'integral' AND parameter IN {counters:Array(String)} GROUP BY meter, channel, parameter",
-            {"co": company, "meters": sorted(m.serial for m in meters), "counters": COUNTERS})
+        # A reporting meter's newest period is recent: look at the archive from STATE_RECENT_DAYS ago on
+        # first (a few granules, not the meter's whole history), aggregating only rows from the oldest
+        # of the meters' newest periods on (the subquery reads key columns only, so archives stored
+        # ahead of the clock cost little too), and at the whole history only for the meters without a
+        # period there. A (channel, parameter) whose newest period is older than that cannot be of the
+        # meter's newest period, so the answer is the whole history's. argMax by (period_start, version)
+        # picks the row FINAL would keep, whether or not ClickHouse has merged the duplicates yet.
+        since = (self.clock().astimezone(UTC) - timedelta(days=STATE_RECENT_DAYS)).replace(tzinfo=None)
+        serials = sorted(m.serial for m in meters)
+        rows = await self.ch.query(_STATE_RECENT, {"co": company, "meters": serials, "counters": COUNTERS,
+                                                   "since": since})
+        seen = {row[0] for row in rows}
+        older = [serial for serial in serials if serial not in seen]
+        if older:
+            rows = [*rows, *await self.ch.query(_STATE_ALL, {"co": company, "meters": older, "counters": COUNTERS})]
         latest: dict[str, datetime] = {}
         values: dict[str, list[tuple[datetime, int, str, float]]] = defaultdict(list)
         for serial, channel, parameter, value, start in rows:
