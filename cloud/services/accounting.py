@@ -259,22 +259,14 @@ class AccountingService:
                         need: calc.Wanted) -> dict[tuple[str, int], calc.Archive]:
         """The company's archive records of ``parameter`` that ``need`` names: integral ones by
         key, interval ones by range; the two natures are kept apart."""
-        clauses, args = [], {"co": user.company_id, "meters": sorted(set(serials)), "p": parameter}
-        for kind, keys in need.points.items():
-            if keys:
-                clauses.append(f"(nature = 'integral' AND kind = '{kind.value}' "
-                               f"AND period_start IN {{pk_{kind.value}:Array(DateTime('UTC'))}})")
-                args[f"pk_{kind.value}"] = sorted(_naive(k) for k in keys)
-        for kind, (lo, hi) in need.ranges.items():
-            clauses.append(f"(nature = 'interval' AND kind = '{kind.value}' AND period_start "
-                           f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
-            args[f"lo_{kind.value}"], args[f"hi_{kind.value}"] = _naive(lo), _naive(hi)
-        if not clauses:
+        condition, picked = calc.archive_filter(need)
+        if not condition:
             return {}
+        args = {"co": user.company_id, "meters": sorted(set(serials)), "p": parameter, **picked}
         rows = await self.ch.query(
             "SELECT meter, channel, kind, nature, period_start, value FROM {db}.archive FINAL "  # noqa: S608 - kinds are enum values
             "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND parameter = {p:String} "
-            f"AND ({' OR '.join(clauses)})", args)
+            f"AND {condition}", args)
         found: dict[tuple[str, int], dict[str, dict[ArchiveKind, dict[datetime, float]]]] = defaultdict(
             lambda: {"integral": defaultdict(dict), "interval": defaultdict(dict)})
         for meter, channel, kind, nature, start, value in rows:

@@ -257,6 +257,24 @@ class Wanted:
             self.ranges[kind] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 
 
+def archive_filter(need: Wanted) -> tuple[str, dict[str, datetime | list[datetime]]]:
+    """The ClickHouse condition that selects what ``need`` names, with its parameters: integral
+    records by key, interval records by range, the two natures kept apart ("" when nothing is
+    needed). Kinds are enum values, so only the parameters carry data."""
+    clauses: list[str] = []
+    args: dict[str, datetime | list[datetime]] = {}
+    for kind, keys in need.points.items():
+        if keys:
+            clauses.append(f"(nature = 'integral' AND kind = '{kind.value}' "
+                           f"AND period_start IN {{pk_{kind.value}:Array(DateTime('UTC'))}})")
+            args[f"pk_{kind.value}"] = sorted(utc(k).replace(tzinfo=None) for k in keys)
+    for kind, (lo, hi) in need.ranges.items():
+        clauses.append(f"(nature = 'interval' AND kind = '{kind.value}' AND period_start "
+                       f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
+        args[f"lo_{kind.value}"], args[f"hi_{kind.value}"] = utc(lo).replace(tzinfo=None), utc(hi).replace(tzinfo=None)
+    return (f"({' OR '.join(clauses)})" if clauses else ""), args
+
+
 def wanted(src: Source, granularity: Granularity, labels: Sequence[datetime], tz: ZoneInfo) -> Wanted:
     """The records ``amounts`` will look at for these periods (what the service queries)."""
     out = Wanted()

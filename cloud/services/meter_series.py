@@ -105,11 +105,6 @@ def _source(meter: MeterInfo, channel: ChannelInfo, parameter: str,
                        final=meter.final_readings.get(key), breaks=tuple(breaks))
 
 
-def _naive(moment: datetime) -> datetime:
-    """UTC as a naive datetime, the form query parameters of DateTime('UTC') take."""
-    return calc.utc(moment).replace(tzinfo=None)
-
-
 async def data_span(ch: ClickHouse, company: int, serials: Iterable[str],
                     tz: ZoneInfo) -> tuple[datetime, datetime] | None:
     """Local starts of the oldest and the newest archive period stored for these meters; None
@@ -150,24 +145,15 @@ async def _archives(ch: ClickHouse, company: int, chans: Sequence[Channel],
                     need: calc.Wanted) -> dict[Key, calc.Archive]:
     """The company's archive records that ``need`` names, of the channels' parameters: integral ones
     by key, interval ones by range; the two natures are kept apart."""
-    clauses: list[str] = []
-    args: dict[str, object] = {"co": company, "meters": sorted({c.meter.serial for c in chans}),
-                               "ps": sorted({c.parameter for c in chans})}
-    for kind, keys in need.points.items():
-        if keys:
-            clauses.append(f"(nature = 'integral' AND kind = '{kind.value}' "
-                           f"AND period_start IN {{pk_{kind.value}:Array(DateTime('UTC'))}})")
-            args[f"pk_{kind.value}"] = sorted(_naive(k) for k in keys)
-    for kind, (lo, hi) in need.ranges.items():
-        clauses.append(f"(nature = 'interval' AND kind = '{kind.value}' AND period_start "
-                       f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
-        args[f"lo_{kind.value}"], args[f"hi_{kind.value}"] = _naive(lo), _naive(hi)
-    if not clauses:
+    condition, picked = calc.archive_filter(need)
+    if not condition:
         return {}
+    args: dict[str, object] = {"co": company, "meters": sorted({c.meter.serial for c in chans}),
+                               "ps": sorted({c.parameter for c in chans}), **picked}
     rows = await ch.query(
         "SELECT meter, channel, parameter, kind, nature, period_start, value FROM {db}.archive FINAL "  # noqa: S608 - kinds are enum values
         "WHERE company = {co:UInt32} AND meter IN {meters:Array(String)} AND parameter IN {ps:Array(String)} "
-        f"AND ({' OR '.join(clauses)})", args)
+        f"AND {condition}", args)
     found: dict[Key, dict[str, dict[ArchiveKind, dict[datetime, float]]]] = defaultdict(
         lambda: {"integral": defaultdict(dict), "interval": defaultdict(dict)})
     for meter, channel, parameter, kind, nature, start, value in rows:

@@ -460,23 +460,14 @@ class OverviewService:
         (ClickHouse then took minutes to plan the query): the company's records of those periods are
         read, and other cities' meters are simply never looked up. Times come as epoch seconds and values
         as Float64 (the Decimal's own value), so 200,000 rows are not 200,000 datetimes and Decimals."""
-        clauses, args = [], {"co": user.company_id, "p": parameter}
-        for kind, keys in need.points.items():
-            if keys:
-                clauses.append(f"(nature = 'integral' AND kind = '{kind.value}' "
-                               f"AND period_start IN {{pk_{kind.value}:Array(DateTime('UTC'))}})")
-                args[f"pk_{kind.value}"] = sorted(calc.utc(k).replace(tzinfo=None) for k in keys)
-        for kind, (lo, hi) in need.ranges.items():
-            clauses.append(f"(nature = 'interval' AND kind = '{kind.value}' AND period_start "
-                           f"BETWEEN {{lo_{kind.value}:DateTime('UTC')}} AND {{hi_{kind.value}:DateTime('UTC')}})")
-            args[f"lo_{kind.value}"] = calc.utc(lo).replace(tzinfo=None)
-            args[f"hi_{kind.value}"] = calc.utc(hi).replace(tzinfo=None)
-        if not clauses:
+        condition, picked = calc.archive_filter(need)
+        if not condition:
             return {}, {}
+        args = {"co": user.company_id, "p": parameter, **picked}
         rows = await self.ch.query(
             "SELECT meter, channel, kind, nature = 'integral', toUInt32(period_start), toFloat64(value) "  # noqa: S608 - kinds are enum values
             "FROM {db}.archive FINAL WHERE company = {co:UInt32} AND parameter = {p:String} "
-            f"AND ({' OR '.join(clauses)})", args)
+            f"AND {condition}", args)
         integral: dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]] = {}
         interval: dict[tuple[str, int], dict[ArchiveKind, dict[datetime, float]]] = {}
         kinds = {k.value: k for k in ArchiveKind}
