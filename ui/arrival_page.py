@@ -254,7 +254,7 @@ class ArrivalPage:
             for label, options, value, handler, marker in toggles:
                 with ui.column().classes("gap-1"):
                     ui.label(label).classes("du-kpi-label")
-                    ui.toggle(options, value=value, on_change=_changed(handler)).props(
+                    ui.toggle(options, value=value, on_change=widgets.on_change(handler)).props(
                         "unelevated no-caps toggle-color=primary color=grey-2 text-color=grey-9").mark(marker)
             with ui.column().classes("gap-1"):
                 ui.label(t("controls.period")).classes("du-kpi-label")
@@ -400,12 +400,6 @@ class ArrivalPage:
             self.body.refresh()
             self.command_panel.refresh()
 
-
-def _changed(handler):
-    async def changed(event) -> None:
-        if event.value is not None and event.value != event.previous_value:
-            await handler(event.value)
-    return changed
 
 
 def state_text(command: CommandInfo) -> str:

@@ -239,7 +239,7 @@ class SpecificPage:
                 with ui.column().classes("gap-1"):
                     ui.label(t("overview.city")).classes("du-kpi-label")
                     ui.select({city.id: city.name for city in self.cities}, value=c.city_id,
-                              on_change=_changed(lambda v: self.change(city_id=v))).props(
+                              on_change=widgets.on_change(lambda v: self.change(city_id=v))).props(
                         "outlined dense").classes("min-w-[12rem]").mark("overview-city")
             resources = fmt.sort_resources(self.data.resources) or (c.resource,)
             toggles = (
@@ -251,7 +251,7 @@ class SpecificPage:
             for label, options, value, handler, marker in toggles:
                 with ui.column().classes("gap-1"):
                     ui.label(label).classes("du-kpi-label")
-                    ui.toggle(options, value=value, on_change=_changed(handler)).props(
+                    ui.toggle(options, value=value, on_change=widgets.on_change(handler)).props(
                         "unelevated no-caps toggle-color=primary color=grey-2 text-color=grey-9").mark(marker)
             with ui.column().classes("gap-1"):
                 ui.label(t("overview.date")).classes("du-kpi-label")
@@ -370,12 +370,6 @@ async def _fetch(services: OverviewServices, viewer: auth.Viewer, choice: Choice
 def _remember(data: SpecificConsumption) -> None:
     selection.remember(city=data.city, period=data.period, span=selection.total_span(data.granularity))
 
-
-def _changed(handler):
-    async def changed(event) -> None:
-        if event.value is not None and event.value != event.previous_value:
-            await handler(event.value)
-    return changed
 
 
 # --- formatting ------------------------------------------------------------------------------------------

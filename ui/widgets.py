@@ -176,7 +176,7 @@ def control_bar(choices: Sequence[Choice], granularity: Granularity, period: dat
         for choice in choices:
             with ui.column().classes("gap-1"):
                 ui.label(choice.label).classes("du-kpi-label")
-                ui.toggle(choice.options, value=choice.value, on_change=_on_toggle(choice.on_change)).props(
+                ui.toggle(choice.options, value=choice.value, on_change=on_change(choice.on_change)).props(
                     "unelevated no-caps toggle-color=primary color=grey-2 text-color=grey-9"
                 ).mark(choice.marker)
         with ui.column().classes("gap-1"):
@@ -205,7 +205,9 @@ def consumption_controls(available: Sequence[Resource], resource: Resource, gran
     )
 
 
-def _on_toggle(handler: Callable[[Any], Awaitable[None]]) -> Callable[[ValueChangeEventArguments], Awaitable[None]]:
+def on_change(handler: Callable[[Any], Awaitable[None]]) -> Callable[[ValueChangeEventArguments], Awaitable[None]]:
+    """A change handler that calls ``handler(value)`` only for a real new value (not a reset to None)."""
+
     async def changed(event: ValueChangeEventArguments) -> None:
         if event.value is not None and event.value != event.previous_value:
             await handler(event.value)
