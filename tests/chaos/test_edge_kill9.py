@@ -35,15 +35,23 @@ from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 4
+PAUSED_KILL = 2  # before this kill the cloud's ingest is stopped, so its batches cannot be confirmed
 HOURS = 36  # simulated hours the building runs
 
 
-def _unconfirmed(db: Path) -> tuple[int, int]:
-    """What the killed agent left in flight: batches not yet confirmed stored, values not batched."""
+def _unconfirmed(db: Path, after: int = 0) -> tuple[int, int]:
+    """What the killed agent left in flight: batches (numbered above `after`) not yet confirmed
+    stored, values not batched."""
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:  # never creates it
-        batches = conn.execute("SELECT count(*) FROM batches WHERE state != 'stored'").fetchone()[0]
+        batches = conn.execute("SELECT count(*) FROM batches WHERE state != 'stored' AND seq > ?",
+                               [after]).fetchone()[0]
         values = conn.execute("SELECT count(*) FROM archive WHERE batch IS NULL").fetchone()[0]
     return batches, values
+
+
+def _last_batch(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT coalesce(max(seq), 0) FROM batches").fetchone()[0]
 
 
 def _device_event(db: Path, n: int) -> None:
@@ -86,13 +94,26 @@ async def test_kill_9_of_the_edge_mid_batch_loses_and_doubles_nothing(nats, clic
         for n in range(1, KILLS + 1):
             await until(lambda n=n: log.read_text(errors="replace").count("event=edge_started") >= n, 30,
                         f"edge start {n}")
+            if n == PAUSED_KILL:
+                # one kill certainly lands mid-sync: with the cloud's ingest stopped, batches built
+                # from now on stay unconfirmed (acks sent before the stop may still arrive; a race
+                # between a random moment and a fast local confirmation decided it before)
+                stop.set()
+                await ingest
+                after = _last_batch(config.data_dir / "buffer.db")
+            else:
+                after = 0
             # polling, buffering and publishing by now: kill once a batch is in flight (on a loaded
             # machine a fixed pause could end before the agent built one), a random moment later
-            await until(lambda: _unconfirmed(config.data_dir / "buffer.db")[0] > 0, 60, f"a batch in flight ({n})")
+            await until(lambda after=after: _unconfirmed(config.data_dir / "buffer.db", after)[0] > 0, 60,
+                        f"a batch in flight ({n})")
             await asyncio.sleep(rng.uniform(0.0, 0.4))
             edge.send_signal(signal.SIGKILL)
             assert await asyncio.to_thread(edge.wait) == -signal.SIGKILL
-            in_flight.append(_unconfirmed(config.data_dir / "buffer.db"))
+            in_flight.append(_unconfirmed(config.data_dir / "buffer.db", after))
+            if n == PAUSED_KILL:
+                stop = asyncio.Event()
+                ingest = asyncio.create_task(supervised_ingest(nats.url, clickhouse, stop))
             _device_event(config.data_dir / "buffer.db", n)  # arrived just before the kill
             edge = _start_edge(config_file, tmp_path / "edge-data", log)
         await until(lambda: building.world.hour_index(building.clock.now()) >= HOURS, 60, "simulated hours")
@@ -108,7 +129,7 @@ async def test_kill_9_of_the_edge_mid_batch_loses_and_doubles_nothing(nats, clic
         events, _ = await assert_events_and_lost_exactly_once(clickhouse, config.data_dir / "buffer.db", "chaos-kill")
         assert list(events.values()).count("interference") == KILLS
         # the kills did land mid-sync: batches built or published but not yet confirmed stored
-        assert any(batches for batches, _ in in_flight), in_flight
+        assert in_flight[PAUSED_KILL - 1][0] > 0, in_flight
         edge.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(edge.wait, 30) == 0
     finally:
