@@ -544,6 +544,19 @@ def integration_router(services: Services) -> APIRouter:
     for module in (api_overview, api_balance, api_register, api_balance_groups, api_deviations, api_events,
                    api_arrival, api_lora, api_heating, api_weather):
         module.routes(api, services)
+    # section «Сервис» and the settings built with it (manual 4.5, 4.6)
+    from cloud import (
+        api_company,
+        api_desk,
+        api_objects,
+        api_power,
+        api_procedures,
+        api_service_meters,
+        api_wizard,
+    )
+    for module in (api_procedures, api_service_meters, api_wizard, api_desk, api_power, api_objects,
+                   api_company):
+        module.routes(api, services)
     return api
 
 

@@ -13,16 +13,23 @@ from . import (
     arrival_page,
     auth,
     balance_page,
+    company_page,
+    desk_page,
     deviations_page,
     events_page,
     groups_page,
     heating_page,
     lora_page,
     not_found,
+    objects_page,
     overview_page,
+    power_page,
+    procedures_page,
     register_page,
+    service_meters_page,
     settings_page,
     tokens,
+    wizard_page,
 )
 from .ports import Services
 
@@ -38,5 +45,9 @@ def register(services: Services) -> None:
     tokens.register(services)
     for module in (overview_page, balance_page, register_page, groups_page, deviations_page, events_page,
                    lora_page, heating_page, settings_page):
+        module.register(services)
+    # section «Сервис» and the settings built with it (manual 4.5, 4.6, 3.4)
+    for module in (procedures_page, service_meters_page, wizard_page, desk_page, power_page, objects_page,
+                   company_page):
         module.register(services)
     not_found.register(services)  # last: it answers every address no page took

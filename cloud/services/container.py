@@ -18,18 +18,28 @@ from cloud.services.commands import CommandService
 from cloud.services.communicators import CommunicatorsService
 from cloud.services.companies import CompaniesService
 from cloud.services.counters import CounterService
+from cloud.services.desk import DeskService
 from cloud.services.deviations import DeviationsService
+from cloud.services.documents import DocumentsService
 from cloud.services.events import EventsService
 from cloud.services.heating import HeatingService
 from cloud.services.lora import LoraService
+from cloud.services.meter_wizard import MeterWizardService
 from cloud.services.meters_admin import MetersService
+from cloud.services.notices import NoticesService
+from cloud.services.objects import ObjectsService
 from cloud.services.overview import OverviewService
+from cloud.services.power_limits import PowerLimitsService
 from cloud.services.premises_admin import PremisesService
+from cloud.services.procedures import ProceduresService
+from cloud.services.profile import ProfileService
 from cloud.services.readings import ReadingsService
 from cloud.services.register import RegisterService
 from cloud.services.residents import ResidentsService
+from cloud.services.service_meters import ServiceMetersService
 from cloud.services.sites import SitesService
 from cloud.services.users import UsersService
+from cloud.services.verification import VerificationService
 from cloud.services.weather import WeatherService
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
@@ -63,6 +73,17 @@ class Services:
     lora: LoraService
     heating: HeatingService
     weather: WeatherService
+    # section «Сервис» and the settings built with it (manual 4.5, 4.6, 3.4)
+    procedures: ProceduresService
+    service_meters: ServiceMetersService
+    verification: VerificationService
+    wizard: MeterWizardService
+    documents: DocumentsService
+    desk: DeskService
+    notices: NoticesService
+    power: PowerLimitsService
+    objects: ObjectsService
+    profile: ProfileService
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -83,7 +104,8 @@ class Services:
                    deviations=DeviationsService(registry, clickhouse, auth),
                    events=EventsService(registry, clickhouse, auth), lora=LoraService(registry, clickhouse, auth),
                    heating=HeatingService(registry, clickhouse, auth),
-                   weather=WeatherService(registry, clickhouse, auth))
+                   weather=WeatherService(registry, clickhouse, auth),
+                   **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """Make every service that knows "today" read it from ``clock`` (tests, the demo). Sign-in
@@ -91,3 +113,18 @@ class Services:
         for service in vars(self).values():
             if hasattr(service, "clock") and service is not self.auth:
                 service.clock = clock
+
+
+# the services of section «Сервис» and its settings: each takes (registry, clickhouse, auth, commands)
+_SERVICE_SECTION: dict[str, type] = {
+    "procedures": ProceduresService,
+    "service_meters": ServiceMetersService,
+    "verification": VerificationService,
+    "wizard": MeterWizardService,
+    "documents": DocumentsService,
+    "desk": DeskService,
+    "notices": NoticesService,
+    "power": PowerLimitsService,
+    "objects": ObjectsService,
+    "profile": ProfileService,
+}

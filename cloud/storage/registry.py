@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cloud.storage.registry_ddl import SERVICE_DDL
+
 # 4.6.5: each apartment meter's place in the building balance: added, subtracted or left out
 BALANCE_SIGN_DDL = """
 ALTER TABLE meters ADD COLUMN balance_sign TEXT NOT NULL DEFAULT '+' CHECK (balance_sign IN ('+', '-', 'excluded'));
@@ -395,6 +397,9 @@ CREATE TABLE login_failures (
     # the settings of sections "Учёт" and "Мониторинг" (manual 4.5.7, 4.6.5-4.6.8, 4.6.10, 4.6.13),
     # one block per setting; each block's service names it in its docstring
     (7, SETTINGS_DDL),
+    # section «Сервис» and the settings built with it (manual 4.5, 4.6.1-4.6.4, 4.6.9, 4.6.11,
+    # 4.6.12, 4.6.14, 4.6.15): one block per screen group in cloud/storage/registry_ddl/
+    (8, SERVICE_DDL),
 )
 
 

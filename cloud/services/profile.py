@@ -1,0 +1,24 @@
+"""The company card and cities (manual 4.6.15) and the user's working mode (3.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cloud.services.auth import AuthService
+from cloud.storage.clickhouse import ClickHouse
+from cloud.storage.registry import Registry
+
+if TYPE_CHECKING:
+    from cloud.services.commands import CommandService
+
+
+class ProfileService:
+    def __init__(self, registry: Registry, clickhouse: ClickHouse, auth: AuthService,
+                 commands: CommandService) -> None:
+        self.registry = registry
+        self.ch = clickhouse
+        self.auth = auth
+        self.commands = commands
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)

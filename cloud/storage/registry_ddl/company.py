@@ -1,0 +1,4 @@
+"""Registry tables: the company card and a user's working mode (manual 4.6.15, 3.4)."""
+
+DDL = """
+"""
