@@ -29,9 +29,10 @@ if not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"):
 
 
 class Demo:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *extra: str) -> None:
         self.data_dir = data_dir
         self.port = port
+        self.extra = list(extra)  # more command-line arguments of `domuchet demo`
         self.ports = [str(free_port()) for _ in range(3)]
         self.out = data_dir.parent / f"demo-{time.monotonic_ns()}.out"
 
@@ -40,7 +41,8 @@ class Demo:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "domuchet", "demo", "--data-dir", str(self.data_dir), "--port", str(self.port),
              "--nats-port", self.ports[0], "--mqtt-port", self.ports[1], "--modbus-port", self.ports[2],
-             "--speed", "3600"], stdout=self.log, stderr=subprocess.STDOUT, env=_plain_env(), cwd=self.data_dir.parent)
+             "--speed", "3600", *self.extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env=_plain_env(), cwd=self.data_dir.parent)
         deadline = time.monotonic() + 90
         while "demo is up" not in self.text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
