@@ -38,7 +38,10 @@ def digits(unit: str) -> int:
 
 
 def number(value: float, places: int = 3, *, lang: str | None = None) -> str:
-    """``1234.5`` → ``"1 234,500"`` in Russian (no-break space, decimal comma), ``"1,234.500"`` in English."""
+    """``1234.5`` → ``"1 234,500"`` in Russian (no-break space, decimal comma), ``"1,234.500"`` in English.
+    A value that rounds to zero prints without a sign ("-0,0" read as an error)."""
+    if round(value, places) == 0:
+        value = 0.0
     text = f"{value:,.{places}f}"
     if (lang or current_language()) == "en":
         return text
