@@ -101,8 +101,9 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
                 "VALUES (?, ?, 'apartment', ?, ?, ?)",
                 (building_id, p.number, p.area_m2, p.residents, f"{b.site.upper()}-{int(p.number):04d}"),
             ).lastrowid
-            _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",
-                   p.communicator, p.archives, b)
+            if p.meter_serial:  # "": a premise whose meter is not registered (yet)
+                _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",
+                       p.communicator, p.archives, b)
     return building_id
 
 

@@ -29,7 +29,7 @@ from domuchet import natsserver, settings
 from domuchet.cli import _cloud_config, _logging
 from protocol.periods import utc_to_local, zone
 from simulators.runner import SimState
-from simulators.scenario import BuildingPlan, Scenario, load, plan
+from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load, plan
 
 log = logging.getLogger(__name__)
 CITY = "Казань"
@@ -74,11 +74,18 @@ def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nat
              'transport = "modbus-tcp"', f'commissioned = "{commissioned}"', f'host = "{sim.host}"',
              f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
              f"reporting_day = {REPORTING_DAY}", ""]
-    for a in building.apartments:
+    for a in registered(scenario, building):
         lines += ["[[edge.meters]]", f'serial = "{a.meter_serial}"', f'model = "{b.compact2_model}"',
                   'transport = "lorawan"', f'commissioned = "{commissioned}"', f'dev_eui = "{a.dev_eui}"',
                   f"archive_kinds = {_kinds(APARTMENT_KINDS)}", f"reporting_day = {REPORTING_DAY}", ""]
     return "\n".join(lines)
+
+
+def registered(scenario: Scenario, building: BuildingPlan) -> tuple[ApartmentPlan, ...]:
+    """The apartments whose meters the demo registers; the last ``unregistered_meters`` are for an
+    engineer to commission."""
+    spare = scenario.building.unregistered_meters
+    return building.apartments[:len(building.apartments) - spare]
 
 
 def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimSettings,
@@ -92,6 +99,8 @@ def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimS
         heat_meter_communicator=f"Modbus TCP {sim.host}:{sim.modbus_port} #{b.heat_meter_unit}",
         premises=tuple(PremiseSeed(a.number, a.area_m2, a.residents, a.meter_serial, b.compact2_model,
                                    f"LoRaWAN {a.dev_eui}", ", ".join((*APARTMENT_KINDS, "integral")))
+                       if a in registered(scenario, building) else PremiseSeed(a.number, a.area_m2, a.residents,
+                                                                               "", "", "")
                        for a in building.apartments),
         heat_meter_archives=", ".join((*HEAT_METER_KINDS, "integral")),
         commissioned_at=commissioned, reporting_day=REPORTING_DAY)
@@ -211,6 +220,9 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         print(f"  simulated building: {scenario.building.address}, {len(building.apartments)} apartments, "
               f"commissioned {utc_to_local(state.commissioning, zone(scenario.building.time_zone)):%d.%m.%Y %H:%M}"
               f"; data and logs in {data_dir}; Ctrl-C stops", flush=True)
+        for a in building.apartments[len(registered(scenario, building)):]:
+            print(f"  a meter to commission: apartment {a.number}, {scenario.building.compact2_model} "
+                  f"serial {a.meter_serial}, DevEUI {a.dev_eui} (Сервис → Приборы → Добавить ПУ)", flush=True)
         if resumed:
             print(f"  continuing from the stored state: the time since {state.sim_now:%d.%m.%Y %H:%M} UTC is "
                   f"filled in (the simulator catches up at x{scenario.speed:g}, the edge backfills)", flush=True)

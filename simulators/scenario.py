@@ -47,6 +47,10 @@ class BuildingSpec:
     ct_ratio: int = 40  # its current transformers' ratio (200/5 A): the reading multiplier
     pulse_counters_927: int = 0  # apartments 1..N get a KARAT-927LW pulse counter
     pulse_inputs: int = 2  # its inputs: 2 or 4
+    # the last N apartments' meters are "on the shelf": installed and transmitting, but neither the
+    # cloud's registry nor the edge knows them until an engineer commissions them (manual 4.5.2,
+    # 4.5.5); the simulator runs them like any other, `domuchet demo` leaves them unregistered
+    unregistered_meters: int = 0
 
     def __post_init__(self) -> None:
         check_site(self.site)
@@ -58,7 +62,7 @@ class BuildingSpec:
             raise ValueError(f"heat_meter_serial must be decimal digits below 2**32, got {self.heat_meter_serial!r}")
         if not 1 <= self.heat_meter_unit <= 247:
             raise ValueError(f"heat_meter_unit must be 1..247, got {self.heat_meter_unit}")
-        for key in ("water_meters_926", "electricity_meters_941", "pulse_counters_927"):
+        for key in ("water_meters_926", "electricity_meters_941", "pulse_counters_927", "unregistered_meters"):
             if not 0 <= getattr(self, key) <= self.apartments:
                 raise ValueError(f"{key} must be 0..apartments ({self.apartments}), got {getattr(self, key)}")
         if not 1 <= self.electricity_tariffs <= 4:

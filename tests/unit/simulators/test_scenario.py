@@ -43,7 +43,8 @@ def test_demo_scenario() -> None:
     assert (demo.seed, demo.speed, demo.start) == (42, 1440.0, "auto")
     assert demo.building.site == "demo"
     assert demo.building.time_zone == "Europe/Moscow"
-    assert demo.building.apartments == 12
+    assert demo.building.apartments == 13
+    assert demo.building.unregistered_meters == 1  # apartment 13's meter waits for an engineer
     assert (demo.building.heat_meter_serial, demo.building.heat_meter_unit) == ("30700101", 1)
     assert (demo.building.common_share, demo.building.loss_share) == (0.12, 0.02)
     assert load(SCENARIO_DIR / "demo.toml") == demo
@@ -234,3 +235,9 @@ def test_load_refuses_a_fleet_of_several(tmp_path: Path) -> None:
     assert "a fleet of 4 buildings" in info.value.reason
     one = FLEET.split("[[buildings]]")[0] + "[[buildings]]" + FLEET.split("[[buildings]]")[2]
     assert load(_write(tmp_path, one)).building.site == "tower"
+
+
+def test_unregistered_meters_cannot_exceed_the_apartments() -> None:
+    BuildingSpec(site="s", address="a", apartments=3, unregistered_meters=3)
+    with pytest.raises(ValueError, match="unregistered_meters must be 0..apartments"):
+        BuildingSpec(site="s", address="a", apartments=3, unregistered_meters=4)
