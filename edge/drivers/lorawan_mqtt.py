@@ -230,7 +230,9 @@ class LoraUplinkHandler:
         dev_eui = event.device_info.dev_eui.lower()
         if event.device_info.application_id:
             self.app_ids[dev_eui] = event.device_info.application_id
-        rx = event.rx_info[0] if event.rx_info else None
+        # one radio row per packet: the gateway that heard it best (highest SNR, then RSSI), which is
+        # the reception the LoRa page judges; ChirpStack lists gateways in no promised order
+        rx = max(event.rx_info, key=lambda r: (r.snr, r.rssi)) if event.rx_info else None
         packet = dict(received_at=now, dev_eui=dev_eui, f_cnt=event.f_cnt, f_port=event.f_port,
                       rssi=rx.rssi if rx else None, snr=rx.snr if rx else None, gateway=rx.gateway_id if rx else "",
                       frequency=event.tx_info.frequency, payload=bytes(event.data))

@@ -98,3 +98,13 @@ def test_unknown_port_and_bad_crc_are_kept_raw_with_the_reason(handler) -> None:
     assert reasons[1].startswith("crc:")
     assert buf.db["archive"].count == 0
     assert [r[0] for r in buf.db.execute("SELECT error FROM radio ORDER BY id")] == reasons
+
+
+def test_a_packet_heard_by_several_gateways_keeps_the_best_reception(handler) -> None:
+    h, buf = handler
+    event = json.loads(_event(lorawan.FPORT, lorawan.encode(lorawan.CompactArchive(ArchiveKind.HOUR, PERIOD, 1, 2, 3))))
+    # listed first: the weakest; g3 has the highest SNR (7.0 > 5.5 > -2.0), so it is the one kept
+    event["rxInfo"] = [{"gatewayId": "g1", "rssi": -120, "snr": -2.0}, {"gatewayId": "g2", "rssi": -90, "snr": 5.5},
+                       {"gatewayId": "g3", "rssi": -95, "snr": 7.0}]
+    h.handle("t", json.dumps(event).encode())
+    assert buf.db.execute("SELECT gateway, rssi, snr FROM radio").fetchall() == [("g3", -95, 7.0)]
