@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cloud.services.auth import hash_password
+from cloud.services.meters_admin import configure
 from cloud.storage.registry import Registry
 from protocol import catalogue
 
@@ -48,6 +49,19 @@ class PremiseSeed:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceSeed:
+    """A meter besides the apartments' main ones: a 941LW electricity meter, a СВК water meter..."""
+    premise_number: str  # "" for a building-level meter
+    serial: str
+    model: str
+    communicator: str
+    archives: str
+    tariffs: int | None = None  # a 941LW's tariff zones (its channels follow them)
+    phase: str | None = None  # a single-phase 941LW's phase
+    ct_ratio: float = 1.0  # reading multiplier of a meter on current transformers
+
+
+@dataclass(frozen=True, slots=True)
 class BuildingSeed:
     site: str
     address: str
@@ -62,6 +76,7 @@ class BuildingSeed:
     # archive), and their monthly archives are read from this day of the next month
     commissioned_at: str | None = None
     reporting_day: int = 1
+    devices: tuple[DeviceSeed, ...] = ()
 
 
 def seed_company(registry: Registry, name: str, city: str, users: tuple[UserSeed, ...],
@@ -104,7 +119,24 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
             if p.meter_serial:  # "": a premise whose meter is not registered (yet)
                 _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",
                        p.communicator, p.archives, b)
+        premise_ids = {r[1]: r[0] for r in db.execute("SELECT id, number FROM premises WHERE building_id = ?",
+                                                      (building_id,))}
+        for d in b.devices:
+            _device(db, company_id, building_id, premise_ids[d.premise_number] if d.premise_number else None, d, b)
     return building_id
+
+
+def _device(db, company_id: int, building_id: int, premise_id: int | None, d: DeviceSeed, b: BuildingSeed) -> None:
+    spec, channels = configure(d.model, tariffs=d.tariffs)
+    meter_id = db.execute(
+        "INSERT INTO meters (company_id, building_id, premise_id, serial, model, role, communicator, archives, "
+        "tariffs, phase, ct_ratio, commissioned_at, reporting_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (company_id, building_id, premise_id, d.serial, d.model, "individual" if premise_id else "common",
+         d.communicator, d.archives, spec.tariffs, d.phase, d.ct_ratio, b.commissioned_at, b.reporting_day),
+    ).lastrowid
+    for c in channels:
+        db.execute("INSERT INTO meter_channels (meter_id, number, resource, parameters, tariff) VALUES (?, ?, ?, ?, ?)",
+                   (meter_id, c.number, c.resource, ",".join(c.parameters), c.tariff))
 
 
 def _meter(db, company_id: int, building_id: int, premise_id: int | None, serial: str, model: str, role: str,

@@ -22,11 +22,21 @@ from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cloud.seed import DEMO_USERS, BuildingSeed, PremiseSeed, seed_building, seed_company, seed_demo_settings
+from cloud.seed import (
+    DEMO_USERS,
+    BuildingSeed,
+    DeviceSeed,
+    PremiseSeed,
+    seed_building,
+    seed_company,
+    seed_demo_settings,
+)
 from cloud.services.container import Services
+from cloud.services.meters_admin import archives_text
 from cloud.storage.registry import Registry
 from domuchet import natsserver, settings
 from domuchet.cli import _cloud_config, _logging
+from protocol import catalogue
 from protocol.periods import utc_to_local, zone
 from simulators.runner import SimState
 from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load, plan
@@ -74,11 +84,21 @@ def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nat
              'transport = "modbus-tcp"', f'commissioned = "{commissioned}"', f'host = "{sim.host}"',
              f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
              f"reporting_day = {REPORTING_DAY}", ""]
+    for d in building.radio_devices:
+        lines += ["[[edge.meters]]", f'serial = "{d.serial}"', f'model = "{d.model}"', 'transport = "lorawan"',
+                  f'commissioned = "{commissioned}"', f'dev_eui = "{d.dev_eui}"',
+                  f"archive_kinds = {_kinds(_device_kinds(d.model))}", f"reporting_day = {REPORTING_DAY}", ""]
     for a in registered(scenario, building):
         lines += ["[[edge.meters]]", f'serial = "{a.meter_serial}"', f'model = "{b.compact2_model}"',
                   'transport = "lorawan"', f'commissioned = "{commissioned}"', f'dev_eui = "{a.dev_eui}"',
                   f"archive_kinds = {_kinds(APARTMENT_KINDS)}", f"reporting_day = {REPORTING_DAY}", ""]
     return "\n".join(lines)
+
+
+def _device_kinds(model: str) -> tuple[str, ...]:
+    """The archive kinds a radio device keeps (protocol/catalogue.py), all of which the edge reads."""
+    kept = {a.kind.value for a in catalogue.model(model).archives}
+    return tuple(kind for kind in ("hour", "day", "month") if kind in kept)
 
 
 def registered(scenario: Scenario, building: BuildingPlan) -> tuple[ApartmentPlan, ...]:
@@ -103,7 +123,12 @@ def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimS
                                                                                "", "", "")
                        for a in building.apartments),
         heat_meter_archives=", ".join((*HEAT_METER_KINDS, "integral")),
-        commissioned_at=commissioned, reporting_day=REPORTING_DAY)
+        commissioned_at=commissioned, reporting_day=REPORTING_DAY,
+        devices=tuple(DeviceSeed(d.apartment, d.serial, d.model, f"LoRaWAN {d.dev_eui}",
+                                 archives_text(catalogue.model(d.model), _device_kinds(d.model)),
+                                 tariffs=d.tariffs if d.model == catalogue.ELECTRICITY_941 else None,
+                                 phase=d.phase or None, ct_ratio=float(d.multiplier))
+                      for d in building.radio_devices))
 
 
 def wait_for_line(path: Path, offset: int, text: str, timeout_s: float) -> bool:
