@@ -181,7 +181,7 @@ class HeatingService:
         return await asyncio.to_thread(self._seasons, user)
 
     def _seasons(self, user: UserInfo) -> list[BuildingSeason]:
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             buildings = db.execute("SELECT id, address, city, time_zone FROM buildings WHERE company_id = ? "
                                    "ORDER BY city, address", (user.company_id,)).fetchall()
             changes = _changes_of(db, [b["id"] for b in buildings])
@@ -214,7 +214,6 @@ class HeatingService:
     def _set_season(self, user: UserInfo, ids: list[int], season: str, starts_on: date) -> None:
         now = self.clock().astimezone(UTC)
         with self.registry.connect() as db:
-            _write_lock(db)
             buildings = {b["id"]: b for b in _buildings(db, user, ids)}
             changes = _changes_of(db, ids)
             rules.check_group([_latest_season(changes.get(i, [])) for i in ids])
@@ -243,7 +242,6 @@ class HeatingService:
     def _undo(self, user: UserInfo, building_id: int) -> None:
         now = self.clock().astimezone(UTC)
         with self.registry.connect() as db:
-            _write_lock(db)
             (building,) = _buildings(db, user, [building_id])
             mine = [c for c, _ in _changes_of(db, [building_id]).get(building_id, [])]
             change = rules.check_undo(mine, self._today(building["time_zone"]))
@@ -258,7 +256,7 @@ class HeatingService:
         return await asyncio.to_thread(self._history, user, building_id)
 
     def _history(self, user: UserInfo, building_id: int) -> list[SeasonChange]:
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             (building,) = _buildings(db, user, [building_id])
             rows = _changes_of(db, [building_id]).get(building_id, [])
         tz = zone(building["time_zone"])
@@ -274,7 +272,7 @@ class HeatingService:
         return await asyncio.to_thread(self._schedule, user, building_id)
 
     def _schedule(self, user: UserInfo, building_id: int) -> TemperatureSchedule:
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             return _schedule_of(db, user, building_id)
 
     async def set_schedule(self, token: str, building_id: int, points: Sequence[SchedulePoint]
@@ -366,7 +364,7 @@ class HeatingService:
                                   schedule.supply_tolerance_pct, schedule.return_tolerance_pct, tuple(rows))
 
     def _control_setting(self, user: UserInfo, building_id: int) -> tuple[TemperatureSchedule, list[Change]]:
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             schedule = _schedule_of(db, user, building_id)
             changes = [c for c, _ in _changes_of(db, [building_id]).get(building_id, [])]
         return schedule, changes
@@ -393,13 +391,6 @@ def _naive(moment: datetime) -> datetime:
 
 def _local(text: str, tz: ZoneInfo) -> datetime:
     return utc_to_local(datetime.fromisoformat(text), tz)
-
-
-def _write_lock(db: sqlite3.Connection) -> None:
-    """Take the registry's write lock before the rules read the history: two dispatchers changing the
-    same building at once are serialised (the second waits, then sees the first's change), so "one
-    change per day" holds. An UPDATE that changes nothing still begins the write transaction."""
-    db.execute("UPDATE heating_seasons SET id = id WHERE id IS NULL")
 
 
 def _buildings(db: sqlite3.Connection, user: UserInfo, ids: Sequence[int]) -> list[sqlite3.Row]:

@@ -346,7 +346,7 @@ class OverviewService:
         facts (model, archives, lifecycle, readings, channel), not once per meter."""
         co = user.company_id
         parameter = CONSUMPTION_PARAMETER[resource]
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             buildings = {r["id"]: _Building(_building(r), [], {}, {})
                          for r in db.execute(_BUILDING_SQL, (co, city_id)).fetchall()}
             cursor = db.cursor()
@@ -397,7 +397,7 @@ class OverviewService:
         distinct facts (a handful of rows; ``wanted`` does not depend on counter breaks), so the
         archive is read while ``_gather`` reads the 100,000 meters."""
         co, parameter = user.company_id, CONSUMPTION_PARAMETER[resource]
-        with self.registry.connect() as db:
+        with self.registry.reading() as db:
             cursor = db.cursor()
             cursor.row_factory = None
             rows = cursor.execute(

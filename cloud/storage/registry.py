@@ -420,13 +420,31 @@ class Registry:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in a transaction: committed on success, rolled back on error."""
+        """A connection in a write transaction: committed on success, rolled back on error.
+
+        It begins IMMEDIATE: it takes the write lock first (waiting up to 10 s for another writer).
+        A deferred transaction that read first and wrote later failed at once with "database is
+        locked" whenever another connection had committed in between (WAL cannot move a read
+        snapshot forward), which is how a service checks a row and then changes it."""
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            yield db
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a read-only transaction: one consistent snapshot, no write lock, so
+        reads run beside each other and beside a writer."""
+        with self._transaction("BEGIN") as db:
+            db.execute("PRAGMA query_only=ON")
+            yield db
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA synchronous=FULL")
         try:
-            db.execute("BEGIN")
+            db.execute(begin)
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -436,10 +454,15 @@ class Registry:
             db.close()
 
     def one(self, sql: str, *args: object) -> sqlite3.Row | None:
-        with self.connect() as db:
+        with self.reading() as db:
             return db.execute(sql, args).fetchone()
 
     def all(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        with self.reading() as db:
+            return db.execute(sql, args).fetchall()
+
+    def write(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        """One statement in its own write transaction; the rows it returns (``RETURNING``)."""
         with self.connect() as db:
             return db.execute(sql, args).fetchall()
 

@@ -169,7 +169,7 @@ async def test_only_building_meters_in_service(env) -> None:
     # apartment meters record Q too, but only the building meter is monitored
     assert list(_meters(await dev.deviations(token))) == ["307T0001"]
     # taken out of service at 12:00 Moscow: not shown for 14:00, still for 11:00
-    registry.all("UPDATE meters SET decommissioned_at = ? WHERE serial = '307T0001'",
+    registry.write("UPDATE meters SET decommissioned_at = ? WHERE serial = '307T0001'",
                  datetime(2026, 1, 14, 9, tzinfo=UTC).isoformat())
     assert _meters(await dev.deviations(token)) == {}
     at = datetime(2026, 1, 14, 11)

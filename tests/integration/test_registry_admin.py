@@ -259,8 +259,8 @@ async def test_meter_registration_from_the_catalogue(world: World) -> None:
         with pytest.raises(InvalidInput, match=pattern):
             await world.meters.create(disp, **{**good, **bad})
     # a premise of another building (here: of another company) is refused as a premise, not disclosed
-    other_premise = world.registry.one("INSERT INTO premises (building_id, number, kind, area_m2, residents) "
-                                       "VALUES (?, '5', 'apartment', 30, 1) RETURNING id", world.other_building)[0]
+    other_premise = world.registry.write("INSERT INTO premises (building_id, number, kind, area_m2, residents) "
+                                         "VALUES (?, '5', 'apartment', 30, 1) RETURNING id", world.other_building)[0][0]
     with pytest.raises(InvalidInput, match=rf"^premise_id: building {world.building} has no premise {other_premise}"):
         await world.meters.create(disp, **{**good, "role": "individual", "premise_id": other_premise})
     with pytest.raises(NotFound):

@@ -186,8 +186,8 @@ def _writes(w: World) -> list[tuple[str, str, object]]:
     """(name, the role the write needs, call(token)) for every write of these services on company A."""
     kazan = w.registry.one("SELECT id FROM cities WHERE name = 'Казань'")[0]
     site = w.registry.one("SELECT id FROM edge_sites WHERE site = 'test'")[0]
-    comm = w.registry.one("INSERT INTO communicators (company_id, kind, placement, host, port) "
-                          "VALUES (1, 'tcp', 'external', 'h', 1) RETURNING id")[0]
+    comm = w.registry.write("INSERT INTO communicators (company_id, kind, placement, host, port) "
+                            "VALUES (1, 'tcp', 'external', 'h', 1) RETURNING id")[0][0]
     meter = w.meters[0]
     return [
         ("city.add", "admin", lambda t: w.cities.add(t, "Казань", "Europe/Moscow")),

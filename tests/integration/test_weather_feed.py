@@ -108,7 +108,7 @@ async def test_a_refetched_hour_replaces_the_stored_one(clickhouse: ClickHouse, 
         feed = WeatherFeed(WeatherFeedConfig(url, history_days=1, overlap_hours=2), registry, clickhouse, clock)
         assert await feed.poll(session) == 4  # from 04:00 - 2 h to 05:30: 02:00, 03:00, 04:00, 05:00
     building = cloud_data.seed(registry, clickhouse).building_id
-    registry.all("UPDATE buildings SET latitude = 55.8, longitude = 49.1 WHERE id = ?", building)
+    registry.write("UPDATE buildings SET latitude = 55.8, longitude = 49.1 WHERE id = ?", building)
     station, hourly = await outdoor_hourly(registry, clickhouse, building, _hour(10, 0), _hour(10, 6))
     assert station is not None
     assert station.code == "SIM-KZN"
@@ -190,7 +190,7 @@ async def test_premise_outdoor_temperature_from_the_nearest_station(clickhouse: 
 
     no_place = await services.weather.premise_outdoor(token, premise, Granularity.DAY, january)
     assert (no_place.station, no_place.reason, len(no_place.points)) == (None, "no_coordinates", 31)
-    registry.all("UPDATE buildings SET latitude = 55.80, longitude = 49.10 WHERE id = ?", seeded.building_id)
+    registry.write("UPDATE buildings SET latitude = 55.80, longitude = 49.10 WHERE id = ?", seeded.building_id)
     no_station = await services.weather.premise_outdoor(token, premise, Granularity.DAY, january)
     assert (no_station.station, no_station.reason) == (None, "no_station")
 

@@ -56,7 +56,7 @@ def _gap_around(clickhouse: ClickHouse, seeded: cloud_data.Seeded) -> None:
 
 def _station(clickhouse: ClickHouse, building_id: int) -> None:
     registry = _registry()
-    registry.all("UPDATE buildings SET latitude = 55.80, longitude = 49.10 WHERE id = ?", building_id)
+    registry.write("UPDATE buildings SET latitude = 55.80, longitude = 49.10 WHERE id = ?", building_id)
     register_station(registry, "SIM-MSK", "Москва", 55.75, 37.62)
     register_station(registry, "SIM-KZN", "Казань", 55.79, 49.12)
     hours = [datetime(2026, 1, 9, tzinfo=UTC) + timedelta(hours=k) for k in range(6 * 24)]

@@ -239,5 +239,5 @@ def test_load_refuses_a_fleet_of_several(tmp_path: Path) -> None:
 
 def test_unregistered_meters_cannot_exceed_the_apartments() -> None:
     BuildingSpec(site="s", address="a", apartments=3, unregistered_meters=3)
-    with pytest.raises(ValueError, match="unregistered_meters must be 0..apartments"):
+    with pytest.raises(ValueError, match=r"unregistered_meters must be 0\.\.apartments"):
         BuildingSpec(site="s", address="a", apartments=3, unregistered_meters=4)
