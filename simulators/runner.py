@@ -6,6 +6,11 @@ replaced by a scheduled fault. ``run_buildings`` drives one building or a whole 
 State (commissioning time, simulated time reached, last hour sent, radio frame counters, and
 downlinks queued for class A devices but not yet delivered) lives in ``<data-dir>/state.json``
 so that a restarted simulator continues the same world.
+
+With ``Endpoints.control_port`` set, a small HTTP server takes an engineer's hand while the
+simulator runs: ``POST /magnet/<DevEUI or serial>`` holds a magnet to a LoRa device (manual 4.5.5
+"тест на доступность ПУ"), which wakes its radio module: it sends an uplink at once and takes one
+queued downlink in that uplink's receive window.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 import paho.mqtt.client as mqtt
+from aiohttp import web
 from chirpstack_api import integration
 from google.protobuf import json_format
 
@@ -109,6 +115,7 @@ class Endpoints:
     mqtt_port: int = 1883
     mqtt_user: str = ""  # the network server's MQTT user on a broker with accounts; empty: anonymous
     mqtt_password: str = ""
+    control_port: int = 0  # the HTTP control server's port (POST /magnet/<device>); 0: none
 
 
 class SimulatedBuilding:
@@ -154,10 +161,42 @@ class SimulatedBuilding:
         self.announcements: list[dict] = []  # JSON lines to print (device replacements)
         self.dirty = False  # the state changed between checkpoints (a downlink was queued)
         self._wake_at: dict[str, float] = {}  # devEUI -> monotonic time of its next wake-up uplink
+        self._magnet: list[str] = []  # devEUIs woken by a magnet, uplinking at the next tick
         self._transports: list[Callable[[], Awaitable[None]]] = []
 
     def owns(self, dev_eui: str) -> bool:
         return dev_eui in self._by_eui
+
+    def magnet(self, device: str) -> str | None:
+        """Hold a magnet to a LoRa device given by DevEUI or serial: its radio module wakes and uplinks
+        at the next tick (``due_uplinks``), taking one queued downlink. Its DevEUI, or None when it is
+        not a radio device of this building."""
+        found = self._by_eui.get(device.lower()) or next((d for d in self.lora_devices if d.serial == device), None)
+        if found is None:
+            return None
+        if found.dev_eui not in self._magnet:
+            self._magnet.append(found.dev_eui)
+        log.info("event=magnet dev_eui=%s serial=%s", found.dev_eui, found.serial)
+        return found.dev_eui
+
+    def _magnet_wakes(self) -> list[tuple[str, str]]:
+        """The uplinks of the devices woken by a magnet (their latest hourly record again), each with
+        the answers to one queued downlink delivered in its receive window."""
+        index = self.state.last_sent_hour
+        out: list[tuple[str, str]] = []
+        while self._magnet and index >= 0:
+            device = self._by_eui[self._magnet.pop(0)]
+            if self.faults.off_air(device, index):
+                log.info("event=magnet_no_uplink dev_eui=%s reason=off_air", device.dev_eui)
+                continue
+            at = self.clock.now() - timedelta(seconds=5)
+            out.append((device.topic, device.extra_uplink(device.hourly_payload(index), lorawan.FPORT, at,
+                                                          f"magnet:{device.counters.down}")))
+            commands = self.pending.get(device.dev_eui)
+            if commands:
+                out += device.handle_downlink(commands.pop(0), at + timedelta(seconds=1), answer_spacing_s=0.05)
+                self.dirty = True
+        return out
 
     def enqueue_downlink(self, topic: str, payload: bytes) -> bool:
         """Queue a ``command/down`` message for its device; False (logged) when it is not one of ours."""
@@ -243,6 +282,8 @@ class SimulatedBuilding:
                     for n, command in enumerate(self.pending.pop(m.dev_eui)):  # delivered in the RX window
                         out += m.handle_downlink(command, sent_at + timedelta(seconds=1 + 10 * n))
             self.state.last_sent_hour = index
+        if self._magnet:
+            out += self._magnet_wakes()
         if self.scenario.lora_wakeup_s > 0:
             out += self._wake_ups()
         return out
@@ -319,9 +360,12 @@ async def run_buildings(buildings: list[SimulatedBuilding], out: TextIO = sys.st
     one JSON line per device on ``out`` at the start and one per replacement as it happens."""
     stop = stop or asyncio.Event()
     endpoints = buildings[0].endpoints
+    control: web.AppRunner | None = None
     try:
         for b in buildings:
             await b.open_transports()
+        if endpoints.control_port:
+            control = await control_server(buildings, endpoints.host, endpoints.control_port)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         if endpoints.mqtt_user:
             client.username_pw_set(endpoints.mqtt_user, endpoints.mqtt_password)
@@ -388,8 +432,31 @@ async def run_buildings(buildings: list[SimulatedBuilding], out: TextIO = sys.st
                 log.info("event=sim_stopped site=%s sim_now=%s last_hour=%d", b.scenario.building.site,
                          b.state.sim_now.isoformat(), b.state.last_sent_hour)
     finally:
+        if control is not None:
+            await control.cleanup()
         for b in buildings:
             await b.close_transports()
+
+
+async def control_server(buildings: list[SimulatedBuilding], host: str, port: int) -> web.AppRunner:
+    """The engineer's hand while the simulator runs: ``POST /magnet/{device}`` (DevEUI or serial)
+    answers 200 with the woken DevEUI, or 404 when no building has such a radio device."""
+
+    async def magnet(request: web.Request) -> web.Response:
+        device = request.match_info["device"]
+        for b in buildings:
+            woken = b.magnet(device)
+            if woken is not None:
+                return web.json_response({"woken": woken})
+        return web.json_response({"error": f"no LoRa device {device!r} in this simulator"}, status=404)
+
+    app = web.Application()
+    app.router.add_post("/magnet/{device}", magnet)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("event=sim_control_listening url=http://%s:%d/magnet/<device>", host, port)
+    return runner
 
 
 async def _drain(unacked: set[int], timeout: float) -> None:

@@ -43,6 +43,7 @@ from cloud.services.models import (
     check_id,
     parse_lifecycle,
 )
+from cloud.services.procedures import load_outages, overlaps_outage
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import catalogue
@@ -252,8 +253,17 @@ class AccountingService:
         for item in inputs:
             need.add(calc.wanted(item.source, granularity, labels, tz))
         archives = await self._archives(user, [i.meter.serial for i in inputs], parameter, need)
-        return {item.key: calc.amounts(item.source, archives.get(item.key, calc.Archive()), granularity, labels, tz)
-                for item in inputs}
+        amounts = {item.key: calc.amounts(item.source, archives.get(item.key, calc.Archive()), granularity, labels,
+                                          tz) for item in inputs}
+        # out of service for a verification or repair (4.5.5): a missing period then is not expected
+        stops = await asyncio.to_thread(load_outages, self.registry, sorted({i.meter.id for i in inputs}))
+        for item in inputs:
+            if outs := stops.get(item.meter.id):
+                amounts[item.key] = [
+                    calc.Amount(calc.State.NOT_EXPECTED) if a.state is calc.State.MISSING and overlaps_outage(
+                        outs, *(local_to_utc(t, tz) for t in calc.span(granularity, label, item.meter.reporting_day)))
+                    else a for a, label in zip(amounts[item.key], labels, strict=True)]
+        return amounts
 
     async def _archives(self, user: UserInfo, serials: list[str], parameter: str,
                         need: calc.Wanted) -> dict[tuple[str, int], calc.Archive]:

@@ -9,8 +9,10 @@ Read from ClickHouse: the distinct period starts per meter, channel and kind in 
 period. Periods that have not closed yet are "not_due" and not counted; so are periods outside
 the meter's service period (DESIGN.md section 5: a meter is expected to report only between its
 commissioning and its decommissioning), "not_expected": before commissioning there is nothing
-to miss. A meter with no recorded commissioning is expected from its first stored archive of any
-kind. A replaced or decommissioned meter stays in the report for the periods it served. Scope and roles as in
+to miss; nor while it is out of service for a verification or repair (a period sharing time with
+an out-of-service interval of cloud/services/procedures.py and not received). A meter with no
+recorded commissioning is expected from its first stored archive of any kind. A replaced or
+decommissioned meter stays in the report for the periods it served. Scope and roles as in
 the accounting section (cloud/services/accounting.py): the company's buildings only,
 administrators not at all. Tests: tests/integration/test_cloud_arrival.py.
 
@@ -24,6 +26,7 @@ flags, each with its content. Tests: tests/integration/test_arrival_table.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from bisect import bisect_right
 from collections import Counter, defaultdict
@@ -34,6 +37,7 @@ from cloud.services.accounting import AccountingService
 from cloud.services.auth import AuthService
 from cloud.services.commands import CommandInfo, CommandService
 from cloud.services.models import FIRST_DAY, BuildingSummary, InvalidInput, MeterInfo, check_day
+from cloud.services.procedures import load_outages
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import catalogue
@@ -248,6 +252,8 @@ class ArrivalService:
                       and (resource is None or resource in m.resources)]
         served = await self._service_periods(company, candidates)
         meters = [m for m in candidates if utc and _overlaps(served[m.id], utc[0], closes[-1])]
+        # out of service within its service period (a verification or repair, 4.5.5): nothing to miss
+        stops = await asyncio.to_thread(load_outages, self.accounting.registry, [m.id for m in meters])
         serials = sorted(m.serial for m in meters)
         have: dict[tuple[str, int], list[int]] = {}  # (meter, channel) -> UTC epochs of its stored periods
         lost: dict[str, dict[datetime, str]] = defaultdict(dict)
@@ -293,6 +299,7 @@ class ArrivalService:
             throughout = (begin is None or begin < first_close) and (end is None or end > last_start)
             reasons = lost.get(meter.serial, {})
             marks = events.get(meter.serial, {})
+            outs = [(_naive(o.from_at), _naive(o.until_at) if o.until_at else None) for o in stops.get(meter.id, ())]
             periods = []
             for i, (local, at) in enumerate(zip(starts, utc, strict=True)):
                 got = present.get(epochs[i], 0)
@@ -300,6 +307,8 @@ class ArrivalService:
                     status = "not_expected"  # whatever it sent then is not the meter in service
                 elif got and got == width:
                     status = "received"
+                elif outs and any(_overlaps(out, at, closes[i]) for out in outs):
+                    status = "not_expected"  # out of service: not polled, so not missing
                 elif at in reasons:
                     status = "lost"
                 elif open_[i]:

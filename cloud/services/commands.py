@@ -7,6 +7,8 @@ when no final result came by ``expires_at``. Every move is in ``TRANSITIONS``, o
 While no publisher is attached or it fails, a command stays "created" and ``send_pending``
 sends it later. Who may issue what follows the manual (see ``ALLOWED``); readers never; every
 issue is audit-logged in the same transaction. Another company's command is "not found".
+A service procedure's automatic operations issue theirs with ``issue_as`` and move on the
+``listeners`` called with the commands that results or time-outs moved (cloud/services/procedures.py).
 Tests: tests/integration/test_cloud_commands.py, tests/integration/test_roles_tokens.py.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_operational_view
 from cloud.services.models import Forbidden, InvalidInput, NotFound, Role, UserInfo
+from cloud.services.procedures import out_of_service, outages, resumed_at
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import subjects
@@ -159,6 +162,10 @@ class CommandService:
         self.publisher = publisher
         self.clock = clock
         self._send_lock = asyncio.Lock()
+        # called with the ids of commands results or time-outs moved, after they are committed (a
+        # service procedure advances on them: cloud/services/procedures.py); an error propagates, so the
+        # ingest redelivers the results and the (idempotent) call is made again
+        self.listeners: list[Callable[[list[str]], None]] = []
 
     # --- the bus -----------------------------------------------------------------------
     def attach(self, publisher: Publisher | None) -> None:
@@ -220,6 +227,7 @@ class CommandService:
         idempotent: a redelivered result changes nothing). Results naming an unknown command or
         another site's are logged and ignored. Returns how many moved a command."""
         moved = 0
+        moved_ids: list[str] = []
         with self.registry.connect() as db:
             for result in results:
                 row = db.execute("SELECT site, state FROM commands WHERE id = ?", (result.command_id,)).fetchone()
@@ -239,7 +247,10 @@ class CommandService:
                 new = self._move(result.command_id, result.state, stamps, db)
                 if new is not None:
                     moved += 1
+                    moved_ids.append(result.command_id)
                     log.info("event=command_result id=%s site=%s state=%s", result.command_id, site, new)
+        for listener in self.listeners:
+            listener(moved_ids)
         return moved
 
     def sweep(self, now: datetime | None = None) -> int:
@@ -252,6 +263,8 @@ class CommandService:
                 self._move(command_id, "expired", {"finished_at": at}, db)
         for command_id in ids:
             log.info("event=command_timed_out id=%s", command_id)
+        for listener in self.listeners:
+            listener(ids)
         return len(ids)
 
     # --- issuing -----------------------------------------------------------------------
@@ -287,6 +300,18 @@ class CommandService:
                                     "AND meter IN {m:Array(String)} GROUP BY meter",
                                     {"co": user.company_id, "m": sorted(r["serial"] for r in rows)})
         return {serial: start.replace(tzinfo=UTC) for serial, start in found}
+
+    def issue_as(self, user: UserInfo, kind: str, meter_id: int, args: Mapping[str, Any] | None = None) -> str:
+        """Create a command for a meter on behalf of ``user`` with ``issue``'s checks, where no request
+        carries a token: a service procedure's automatic operation (cloud/services/procedures.py). It
+        stays "created" until ``send_pending`` publishes it (the command bus does every few seconds).
+        Returns its id."""
+        type_ = command_type(kind)
+        if user.reader:
+            raise Forbidden("reader status is read-only")
+        if user.role not in ALLOWED[type_]:
+            raise Forbidden(f"the {user.role.value} role may not issue {type_.value} commands")
+        return str(self._create(user, type_, meter_id, None, dict(args or {}), DEFAULT_TTL[type_], {})["id"])
 
     def _create(self, user: UserInfo, kind: CommandType, meter_id: int | None, site: str | None,
                 args: dict[str, Any], ttl: timedelta, first_seen: Mapping[str, datetime]) -> sqlite3.Row:
@@ -441,7 +466,11 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
 
     A meter is in the list inside its service period only (DESIGN.md section 5): one whose
     decommissioning date has come is left out, as is one whose status says decommissioned with no
-    date. ``commissioned`` is the meter's recorded commissioning time; for a meter without one it
+    date. A meter out of service (an open interval of a verification or repair, or an install not yet
+    commissioned: cloud/services/procedures.py) is left out too; back in service, its ``commissioned``
+    is the end of its latest out-of-service interval, the procedure's actual commissioning date, so
+    the edge polls from there and never chases the periods it was out. Otherwise
+    ``commissioned`` is the meter's recorded commissioning time; for a meter without one it
     is the first archive period stored for it (``first_seen``), or the start of today (UTC) for a
     meter with none: an earlier date would make the edge chase periods from before the meter
     existed, a later one would stop it from backfilling gaps it should still fill.
@@ -451,13 +480,17 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
     InvalidInput naming each such meter and field, and nothing is pushed."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first_seen = first_seen or {}
-    rows = db.execute("SELECT m.serial, m.model, m.communicator, m.archives, m.status, m.commissioned_at, "
+    rows = db.execute("SELECT m.id, m.serial, m.model, m.communicator, m.archives, m.status, m.commissioned_at, "
                       "m.decommissioned_at, c.id AS communicator_id, c.kind, c.host, c.port, c.dev_eui FROM meters m "
                       "JOIN buildings b ON b.id = m.building_id LEFT JOIN communicators c ON c.id = m.communicator_id "
                       "WHERE b.site = ? ORDER BY m.serial", (site,)).fetchall()
     out: list[dict[str, Any]] = []
     problems: list[str] = []
+    stops = outages(db, [r["id"] for r in rows])
     for r in rows:
+        if out_of_service(stops.get(r["id"], ()), now):
+            log.info("event=meter_config_skipped serial=%s reason=out_of_service", r["serial"])
+            continue
         if r["decommissioned_at"] is not None:
             if datetime.fromisoformat(r["decommissioned_at"]) <= now:
                 continue
@@ -468,6 +501,10 @@ def site_meters(db: sqlite3.Connection, site: str, now: datetime,
             continue
         try:
             entry = _entry(r, today, first_seen)
+            resumed = resumed_at(stops.get(r["id"], ()), now)
+            if resumed is not None and (r["commissioned_at"] is None
+                                        or resumed > datetime.fromisoformat(r["commissioned_at"])):
+                entry["commissioned"] = resumed.astimezone(UTC).isoformat()
             meter_spec(entry, "")
         except InvalidInput as exc:  # a communicator text with no transport settings, a bad date
             problems.append(str(exc))
