@@ -223,6 +223,9 @@ CALCULATORS = ("KARAT-307", "KARAT-306")
 MAX_TARIFFS = 4
 PULSE_INPUTS = (2, 4)
 PHASE_CHANNELS = {"A": 11, "B": 12, "C": 13}  # 941LW: power per phase in current readings
+# the published factory admin password of the meters whose module must know it (manual 4.5.2, 941LW "Пароль");
+# simulators/lora_models.py ElectricityMeter941.FACTORY_PASSWORD is the same
+FACTORY_PASSWORDS: dict[str, str] = {ELECTRICITY_941: "000000"}
 WATER = (Resource.HOT_WATER, Resource.COLD_WATER)
 
 _HEAT_INPUT = ChannelSpec(1, Resource.HEAT, ("Q", "V1", "V2", "T1", "T2"))

@@ -87,6 +87,9 @@ NAMED_CODES: dict[str, tuple[EventEffect, str, str]] = {
     SUSPECT_CODE: (EventEffect.LIMIT, "Недостоверное значение: приращение счётчика выше допустимого",
                    "Suspect value: counter increment above the plausible limit"),
     "clock_corrected": (EventEffect.OTHER, "Часы прибора скорректированы", "Meter clock corrected"),
+    # manual 4.5.7: a heat meter added to a building with no heating season set (the add-meter wizard)
+    "heat_meter_without_season": (EventEffect.OTHER, "Прибор учёта тепла добавлен в объект без отопительного сезона",
+                                  "Heat meter added to a building with no heating season"),
     "clock_out_of_range": (EventEffect.OTHER, "Часы прибора вне допустимого расхождения",
                            "Meter clock out of range"),
     "record_rejected": (EventEffect.OTHER, "Архивная запись отклонена", "Archive record rejected"),

@@ -1,6 +1,7 @@
-"""Communicators (КУ, DESIGN.md section 4): how a meter reaches the edge — TCP host and port, GPRS
-modem identifiers (IMEI, SIM ICCID, phone), or LoRaWAN (DevEUI, device class, LoRaWAN version);
-built into the meter or external, and which meters use each one.
+"""Communicators (КУ, DESIGN.md section 4; manual 4.5.6 «Связь»): how a meter reaches the edge — TCP
+host and port, GPRS modem identifiers (two are mandatory: the IMEI and the SIM card's ICCID or phone
+number), or LoRaWAN (DevEUI, device class, LoRaWAN version); built into the meter or external, its
+name and building, and which meters use each one.
 
 Reads: dispatchers and engineers of the company (and readers). Writes: a dispatcher or engineer
 without reader status. A built-in communicator serves exactly one meter; an external one may
@@ -14,12 +15,12 @@ import asyncio
 import ipaddress
 import re
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_operational_view, require_writer
-from cloud.services.models import InvalidInput, NotFound, UserInfo
+from cloud.services.models import InvalidInput, NotFound, UserInfo, check_id
 from cloud.storage.registry import Registry
 
 KINDS = ("tcp", "gprs", "lora")
@@ -49,6 +50,8 @@ class CommunicatorSpec:
     dev_eui: str | None = None
     lora_class: str | None = None
     lorawan_version: str | None = None
+    name: str = ""  # «название коммуникатора» (manual 4.5.6)
+    building_id: int | None = None  # «объект»: the building it stands in (none: not tied to one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,16 @@ def validate(spec: CommunicatorSpec) -> CommunicatorSpec:
     serial = spec.serial.strip()
     if len(serial) > 64:
         raise InvalidInput("serial: up to 64 characters")
+    name = spec.name.strip() if isinstance(spec.name, str) else ""
+    if len(name) > 100 or not name.isprintable():
+        raise InvalidInput("name: up to 100 printable characters")
+    if spec.building_id is not None:
+        check_id("building_id", spec.building_id)
+    return replace(_line(spec, serial), name=name, building_id=spec.building_id)
+
+
+def _line(spec: CommunicatorSpec, serial: str) -> CommunicatorSpec:
+    """The line parameters of the spec's kind, checked."""
     clean = CommunicatorSpec(spec.kind, spec.placement, serial)
     if spec.kind == "tcp":
         host = (spec.host or "").strip()
@@ -82,6 +95,9 @@ def validate(spec: CommunicatorSpec) -> CommunicatorSpec:
             raise InvalidInput(f"iccid: 18 to 22 digits, got {spec.iccid!r}")
         if spec.phone and not _PHONE.match(spec.phone):
             raise InvalidInput(f"phone: 6 to 15 digits with an optional '+', got {spec.phone!r}")
+        if not spec.iccid and not spec.phone:  # manual 4.5.6: two mandatory GPRS identifiers
+            raise InvalidInput("iccid: a GPRS line needs two identifiers: the modem's IMEI and its SIM card's "
+                               "ICCID or phone number")
         return CommunicatorSpec(clean.kind, clean.placement, serial, imei=spec.imei, iccid=spec.iccid or None,
                                 phone=spec.phone or None)
     dev_eui = (spec.dev_eui or "").strip().lower().replace(":", "").replace("-", "")
@@ -93,6 +109,12 @@ def validate(spec: CommunicatorSpec) -> CommunicatorSpec:
         raise InvalidInput(f"lorawan_version: one of {', '.join(LORAWAN_VERSIONS)}, got {spec.lorawan_version!r}")
     return CommunicatorSpec(clean.kind, clean.placement, serial, dev_eui=dev_eui, lora_class=spec.lora_class,
                             lorawan_version=spec.lorawan_version)
+
+
+def _check_building(db: sqlite3.Connection, user: UserInfo, building_id: int | None) -> None:
+    if building_id is not None and db.execute("SELECT 1 FROM buildings WHERE id = ? AND company_id = ?",
+                                              (building_id, user.company_id)).fetchone() is None:
+        raise NotFound(f"building {building_id} not found")
 
 
 def _host_ok(host: str) -> bool:
@@ -148,6 +170,7 @@ class CommunicatorsService:
 
     def _create(self, user: UserInfo, spec: CommunicatorSpec) -> CommunicatorInfo:
         with self.registry.connect() as db:
+            _check_building(db, user, spec.building_id)
             try:
                 new_id = db.execute(f"INSERT INTO communicators (company_id, {', '.join(_COLUMNS)}) "  # noqa: S608
                                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
@@ -167,6 +190,7 @@ class CommunicatorsService:
     def _update(self, user: UserInfo, communicator_id: int, spec: CommunicatorSpec) -> CommunicatorInfo:
         with self.registry.connect() as db:
             before = self._info(db, self._row(db, user, communicator_id))
+            _check_building(db, user, spec.building_id)
             if spec.placement == "builtin" and len(before.meter_ids) > 1:
                 raise InvalidInput(f"placement: a built-in communicator serves one meter, this one serves "
                                    f"{len(before.meter_ids)}")

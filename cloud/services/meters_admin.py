@@ -315,10 +315,13 @@ class MetersService:
                      phase: str | None = None, tariffs: int | None = None, inputs: int | None = None,
                      channel_resources: Mapping[int, str] | None = None, calculator: str | None = None,
                      installed_on: date | None = None, commissioned_at: datetime | None = None,
-                     initial_readings: Mapping[str, float] | None = None) -> MeterInfo:
+                     initial_readings: Mapping[str, float] | None = None, barcode: str = "",
+                     verified_on: date | None = None, next_verification_on: date | None = None) -> MeterInfo:
         """Register a meter; its channels come from the catalogue entry of ``model`` (configured by
-        ``tariffs``, ``inputs``, ``channel_resources`` and ``calculator`` where the model has them)."""
+        ``tariffs``, ``inputs``, ``channel_resources`` and ``calculator`` where the model has them).
+        The barcode and verification dates are the add-meter wizard's (manual 4.5.2)."""
         user = require_writer(await self.auth.user(token))
+        passport = _passport_fields(barcode, verified_on, next_verification_on)
         spec, channels = configure(model, tariffs=tariffs, inputs=inputs, channel_resources=channel_resources,
                                    calculator=calculator)
         values = {
@@ -327,7 +330,7 @@ class MetersService:
             "reporting_day": _reporting_day(reporting_day), "ct_ratio": _ct_ratio(ct_ratio), "phase": _phase(phase),
             "tariffs": spec.tariffs, "installed_on": _installed_on(installed_on),
             "commissioned_at": None if commissioned_at is None else period_start("commissioned_at", commissioned_at),
-            "initial_readings": check_readings("initial_readings", initial_readings, channels)}
+            "initial_readings": check_readings("initial_readings", initial_readings, channels), **passport}
         _check_electricity(values, channels)
         if values["initial_readings"] and values["commissioned_at"] is None:
             raise InvalidInput("initial_readings: give commissioned_at, the period they were read at")
@@ -597,6 +600,23 @@ def _check_place(db: sqlite3.Connection, building_id: int, role: MeterRole, prem
     found = db.execute("SELECT 1 FROM premises WHERE id = ? AND building_id = ?", (premise_id, building_id)).fetchone()
     if found is None:
         raise InvalidInput(f"premise_id: building {building_id} has no premise {premise_id}")
+
+
+def _passport_fields(barcode: object, verified_on: object, next_verification_on: object) -> dict[str, Any]:
+    """The barcode and verification dates of a new meter, checked (the rules of BuildingsService.update_meter)."""
+    text = barcode.strip() if isinstance(barcode, str) else None
+    if text is None or len(text) > 64 or not text.isprintable():
+        raise InvalidInput("barcode: up to 64 printable characters")
+    out: dict[str, Any] = {"barcode": text}
+    for field, value in (("verified_on", verified_on), ("next_verification_on", next_verification_on)):
+        if value is not None:
+            if not isinstance(value, date) or isinstance(value, datetime):
+                raise InvalidInput(f"{field}: a date or none, got {value!r}")
+            check_day(field, value)
+            out[field] = value
+    if verified_on and next_verification_on and next_verification_on <= verified_on:  # type: ignore[operator]
+        raise InvalidInput("next_verification_on: must be after verified_on")
+    return out
 
 
 def _check_electricity(values: Mapping[str, Any], channels: Iterable[Channel]) -> None:

@@ -41,6 +41,9 @@ CASES = [
     ("clock_corrected", {"offset_before_s": 12.5}, EventEffect.OTHER, "Часы прибора скорректированы", None),
     ("periods_lost", {"archive_kind": "hour"}, EventEffect.OTHER, "Архивы утрачены: старше глубины архива прибора",
      None),
+    # the add-meter wizard's warning (manual 4.5.7): named, not shown as a bare code
+    ("heat_meter_without_season", {}, EventEffect.OTHER,
+     "Прибор учёта тепла добавлен в объект без отопительного сезона", None),
     # unknown codes are "other", described by the code
     ("values_evicted", {}, EventEffect.OTHER, "Событие «values_evicted»", None),
     ("INTEGRITY", {}, EventEffect.OTHER, "Событие «INTEGRITY»", None),  # codes are exact
