@@ -9,32 +9,35 @@ imports this module). Tests: tests/integration/test_procedures.py.
 
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from cloud.services.container import Services
+from cloud.services.procedure_rules import Kind
 from cloud.services.procedures import ActiveOperation, Deadline, MeterOperations, ProcedureInfo
 
 
 class StartIn(BaseModel):
-    kind: str = Field(description="install, verification, repair, decommissioning, correction or reconciliation")
-    operation: str | None = Field(default=None, description="the starting operation (default: the first); "
-                                                            "install may start with install_request, mounting "
-                                                            "or commissioning")
+    kind: Kind = Field(description="install, verification, repair, decommissioning, correction or reconciliation")
+    operation: str | None = Field(default=None, max_length=64,
+                                  description="the starting operation (default: the first); install may start "
+                                              "with install_request, mounting or commissioning")
     notes: str = Field(default="", max_length=2000)
 
 
 class CompleteIn(BaseModel):
-    done_on: date = Field(description="the actual local date the operation was done (not in the future)")
+    done_on: date = Field(ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                          description="the actual local date the operation was done (not in the future)")
     notes: str = Field(default="", max_length=2000)
     settings: dict[str, Any] = Field(default_factory=dict, description=(
         "commissioning: next_verification_on, archive_kinds, initial_readings {\"channel:parameter\": value}; "
         "decommissioning: final_readings; replacement decision: new_serial, new_model, final_readings, "
         "initial_readings; sensor choice (correction): channel, parameter, kind, period (local start), value"))
-    next_operation: str | None = Field(default=None, description="an optional operation to do next; default: the "
-                                                                  "next mandatory one, or the end of the procedure")
+    next_operation: str | None = Field(default=None, max_length=64,
+                                       description="an optional operation to do next; default: the next mandatory "
+                                                   "one, or the end of the procedure")
 
 
 class NotesIn(BaseModel):
@@ -42,7 +45,7 @@ class NotesIn(BaseModel):
 
 
 class DaysIn(BaseModel):
-    days: int = Field(description="planned duration, whole days 1..365")
+    days: int = Field(ge=1, le=365, description="planned duration, whole days 1..365")
 
 
 def routes(api: APIRouter, services: Services) -> None:
@@ -103,5 +106,6 @@ def routes(api: APIRouter, services: Services) -> None:
 
     @api.put("/operation-deadlines/{procedure}/{operation}", response_model=Deadline, tags=tags,
              description="Set an operation's planned duration for the company (a dispatcher).")
-    async def set_operation_deadline(procedure: str, operation: str, body: DaysIn, token: Token) -> Deadline:
+    async def set_operation_deadline(procedure: Kind, operation: Annotated[str, Path(max_length=64)], body: DaysIn,
+                                     token: Token) -> Deadline:
         return await _service(procedures.set_deadline(token, procedure, operation, body.days))
