@@ -21,6 +21,7 @@ import logging
 import smtplib
 import ssl
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -121,6 +122,32 @@ def compose(sender: str, to: str, event: dict[str, Any], meter: dict[str, Any]) 
               "(Настройки → Подписка на события)."]
     message.set_content("\n".join(lines))
     return message
+
+
+def send(smtp: SmtpSettings, mails: Sequence[tuple[str, EmailMessage]]) -> list[str | None]:
+    """Send (recipient, message) pairs over one SMTP connection (blocking: run it in a worker thread);
+    per e-mail None when the server accepted it, else the reason. Event e-mails and owner invitations
+    (cloud/services/objects.py) both go out through here."""
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+            if smtp.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if smtp.user:
+                client.login(smtp.user, smtp.password)
+            out: list[str | None] = []
+            for to, message in mails:
+                try:
+                    refused = client.send_message(message, from_addr=smtp.sender, to_addrs=[to])
+                except smtplib.SMTPRecipientsRefused as exc:
+                    out.append(f"recipient refused: {exc.recipients}")
+                except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                    out.append(f"{type(exc).__name__}: {exc}")
+                else:
+                    out.append(f"recipient refused: {refused}" if refused else None)
+            return out
+    except (OSError, smtplib.SMTPException) as exc:  # connection, TLS, login: every e-mail gets the reason
+        reason = f"{type(exc).__name__}: {exc}"
+        return [reason] * len(mails)
 
 
 class EventNotifier:
@@ -229,26 +256,7 @@ class EventNotifier:
 
     def _deliver(self, mails: list[Mail]) -> list[str | None]:
         """Send over one SMTP connection; per e-mail None when the server accepted it, else the reason."""
-        try:
-            with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.smtp.timeout_s) as client:
-                if self.smtp.starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if self.smtp.user:
-                    client.login(self.smtp.user, self.smtp.password)
-                out: list[str | None] = []
-                for mail in mails:
-                    try:
-                        refused = client.send_message(mail.message, from_addr=self.smtp.sender, to_addrs=[mail.to])
-                    except smtplib.SMTPRecipientsRefused as exc:
-                        out.append(f"recipient refused: {exc.recipients}")
-                    except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-                        out.append(f"{type(exc).__name__}: {exc}")
-                    else:
-                        out.append(f"recipient refused: {refused}" if refused else None)
-                return out
-        except (OSError, smtplib.SMTPException) as exc:  # connection, TLS, login: every e-mail of the pass waits
-            reason = f"{type(exc).__name__}: {exc}"
-            return [reason] * len(mails)
+        return send(self.smtp, [(mail.to, mail.message) for mail in mails])
 
     def _record(self, mails: list[Mail]) -> None:
         now = datetime.now(UTC).isoformat()

@@ -33,10 +33,14 @@ BUILDING_PAGES: tuple[tuple[str, str], ...] = (
 )
 # (key, path under /settings/buildings/{id}) of one building's settings
 SETTINGS_PAGES: tuple[tuple[str, str], ...] = (
+    ("menu.settings.info", "/info"),  # 4.6.2-4.6.4 and 4.6.9: ui/objects_page.py (its texts: ui/objects_common.py)
+    ("menu.settings.premises", "/premises"),
+    ("menu.settings.owners", "/owners"),
     ("menu.settings.balance", "/balance"),
     ("menu.settings.groups", "/groups"),
     ("menu.settings.deviations", "/deviations"),
     ("menu.settings.temperature", "/temperature"),
+    ("menu.settings.billing", "/billing"),
 )
 
 

@@ -1,10 +1,16 @@
 """Registry details of buildings and meters that the settings pages change (manual 4.6 "Объекты"):
 registering a building (address, city and its time zone, area, residents, edge site), its
-address, area, residents, city, coordinates and construction-unfinished flag, deleting one with
-no meters; a meter's barcode and verification dates.
+address, area, residents, city, coordinates, type, ФИАС code and construction-unfinished flag,
+deleting one with no meters; a meter's barcode and verification dates.
 
-Reads: any dispatcher or engineer of the company (and readers). Writes: a dispatcher or engineer
-without reader status (``require_writer``); an object of another company is "not found". Every
+A building's address passes the address register check (cloud/services/objects_rules.py
+``check_register_address``, the rule standing for ФИАС) unless the building is marked
+construction unfinished: then it has no legal address yet and any text is kept (manual 4.6.2).
+
+Reads: any dispatcher or engineer of the company (and readers). Buildings are the settings of 4.6
+("Редактирование данных в разделе осуществляется пользователем с ролью «диспетчер»"): a dispatcher
+without reader status changes them; a meter's passport is changed by a dispatcher or engineer
+(``require_writer``); an object of another company is "not found". Every
 change writes an audit entry with the fields before and after, in the same transaction (a call
 that changes nothing writes none). Tests: tests/integration/test_registry_objects.py,
 tests/integration/test_registry_admin.py.
@@ -20,8 +26,9 @@ from datetime import date
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.auth import AuthService, require_dispatcher, require_operational_view, require_writer
 from cloud.services.models import InvalidInput, NotFound, UserInfo, check_day, check_id
+from cloud.services.objects_rules import check_building_kind, check_fias_code, check_register_address
 from cloud.storage.registry import Registry
 
 _UNSET: Any = object()  # "leave as it is" (None is a value: it clears a coordinate or a date)
@@ -40,6 +47,8 @@ class BuildingDetails:
     area_m2: float = 0.0
     residents: int = 0
     site: str = ""  # the edge site that serves its meters
+    building_kind: str = "apartment_block"  # тип строения: apartment_block, house or nonresidential
+    fias_code: str = ""  # the house's ФИАС GUID, empty when not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +64,7 @@ class MeterPassport:
 def _building(row: sqlite3.Row) -> BuildingDetails:
     return BuildingDetails(row["id"], row["address"], row["city_id"], row["city"], row["latitude"], row["longitude"],
                            bool(row["construction_unfinished"]), row["time_zone"], row["area_m2"], row["residents"],
-                           row["site"])
+                           row["site"], row["building_kind"], row["fias_code"])
 
 
 def _address(value: object) -> str:
@@ -137,13 +146,16 @@ class BuildingsService:
 
     async def create_building(self, token: str, *, address: str, city_id: int, area_m2: float, residents: int,
                               site: str, latitude: float | None = None, longitude: float | None = None,
-                              construction_unfinished: bool = False) -> BuildingDetails:
+                              construction_unfinished: bool = False, building_kind: str = "apartment_block",
+                              fias_code: str = "") -> BuildingDetails:
         """Register a building of the company in one of its cities (whose time zone it takes), served by
-        one of its edge sites (an administrator registers sites, cloud/services/sites.py)."""
-        user = require_writer(await self.auth.user(token))
+        one of its edge sites (an administrator registers sites, cloud/services/sites.py). The address
+        register check comes last, after the other fields: it is the one the flag skips."""
+        user = require_dispatcher(await self.auth.user(token))
         values = {"address": _address(address), "area_m2": check_area("area_m2", area_m2),
                   "residents": check_residents("residents", residents), **_coordinates(latitude, longitude),
-                  "construction_unfinished": int(bool(construction_unfinished))}
+                  "construction_unfinished": int(bool(construction_unfinished)),
+                  "building_kind": check_building_kind(building_kind), "fias_code": check_fias_code(fias_code)}
         return await asyncio.to_thread(self._create_building, user, city_id, site, values)
 
     def _create_building(self, user: UserInfo, city_id: int, site: str, values: dict[str, Any]) -> BuildingDetails:
@@ -153,6 +165,8 @@ class BuildingsService:
                           (site, user.company_id)).fetchone() is None:
                 raise InvalidInput(f"site: {site!r} is not an edge site of the company "
                                    "(an administrator registers sites)")
+            if not values["construction_unfinished"]:
+                check_register_address(values["address"])
             if db.execute("SELECT 1 FROM buildings WHERE company_id = ? AND address = ?",
                           (user.company_id, values["address"])).fetchone():
                 raise InvalidInput(f"address: the company has a building at {values['address']!r}")
@@ -168,7 +182,7 @@ class BuildingsService:
     async def delete_building(self, token: str, building_id: int) -> None:
         """Delete a building with no meters, and its premises. A meter's history is never deleted:
         a building that has had meters stays (its meters are decommissioned instead)."""
-        user = require_writer(await self.auth.user(token))
+        user = require_dispatcher(await self.auth.user(token))
         await asyncio.to_thread(self._delete_building, user, building_id)
 
     def _delete_building(self, user: UserInfo, building_id: int) -> None:
@@ -195,10 +209,13 @@ class BuildingsService:
     async def update_building(self, token: str, building_id: int, *, city_id: int | None = _UNSET,
                               latitude: float | None = _UNSET, longitude: float | None = _UNSET,
                               construction_unfinished: bool | None = _UNSET, address: str = _UNSET,
-                              area_m2: float = _UNSET, residents: int = _UNSET) -> BuildingDetails:
+                              area_m2: float = _UNSET, residents: int = _UNSET, building_kind: str = _UNSET,
+                              fias_code: str = _UNSET) -> BuildingDetails:
         """Change what is given; coordinates are WGS 84 degrees and are set or cleared together. A new
-        city brings its time zone. The edge site is an administrator's (``SitesService.assign_building``)."""
-        user = require_writer(await self.auth.user(token))
+        city brings its time zone. The edge site is an administrator's (``SitesService.assign_building``).
+        The address as it will be passes the register check unless the building stays (or becomes)
+        construction unfinished: clearing the flag checks the address kept so far."""
+        user = require_dispatcher(await self.auth.user(token))
         changes: dict[str, Any] = {}
         if latitude is not _UNSET or longitude is not _UNSET:
             changes.update(_coordinates(latitude, longitude))
@@ -208,6 +225,10 @@ class BuildingsService:
             changes["area_m2"] = check_area("area_m2", area_m2)
         if residents is not _UNSET:
             changes["residents"] = check_residents("residents", residents)
+        if building_kind is not _UNSET:
+            changes["building_kind"] = check_building_kind(building_kind)
+        if fias_code is not _UNSET:
+            changes["fias_code"] = check_fias_code(fias_code)
         if construction_unfinished is not _UNSET:
             if construction_unfinished is None:
                 raise InvalidInput("construction_unfinished: true or false")
@@ -234,6 +255,9 @@ class BuildingsService:
                     "SELECT 1 FROM buildings WHERE company_id = ? AND address = ? AND id != ?",
                     (user.company_id, changes["address"], building_id)).fetchone():
                 raise InvalidInput(f"address: the company has a building at {changes['address']!r}")
+            unfinished = changes.get("construction_unfinished", row["construction_unfinished"])
+            if not unfinished and ("address" in changes or "construction_unfinished" in changes):
+                check_register_address(changes.get("address", row["address"]))
             before = _building(row)
             if changes:
                 assignments = ", ".join(f"{column} = ?" for column in changes)  # column names are ours

@@ -1,15 +1,17 @@
 """Residents (owners) of premises and their activation codes (manual 3.3, 4.6.3, 4.6.4).
 
-A dispatcher or engineer without reader status generates an activation code for a premise (one
-premise at a time, or for every premise of a building except those whose code was activated);
+A dispatcher without reader status (the settings of 4.6 are the dispatcher's) generates an
+activation code for a premise (one premise at a time, or for every premise of a building except
+those whose code was activated);
 a code is valid for ``VALID_DAYS`` ("сроком действия одну неделю": from its creation up to and
 including ``expires_at``, the end of the period shown with it) and a new one replaces the
 premise's unused code at once. The code is shown on the premise page (manual 4.6.3), so it is
 stored as issued. A resident registers with a code, their e-mail as login and a password; the
 code then links them to the premise and can never be used again. The same e-mail registering a
 second premise must give the same password. The staff may also add an owner by e-mail (the
-invitation path). Every change writes an audit entry in the same transaction; a resident's own
-registration is logged without a staff user.
+invitation path: ``invite`` adds the owner and gives the premise's code to send, the one still
+valid or a new one; cloud/services/objects.py e-mails it). Every change writes an audit entry in
+the same transaction; a resident's own registration is logged without a staff user.
 Tests: tests/integration/test_registry_residents.py.
 """
 
@@ -26,7 +28,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, hash_password, require_operational_view, require_writer, verify_password
+from cloud.services.auth import (
+    AuthService,
+    hash_password,
+    require_dispatcher,
+    require_operational_view,
+    verify_password,
+)
 from cloud.services.models import InvalidInput, NotFound, UserInfo
 from cloud.services.users import check_password
 from cloud.storage.registry import Registry
@@ -82,12 +90,12 @@ def _check_person(email: str, full_name: str, phone: str) -> tuple[str, str, str
     return email, full_name, phone
 
 
-def _self_service(db: sqlite3.Connection, company_id: int, action: str, obj: str, after: dict[str, Any]) -> None:
+def _self_service(db: sqlite3.Connection, company_id: int, action: str, obj: str, after: dict[str, Any],
+                  at: datetime) -> None:
     """An audit entry of an action a resident took (no staff user), as audit.record writes them."""
     db.execute("INSERT INTO audit_log (company_id, user_id, at, action, object, before, after) "
                "VALUES (?, NULL, ?, ?, ?, NULL, ?)",
-               (company_id, datetime.now(UTC).isoformat(), action, obj,
-                json.dumps(after, ensure_ascii=False, sort_keys=True)))
+               (company_id, at.isoformat(), action, obj, json.dumps(after, ensure_ascii=False, sort_keys=True)))
 
 
 class ResidentsService:
@@ -104,7 +112,7 @@ class ResidentsService:
     # --- activation codes -------------------------------------------------------------
     async def generate(self, token: str, premise_id: int) -> ActivationCode:
         """A new code for the premise; its unused earlier code stops working."""
-        user = require_writer(await self.auth.user(token))
+        user = require_dispatcher(await self.auth.user(token))
         return await asyncio.to_thread(self._generate_one, user, premise_id)
 
     def _generate_one(self, user: UserInfo, premise_id: int) -> ActivationCode:
@@ -114,7 +122,7 @@ class ResidentsService:
 
     async def generate_for_building(self, token: str, building_id: int) -> list[ActivationCode]:
         """Codes for every premise of the building except those whose code was activated (manual 4.6.3)."""
-        user = require_writer(await self.auth.user(token))
+        user = require_dispatcher(await self.auth.user(token))
         return await asyncio.to_thread(self._generate_group, user, building_id)
 
     def _generate_group(self, user: UserInfo, building_id: int) -> list[ActivationCode]:
@@ -208,27 +216,63 @@ class ResidentsService:
             db.execute("INSERT OR IGNORE INTO premise_residents VALUES (?, ?, ?)",
                        (row["premise_id"], resident_id, now.isoformat()))
             _self_service(db, row["company_id"], "resident.register", f"premise:{row['premise_id']}",
-                          {"email": email, "full_name": full_name, "resident": resident_id})
+                          {"email": email, "full_name": full_name, "resident": resident_id}, now)
             return self._resident(db, int(resident_id or 0))
 
     async def add_owner(self, token: str, premise_id: int, email: str, full_name: str, phone: str = "") -> ResidentInfo:
         """The staff adds an owner by e-mail (manual 4.6.3); they register later to set a password."""
-        user = require_writer(await self.auth.user(token))
+        user = require_dispatcher(await self.auth.user(token))
         email, full_name, phone = _check_person(email, full_name, phone)
         return await asyncio.to_thread(self._add_owner, user, premise_id, email, full_name, phone)
 
     def _add_owner(self, user: UserInfo, premise_id: int, email: str, full_name: str, phone: str) -> ResidentInfo:
-        now = self.clock().isoformat()
         with self.registry.connect() as db:
             self._premise(db, user, premise_id)
-            db.execute("INSERT OR IGNORE INTO residents (email, full_name, phone, created_at) VALUES (?, ?, ?, ?)",
-                       (email, full_name, phone, now))
-            resident_id = db.execute("SELECT id FROM residents WHERE email = ?", (email,)).fetchone()[0]
-            if db.execute("INSERT OR IGNORE INTO premise_residents VALUES (?, ?, ?)",
-                          (premise_id, resident_id, now)).rowcount:
-                audit.record(db, user, "resident.add", f"premise:{premise_id}", None,
-                             {"email": email, "full_name": full_name, "resident": resident_id})
-            return self._resident(db, resident_id)
+            return self._link_owner(db, user, premise_id, email, full_name, phone)
+
+    def _link_owner(self, db: sqlite3.Connection, user: UserInfo, premise_id: int, email: str, full_name: str,
+                    phone: str) -> ResidentInfo:
+        now = self.clock().isoformat()
+        db.execute("INSERT OR IGNORE INTO residents (email, full_name, phone, created_at) VALUES (?, ?, ?, ?)",
+                   (email, full_name, phone, now))
+        resident_id = db.execute("SELECT id FROM residents WHERE email = ?", (email,)).fetchone()[0]
+        if db.execute("INSERT OR IGNORE INTO premise_residents VALUES (?, ?, ?)",
+                      (premise_id, resident_id, now)).rowcount:
+            audit.record(db, user, "resident.add", f"premise:{premise_id}", None,
+                         {"email": email, "full_name": full_name, "resident": resident_id})
+        return self._resident(db, resident_id)
+
+    async def invite(self, token: str, premise_id: int, email: str, full_name: str,
+                     phone: str = "") -> tuple[ResidentInfo, ActivationCode, int, str]:
+        """Add an owner by e-mail and give the activation code to send them (manual 4.6.3): the
+        premise's newest code while it is valid and unused (a printed copy stays good), else a new
+        one. Records the invitation (not sent yet); gives (owner, code, invitation id, address)."""
+        user = require_dispatcher(await self.auth.user(token))
+        email, full_name, phone = _check_person(email, full_name, phone)
+        return await asyncio.to_thread(self._invite, user, premise_id, email, full_name, phone)
+
+    def _invite(self, user: UserInfo, premise_id: int, email: str, full_name: str,
+                phone: str) -> tuple[ResidentInfo, ActivationCode, int, str]:
+        now = self.clock()
+        with self.registry.connect() as db:
+            premise = self._premise(db, user, premise_id)
+            owner = self._link_owner(db, user, premise_id, email, full_name, phone)
+            row = db.execute("SELECT a.*, p.number FROM activation_codes a JOIN premises p ON p.id = a.premise_id "
+                             "WHERE a.premise_id = ? ORDER BY a.id DESC LIMIT 1", (premise_id,)).fetchone()
+            if row is None or row["used_at"] is not None or _expired(datetime.fromisoformat(row["expires_at"]), now):
+                code = self._issue(db, user, premise)
+                row = db.execute("SELECT a.*, p.number FROM activation_codes a JOIN premises p ON p.id = a.premise_id "
+                                 "WHERE a.code = ?", (code.code,)).fetchone()
+            code = self._code(row)
+            invitation = db.execute(
+                "INSERT INTO owner_invitations (premise_id, resident_id, email, code_id, created_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (premise_id, owner.id, email, row["id"], user.id, now.isoformat())).lastrowid
+            audit.record(db, user, "owner.invite", f"premise:{premise_id}", None,
+                         {"email": email, "invitation": invitation, "expires_at": code.expires_at.isoformat()})
+            address = db.execute("SELECT b.address FROM buildings b JOIN premises p ON p.building_id = b.id "
+                                 "WHERE p.id = ?", (premise_id,)).fetchone()[0]
+        return owner, code, int(invitation or 0), address
 
     async def residents(self, token: str, building_id: int) -> list[ResidentInfo]:
         """The owners of the building's premises (manual 4.6.4), each with only this company's premises."""
