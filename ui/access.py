@@ -55,10 +55,18 @@ MONITORING = NavSection("nav.monitoring", (
     NavItem("nav.lora", "cell_tower", "/monitoring/lora"),
     NavItem("nav.temperature", "device_thermostat", "/monitoring/temperature"),
 ))
-SERVICE = NavSection("nav.service", (NavItem("nav.season", "ac_unit", "/service/season"),))
+SERVICE = NavSection("nav.service", (
+    NavItem("nav.operations", "engineering", "/service/operations"),
+    NavItem("nav.communicators", "router", "/service/communicators"),
+    NavItem("nav.season", "ac_unit", "/service/season"),
+    NavItem("nav.power", "power_off", "/service/power"),
+))
 SETTINGS = NavSection("nav.settings", (
     NavItem("nav.settings_buildings", "domain", "/settings/buildings"),
+    NavItem("nav.billing", "receipt_long", "/settings/billing"),
     NavItem("nav.imbalance", "balance", "/settings/imbalance"),
+    NavItem("nav.relays", "electrical_services", "/settings/relays"),
+    NavItem("nav.deadlines", "timer", "/settings/deadlines"),
     NavItem("nav.subscriptions", "mark_email_unread", "/settings/subscriptions"),
     NavItem("nav.users", "group", "/users", may_administer),
 ))
