@@ -43,6 +43,9 @@ a.du-link { color: #1d4f7c; text-decoration: none; font-weight: 500; }
 a.du-link:hover { text-decoration: underline; }
 a.du-stretched::after { content: ""; position: absolute; inset: 0; }
 .du-clickable tbody tr { cursor: pointer; }
+/* a toggle with more choices than a phone's width (four resources) wraps instead of widening the page */
+.q-btn-toggle { flex-wrap: wrap; max-width: 100%; }
+.nicegui-column:has(> .q-btn-toggle) { max-width: 100%; }
 """
 
 

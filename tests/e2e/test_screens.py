@@ -1,7 +1,8 @@
-"""Every page of «Учёт», «Мониторинг» and their settings in headless Chromium, on the demo, at a
-desktop width (1440 px) and a phone's (390 px).
+"""Every page of «Учёт», «Мониторинг», «Сервис» and «Настройки» in headless Chromium, on the demo,
+at a desktop width (1440 px) and a phone's (390 px).
 
-Each page opens as the demo dispatcher, shows its title and no error, and on the phone the page
+Each page opens as the demo dispatcher (the engineer's own tools as the demo engineer), shows no
+error and no refusal, and on the phone the page
 itself never scrolls sideways (a wide table scrolls inside its own box instead). Screenshots go
 to ``screenshots/`` in the working directory (or ``$DU_SCREENSHOTS``) as the run's artefacts:
 people look at them; the assertions are what the test checks.
@@ -21,32 +22,50 @@ from tests.e2e.test_browser_demo import CHROMEDRIVER, CHROMIUM, Demo
 
 pytestmark = pytest.mark.browser
 
+DISPATCHER, ENGINEER = ("dispatcher", "dispatcher-demo"), ("engineer", "engineer-demo")
+# (screenshot name, address, who opens it): {b} a building, {p} a premise, {m} a meter of the demo
 PAGES = (
-    ("overview", "/"),
-    ("building", "/buildings/{b}"),
-    ("building-meters", "/buildings/{b}/meters"),
-    ("premises", "/buildings/{b}/premises"),
-    ("register", "/buildings/{b}/register"),
-    ("groups", "/buildings/{b}/groups"),
-    ("premise", "/premises/{p}"),
-    ("meter", "/meters/{m}"),
-    ("deviations", "/monitoring/deviations"),
-    ("events", "/monitoring/events"),
-    ("data", "/monitoring/data"),
-    ("lora", "/monitoring/lora"),
-    ("temperature", "/monitoring/temperature"),
-    ("season", "/service/season"),
-    ("settings-buildings", "/settings/buildings"),
-    ("settings-balance", "/settings/buildings/{b}/balance"),
-    ("settings-groups", "/settings/buildings/{b}/groups"),
-    ("settings-deviations", "/settings/buildings/{b}/deviations"),
-    ("settings-temperature", "/settings/buildings/{b}/temperature"),
-    ("settings-imbalance", "/settings/imbalance"),
-    ("settings-subscriptions", "/settings/subscriptions"),
+    ("overview", "/", DISPATCHER),
+    ("building", "/buildings/{b}", DISPATCHER),
+    ("building-meters", "/buildings/{b}/meters", DISPATCHER),
+    ("premises", "/buildings/{b}/premises", DISPATCHER),
+    ("register", "/buildings/{b}/register", DISPATCHER),
+    ("groups", "/buildings/{b}/groups", DISPATCHER),
+    ("premise", "/premises/{p}", DISPATCHER),
+    ("meter", "/meters/{m}", DISPATCHER),
+    ("deviations", "/monitoring/deviations", DISPATCHER),
+    ("events", "/monitoring/events", DISPATCHER),
+    ("data", "/monitoring/data", DISPATCHER),
+    ("lora", "/monitoring/lora", DISPATCHER),
+    ("temperature", "/monitoring/temperature", DISPATCHER),
+    ("season", "/service/season", DISPATCHER),
+    ("operations", "/service/operations", DISPATCHER),
+    ("communicators", "/service/communicators", DISPATCHER),
+    ("power", "/service/power", DISPATCHER),
+    ("power-premise", "/service/power/premises/{p}", DISPATCHER),
+    ("settings-buildings", "/settings/buildings", DISPATCHER),
+    ("settings-info", "/settings/buildings/{b}/info", DISPATCHER),
+    ("settings-premises", "/settings/buildings/{b}/premises", DISPATCHER),
+    ("settings-owners", "/settings/buildings/{b}/owners", DISPATCHER),
+    ("settings-codes-print", "/settings/buildings/{b}/codes/print", DISPATCHER),
+    ("settings-balance", "/settings/buildings/{b}/balance", DISPATCHER),
+    ("settings-groups", "/settings/buildings/{b}/groups", DISPATCHER),
+    ("settings-deviations", "/settings/buildings/{b}/deviations", DISPATCHER),
+    ("settings-temperature", "/settings/buildings/{b}/temperature", DISPATCHER),
+    ("settings-billing", "/settings/billing", DISPATCHER),
+    ("settings-imbalance", "/settings/imbalance", DISPATCHER),
+    ("settings-relays", "/settings/relays", DISPATCHER),
+    ("settings-deadlines", "/settings/deadlines", DISPATCHER),
+    ("settings-subscriptions", "/settings/subscriptions", DISPATCHER),
+    # the service engineer's own tools (manual 2.3: only the engineer adds meters and runs procedures)
+    ("wizard", "/service/meters/new", ENGINEER),
+    ("meter-view", "/service/meters/{m}", ENGINEER),
+    ("meter-operations", "/service/meters/{m}/operations", ENGINEER),
+    ("meter-documents", "/service/meters/{m}/documents", ENGINEER),
 )
 WIDTHS = (1440, 390)
 HISTORY_DAYS = 7
-ERRORS = ("Страница не найдена", "Internal Server Error", "Traceback", "Ошибка сервера")
+ERRORS = ("Страница не найдена", "Нет доступа", "Internal Server Error", "Traceback", "Ошибка сервера")
 
 
 def _driver(width: int):
@@ -68,13 +87,13 @@ def _driver(width: int):
     return driver
 
 
-def _login(driver, base: str) -> None:
+def _login(driver, base: str, who: tuple[str, str]) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(base + "/login")
     inputs = driver.find_elements(By.CSS_SELECTOR, "input")
-    inputs[0].send_keys("dispatcher")
-    inputs[1].send_keys("dispatcher-demo")
+    inputs[0].send_keys(who[0])
+    inputs[1].send_keys(who[1])
     driver.find_element(By.XPATH, "//button[contains(., 'Войти')]").click()
     deadline = time.monotonic() + 30
     while "/login" in driver.current_url and time.monotonic() < deadline:
@@ -108,6 +127,28 @@ def _ids(driver, base: str) -> dict[str, str]:
     return {"b": "1", "p": premise.group(1), "m": meter.group(1)}
 
 
+def _shoot(driver, base: str, width: int, who: tuple[str, str], ids: dict[str, str], out: Path) -> list[str]:
+    """Open the pages ``who`` opens, save each one's picture; what is wrong with them."""
+    problems = []
+    for name, template, opener in PAGES:
+        if opener != who:
+            continue
+        path = template.format(**ids)
+        driver.get(base + path)
+        _settle(driver)
+        text = driver.find_element("tag name", "body").text
+        driver.save_screenshot(str(out / f"{name}-{width}.png"))
+        found = [e for e in ERRORS if e in text]
+        if found:
+            problems.append(f"{path} at {width} px shows {found}")
+        if "/login" in driver.current_url:
+            problems.append(f"{path} at {width} px sent the {who[0]} to the login page")
+        wide = driver.execute_script("return document.documentElement.scrollWidth")
+        if wide > width + 2:
+            problems.append(f"{path} at {width} px: the page is {wide} px wide and scrolls sideways")
+    return problems
+
+
 def test_every_page_at_desktop_and_phone_width(tmp_path: Path) -> None:
     out = Path(os.environ.get("DU_SCREENSHOTS", "screenshots")).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -123,28 +164,16 @@ def test_every_page_at_desktop_and_phone_width(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         while "history complete" not in demo.text() and time.monotonic() < deadline:
             time.sleep(2)
+        ids: dict[str, str] = {}
         for width in WIDTHS:
-            driver = _driver(width)
-            try:
-                _login(driver, base)
-                ids = _ids(driver, base)
-                for name, template in PAGES:
-                    path = template.format(**ids)
-                    driver.get(base + path)
-                    _settle(driver)
-                    text = driver.find_element("tag name", "body").text
-                    shot = out / f"{name}-{width}.png"
-                    driver.save_screenshot(str(shot))
-                    found = [e for e in ERRORS if e in text]
-                    if found:
-                        problems.append(f"{path} at {width} px shows {found}")
-                    if "/login" in driver.current_url:
-                        problems.append(f"{path} at {width} px sent the dispatcher to the login page")
-                    wide = driver.execute_script("return document.documentElement.scrollWidth")
-                    if wide > width + 2:
-                        problems.append(f"{path} at {width} px: the page is {wide} px wide and scrolls sideways")
-            finally:
-                driver.quit()
+            for who in (DISPATCHER, ENGINEER):
+                driver = _driver(width)
+                try:
+                    _login(driver, base, who)
+                    ids = ids or _ids(driver, base)
+                    problems += _shoot(driver, base, width, who, ids, out)
+                finally:
+                    driver.quit()
     finally:
         assert demo.stop() == 0, demo.text()
     print(f"screenshots: {out}")
