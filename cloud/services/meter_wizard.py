@@ -319,6 +319,8 @@ class MeterWizardService:
                 await asyncio.to_thread(self._drop_communicator, user, created)
             raise
         await asyncio.to_thread(self._save_kit, user, meter.id, d)
+        if meter.commissioned_at is None:  # with a date it is in service already, installed before
+            await asyncio.to_thread(self._await_installation, meter.id)
         warnings = review.warnings
         if NO_SEASON_CODE in warnings:
             await self._warn_no_season(user, meter, review)
@@ -333,6 +335,15 @@ class MeterWizardService:
                 db.execute("DELETE FROM communicators WHERE id = ?", (info.id,))
                 audit.record(db, user, "communicator.delete", f"communicator:{info.id}",
                              {"reason": "the meter it was created for was not added"}, None)
+
+    def _await_installation(self, meter_id: int) -> None:
+        """The meter is not polled until its «Установка ПУ» commissions it (manual 4.5.5: archives
+        reach the system once that procedure is complete): an out-of-service interval from now,
+        which the commissioning closes at its actual date."""
+        now = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        with self.registry.connect() as db:
+            db.execute("INSERT INTO meter_outages (meter_id, procedure_id, from_at) VALUES (?, NULL, ?)",
+                       (meter_id, now.isoformat(timespec="microseconds")))  # procedures' fixed-width text
 
     def _save_kit(self, user: UserInfo, meter_id: int, d: rules.Draft) -> None:
         with self.registry.connect() as db:

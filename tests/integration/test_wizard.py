@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from cloud.api import install_error_handlers, router
 from cloud.services import audit
+from cloud.services.commands import site_meters
 from cloud.services.communicators import CommunicatorSpec
 from cloud.services.container import Services
 from cloud.services.documents import MAX_BYTES, DocumentCorrupted
@@ -103,15 +104,16 @@ async def test_every_model_is_created_with_its_channels_line_and_kit(world: Worl
     assert len(_audit(world, "meter.create")) == 8
     assert [e.after for e in _audit(world, "meter.admin_password")] == [{"admin_password": "factory"}]
 
-    # each confirmation pushed the site's whole meter list to the edge; the last one has them all but the
-    # GPRS meter (a GPRS modem calls the cloud itself)
+    # each confirmation pushed the site's whole meter list to the edge. A meter added with no
+    # commissioning date waits for its «Установка ПУ» (manual 4.5.5) outside the list; the TCP
+    # calculator was registered with its commissioning time (installed before), so it is in the
+    # newest list with its line's address; the GPRS meter never is (a GPRS modem calls the cloud)
     commands = await world.services.commands.list(eng, kind="meter_config")
     assert len(commands) == 8
     newest = await world.services.commands.get(eng, made["KARAT-929LW"].config_command or "")
-    serials = {m["serial"] for m in newest.args["meters"]}
-    assert {"223W0001", "213W0001", "926W0001", "941W0001", "927W0001", "307W0001", "307W0929"} <= serials
-    assert "306W0001" not in serials
-    tcp = next(m for m in newest.args["meters"] if m["serial"] == "307W0001")
+    listed = {m["serial"]: m for m in newest.args["meters"]}
+    assert set(listed) == {"223T0001", "223T0002", "307T0001", "307W0001"}
+    tcp = listed["307W0001"]
     assert (tcp["transport"], tcp["host"], tcp["port"], tcp["unit"]) == ("modbus-tcp", "10.0.0.5", 502, 3)
     assert tcp["commissioned"] == "2026-01-14T09:00:00+00:00"
 
@@ -380,3 +382,29 @@ async def test_api_roles(world: World, client: httpx.AsyncClient) -> None:
                                content=b"x")
     assert upload.status_code == 403
     assert world.registry.one("SELECT count(*) AS n FROM meter_documents")["n"] == 1
+
+
+async def test_an_added_meter_is_not_polled_until_its_installation_commissions_it(world: World) -> None:
+    """Manual 4.5.5: a meter sends its archives once «Установка ПУ» is complete. Added by the wizard it
+    is out of the edge's meter list; commissioned on the 13th (local), it is in, polled from then."""
+    eng = world.tokens["eng"]
+    made = await world.services.wizard.confirm(eng, support_wizard.drafts(world.seeded.building_id,
+                                                                        world.flat)["KARAT-Compact-2-223"])
+    serial, site = made.meter.serial, _site(world)
+
+    def listed() -> dict[str, dict]:
+        with world.registry.connect() as db:
+            return {m["serial"]: m for m in site_meters(db, site, cloud_data.NOW)}
+    assert serial not in listed()
+    p = world.services.procedures
+    started = await p.start(eng, made.meter.id, "install", "commissioning")
+    assert serial not in listed()
+    # commissioned on 13.01.2026 (the building's zone, Europe/Moscow): polled from its local midnight,
+    # 12.01.2026 21:00 UTC
+    await p.complete(eng, started.id, done_on=date(2026, 1, 13),
+                     settings={"next_verification_on": "2032-01-13", "archive_kinds": ["hour"]})
+    assert listed()[serial]["commissioned"] == "2026-01-12T21:00:00+00:00"
+
+
+def _site(world: World) -> str:
+    return world.registry.one("SELECT site FROM buildings WHERE id = ?", world.seeded.building_id)["site"]
