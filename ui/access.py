@@ -56,6 +56,8 @@ MONITORING = NavSection("nav.monitoring", (
     NavItem("nav.temperature", "device_thermostat", "/monitoring/temperature"),
 ))
 SERVICE = NavSection("nav.service", (
+    NavItem("nav.service_meters", "speed", "/service/meters"),
+    NavItem("nav.verification", "event_available", "/service/verification"),
     NavItem("nav.operations", "engineering", "/service/operations"),
     NavItem("nav.communicators", "router", "/service/communicators"),
     NavItem("nav.season", "ac_unit", "/service/season"),

@@ -39,6 +39,7 @@ PAGES = (
     ("lora", "/monitoring/lora", DISPATCHER),
     ("temperature", "/monitoring/temperature", DISPATCHER),
     ("season", "/service/season", DISPATCHER),
+    ("verification", "/service/verification", DISPATCHER),
     ("operations", "/service/operations", DISPATCHER),
     ("communicators", "/service/communicators", DISPATCHER),
     ("power", "/service/power", DISPATCHER),
@@ -58,6 +59,8 @@ PAGES = (
     ("settings-deadlines", "/settings/deadlines", DISPATCHER),
     ("settings-subscriptions", "/settings/subscriptions", DISPATCHER),
     # the service engineer's own tools (manual 2.3: only the engineer adds meters and runs procedures)
+    ("meter-channels", "/service/meters/{m}/channels", DISPATCHER),
+    ("service-meters", "/service/meters", ENGINEER),
     ("wizard", "/service/meters/new", ENGINEER),
     ("meter-view", "/service/meters/{m}", ENGINEER),
     ("meter-operations", "/service/meters/{m}/operations", ENGINEER),

@@ -15,9 +15,10 @@ from nicegui.testing import User
 from tests.ui.conftest import login as ui_login
 
 DISPATCHER_ITEMS = ("/", "/monitoring/deviations", "/monitoring/events", "/monitoring/data", "/monitoring/lora",
-                    "/monitoring/temperature", "/service/operations", "/service/communicators", "/service/season",
-                    "/service/power", "/settings/buildings", "/settings/billing", "/settings/imbalance",
-                    "/settings/relays", "/settings/deadlines", "/settings/subscriptions", "/tokens")
+                    "/monitoring/temperature", "/service/meters", "/service/verification", "/service/operations",
+                    "/service/communicators", "/service/season", "/service/power", "/settings/buildings",
+                    "/settings/billing", "/settings/imbalance", "/settings/relays", "/settings/deadlines",
+                    "/settings/subscriptions", "/tokens")
 
 
 async def login(user: User, name: str, password: str) -> None:
