@@ -160,8 +160,9 @@ def seed_demo_settings(registry: Registry, building_id: int, today: date) -> Non
     """What a dispatcher would set up on the demo building, each only where nothing is set yet:
     its coordinates (so the nearest weather station is found, manual 4.1.6), the heating season
     (4.5.7: heating from 1 October, else the non-heating season from 1 May), a balance group of
-    the building heat meter against every apartment (4.6.6) and one deviation rule (4.6.7: the
-    supply temperature T1 more than 10 % off the mean of the previous three days)."""
+    the building heat meter against every apartment (4.6.6), one deviation rule (4.6.7: the
+    supply temperature T1 more than 10 % off the mean of the previous three days) and the city's
+    relay threshold (4.6.11: 3 kW, what a limited apartment may still draw)."""
     now = datetime.now(UTC).isoformat()
     heating = today.month >= 10 or today.month <= 4
     season_start = (date(today.year if today.month >= 10 else today.year - 1, 10, 1) if heating
@@ -187,3 +188,5 @@ def seed_demo_settings(registry: Registry, building_id: int, today: date) -> Non
             db.execute("INSERT INTO deviation_rules (building_id, resource, parameter, enabled, rule, direction, "
                        "tolerance, tolerance_unit, updated_at) VALUES (?, 'heat', 'T1', 1, 'mean3d', 'both', 10, "
                        "'percent', ?)", (building_id, now))
+        db.execute("INSERT OR IGNORE INTO city_relay_thresholds (company_id, city_id, threshold_w, updated_at) "
+                   "SELECT company_id, city_id, 3000, ? FROM buildings WHERE id = ?", (now, building_id))
