@@ -2,14 +2,16 @@
 for integrations, and the audit log. An administrator adds a user (role, reader status, initial
 password), blocks and unblocks accounts, resets passwords, creates and revokes API tokens; every
 change goes through cloud/services (users.py, api_tokens.py), which check the rights again and
-write the audit entry shown at the bottom.
+write the audit entry shown at the bottom. Each user row shows the contacts (4.6.14) and opens an
+edit dialog (name, role, reader status, e-mail, phone; not one's own role or reader status).
 
 Imports ui.auth/ui.theme and the users service's shape (declared here); route: /users.
-Tests: tests/ui/test_cloud_admin_ui.py.
+Tests: tests/ui/test_cloud_admin_ui.py, tests/ui/test_company_ui.py.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 from typing import Protocol, cast
@@ -19,14 +21,25 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from cloud.services.audit import AuditEntry
-from cloud.services.models import Role
+from cloud.services.models import InvalidInput, Role, ServiceError
 from cloud.services.users import UserRecord
 from protocol.periods import zone
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import access, auth, fmt, i18n, selection, theme, widgets
 from .i18n import t
 from .ports import Services
 from .tokens import ApiTokenService, TokensCard
+
+i18n.extend({
+    "users.contacts": ("Почта и телефон", "E-mail and phone"),
+    "users.edit": ("Изменить", "Edit"),
+    "users.email": ("Почта", "E-mail"),
+    "users.phone": ("Телефон", "Phone"),
+    "users.phone_hint": ("+7 и 10 цифр", "+7 and 10 digits"),
+    "users.own_rights": ("Свою роль и статус «Читатель» администратор не меняет.",
+                         "An administrator does not change their own role and reader status."),
+    "users.edited": ("Данные пользователя {login} сохранены", "The details of {login} are saved"),
+})
 
 
 class UsersService(Protocol):
@@ -37,11 +50,15 @@ class UsersService(Protocol):
 
     async def set_blocked(self, token: str, user_id: int, blocked: bool) -> UserRecord: ...
 
+    async def update(self, token: str, user_id: int, *, role: str | None = None, reader: bool | None = None,
+                     full_name: str | None = None, email: str | None = None,
+                     phone: str | None = None) -> UserRecord: ...
+
     async def unlock(self, token: str, user_id: int) -> UserRecord: ...
 
     async def reset_password(self, token: str, user_id: int, password: str) -> UserRecord: ...
 
-    async def audit_log(self, token: str, limit: int = 200) -> list[AuditEntry]: ...
+    async def audit_log(self, token: str, limit: int = 200) -> builtins.list[AuditEntry]: ...
 
 
 class AdminServices(Services, Protocol):
@@ -116,7 +133,8 @@ class UsersPanel:
                 if not u.blocked and (u.integration or u.id == self.viewer.user.id)}
 
     def _user_table(self, users: Sequence[UserRecord]) -> None:
-        headers = (t("users.login"), t("users.full_name"), t("users.role"), t("users.state"), "")
+        headers = (t("users.login"), t("users.full_name"), t("users.contacts"), t("users.role"), t("users.state"),
+                   "")
         with ui.element("q-markup-table").props("flat bordered dense separator=horizontal wrap-cells").classes(
                 "du-markup w-full").mark("users-table"), ui.element("table").classes("w-full"):
             with ui.element("thead"), ui.element("tr"):
@@ -134,6 +152,11 @@ class UsersPanel:
                 ui.label(user.login + (f" ({t('users.you')})" if me else ""))
             with ui.element("td"):
                 ui.label(user.full_name)
+            with ui.element("td"), ui.column().classes("gap-0"):
+                if user.email:
+                    ui.label(user.email).classes("break-all")
+                if user.phone:
+                    ui.label(user.phone).classes("whitespace-nowrap")
             with ui.element("td"):
                 ui.label(_role_text(user))
             with ui.element("td"):
@@ -142,6 +165,8 @@ class UsersPanel:
                 ui.label(state).classes("text-negative" if user.blocked or user.login_locked else "").mark(
                     f"state-{user.login}")
             with ui.element("td"), ui.row().classes("gap-1 no-wrap justify-end"):
+                ui.button(t("users.edit"), icon="edit", on_click=self._edit_dialog(user)).props(
+                    "flat dense no-caps").mark(f"edit-{user.login}")
                 if user.login_locked:
                     ui.button(t("users.login_unlock"), icon="lock_open", on_click=self._unlock(user)).props(
                         "flat dense no-caps").mark(f"unlock-{user.login}")
@@ -171,6 +196,53 @@ class UsersPanel:
                 ui.notify(t("users.login_unlocked_done", login=user.login), type="positive")
                 await self.reload()
         return unlock
+
+    def _edit_dialog(self, user: UserRecord) -> Callable[[], None]:
+        """Name, role, reader status and contacts; one's own role and reader status stay as they are."""
+        me = user.id == self.viewer.user.id
+
+        def open_dialog() -> None:
+            with ui.dialog() as dialog, ui.card().classes("du-card p-5 gap-3 w-full max-w-md"):
+                ui.label(f"{t('users.edit')}: {user.login}").classes("du-card-title")
+                name = ui.input(t("users.full_name"), value=user.full_name).props("outlined maxlength=200") \
+                    .classes("w-full").mark("useredit-name")
+                role = ui.select({r.value: t(f"role.{r.value}") for r in Role}, value=user.role.value,
+                                 label=t("users.role")).props("outlined").classes("w-full").mark("useredit-role")
+                reader = ui.checkbox(t("users.reader"), value=user.reader).mark("useredit-reader")
+                if me:  # the service refuses it too: an administrator never takes away their own rights
+                    role.disable()
+                    reader.disable()
+                    ui.label(t("users.own_rights")).classes("text-xs du-muted")
+                email = ui.input(t("users.email"), value=user.email).props("outlined maxlength=254") \
+                    .classes("w-full").mark("useredit-email")
+                phone = ui.input(t("users.phone"), value=user.phone).props(
+                    f"outlined maxlength=40 hint='{t('users.phone_hint')}'").classes("w-full").mark("useredit-phone")
+                error = ui.label("").classes("text-negative text-sm").mark("useredit-error")
+                error.set_visibility(False)
+
+                async def save() -> None:
+                    try:
+                        async with theme.working():
+                            done = await self.users.update(
+                                self.viewer.token, user.id, full_name=name.value or "", email=email.value or "",
+                                phone=phone.value or "", role=None if me else role.value or "",
+                                reader=None if me else bool(reader.value))
+                    except InvalidInput as exc:  # next to the form, the dialog stays open
+                        error.set_text(t("error.invalid_input", reason=str(exc)))
+                        error.set_visibility(True)
+                        return
+                    except ServiceError as exc:
+                        await auth.attempt(_raise(exc))
+                        return
+                    dialog.close()
+                    ui.notify(t("users.edited", login=done.login), type="positive")
+                    await self.reload()
+
+                with ui.row().classes("w-full justify-end gap-2"):
+                    ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
+                    ui.button(t("users.save"), on_click=save).props("unelevated no-caps").mark("useredit-save")
+            dialog.open()
+        return open_dialog
 
     def _password_dialog(self, user: UserRecord) -> Callable[[], None]:
         def open_dialog() -> None:
@@ -219,6 +291,10 @@ class UsersPanel:
                 ui.button(t("users.cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(t("users.create"), on_click=create).props("unelevated no-caps").mark("new-create")
         dialog.open()
+
+
+async def _raise(exc: Exception) -> None:
+    raise exc  # through auth.attempt: the sign-in page or a notification naming the reason
 
 
 def _role_text(user: UserRecord) -> str:

@@ -1,26 +1,29 @@
 """Users of a company as its administrator manages them (manual 2.3, 4.6 "Пользователи").
 
 An administrator without reader status lists the users of their own company, creates one
-(role, reader status, initial password), changes role and reader status, blocks and unblocks
+(role, reader status, initial password), changes name, role, reader status and contacts (e-mail,
+phone: checked by cloud/services/company_rules.py), blocks and unblocks
 an account and resets a password. Blocking or a password reset ends the user's sessions; a
 blocked user's API tokens stop working too (AuthService refuses blocked accounts). Every change
 writes an audit entry with the state before and after (never a password or its hash) in the
 same transaction. A user of another company is "not found". An integration account is the owner
 of API tokens an integration uses (it never logs in with a password); an account locked after
 failed logins (cloud/services/login_guard.py) is unlocked here.
-Tests: tests/integration/test_cloud_users.py, tests/integration/test_login_guard.py.
+Tests: tests/integration/test_cloud_users.py, tests/integration/test_login_guard.py,
+tests/integration/test_company.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from cloud.services import audit, login_guard
+from cloud.services import audit, company_rules, login_guard
 from cloud.services.audit import AuditEntry
 from cloud.services.auth import AuthService, hash_password, require_administrator
 from cloud.services.models import InvalidInput, NotFound, Role, UserInfo
@@ -40,16 +43,18 @@ class UserRecord:
     blocked: bool
     integration: bool = False  # an API token owner that never logs in with a password
     login_locked: bool = False  # locked after failed logins until an administrator unlocks it
+    email: str = ""  # contacts the list shows (manual 4.6.14); "" = not given
+    phone: str = ""
 
 
 def _record(row: sqlite3.Row, login_locked: bool = False) -> UserRecord:
     return UserRecord(row["id"], row["login"], row["full_name"], Role(row["role"]), bool(row["reader"]),
-                      bool(row["blocked"]), bool(row["integration"]), login_locked)
+                      bool(row["blocked"]), bool(row["integration"]), login_locked, row["email"], row["phone"])
 
 
 def _state(user: UserRecord) -> dict[str, Any]:
     return {"login": user.login, "full_name": user.full_name, "role": user.role.value, "reader": user.reader,
-            "blocked": user.blocked}
+            "blocked": user.blocked, "email": user.email, "phone": user.phone}
 
 
 def check_password(password: str) -> None:
@@ -103,13 +108,14 @@ class UsersService:
             except sqlite3.IntegrityError as exc:
                 raise InvalidInput(f"login: {login!r} is taken") from exc
             login_guard.unlock(db, login)  # guesses at the login before it existed are not the new user's
-            created = UserRecord(int(user_id or 0), login, full_name, role, reader, False, integration)
+            created = _record(db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
             audit.record(db, admin, "user.create", f"user:{created.id}", None, _state(created))
         return created
 
     async def update(self, token: str, user_id: int, *, role: str | None = None, reader: bool | None = None,
-                     full_name: str | None = None) -> UserRecord:
-        """Change role, reader status or name; an administrator cannot take away their own rights."""
+                     full_name: str | None = None, email: str | None = None,
+                     phone: str | None = None) -> UserRecord:
+        """Change role, reader status, name or contacts; an administrator cannot take away their own rights."""
         admin = await self._admin(token)
         changes: dict[str, Any] = {}
         if role is not None:
@@ -120,6 +126,10 @@ class UsersService:
             if not full_name.strip() or len(full_name) > 200:
                 raise InvalidInput("full_name: 1 to 200 characters")
             changes["full_name"] = full_name.strip()
+        if email is not None:
+            changes["email"] = company_rules.email(email)
+        if phone is not None:
+            changes["phone"] = company_rules.phone(phone)
         if user_id == admin.id and (changes.get("role", Role.ADMINISTRATOR.value) != Role.ADMINISTRATOR.value
                                     or changes.get("reader")):
             raise InvalidInput("role: an administrator cannot take away their own administration rights")
@@ -176,7 +186,7 @@ class UsersService:
             audit.record(db, admin, action, f"user:{user_id}", _state(before), after_state)
         return after
 
-    async def audit_log(self, token: str, limit: int = 200) -> list[AuditEntry]:
+    async def audit_log(self, token: str, limit: int = 200) -> builtins.list[AuditEntry]:
         """The company's audit entries, newest first."""
         admin = await self._admin(token)
 
