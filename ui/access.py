@@ -71,8 +71,12 @@ SETTINGS = NavSection("nav.settings", (
     NavItem("nav.deadlines", "timer", "/settings/deadlines"),
     NavItem("nav.subscriptions", "mark_email_unread", "/settings/subscriptions"),
     NavItem("nav.users", "group", "/users", may_administer),
+    NavItem("nav.company", "business", "/settings/company", _everyone),  # 4.6.15: the administrator edits
 ))
-ACCOUNT = NavSection("nav.account", (NavItem("tokens.mine", "vpn_key", "/tokens", _everyone),))
+ACCOUNT = NavSection("nav.account", (
+    NavItem("nav.profile", "account_circle", "/profile", _everyone),
+    NavItem("tokens.mine", "vpn_key", "/tokens", _everyone),
+))
 SECTIONS: tuple[NavSection, ...] = (ACCOUNTING, MONITORING, SERVICE, SETTINGS, ACCOUNT)
 
 

@@ -81,6 +81,11 @@ async def require_viewer(services: Services, request: Request) -> Viewer | Redir
         found = await cities.list(token)
         app.storage.user[selection.CITIES_KEY] = [c.name for c in found]
         app.storage.user[selection.ZONES_KEY] = {c.name: c.time_zone for c in found}
+    profile = getattr(services, "profile", None)
+    if profile is not None and selection.current().city is None:  # a new browser: the profile's city (3.4)
+        city = await profile.working_city(token)
+        if city is not None:
+            selection.remember(city=city.name)
     return Viewer(user=user, token=token)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from cloud.services.auth import verify_password
@@ -121,6 +122,24 @@ async def test_profile_working_city_and_password(seeded: cloud_data.Seeded, ui_r
     await user.should_see("Пароль изменён; другие сеансы завершены")
     hashed = _one(ui_registry, "SELECT password_hash FROM users WHERE login = 'reader'")["password_hash"]
     assert verify_password("reader-pass-2", hashed)
+
+
+@pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
+async def test_a_new_browser_opens_on_the_profiles_working_city(seeded: cloud_data.Seeded, ui_registry: Registry,
+                                                                user: User) -> None:
+    """Manual 3.4: the working mode is the user's, not the browser's: signed in anew, the pages open
+    on the city chosen in the profile (Самара), not on the company's first (Казань)."""
+    samara = _add_city(ui_registry, seeded.company_id, "Самара", "Europe/Samara")
+    with ui_registry.connect() as db:
+        user_id = db.execute("SELECT id FROM users WHERE login = 'disp'").fetchone()[0]
+        db.execute("INSERT INTO user_working_modes (user_id, city_id) VALUES (?, ?)", (user_id, samara))
+    await login(user, "disp", "disp-pass")
+    await user.open("/settings/buildings")
+    await user.should_see(marker="city-switch")
+    switch = user.find(marker="city-switch").elements.pop()
+    assert isinstance(switch, ui.select)
+    assert switch.value == "Самара"
+    await user.should_not_see("ул. Тестовая, 1")  # Казань's building: not the city shown
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")

@@ -1,8 +1,8 @@
 """The main menu (manual 3.1), the shared selectors and the Russian 404 page, as people see them.
 
 The menu shows the manual's sections the role may use and nothing else: a dispatcher gets
-Учёт, Мониторинг, Сервис and Настройки; an administrator gets only Настройки → Пользователи
-(and their own API tokens); an address no page takes answers 404 with a Russian page inside
+Учёт, Мониторинг, Сервис and Настройки; an administrator gets only Настройки → Пользователи and
+Компания (and their own profile and API tokens); an address no page takes answers 404 with a Russian page inside
 the frame (tests/integration/test_web_security.py checks that /api keeps its JSON errors in the
 real cloud process).
 """
@@ -18,7 +18,7 @@ DISPATCHER_ITEMS = ("/", "/monitoring/deviations", "/monitoring/events", "/monit
                     "/monitoring/temperature", "/service/meters", "/service/verification", "/service/operations",
                     "/service/communicators", "/service/season", "/service/power", "/settings/buildings",
                     "/settings/billing", "/settings/imbalance", "/settings/relays", "/settings/deadlines",
-                    "/settings/subscriptions", "/tokens")
+                    "/settings/subscriptions", "/settings/company", "/profile", "/tokens")
 
 
 async def login(user: User, name: str, password: str) -> None:
@@ -40,12 +40,12 @@ async def test_dispatcher_menu_has_the_manuals_sections(seeded, user: User) -> N
 
 
 @pytest.mark.nicegui_main_file("tests/ui/ui_main.py")
-async def test_administrator_menu_has_users_only(seeded, user: User) -> None:
+async def test_administrator_menu_has_users_and_the_company_only(seeded, user: User) -> None:
     await login(user, "admin", "admin-pass")
     await user.open("/users")
-    await user.should_see(marker="nav-/users")
-    await user.should_see(marker="nav-/tokens")
-    for href in DISPATCHER_ITEMS[:-1]:
+    for href in ("/users", "/settings/company", "/profile", "/tokens"):
+        await user.should_see(marker=f"nav-{href}")
+    for href in DISPATCHER_ITEMS[:-3]:
         await user.should_not_see(marker=f"nav-{href}")
     await user.should_not_see("Мониторинг")
 
