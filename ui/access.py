@@ -62,6 +62,8 @@ SERVICE = NavSection("nav.service", (
     NavItem("nav.communicators", "router", "/service/communicators"),
     NavItem("nav.season", "ac_unit", "/service/season"),
     NavItem("nav.power", "power_off", "/service/power"),
+    NavItem("nav.desk", "support_agent", "/service/desk"),
+    NavItem("nav.notices", "campaign", "/service/notices"),
 ))
 SETTINGS = NavSection("nav.settings", (
     NavItem("nav.settings_buildings", "domain", "/settings/buildings"),

@@ -22,7 +22,7 @@ from tests.e2e.test_browser_demo import CHROMEDRIVER, CHROMIUM, Demo
 
 pytestmark = pytest.mark.browser
 
-DISPATCHER, ENGINEER = ("dispatcher", "dispatcher-demo"), ("engineer", "engineer-demo")
+DISPATCHER, ENGINEER, ADMIN = ("dispatcher", "dispatcher-demo"), ("engineer", "engineer-demo"), ("admin", "admin-demo")
 # (screenshot name, address, who opens it): {b} a building, {p} a premise, {m} a meter of the demo
 PAGES = (
     ("overview", "/", DISPATCHER),
@@ -44,6 +44,8 @@ PAGES = (
     ("communicators", "/service/communicators", DISPATCHER),
     ("power", "/service/power", DISPATCHER),
     ("power-premise", "/service/power/premises/{p}", DISPATCHER),
+    ("desk", "/service/desk", DISPATCHER),
+    ("notices", "/service/notices", DISPATCHER),
     ("settings-buildings", "/settings/buildings", DISPATCHER),
     ("settings-info", "/settings/buildings/{b}/info", DISPATCHER),
     ("settings-premises", "/settings/buildings/{b}/premises", DISPATCHER),
@@ -58,6 +60,8 @@ PAGES = (
     ("settings-relays", "/settings/relays", DISPATCHER),
     ("settings-deadlines", "/settings/deadlines", DISPATCHER),
     ("settings-subscriptions", "/settings/subscriptions", DISPATCHER),
+    ("settings-company", "/settings/company", DISPATCHER),
+    ("profile", "/profile", DISPATCHER),
     # the service engineer's own tools (manual 2.3: only the engineer adds meters and runs procedures)
     ("meter-channels", "/service/meters/{m}/channels", DISPATCHER),
     ("service-meters", "/service/meters", ENGINEER),
@@ -65,6 +69,9 @@ PAGES = (
     ("meter-view", "/service/meters/{m}", ENGINEER),
     ("meter-operations", "/service/meters/{m}/operations", ENGINEER),
     ("meter-documents", "/service/meters/{m}/documents", ENGINEER),
+    # the administrator's (manual 2.3: users and the company's basic settings)
+    ("users", "/users", ADMIN),
+    ("company-admin", "/settings/company", ADMIN),
 )
 WIDTHS = (1440, 390)
 HISTORY_DAYS = 7
@@ -169,7 +176,7 @@ def test_every_page_at_desktop_and_phone_width(tmp_path: Path) -> None:
             time.sleep(2)
         ids: dict[str, str] = {}
         for width in WIDTHS:
-            for who in (DISPATCHER, ENGINEER):
+            for who in (DISPATCHER, ENGINEER, ADMIN):
                 driver = _driver(width)
                 try:
                     _login(driver, base, who)

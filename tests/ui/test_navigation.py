@@ -16,7 +16,8 @@ from tests.ui.conftest import login as ui_login
 
 DISPATCHER_ITEMS = ("/", "/monitoring/deviations", "/monitoring/events", "/monitoring/data", "/monitoring/lora",
                     "/monitoring/temperature", "/service/meters", "/service/verification", "/service/operations",
-                    "/service/communicators", "/service/season", "/service/power", "/settings/buildings",
+                    "/service/communicators", "/service/season", "/service/power", "/service/desk",
+                    "/service/notices", "/settings/buildings",
                     "/settings/billing", "/settings/imbalance", "/settings/relays", "/settings/deadlines",
                     "/settings/subscriptions", "/settings/company", "/profile", "/tokens")
 
