@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mqtt-port", type=int)
     s.add_argument("--weather-port", type=int, help="the simulated weather station's HTTP port (default 8090; "
                                                     "0: no station)")
+    s.add_argument("--control-port", type=int, help="an HTTP port where POST /magnet/<DevEUI or serial> holds a "
+                                                    "magnet to a LoRa device, waking it (default: none)")
 
     e = sub.add_parser("edge", help="run the edge agent, or `edge status` to print a running agent's state")
     common(e)
@@ -170,7 +172,8 @@ def _sim(args, doc, data_dir: Path) -> int:
     from simulators.scenario import load_fleet
     _logging()
     cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario, speed=args.speed,
-                           modbus_port=args.modbus_port, mqtt_port=args.mqtt_port, weather_port=args.weather_port)
+                           modbus_port=args.modbus_port, mqtt_port=args.mqtt_port, weather_port=args.weather_port,
+                           control_port=args.control_port)
     local = _local_credentials(data_dir)
     if local is not None and not cfg.mqtt_user:  # `domuchet nats` of the same data directory: the feed's user
         from dataclasses import replace as with_changes
@@ -184,7 +187,8 @@ def _sim(args, doc, data_dir: Path) -> int:
         fleet = replace(fleet, scenarios=tuple(replace(sc, lora_wakeup_s=args.lora_wakeup_s)
                                                for sc in fleet.scenarios))
     sim = SimulatedFleet(fleet, data_dir / "sim", Endpoints(cfg.host, cfg.modbus_port, cfg.mqtt_host, cfg.mqtt_port,
-                                                                     cfg.mqtt_user, cfg.mqtt_password))
+                                                                     cfg.mqtt_user, cfg.mqtt_password,
+                                                                     control_port=cfg.control_port))
 
     async def run() -> None:
         stop = _stop_on_signals()

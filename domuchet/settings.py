@@ -29,6 +29,7 @@ class SimSettings:
     mqtt_user: str = ""  # the network server's MQTT user (docs/deploy.md); empty: anonymous
     mqtt_password: str = ""
     weather_port: int = bounded(8090, 0, 65535)  # the simulated weather station's HTTP feed; 0: none
+    control_port: int = bounded(0, 0, 65535)  # the engineer's hand: POST /magnet/<device> wakes a LoRa device; 0: none
 
 
 def read(path: Path | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -75,23 +76,28 @@ def test_sql_refuses_writes_and_files_by_the_parser(tmp_path: Path) -> None:
     assert (count.returncode, count.stdout) == (0, "0\n"), count.stderr
 
 
-def test_sim_prints_one_json_line_per_device(tmp_path: Path) -> None:
-    modbus = free_port()
+def test_sim_prints_one_json_line_per_device_and_takes_a_magnet(tmp_path: Path) -> None:
+    modbus, control = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-m", "domuchet", "sim", "--data-dir", str(tmp_path), "--modbus-port",
-                             str(modbus), "--mqtt-port", str(free_port())], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             str(modbus), "--mqtt-port", str(free_port()), "--control-port", str(control)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [json.loads(proc.stdout.readline()) for _ in range(13)]
+        # the demo building: the KARAT-307, 13 apartments' Compact-2 meters and two 941LW meters
+        lines = [json.loads(proc.stdout.readline()) for _ in range(16)]
         wait_for_port("127.0.0.1", modbus, proc)
+        wait_for_port("127.0.0.1", control, proc)
+        radio = [line for line in lines if line["endpoint"]["transport"] == "lorawan"]
+        woken = urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{control}/magnet/{radio[0]['endpoint']['dev_eui']}", method="POST"), timeout=10)
+        assert woken.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     heat = lines[0]
     assert heat["model"] == "KARAT-307"
     assert heat["endpoint"] == {"transport": "modbus-tcp", "host": "127.0.0.1", "port": modbus, "unit": 1}
-    radio = [line for line in lines if line["endpoint"]["transport"] == "lorawan"]
-    assert len(radio) == 12
-    assert len({r["endpoint"]["dev_eui"] for r in radio}) == 12
+    assert len(radio) == 15
+    assert len({r["endpoint"]["dev_eui"] for r in radio}) == 15
     assert all(r["endpoint"]["topic"].endswith(f"/device/{r['endpoint']['dev_eui']}/event/up") for r in radio)
     assert (tmp_path / "sim" / "state.json").exists()
 
