@@ -213,6 +213,21 @@ def number_value(raw: object, field: str, error: FormError, *, whole: bool = Fal
     return value
 
 
+def coordinates(lat: object, lon: object, error: FormError) -> tuple[float | None, float | None] | None:
+    """The latitude and longitude typed in a building form (an empty box: not known), or None after
+    saying on the error line which one is not a number."""
+    out: list[float | None] = []
+    for field, raw in (("latitude", lat), ("longitude", lon)):
+        if not str(raw or "").strip():
+            out.append(None)
+            continue
+        value = number_value(raw, field, error)
+        if value is None:
+            return None
+        out.append(float(value))
+    return out[0], out[1]
+
+
 async def building_page(services: ObjectsServices, request: Request, building_id: str, active: str
                         ) -> tuple[auth.Viewer, BuildingCard] | RedirectResponse | None:
     """The page guard of one building's settings page: the viewer and the building, else a redirect

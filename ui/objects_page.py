@@ -32,6 +32,7 @@ from .objects_common import (
     building_page,
     buildings_map,
     confirm,
+    coordinates,
     crumbs,
     kind_text,
     may_change,
@@ -252,15 +253,9 @@ async def _edit_form(services: ObjectsServices, viewer: auth.Viewer, card: Build
             people = number_value(residents.value, "residents", error, whole=True)
             if area_m2 is None or people is None:
                 return
-            coords: list[float | None] = []
-            for field, box in (("latitude", lat), ("longitude", lon)):
-                if str(box.value or "").strip():
-                    value = number_value(box.value, field, error)
-                    if value is None:
-                        return
-                    coords.append(float(value))
-                else:
-                    coords.append(None)
+            coords = coordinates(lat.value, lon.value, error)
+            if coords is None:
+                return
             changes = {"address": str(address.value or ""), "construction_unfinished": bool(unfinished.value),
                        "building_kind": str(kind.value), "area_m2": float(area_m2), "residents": int(people),
                        "latitude": coords[0], "longitude": coords[1], "fias_code": str(fias.value or "")}

@@ -27,6 +27,7 @@ from .objects_common import (
     ObjectsServices,
     area_text,
     buildings_map,
+    coordinates,
     dismiss,
     kind_text,
     may_change,
@@ -186,15 +187,9 @@ async def _add_dialog(services: ObjectsServices, token: str) -> None:
             people = number_value(residents.value, "residents", error, whole=True)
             if area_m2 is None or people is None:
                 return
-            coords: list[float | None] = []
-            for field, box in (("latitude", lat), ("longitude", lon)):
-                if str(box.value or "").strip():
-                    value = number_value(box.value, field, error)
-                    if value is None:
-                        return
-                    coords.append(float(value))
-                else:
-                    coords.append(None)
+            coords = coordinates(lat.value, lon.value, error)
+            if coords is None:
+                return
             made = await submit(services.objects.create_building(
                 token, address=str(address.value or ""), city_id=int(city.value or 0), area_m2=float(area_m2),
                 residents=int(people), site=str(site.value or ""), latitude=coords[0], longitude=coords[1],
