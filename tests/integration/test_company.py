@@ -15,7 +15,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_company
-from cloud.api import install_error_handlers, router
 from cloud.services import audit
 from cloud.services.auth import hash_password
 from cloud.services.container import Services
@@ -24,6 +23,7 @@ from cloud.services.profile import CardFields
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
+from tests.support_api import api_client
 
 GOOD = CardFields(legal_name="ООО «УК Тест»", inn="7707083893", kpp="773601001", ogrn="1027700132195",
                   director="Иванов Иван Иванович", address="г. Казань, ул. Тестовая, 1", hours="пн-пт 9:00-18:00",
@@ -232,10 +232,7 @@ async def test_users_list_edit_and_block(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 

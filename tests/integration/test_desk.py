@@ -15,7 +15,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_desk
-from cloud.api import install_error_handlers, router
 from cloud.services import audit
 from cloud.services.auth import hash_password
 from cloud.services.container import Services
@@ -25,6 +24,7 @@ from cloud.services.models import Forbidden, InvalidInput, NotFound
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
+from tests.support_api import api_client
 
 
 @dataclass
@@ -335,10 +335,7 @@ async def test_notice_roles_and_companies(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 

@@ -17,7 +17,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_power
-from cloud.api import install_error_handlers, router
 from cloud.services import audit
 from cloud.services.container import Services
 from cloud.services.models import Forbidden, InvalidInput, NotFound
@@ -27,6 +26,7 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.wire import CommandResult
 from tests import cloud_data, support_power
+from tests.support_api import api_client, api_token
 
 NOW_S = cloud_data.NOW.timestamp()
 
@@ -287,17 +287,12 @@ async def test_refusals_roles_and_tenancy(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 
 async def _api_token(world: World, login: str) -> dict[str, str]:
-    user_id = world.registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
-    created = await world.services.api_tokens.create(world.tokens[login], user_id, f"{login} integration")
-    return {"Authorization": f"Bearer {created.token}"}
+    return await api_token(world.services, world.registry, world.tokens[login], login)
 
 
 async def test_api(world: World, client: httpx.AsyncClient) -> None:

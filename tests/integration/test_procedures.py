@@ -20,7 +20,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_procedures
-from cloud.api import install_error_handlers, router
 from cloud.ingest import archive_rows
 from cloud.services import audit
 from cloud.services.auth import hash_password
@@ -34,6 +33,7 @@ from protocol.periods import local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature, Resource
 from protocol.wire import ArchiveRecord, Batch, CommandResult
 from tests import cloud_data
+from tests.support_api import api_client, api_token
 
 
 @dataclass
@@ -431,17 +431,12 @@ async def test_deadlines_roles_and_scope(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 
 async def _api_token(world: World, login: str) -> dict[str, str]:
-    user_id = world.registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
-    created = await world.services.api_tokens.create(world.tokens[login], user_id, f"{login} integration")
-    return {"Authorization": f"Bearer {created.token}"}
+    return await api_token(world.services, world.registry, world.tokens[login], login)
 
 
 async def test_api(world: World, client: httpx.AsyncClient) -> None:

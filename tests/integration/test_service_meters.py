@@ -16,7 +16,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_service_meters
-from cloud.api import install_error_handlers, router
 from cloud.services import audit
 from cloud.services.container import Services
 from cloud.services.models import Forbidden, InvalidInput, NotFound
@@ -27,6 +26,7 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.vocabulary import MeterRole, Resource
 from tests import cloud_data, support_service_meters
+from tests.support_api import api_client
 from tests.support_service_meters import ServiceIds
 
 JAN = (date(2026, 1, 1), date(2026, 1, 31))
@@ -343,10 +343,7 @@ async def test_verification_roles(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
 from cloud.services import audit
 from cloud.services.commands import site_meters
 from cloud.services.communicators import CommunicatorSpec
@@ -30,6 +28,7 @@ from cloud.services.wizard_rules import LineChoice
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data, support_wizard
+from tests.support_api import api_client
 
 
 @dataclass
@@ -286,10 +285,7 @@ async def test_communicator_fields_are_refused_one_by_one(world: World) -> None:
 
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(world.services, clickhouse) as http:
         yield http
 
 
