@@ -17,6 +17,11 @@ from domuchet import natsserver
 
 pytest_plugins = ["nicegui.testing.user_plugin"]
 
+# The demo scenario's extras a test building derived from it leaves out (replace(load("demo").building,
+# ..., **PLAIN)): its electricity meters and its meter waiting to be commissioned. Tests that want
+# them say so.
+PLAIN = {"electricity_meters_941": 0, "unregistered_meters": 0}
+
 _CHDB_DIR = Path(tempfile.mkdtemp(prefix="domuchet-chdb-"))
 
 

@@ -28,7 +28,7 @@ from simulators.karat307 import Karat307, tcp_server
 from simulators.runner import SimulatedBuilding
 from simulators.scenario import BuildingSpec, Scenario, load, plan
 from simulators.world import SimClock, World
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 SERIAL = "30700555"
 UNIT = 3
@@ -107,7 +107,7 @@ def edge_config(data_dir: Path, meters: list[MeterConfig], site: str = "edge-tes
 def building_scenario(site: str, speed: float, apartments: int = 3) -> Scenario:
     s = load("demo")
     return replace(s, speed=speed, start="2026-01-15T00:00",
-                   building=replace(s.building, apartments=apartments, site=site))
+                   building=replace(s.building, apartments=apartments, site=site, **PLAIN))
 
 
 def building_meters(building: SimulatedBuilding, modbus_port: int) -> list[MeterConfig]:

@@ -19,7 +19,7 @@ from protocol.vocabulary import ArchiveKind
 from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import Fault, load
 from tests.chaos.edge_support import edge_config, until
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 SITE = "lora-gaps"
 
@@ -27,7 +27,7 @@ SITE = "lora-gaps"
 def lora_building(tmp_path: Path, mqtt_port: int, faults: list[Fault], **building: object) -> SimulatedBuilding:
     s = load("demo")
     scenario = replace(s, speed=3600.0, start="2026-01-15T00:00", faults=faults,
-                       building=replace(s.building, site=SITE, apartments=1, **building))
+                       building=replace(s.building, **{"site": SITE, "apartments": 1, **PLAIN, **building}))
     return SimulatedBuilding(scenario, tmp_path / "sim", Endpoints(modbus_port=free_port(), mqtt_port=mqtt_port))
 
 

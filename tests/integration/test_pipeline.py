@@ -23,7 +23,7 @@ from protocol import subjects
 from protocol.wire import decode_batch
 from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import load
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 HOURS = 10  # simulated hours to run
 
@@ -31,7 +31,7 @@ HOURS = 10  # simulated hours to run
 def _scenario():
     s = load("demo")
     return replace(s, speed=7200.0, start="2026-01-15T00:00",
-                   building=replace(s.building, apartments=4, site="itest"))
+                   building=replace(s.building, apartments=4, site="itest", **PLAIN))
 
 
 def _edge_config(building: SimulatedBuilding, modbus_port: int, nats_url: str, mqtt_port: int,

@@ -15,13 +15,13 @@ from chirpstack_api import integration
 from protocol import lorawan_down
 from simulators.runner import Endpoints, SimulatedBuilding, control_server
 from simulators.scenario import load
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 
 def _building(tmp_path: Path) -> SimulatedBuilding:
     s = load("demo")
     scenario = replace(s, speed=3600.0, start="2026-01-15T00:00", lora_wakeup_s=0.0,
-                       building=replace(s.building, apartments=2, site="magnet"))
+                       building=replace(s.building, apartments=2, site="magnet", **PLAIN))
     return SimulatedBuilding(scenario, tmp_path / "sim", Endpoints(modbus_port=free_port(), control_port=free_port()))
 
 

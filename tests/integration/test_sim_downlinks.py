@@ -23,7 +23,7 @@ from protocol import lorawan_down, lorawan_up
 from simulators.compact2 import down_topic
 from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import load
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 PARSERS = {"up": integration.UplinkEvent, "txack": integration.TxAckEvent, "ack": integration.AckEvent,
            "status": integration.StatusEvent, "log": integration.LogEvent}
@@ -31,7 +31,8 @@ PARSERS = {"up": integration.UplinkEvent, "txack": integration.TxAckEvent, "ack"
 
 def _scenario():
     s = load("demo")
-    return replace(s, speed=3600.0, start="2026-01-15T00:00", building=replace(s.building, apartments=2, site="dltest"))
+    return replace(s, speed=3600.0, start="2026-01-15T00:00",
+                   building=replace(s.building, apartments=2, site="dltest", **PLAIN))
 
 
 async def _wait(predicate, timeout: float, what: str) -> None:

@@ -26,7 +26,7 @@ from protocol.periods import to_device_seconds, utc_to_local
 from protocol.vocabulary import ArchiveKind
 from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import Fault, load
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 PARSERS = {"up": integration.UplinkEvent, "join": integration.JoinEvent, "status": integration.StatusEvent,
            "log": integration.LogEvent, "txack": integration.TxAckEvent}
@@ -37,7 +37,8 @@ REPLACED_AT = 3  # hour index
 
 def _scenario():
     s = load("demo")
-    return replace(s, speed=3600.0, start="2026-01-15T00:00", building=replace(s.building, apartments=2, site="repl"),
+    return replace(s, speed=3600.0, start="2026-01-15T00:00",
+                   building=replace(s.building, apartments=2, site="repl", **PLAIN),
                    faults=[Fault("replacement", device="223420001", at_hour=REPLACED_AT),
                            Fault("replacement", device="30700101", at_hour=REPLACED_AT, new_serial=NEW_SERIAL_307)])
 

@@ -29,7 +29,7 @@ from simulators.runner import Endpoints, SimulatedBuilding
 from simulators.scenario import BuildingSpec, Scenario, load, plan
 from simulators.serial_line import NullModem, rtu_server
 from simulators.world import SimClock, World, commissioning_utc
-from tests.conftest import free_port
+from tests.conftest import PLAIN, free_port
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals need a POSIX system")
 
@@ -129,7 +129,7 @@ async def test_hand_built_rtu_frames(bus: Bus) -> None:
 async def test_runner_prints_the_serial_endpoint(tmp_path: Path) -> None:
     base = load("demo")
     scenario = replace(base, speed=60.0, start="2026-01-15T00:00",
-                       building=replace(base.building, site="rtu-run", apartments=2, serial_line=True))
+                       building=replace(base.building, site="rtu-run", apartments=2, serial_line=True, **PLAIN))
     building = SimulatedBuilding(scenario, tmp_path / "sim", Endpoints(modbus_port=free_port(), mqtt_port=free_port()))
     out, stop = io.StringIO(), asyncio.Event()
     task = asyncio.create_task(building.run(out, stop))
