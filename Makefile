@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+# the suite on two processes, a test module per process at a time (modules keep their own fixtures)
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: demo test lint bench clean
 
@@ -20,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy protocol edge
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest $(PYTEST_WORKERS) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
