@@ -341,6 +341,9 @@ class WizardPage:
     async def load(self) -> None:
         self.models = await self.services.wizard.models(self.viewer.token)
         self.buildings = await self.services.wizard.buildings_list(self.viewer.token)
+        if len(self.buildings) == 1:  # the only building is the one: on a phone, one choice fewer
+            self.building_id = self.buildings[0].id
+            self.premises = await self.services.wizard.premises(self.viewer.token, self.building_id)
 
     def render(self) -> None:
         with theme.frame(t("wizard.title"), self.viewer.user, active=ACTIVE,

@@ -56,6 +56,11 @@ async def test_engineer_adds_a_compact_2_223_step_by_step(engineers, ui_registry
     user.find(marker="wizard-model-KARAT-Compact-2-223").click()
     await user.should_see(marker="wizard-model-KARAT-Compact-2-223-on")
     await _next(user, "location")
+    # the company's only building is chosen already, its premises listed (one choice fewer on a phone)
+    assert next(iter(user.find(marker="wizard-building").elements)).value == b
+    await user.should_see(marker="wizard-premise")
+    _set(user, "wizard-building", None)
+    await user.should_not_see(marker="wizard-premise")
     user.find(marker="wizard-next").click()  # no building chosen: refused next to the form
     await user.should_see("Исправьте поле «Объект»")
     _set(user, "wizard-building", b)
