@@ -719,6 +719,16 @@ class ProceduresService:
                     pass  # published by the command bus's send_pending loop (or the caller's)
         return moved
 
+    def _device_identity(self, procedure_id: int) -> dict[str, Any]:
+        """The serial and model the device gave in this procedure's availability test (a LoRa module
+        answers it with its passport), for the passport check to compare with the registry."""
+        with self.registry.reading() as db:
+            row = db.execute("SELECT settings FROM procedure_steps WHERE procedure_id = ? AND operation = "
+                             "'availability_test' AND state = 'done' ORDER BY id DESC LIMIT 1",
+                             (procedure_id,)).fetchone()
+        found = json.loads(row["settings"]) if row is not None and row["settings"] else {}
+        return {k: found[k] for k in ("serial", "model") if isinstance(found, dict) and k in found}
+
     def _settle(self, r: sqlite3.Row) -> bool:
         kind = rules.Kind(r["kind"])
         op = rules.operation(kind, r["operation"])
@@ -739,6 +749,8 @@ class ProceduresService:
                 reason = f"нет ответа от ПУ до {r['expires_at'][:16].replace('T', ' ')} UTC" + (
                     " (LoRa: поднесите магнит к ПУ и повторите)" if op.effect is rules.Effect.AVAILABILITY else "")
             return self._fail(r["id"], r["procedure_id"], f"{op.name}: не выполнено: {reason or r['command_state']}")
+        if op.effect is rules.Effect.PASSPORT:
+            result = {**self._device_identity(r["procedure_id"]), **result}
         ok, text, kept = _judge(op, result, self._meter_facts(r["meter_id"]))
         if not ok:
             return self._fail(r["id"], r["procedure_id"], text)

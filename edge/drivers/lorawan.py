@@ -24,7 +24,7 @@ from edge.drivers.base import DeviceError, DeviceStatus, GapSummary, Job, Transp
 from edge.drivers.lorawan_gaps import LoraGapKeeper
 from edge.drivers.lorawan_mqtt import Frame, LoraMqttListener, LoraUplinkHandler
 from edge.gaps import first_period
-from protocol import lorawan, lorawan_archive, lorawan_down, lorawan_up
+from protocol import catalogue, lorawan, lorawan_archive, lorawan_down, lorawan_up
 from protocol.periods import (
     device_to_utc,
     from_device_seconds,
@@ -220,8 +220,12 @@ class LoraDriver:
         t0 = time.monotonic()
         got = cast(lorawan_up.Passport, await self._ask(lorawan_down.PassportRequest(),
                                                         lambda f: isinstance(f, lorawan_up.Passport)))
+        try:  # the passport names the device: the cloud's passport check compares it with the registry
+            model = catalogue.by_code(got.model).name
+        except catalogue.UnknownModel:
+            model = str(got.model)
         return {"available": True, "response_s": round(time.monotonic() - t0, 1), "battery_pct": got.battery_pct,
-                "firmware": got.firmware_text, "status": got.status}
+                "firmware": got.firmware_text, "status": got.status, "serial": str(got.serial), "model": model}
 
     async def read_current(self) -> dict[str, object]:
         got = cast(lorawan_up.CurrentReadings, await self._ask(

@@ -381,6 +381,27 @@ async def test_passport_mismatch_fails(world: World) -> None:
                                     "каналы [7] не описаны в реестре (в реестре: [1, 2, 3])")
 
 
+async def test_a_lora_modules_passport_from_the_availability_test_is_checked(world: World) -> None:
+    """A LoRa module answers the availability test with its passport (serial, model); the passport
+    check compares those with the registry even though its own reading carries channels only."""
+    p = world.services.procedures
+    eng = world.tokens["eng"]
+    for serial, model, verdict in (
+            ("223", "KARAT-Compact-2-223", "серийный номер ПУ 223, в реестре 223T0001"),
+            ("223T0001", "KARAT-Compact-2-213", "модель ПУ KARAT-Compact-2-213, в реестре KARAT-Compact-2-223")):
+        started = await p.start(eng, world.meters["223T0001"], "repair")
+        await p.complete(eng, started.id, done_on=date(2026, 1, 13))
+        await p.complete(eng, started.id, done_on=date(2026, 1, 14), settings=COMMISSIONING)
+        back = await _meter_list_taken(world, started.id)
+        _answer(world, back.current.command_id, response_s=3.0, serial=serial, model=model)
+        check = await p.procedure(eng, started.id)
+        _answer(world, check.current.command_id, values={"1": {"Q": 1.0}})
+        failed = await p.procedure(eng, started.id)
+        assert (failed.current.state, failed.current.notes) == ("failed",
+                                                                f"паспортные данные не согласованы: {verdict}")
+        await p.cancel(eng, started.id)
+
+
 async def test_deadlines_roles_and_scope(world: World) -> None:
     p = world.services.procedures
     disp, eng, reader = world.tokens["disp"], world.tokens["eng"], world.tokens["reader"]

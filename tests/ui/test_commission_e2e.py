@@ -176,7 +176,8 @@ async def test_engineer_commissions_a_simulated_compact_2_223(site: Site, nats, 
         assert state() == "completed", steps
         assert [op for op, (s, _) in steps.items() if s != "done"] == [], steps
         assert steps["availability_test"][1].startswith("ПУ доступен, ответ за ")
-        assert steps["passport_check"][1].startswith("паспортные данные согласованы")
+        # the module's passport (from the availability test) names the device: serial and model checked too
+        assert steps["passport_check"][1].startswith("паспортные данные согласованы: серийный номер, модель и ")
         await user.should_see("установка ПУ: завершена")  # the meter's history on the page
 
         # 5. the edge polls it from the commissioning date's local midnight; its archives arrive
