@@ -43,9 +43,9 @@ at_hour = 24
 hours = 48
 rate = 0.5
 """
-# the heat calculator, twelve apartments' Compact-2 meters (apartment 13's waits, unregistered, for an
-# engineer: nothing of it is stored) and the 941LW electricity meters of apartments 1 and 2
-METERS = ["30700101", *(f"2234200{i:02d}" for i in range(1, 13)), "941420001", "941420002"]
+# the heat calculator and twelve apartments' Compact-2 meters (apartment 13's waits, unregistered, for
+# an engineer: nothing of it is stored)
+METERS = ["30700101", *(f"2234200{i:02d}" for i in range(1, 13))]
 
 
 class Demo:

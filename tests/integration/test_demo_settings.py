@@ -26,3 +26,28 @@ async def test_the_demo_city_gets_a_relay_threshold_a_dispatcher_may_change(clic
     seed_demo_settings(registry, seeded.building_id, date(2026, 1, 15))  # the demo started again
     building = next(b for b in (await services.power.thresholds(disp)).buildings if b.building_id == seeded.building_id)
     assert building.threshold_w == 2500  # the dispatcher's value stays
+
+
+def test_the_electricity_demo_registers_its_941lw_meters_with_their_tariffs_and_phase(tmp_path: Path) -> None:
+    """demo-electricity.toml: the registry gets each 941LW as the edge reads it: apartment 1 on phase A,
+    apartment 2 on phase B, two tariff zones, so channels total, T1, T2 (protocol/catalogue.py)."""
+    from cloud.seed import seed_building, seed_company
+    from domuchet import settings
+    from domuchet.demo import building_seed
+    from simulators.scenario import load, plan
+
+    scenario = load("demo-electricity")
+    registry = Registry(tmp_path / "registry.db")
+    company = seed_company(registry, "УК", "Казань", ())
+    seed_building(registry, company, building_seed(scenario, plan(scenario), settings.SimSettings(),
+                                                   "2026-11-01T20:00:00+00:00"))
+    rows = registry.all("SELECT m.serial, m.model, m.phase, m.tariffs, p.number, "
+                        "group_concat(c.number || ':' || c.tariff, ' ') AS channels FROM meters m "
+                        "JOIN premises p ON p.id = m.premise_id JOIN meter_channels c ON c.meter_id = m.id "
+                        "WHERE m.model = 'KARAT-941LW' GROUP BY m.id ORDER BY m.serial")
+    assert [tuple(r) for r in rows] == [
+        ("941420001", "KARAT-941LW", "A", 2, "1", "1:total 2:T1 3:T2"),
+        ("941420002", "KARAT-941LW", "B", 2, "2", "1:total 2:T1 3:T2")]
+    # apartment 13's Compact-2 waits for an engineer: its premise is registered, its meter is not
+    assert registry.one("SELECT count(*) AS n FROM meters WHERE serial = '223420013'")["n"] == 0
+    assert registry.one("SELECT count(*) AS n FROM premises WHERE number = '13'")["n"] == 1

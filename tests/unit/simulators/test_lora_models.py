@@ -71,10 +71,13 @@ def test_plan_lists_every_model_with_its_options(world: World) -> None:
     assert plan(world.scenario) == world.building  # reproducible
 
 
-def test_the_demo_plan_has_two_electricity_meters_and_the_same_apartments() -> None:
+def test_the_demo_plan_has_no_extra_devices_and_its_electricity_variant_two_941lw() -> None:
     demo = load("demo")
-    assert [(d.model, d.serial, d.apartment, d.phase, d.tariffs) for d in plan(demo).radio_devices] == [
+    assert plan(demo).radio_devices == ()
+    electricity = load("demo-electricity")
+    assert [(d.model, d.serial, d.apartment, d.phase, d.tariffs) for d in plan(electricity).radio_devices] == [
         ("KARAT-941LW", "941420001", "1", "A", 2), ("KARAT-941LW", "941420002", "2", "B", 2)]
+    assert plan(electricity).apartments == plan(demo).apartments
     extended = replace(demo, building=replace(demo.building, water_meters_926=2, pulse_counters_927=1))
     assert plan(extended).apartments == plan(demo).apartments
 
