@@ -15,8 +15,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from cloud.services.container import Services
+from cloud.services.procedure_models import ActiveOperation, Deadline, MeterOperations, ProcedureInfo
 from cloud.services.procedure_rules import Kind
-from cloud.services.procedures import ActiveOperation, Deadline, MeterOperations, ProcedureInfo
 
 
 class StartIn(BaseModel):

@@ -24,7 +24,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound, Role, UserInfo
-from cloud.services.procedures import ActiveOperation, Deadline, MeterOperations, ProcedureInfo, StepInfo
+from cloud.services.procedure_models import ActiveOperation, Deadline, MeterOperations, ProcedureInfo, StepInfo
 from protocol.periods import zone
 
 from . import access, auth, fmt, pages, theme

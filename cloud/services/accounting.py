@@ -43,7 +43,7 @@ from cloud.services.models import (
     check_id,
     parse_lifecycle,
 )
-from cloud.services.procedures import load_outages, overlaps_outage
+from cloud.services.outages import load_outages, overlaps_outage
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import catalogue

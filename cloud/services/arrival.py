@@ -37,7 +37,7 @@ from cloud.services.accounting import AccountingService
 from cloud.services.auth import AuthService
 from cloud.services.commands import CommandInfo, CommandService
 from cloud.services.models import FIRST_DAY, BuildingSummary, InvalidInput, MeterInfo, check_day
-from cloud.services.procedures import load_outages
+from cloud.services.outages import load_outages
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import catalogue

@@ -51,6 +51,15 @@ def require_writer(user: UserInfo) -> UserInfo:
     return user
 
 
+def require_engineer(user: UserInfo, work: str = "service procedures") -> UserInfo:
+    """The user, if a service engineer without reader status: the only one who touches devices, through
+    service procedures, and who adds meters (manual 2.3, 4.5.1)."""
+    require_writer(user)
+    if user.role is not Role.ENGINEER:
+        raise Forbidden(f"{work} are a service engineer's, not the {user.role.value} role's (manual 2.3)")
+    return user
+
+
 def require_dispatcher(user: UserInfo) -> UserInfo:
     """The user, if they may change the settings of sections 4.1/4.2 and the heating season: a
     dispatcher without reader status (manual 4.5.7, 4.6.5-4.6.10, 4.6.13)."""

@@ -28,7 +28,7 @@ from typing import Any
 from cloud.services import audit
 from cloud.services.auth import AuthService, require_operational_view
 from cloud.services.models import Forbidden, InvalidInput, NotFound, Role, UserInfo
-from cloud.services.procedures import out_of_service, outages, resumed_at
+from cloud.services.outages import out_of_service, outages, resumed_at
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol import subjects

@@ -32,14 +32,13 @@ from typing import TYPE_CHECKING
 from cloud.services import audit, heating
 from cloud.services import wizard_rules as rules
 from cloud.services.accounting import AccountingService
-from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.auth import AuthService, require_engineer, require_operational_view
 from cloud.services.buildings import BuildingsService
 from cloud.services.communicators import CommunicatorInfo, CommunicatorSpec, CommunicatorsService, validate
 from cloud.services.meters_admin import MetersService
 from cloud.services.models import (
     BuildingSummary,
     ChannelInfo,
-    Forbidden,
     InvalidInput,
     MeterInfo,
     NotFound,
@@ -68,12 +67,7 @@ _PASSPORT_SQL = (
     "AND at >= {since:DateTime64(3)} ORDER BY at DESC LIMIT 1")
 
 
-def require_engineer(user: UserInfo) -> UserInfo:
-    """The user, if a service engineer without reader status: only they add meters (manual 4.5.1)."""
-    require_writer(user)
-    if user.role is not Role.ENGINEER:
-        raise Forbidden("only a service engineer adds a meter or changes its settings (manual 4.5.1)")
-    return user
+ADDING = "adding a meter and changing its settings"  # what only a service engineer does here (4.5.1)
 
 
 # --- what the callers get ----------------------------------------------------------------------------
@@ -200,21 +194,21 @@ class MeterWizardService:
     # --- the wizard's lists ----------------------------------------------------------------------------
     async def models(self, token: str) -> list[ModelChoice]:
         """The models a meter may be added as, each with what its configuration step asks."""
-        require_engineer(await self.auth.user(token))
+        require_engineer(await self.auth.user(token), ADDING)
         return [_choice(spec) for spec in catalogue.MODELS.values()]
 
     async def buildings_list(self, token: str) -> list[BuildingSummary]:
-        require_engineer(await self.auth.user(token))
+        require_engineer(await self.auth.user(token), ADDING)
         return await self.accounting.buildings(token)
 
     async def premises(self, token: str, building_id: int) -> list[PremiseInfo]:
-        require_engineer(await self.auth.user(token))
+        require_engineer(await self.auth.user(token), ADDING)
         return await self.accounting.premises(token, building_id)
 
     async def line_choices(self, token: str, model: str) -> list[CommunicatorInfo]:
         """The company's communicators a meter of ``model`` could use: of a kind it talks over, and a
         built-in one only while it serves no meter."""
-        require_engineer(await self.auth.user(token))
+        require_engineer(await self.auth.user(token), ADDING)
         kinds = rules.line_kinds(model)
         return [c for c in await self.communicators.list(token)
                 if c.spec.kind in kinds and not (c.spec.placement == "builtin" and c.meter_ids)]
@@ -223,7 +217,7 @@ class MeterWizardService:
     async def check(self, token: str, draft: rules.Draft, step: str) -> StepCheck:
         """Check the draft through ``step`` (InvalidInput names the first problem and its field); from
         "config" on, the review of what will be created."""
-        user = require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), ADDING)
         return await asyncio.to_thread(self._check, user, draft, step)
 
     def _check(self, user: UserInfo, draft: rules.Draft, step: str) -> StepCheck:
@@ -271,7 +265,7 @@ class MeterWizardService:
     async def passport(self, token: str, building_id: int, dev_eui: str) -> DevicePassport | None:
         """The newest passport the device ``dev_eui`` sent through the building's edge in the last
         PASSPORT_LOOKBACK; None when it sent none (the engineer types the data, or wakes the device)."""
-        user = require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), ADDING)
         eui = validate(CommunicatorSpec("lora", "builtin", dev_eui=dev_eui, lora_class="A",
                                                            lorawan_version="1.0.2")).dev_eui or ""
         row = await asyncio.to_thread(self._building_row, user, building_id)
@@ -302,7 +296,7 @@ class MeterWizardService:
     async def confirm(self, token: str, draft: rules.Draft) -> WizardResult:
         """Create the meter the draft describes (every step checked again), and push the site's meter
         list to the edge."""
-        user = require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), ADDING)
         configured, review, line = await asyncio.to_thread(self._checked, user, draft)
         d = configured.draft
         created: CommunicatorInfo | None = None
@@ -416,7 +410,7 @@ class MeterWizardService:
     async def set_admin_password(self, token: str, meter_id: int, password: str | None) -> MeterView:
         """Record the meter's admin password the module must use (manual 4.5.2, 941LW "Пароль"); None or
         the factory password: restore the factory one."""
-        user = require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), ADDING)
         check_id("meter_id", meter_id)
         meter = await self.meters.get(token, meter_id)
         factory = catalogue.FACTORY_PASSWORDS.get(meter.model)

@@ -27,15 +27,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cloud.services import audit
-from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.auth import AuthService, require_engineer, require_operational_view, require_writer
 from cloud.services.models import (
     MAX_VALUE,
     ChannelInfo,
-    Forbidden,
     InvalidInput,
     MeterInfo,
     NotFound,
-    Role,
     UserInfo,
     check_day,
     check_id,
@@ -284,13 +282,6 @@ def check_readings(field: str, readings: object, channels: Iterable[Channel]) ->
     return out
 
 
-def _require_engineer(user: UserInfo) -> UserInfo:
-    require_writer(user)
-    if user.role is not Role.ENGINEER:
-        raise Forbidden("service procedures (replacement, decommissioning) are a service engineer's (manual 2.3)")
-    return user
-
-
 # --- the service ----------------------------------------------------------------------------------
 
 class MetersService:
@@ -401,7 +392,7 @@ class MetersService:
                            final_readings: Mapping[str, float] | None = None) -> MeterInfo:
         """Take the meter out of service from the hourly period ``at`` on (manual 4.5.5 "Выбытие ПУ");
         its row, channels and stored series stay."""
-        user = _require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), "replacement and decommissioning")
         at = period_start("at", at)
 
         def write() -> MeterInfo:
@@ -430,7 +421,7 @@ class MetersService:
         the catalogue's, keeping the old choices where the model allows them); its communicator is the
         one given, else the old one's unless that was built into the old meter; ``installed_on``
         defaults to the building's local date of ``at``."""
-        user = _require_engineer(await self.auth.user(token))
+        user = require_engineer(await self.auth.user(token), "replacement and decommissioning")
         at = period_start("at", at)
         serial = _serial("new_serial", new_serial)
         text = None if communicator is None else _communicator(communicator)

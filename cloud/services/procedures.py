@@ -23,6 +23,9 @@ and may force-complete an operation (it touches no device: the procedure is canc
 of completed operations stay) and edits the planned durations (4.6.12); a reader sees all of it
 and changes nothing; an administrator (users and company settings only) sees none of it
 (NotFound). Another company's meter or procedure is "not found".
+Beside it: procedure_models.py (what it hands out), procedure_results.py (the sensor choice, the
+verdict on a command's result, why a procedure cannot start), outages.py (out-of-service
+intervals, which site_meters, arrival and accounting read).
 Tests: tests/unit/cloud/test_procedure_rules.py, tests/integration/test_procedures.py,
 tests/ui/test_procedures_ui.py.
 """
@@ -32,20 +35,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud.services import audit
 from cloud.services import procedure_rules as rules
-from cloud.services.auth import AuthService, require_operational_view, require_writer
+from cloud.services.auth import AuthService, require_engineer, require_operational_view, require_writer
 from cloud.services.buildings import BuildingsService
 from cloud.services.meters_admin import MetersService, _channels, check_readings
 from cloud.services.models import (
-    MAX_VALUE,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -53,12 +53,20 @@ from cloud.services.models import (
     UserInfo,
     check_day,
     check_id,
-    meter_status,
 )
+from cloud.services.outages import iso_utc, load_outages, outages, utc_time
+from cloud.services.procedure_models import (
+    ActiveOperation,
+    Deadline,
+    LogEntry,
+    MeterOperations,
+    ProcedureInfo,
+    StepInfo,
+)
+from cloud.services.procedure_results import judge, lifecycle_status, model_spec, sensor_choice, start_refusal
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
-from protocol import catalogue
-from protocol.periods import local_to_utc, period_start, zone
+from protocol.periods import local_to_utc, zone
 from protocol.vocabulary import ArchiveKind
 
 if TYPE_CHECKING:
@@ -72,132 +80,7 @@ _CHANGES_POLLING = frozenset({rules.Effect.OUT_OF_SERVICE, rules.Effect.COMMISSI
 MAX_NOTES = 2000
 
 
-# --- what the service hands out ------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    at: datetime  # UTC
-    user: str | None  # full name; None: the system (an automatic operation's result)
-    action: str  # start, complete, run, result, fail, retry, cancel, force, finish
-    operation: str | None  # the operation's Russian name
-    notes: str
-
-
-@dataclass(frozen=True, slots=True)
-class StepInfo:
-    id: int
-    operation: str  # code in procedure_rules
-    name: str
-    mandatory: bool
-    automatic: bool
-    state: str  # active, done, failed, cancelled, forced
-    started_at: datetime  # UTC
-    planned_at: datetime  # the planned deadline (4.6.12)
-    overdue: bool
-    done_on: date | None  # the actual date (manual operations)
-    finished_at: datetime | None
-    finished_by: str | None
-    notes: str
-    settings: dict[str, Any] = field(hash=False)
-    command_id: str | None = None
-    command_state: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProcedureInfo:
-    id: int
-    meter_id: int
-    meter_serial: str
-    kind: str
-    name: str
-    state: str  # active, completed, cancelled
-    started_at: datetime
-    started_by: str | None
-    finished_at: datetime | None
-    finished_by: str | None
-    steps: tuple[StepInfo, ...]
-    next_operations: tuple[str, ...]  # after the current operation is completed (codes, in order)
-    default_next: str | None  # what follows when nothing is chosen (None: the procedure ends)
-    log: tuple[LogEntry, ...] = ()
-
-    @property
-    def current(self) -> StepInfo | None:
-        return next((s for s in reversed(self.steps) if s.state in ("active", "failed")), None) \
-            if self.state == "active" else None
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveOperation:
-    """One row of the active operations page (4.5.5)."""
-
-    procedure_id: int
-    step_id: int
-    meter_id: int
-    meter_serial: str
-    address: str
-    premise_number: str | None
-    procedure: str  # kind
-    procedure_name: str
-    operation: str
-    operation_name: str
-    automatic: bool
-    state: str  # active or failed
-    started_at: datetime
-    planned_at: datetime
-    overdue: bool
-    notes: str
-    time_zone: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outage:
-    from_at: datetime  # UTC
-    until_at: datetime | None  # None: still out of service
-
-
-@dataclass(frozen=True, slots=True)
-class MeterOperations:
-    """A meter's procedures and what may start now (the meter's «Сервисные операции» page)."""
-
-    meter_id: int
-    serial: str
-    model: str
-    address: str
-    premise_number: str | None
-    status: str  # the meter's lifecycle status
-    time_zone: str
-    out_of_service_since: datetime | None
-    counters: tuple[str, ...]  # "channel:parameter" of its counters, for initial readings
-    archive_kinds: tuple[str, ...]  # kinds its model keeps
-    procedures: tuple[ProcedureInfo, ...]  # newest first
-    startable: dict[str, tuple[str, ...]] = field(hash=False)  # kind -> operations it may start with now
-    refusals: dict[str, str] = field(hash=False)  # kind -> why it cannot start now
-    outages: tuple[Outage, ...] = ()
-    today: date | None = None  # the building's local date now: actual dates may not pass it
-    lora: bool = False  # a LoRaWAN meter: its availability test waits for the engineer to wake the module
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    procedure: str
-    procedure_name: str
-    operation: str
-    operation_name: str
-    days: int
-    default_days: int
-    automatic: bool
-
-
 # --- small helpers -----------------------------------------------------------------------------------
-
-def _iso(at: datetime) -> str:
-    """Fixed-width ISO UTC text, so the registry compares these as text."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text).astimezone(UTC) if text else None
-
 
 def _plain(call: Callable[[], Any]) -> Any:
     try:
@@ -216,54 +99,9 @@ def _local_midnight(day: date, time_zone: str) -> datetime:
     return local_to_utc(datetime(day.year, day.month, day.day), zone(time_zone))
 
 
-def require_engineer(user: UserInfo) -> UserInfo:
-    """A service engineer without reader status: the one who runs procedures (manual 2.3)."""
-    require_writer(user)
-    if user.role is not Role.ENGINEER:
-        raise Forbidden(f"service procedures are run by a service engineer, not the {user.role.value} role "
-                        "(manual 2.3)")
-    return user
-
-
 def _require_dispatcher_or_engineer(user: UserInfo) -> UserInfo:
     require_writer(user)  # readers and administrators refused
     return user
-
-
-# --- out-of-service intervals: read by site_meters, data arrival and accounting ---------------------------
-
-def outages(db: sqlite3.Connection, meter_ids: Iterable[int]) -> dict[int, list[Outage]]:
-    """Meter id -> its out-of-service intervals, oldest first (UTC, aware)."""
-    ids = sorted(set(meter_ids))
-    out: dict[int, list[Outage]] = {}
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
-        rows = db.execute(f"SELECT meter_id, from_at, until_at FROM meter_outages WHERE meter_id IN "  # noqa: S608
-                          f"({', '.join('?' for _ in part)}) ORDER BY from_at, id", part).fetchall()
-        for r in rows:
-            out.setdefault(r["meter_id"], []).append(Outage(_time(r["from_at"]), _time(r["until_at"])))  # type: ignore[arg-type]
-    return out
-
-
-def load_outages(registry: Registry, meter_ids: Iterable[int]) -> dict[int, list[Outage]]:
-    with registry.connect() as db:
-        return outages(db, meter_ids)
-
-
-def out_of_service(intervals: Iterable[Outage], now: datetime) -> bool:
-    """Whether the meter is out of service at ``now``."""
-    return any(o.from_at <= now and (o.until_at is None or now < o.until_at) for o in intervals)
-
-
-def resumed_at(intervals: Iterable[Outage], now: datetime) -> datetime | None:
-    """The end of the latest closed outage up to ``now``: where polling resumed."""
-    ends = [o.until_at for o in intervals if o.until_at is not None and o.until_at <= now]
-    return max(ends) if ends else None
-
-
-def overlaps_outage(intervals: Iterable[Outage], start: datetime, close: datetime) -> bool:
-    """Whether the period [start, close) (aware) shares time with an out-of-service interval."""
-    return any(o.from_at < close and (o.until_at is None or o.until_at > start) for o in intervals)
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -298,11 +136,11 @@ class ProceduresService:
         for r in rows:
             kind = rules.Kind(r["kind"])
             op = rules.operation(kind, r["operation"])
-            planned = _time(r["planned_at"])
+            planned = utc_time(r["planned_at"])
             assert planned is not None  # noqa: S101 - NOT NULL column
             out.append(ActiveOperation(r["procedure_id"], r["id"], r["meter_id"], r["serial"], r["address"],
                                        r["premise_number"], kind.value, rules.NAMES[kind], op.code, op.name,
-                                       op.automatic, r["state"], _time(r["started_at"]), planned,  # type: ignore[arg-type]
+                                       op.automatic, r["state"], utc_time(r["started_at"]), planned,  # type: ignore[arg-type]
                                        rules.overdue(planned, now, False), r["notes"], r["time_zone"]))
         return out
 
@@ -337,19 +175,19 @@ class ProceduresService:
             startable: dict[str, tuple[str, ...]] = {}
             refusals: dict[str, str] = {}
             for kind in rules.Kind:
-                why = self._refusal(meter, kind, procedures, intervals, now)
+                why = start_refusal(meter, kind, procedures, intervals, now)
                 if why:
                     refusals[kind.value] = why
                 else:
                     startable[kind.value] = tuple(op.code for op in rules.starting(kind))
             since = next((o.from_at for o in reversed(intervals)
                           if o.until_at is None and o.from_at <= now), None)
-            spec = _spec(meter["model"])
+            spec = model_spec(meter["model"])
             counters = tuple(f"{c['number']}:{p}" for c in channels for p in c["parameters"].split(",")
                              if spec is not None and spec.counter(p) is not None)
             kinds = tuple(a.kind.value for a in spec.archives) if spec is not None else ()
             return MeterOperations(meter_id, meter["serial"], meter["model"], meter["address"],
-                                   meter["premise_number"], _status(meter, now), meter["time_zone"], since,
+                                   meter["premise_number"], lifecycle_status(meter, now), meter["time_zone"], since,
                                    counters, kinds, procedures, startable, refusals, tuple(intervals),
                                    now.astimezone(zone(meter["time_zone"])).date(), lora)
         return await asyncio.to_thread(read)
@@ -370,17 +208,17 @@ class ProceduresService:
                 now = self.clock()
                 existing = db.execute("SELECT * FROM procedures WHERE meter_id = ? ORDER BY id", (meter_id,)).fetchall()
                 infos = tuple(self._info(db, r) for r in existing)
-                why = self._refusal(meter, procedure, infos, outages(db, [meter_id]).get(meter_id, []), now)
+                why = start_refusal(meter, procedure, infos, outages(db, [meter_id]).get(meter_id, []), now)
                 if why:
                     raise InvalidInput(f"kind: {why}")
                 procedure_id = int(db.execute(
                     "INSERT INTO procedures (company_id, meter_id, kind, state, started_by, started_at) "
                     "VALUES (?, ?, ?, 'active', ?, ?)", (user.company_id, meter_id, procedure.value, user.id,
-                                                        _iso(now))).lastrowid or 0)
+                                                        iso_utc(now))).lastrowid or 0)
                 self._log(db, procedure_id, None, user.id, "start", f"{rules.NAMES[procedure]}. {text}".strip(". "))
                 if procedure is rules.Kind.INSTALL:  # not polled until commissioned (4.5.5 "Установка ПУ")
                     db.execute("INSERT INTO meter_outages (meter_id, procedure_id, from_at) VALUES (?, ?, ?)",
-                               (meter_id, procedure_id, _iso(now.replace(minute=0, second=0, microsecond=0))))
+                               (meter_id, procedure_id, iso_utc(now.replace(minute=0, second=0, microsecond=0))))
                 self._new_step(db, user.company_id, procedure_id, procedure, first, now)
                 audit.record(db, user, "procedure.start", f"procedure:{procedure_id}", None,
                              {"meter_id": meter_id, "kind": procedure.value, "operation": first.code})
@@ -488,7 +326,7 @@ class ProceduresService:
                 row = self._procedure_row(db, user, procedure_id)
                 if row["state"] != "active":
                     raise InvalidInput(f"procedure: procedure {procedure_id} is {row['state']}, not active")
-                now = _iso(self.clock())
+                now = iso_utc(self.clock())
                 step = db.execute("SELECT * FROM procedure_steps WHERE procedure_id = ? AND state IN "
                                   "('active', 'failed') ORDER BY id DESC LIMIT 1", (procedure_id,)).fetchone()
                 if step is not None:
@@ -529,7 +367,7 @@ class ProceduresService:
                            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (company_id, procedure, operation) "
                            "DO UPDATE SET days = excluded.days, updated_by = excluded.updated_by, "
                            "updated_at = excluded.updated_at",
-                           (user.company_id, kind.value, op.code, days, user.id, _iso(self.clock())))
+                           (user.company_id, kind.value, op.code, days, user.id, iso_utc(self.clock())))
                 audit.record(db, user, "operation_deadline.set", f"operation_deadline:{kind.value}:{op.code}",
                              {"days": before["days"] if before else op.days}, {"days": days})
         await asyncio.to_thread(write)
@@ -556,7 +394,7 @@ class ProceduresService:
             await asyncio.to_thread(self._close_outage, meter_id, at, allow_before=True)
             return {"at": at.isoformat(), "new_meter_id": replaced.new.id, "new_serial": replaced.new.serial}
         if effect is rules.Effect.CHOOSE_SENSOR:
-            return _sensor(given, meter, at)
+            return sensor_choice(given, meter, at)
         if given:
             raise InvalidInput(f"settings: «{op.name}» of {rules.NAMES[kind]} takes no settings "
                                f"(got {', '.join(sorted(given))})")
@@ -612,13 +450,13 @@ class ProceduresService:
         with self.registry.connect() as db:
             for r in db.execute("SELECT id, from_at FROM meter_outages WHERE meter_id = ? AND until_at IS NULL",
                                 (meter_id,)).fetchall():
-                start = _time(r["from_at"])
+                start = utc_time(r["from_at"])
                 assert start is not None  # noqa: S101 - NOT NULL column
                 if at < start and allow_before:  # commissioned on an earlier date than the procedure began
                     db.execute("UPDATE meter_outages SET from_at = ?, until_at = ? WHERE id = ?",
-                               (_iso(at), _iso(at), r["id"]))
+                               (iso_utc(at), iso_utc(at), r["id"]))
                 else:
-                    db.execute("UPDATE meter_outages SET until_at = ? WHERE id = ?", (_iso(max(at, start)), r["id"]))
+                    db.execute("UPDATE meter_outages SET until_at = ? WHERE id = ?", (iso_utc(max(at, start)), r["id"]))
 
     def _finish_step(self, user: UserInfo, row: sqlite3.Row, step_id: int, op: rules.Operation,
                      follow: rules.Operation | None, done_on: date, text: str, applied: dict[str, Any]) -> None:
@@ -634,13 +472,13 @@ class ProceduresService:
                                    (row["meter_id"],)).fetchone()
                 if still is None:
                     db.execute("INSERT INTO meter_outages (meter_id, procedure_id, from_at) VALUES (?, ?, ?)",
-                               (row["meter_id"], procedure_id, _iso(at)))
+                               (row["meter_id"], procedure_id, iso_utc(at)))
                     applied = {**applied, "out_of_service_from": at.isoformat()}
                 else:  # a cancelled procedure left it out of service: that interval goes on
                     text = f"{text} (ПУ выведен из эксплуатации ранее, с {still['from_at'][:10]})".strip()
             changed = db.execute("UPDATE procedure_steps SET state = 'done', done_on = ?, finished_at = ?, "
                                  "finished_by = ?, notes = ?, settings = ? WHERE id = ? AND state = 'active'",
-                                 (done_on.isoformat(), _iso(now), user.id, text,
+                                 (done_on.isoformat(), iso_utc(now), user.id, text,
                                   json.dumps(applied, ensure_ascii=False, sort_keys=True, default=str), step_id))
             if changed.rowcount != 1:
                 raise InvalidInput(f"procedure: «{op.name}» was completed or stopped meanwhile")
@@ -751,14 +589,14 @@ class ProceduresService:
             return self._fail(r["id"], r["procedure_id"], f"{op.name}: не выполнено: {reason or r['command_state']}")
         if op.effect is rules.Effect.PASSPORT:
             result = {**self._device_identity(r["procedure_id"]), **result}
-        ok, text, kept = _judge(op, result, self._meter_facts(r["meter_id"]))
+        ok, text, kept = judge(op, result, self._meter_facts(r["meter_id"]))
         if not ok:
             return self._fail(r["id"], r["procedure_id"], text)
         with self.registry.connect() as db:
             now = self.clock()
             changed = db.execute("UPDATE procedure_steps SET state = 'done', finished_at = ?, notes = ?, settings = ? "
                                  "WHERE id = ? AND state = 'active'",
-                                 (_iso(now), text, json.dumps(kept, ensure_ascii=False, default=str), r["id"]))
+                                 (iso_utc(now), text, json.dumps(kept, ensure_ascii=False, default=str), r["id"]))
             if changed.rowcount != 1:
                 return False
             self._log(db, r["procedure_id"], r["id"], None, "result", text)
@@ -774,7 +612,7 @@ class ProceduresService:
     def _fail(self, step_id: int, procedure_id: int, reason: str) -> bool:
         with self.registry.connect() as db:
             changed = db.execute("UPDATE procedure_steps SET state = 'failed', finished_at = ?, notes = ? "
-                                 "WHERE id = ? AND state = 'active'", (_iso(self.clock()), reason, step_id))
+                                 "WHERE id = ? AND state = 'active'", (iso_utc(self.clock()), reason, step_id))
             if changed.rowcount != 1:
                 return False
             self._log(db, procedure_id, step_id, None, "fail", reason)
@@ -803,7 +641,7 @@ class ProceduresService:
             "SELECT max(version) FROM {db}.archive WHERE company = {co:UInt32} AND meter = {m:String} AND "
             "channel = {ch:UInt16} AND kind = {k:String} AND parameter = {p:String} AND "
             "period_start = {at:DateTime}", key)
-        spec = _spec(meter["model"])
+        spec = model_spec(meter["model"])
         archive = spec.archive(ArchiveKind(chosen["kind"])) if spec else None
         nature = found[0][0] if found else (archive.nature.value if archive else "integral")
         before = float(found[0][1]) if found else None
@@ -820,7 +658,7 @@ class ProceduresService:
         with self.registry.connect() as db:
             changed = db.execute("UPDATE procedure_steps SET state = 'done', finished_at = ?, notes = ?, settings = ? "
                                  "WHERE id = ? AND state = 'active'",
-                                 (_iso(now), text, json.dumps({"before": before, "after": chosen["value"],
+                                 (iso_utc(now), text, json.dumps({"before": before, "after": chosen["value"],
                                                                "version": version}), row["step_id"]))
             if changed.rowcount != 1:
                 return
@@ -896,17 +734,17 @@ class ProceduresService:
         planned = rules.deadline(now, self._planned_days(db, company_id, kind, op))
         return int(db.execute("INSERT INTO procedure_steps (procedure_id, operation, state, started_at, planned_at) "
                               "VALUES (?, ?, 'active', ?, ?)",
-                              (procedure_id, op.code, _iso(now), _iso(planned))).lastrowid or 0)
+                              (procedure_id, op.code, iso_utc(now), iso_utc(planned))).lastrowid or 0)
 
     def _end(self, db: sqlite3.Connection, procedure_id: int, user_id: int | None, now: datetime) -> None:
         db.execute("UPDATE procedures SET state = 'completed', finished_at = ?, finished_by = ? WHERE id = ? "
-                   "AND state = 'active'", (_iso(now), user_id, procedure_id))
+                   "AND state = 'active'", (iso_utc(now), user_id, procedure_id))
         self._log(db, procedure_id, None, user_id, "finish", "процедура завершена")
 
     def _log(self, db: sqlite3.Connection, procedure_id: int, step_id: int | None, user_id: int | None,
              action: str, notes: str) -> None:
         db.execute("INSERT INTO procedure_log (procedure_id, step_id, at, user_id, action, notes) VALUES "
-                   "(?, ?, ?, ?, ?, ?)", (procedure_id, step_id, _iso(self.clock()), user_id, action, notes))
+                   "(?, ?, ?, ?, ?, ?)", (procedure_id, step_id, iso_utc(self.clock()), user_id, action, notes))
 
     def _info(self, db: sqlite3.Connection, row: sqlite3.Row, with_log: bool = False) -> ProcedureInfo:
         kind = rules.Kind(row["kind"])
@@ -917,14 +755,14 @@ class ProceduresService:
         for s in db.execute("SELECT s.*, c.state AS command_state FROM procedure_steps s LEFT JOIN commands c "
                             "ON c.id = s.command_id WHERE s.procedure_id = ? ORDER BY s.id", (row["id"],)):
             op = rules.operation(kind, s["operation"])
-            planned = _time(s["planned_at"])
+            planned = utc_time(s["planned_at"])
             assert planned is not None  # noqa: S101 - NOT NULL column
             steps.append(StepInfo(s["id"], op.code, op.name, op.mandatory, op.automatic, s["state"],
-                                  _time(s["started_at"]), planned,  # type: ignore[arg-type]
+                                  utc_time(s["started_at"]), planned,  # type: ignore[arg-type]
                                   rules.overdue(planned, now, s["state"] != "active" and s["state"] != "failed"),
-                                  date.fromisoformat(s["done_on"]) if s["done_on"] else None, _time(s["finished_at"]),
-                                  names.get(s["finished_by"]), s["notes"], json.loads(s["settings"]),
-                                  s["command_id"], s["command_state"]))
+                                  date.fromisoformat(s["done_on"]) if s["done_on"] else None,
+                                  utc_time(s["finished_at"]), names.get(s["finished_by"]), s["notes"],
+                                  json.loads(s["settings"]), s["command_id"], s["command_state"]))
         current = next((s for s in reversed(steps) if s.state in ("active", "failed")), None) \
             if row["state"] == "active" else None
         following: tuple[str, ...] = ()
@@ -936,134 +774,11 @@ class ProceduresService:
         entries: tuple[LogEntry, ...] = ()
         if with_log:
             ops = {s.id: s.name for s in steps}
-            entries = tuple(LogEntry(_time(r["at"]), names.get(r["user_id"]), r["action"],  # type: ignore[arg-type]
+            entries = tuple(LogEntry(utc_time(r["at"]), names.get(r["user_id"]), r["action"],  # type: ignore[arg-type]
                                      ops.get(r["step_id"]), r["notes"]) for r in db.execute(
                 "SELECT * FROM procedure_log WHERE procedure_id = ? ORDER BY id", (row["id"],)))
         meter = db.execute("SELECT serial FROM meters WHERE id = ?", (row["meter_id"],)).fetchone()
         return ProcedureInfo(row["id"], row["meter_id"], meter["serial"], kind.value, rules.NAMES[kind], row["state"],
-                             _time(row["started_at"]), names.get(row["started_by"]),  # type: ignore[arg-type]
-                             _time(row["finished_at"]), names.get(row["finished_by"]), tuple(steps), following,
+                             utc_time(row["started_at"]), names.get(row["started_by"]),  # type: ignore[arg-type]
+                             utc_time(row["finished_at"]), names.get(row["finished_by"]), tuple(steps), following,
                              default, entries)
-
-    @staticmethod
-    def _refusal(meter: sqlite3.Row, kind: rules.Kind, procedures: Iterable[ProcedureInfo],
-                 intervals: list[Outage], now: datetime) -> str:
-        """Why ``kind`` cannot start on the meter now ("" when it can)."""
-        procedures = list(procedures)
-        active = next((p for p in procedures if p.state == "active"), None)
-        if active is not None:
-            return f"meter {meter['serial']} already has an active procedure «{active.name}» (#{active.id})"
-        status = _status(meter, now)
-        if status == "decommissioned" and kind is not rules.Kind.CORRECTION:
-            return f"meter {meter['serial']} is decommissioned"
-        commissioned = _time(meter["commissioned_at"])
-        installed = any(p.kind == "install" and p.state == "completed" for p in procedures)
-        if kind is rules.Kind.INSTALL and (installed or (commissioned is not None and commissioned <= now)):
-            return (f"meter {meter['serial']} is commissioned already; its settings change through verification "
-                    "or repair")
-        if kind in (rules.Kind.VERIFICATION, rules.Kind.REPAIR, rules.Kind.RECONCILIATION) and (
-                status == "commissioning" and not installed):
-            return f"meter {meter['serial']} is not commissioned yet: install it first"
-        if kind is rules.Kind.RECONCILIATION and out_of_service(intervals, now):
-            return f"meter {meter['serial']} is out of service and not polled"
-        return ""
-
-
-# --- pure helpers ----------------------------------------------------------------------------------
-
-def _spec(model: str) -> catalogue.ModelSpec | None:
-    try:
-        return catalogue.model(model)
-    except catalogue.UnknownModel:
-        return None
-
-
-def _status(meter: sqlite3.Row, now: datetime) -> str:
-    return meter_status(_time(meter["commissioned_at"]), _time(meter["decommissioned_at"]), now, meter["status"])
-
-
-def _sensor(given: Mapping[str, Any], meter: sqlite3.Row, at: datetime) -> dict[str, Any]:
-    """выбор сенсора: the counter (channel, parameter), the archive kind and local period start, and the true value."""
-    allowed = {"channel", "parameter", "kind", "period", "value"}
-    if unknown := sorted(set(given) - allowed):
-        raise InvalidInput(f"settings: {unknown[0]} is not a sensor choice ({', '.join(sorted(allowed))})")
-    spec = _spec(meter["model"])
-    channel = given.get("channel")
-    if isinstance(channel, bool) or not isinstance(channel, int):
-        raise InvalidInput(f"settings.channel: a channel number of the meter, got {channel!r}")
-    parameter = given.get("parameter")
-    if spec is None:
-        raise InvalidInput(f"meter {meter['serial']}: model {meter['model']!r} is not in the device catalogue")
-    try:
-        channel_spec = spec.channel(channel)
-    except catalogue.UnknownChannel as exc:
-        raise InvalidInput(f"settings.channel: {exc}") from None
-    if parameter not in channel_spec.parameters:
-        raise InvalidInput(f"settings.parameter: channel {channel} has {', '.join(channel_spec.parameters)}, "
-                           f"got {parameter!r}")
-    try:
-        kind = ArchiveKind(str(given.get("kind")))
-    except ValueError:
-        raise InvalidInput(f"settings.kind: hour, day or month, got {given.get('kind')!r}") from None
-    if not spec.has_archive(kind):
-        raise InvalidInput(f"settings.kind: {meter['model']} keeps no {kind.value} archive")
-    period = given.get("period")
-    if isinstance(period, str):
-        try:
-            period = datetime.fromisoformat(period)
-        except ValueError:
-            raise InvalidInput(f"settings.period: a local date and time, got {period!r}") from None
-    if not isinstance(period, datetime):
-        raise InvalidInput("settings.period: the local start of the archive period to correct")
-    period = period.replace(tzinfo=None)
-    check_day("settings.period", period)
-    if period_start(kind, period) != period:
-        raise InvalidInput(f"settings.period: {period.isoformat()} is not the start of a {kind.value} period")
-    utc = local_to_utc(period, zone(meter["time_zone"]))
-    if utc >= at + timedelta(days=1):
-        raise InvalidInput(f"settings.period: {period.isoformat()} is after the operation's date")
-    value = given.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or not 0 <= value <= MAX_VALUE:
-        raise InvalidInput(f"settings.value: a finite reading from 0 to {MAX_VALUE:g}, got {value!r}")
-    return {"channel": channel, "parameter": parameter, "kind": kind.value, "period_local": period.isoformat(),
-            "period_utc": utc.isoformat(), "value": float(value)}
-
-
-def _judge(op: rules.Operation, result: dict[str, Any], meter: Mapping[str, Any]) -> tuple[bool, str, dict[str, Any]]:
-    """An automatic operation's verdict on its command's ``done`` result: (ok, notes, settings kept)."""
-    if op.effect is rules.Effect.AVAILABILITY:
-        took = result.get("response_ms")
-        took_text = f"{took} мс" if took is not None else f"{result.get('response_s', '?')} с"
-        return True, f"ПУ доступен, ответ за {took_text}", dict(result)
-    if op.effect is rules.Effect.TIME_SERVICE:
-        if "device_time_set" in result:
-            return True, f"часы ПУ установлены: {result['device_time_set']}", dict(result)
-        return True, (f"ПУ включён в службу времени; расхождение часов было {result.get('offset_before_s', '?')} с, "
-                      f"стало {result.get('offset_after_s', result.get('offset_before_s', '?'))} с"), dict(result)
-    found = result.get("values")
-    values: dict[str, Any] = found if isinstance(found, dict) else {}
-    if op.effect is rules.Effect.READ_CURRENT:
-        shown = "; ".join(f"канал {ch}: " + (", ".join(f"{p}={v}" for p, v in vals.items())
-                                              if isinstance(vals, dict) else str(vals))
-                          for ch, vals in sorted(values.items()))
-        return True, f"текущие показания ({result.get('device_time', 'время ПУ неизвестно')}): {shown or 'нет'}", \
-            dict(result)
-    # PASSPORT: what the device says against the registry
-    problems = []
-    if "serial" in result and str(result["serial"]) != str(meter["serial"]).lstrip("0"):
-        if str(result["serial"]) != str(meter["serial"]):
-            problems.append(f"серийный номер ПУ {result['serial']}, в реестре {meter['serial']}")
-    if "model" in result and str(result["model"]) != str(meter["model"]):
-        problems.append(f"модель ПУ {result['model']}, в реестре {meter['model']}")
-    device_channels = sorted(int(ch) for ch in values if str(ch).isdigit())
-    unknown = [ch for ch in device_channels if ch not in meter["channels"]]
-    if unknown:
-        problems.append(f"каналы {unknown} не описаны в реестре (в реестре: {sorted(meter['channels'])})")
-    if not device_channels:
-        problems.append("ПУ не сообщил ни одного канала")
-    if problems:
-        return False, "паспортные данные не согласованы: " + "; ".join(problems), dict(result)
-    checked = "серийный номер, модель и " if "serial" in result and "model" in result else ""
-    return True, (f"паспортные данные согласованы: {checked}каналы {device_channels} ПУ {meter['serial']} "
-                  "соответствуют реестру"), dict(result)

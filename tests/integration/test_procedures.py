@@ -26,7 +26,7 @@ from cloud.services.auth import hash_password
 from cloud.services.commands import site_meters
 from cloud.services.container import Services
 from cloud.services.models import Forbidden, Granularity, InvalidInput, NotFound
-from cloud.services.procedures import ProcedureInfo
+from cloud.services.procedure_models import ProcedureInfo
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.periods import local_to_utc, zone
