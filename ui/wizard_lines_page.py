@@ -18,7 +18,7 @@ from cloud.services.models import BuildingSummary
 
 from . import auth, theme
 from .i18n import extend, t
-from .wizard_page import (
+from .wizard_common import (
     COMMUNICATORS_PATH,
     WizardServices,
     attempt_here,

@@ -17,7 +17,7 @@ from cloud.services.meter_wizard import MeterView
 
 from . import auth, fmt, theme
 from .i18n import extend, t
-from .wizard_page import (
+from .wizard_common import (
     ACTIVE,
     WizardServices,
     attempt_here,
