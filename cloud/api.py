@@ -557,6 +557,10 @@ def integration_router(services: Services) -> APIRouter:
     for module in (api_procedures, api_service_meters, api_wizard, api_desk, api_power, api_objects,
                    api_company):
         module.routes(api, services)
+    # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
+    from cloud import api_billing, api_reports
+    for module in (api_reports, api_billing):
+        module.routes(api, services)
     return api
 
 

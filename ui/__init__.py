@@ -13,6 +13,7 @@ from . import (
     arrival_page,
     auth,
     balance_page,
+    billing_page,
     company_page,
     desk_page,
     deviations_page,
@@ -26,6 +27,7 @@ from . import (
     power_page,
     procedures_page,
     register_page,
+    reports_page,
     service_meters_page,
     settings_page,
     tokens,
@@ -49,5 +51,8 @@ def register(services: Services) -> None:
     # section «Сервис» and the settings built with it (manual 4.5, 4.6, 3.4)
     for module in (procedures_page, service_meters_page, wizard_page, desk_page, power_page, objects_page,
                    company_page):
+        module.register(services)
+    # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
+    for module in (reports_page, billing_page):
         module.register(services)
     not_found.register(services)  # last: it answers every address no page took

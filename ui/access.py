@@ -55,6 +55,11 @@ MONITORING = NavSection("nav.monitoring", (
     NavItem("nav.lora", "cell_tower", "/monitoring/lora"),
     NavItem("nav.temperature", "device_thermostat", "/monitoring/temperature"),
 ))
+REPORTS = NavSection("nav.reports", (NavItem("nav.reports_list", "summarize", "/reports"),))
+BILLING = NavSection("nav.billing_section", (
+    NavItem("nav.billing_document", "description", "/billing"),
+    NavItem("nav.billing_runs", "sync_alt", "/billing/runs"),
+))
 SERVICE = NavSection("nav.service", (
     NavItem("nav.service_meters", "speed", "/service/meters"),
     NavItem("nav.verification", "event_available", "/service/verification"),
@@ -68,6 +73,7 @@ SERVICE = NavSection("nav.service", (
 SETTINGS = NavSection("nav.settings", (
     NavItem("nav.settings_buildings", "domain", "/settings/buildings"),
     NavItem("nav.billing", "receipt_long", "/settings/billing"),
+    NavItem("nav.billing_centres", "account_balance", "/settings/billing-centres"),
     NavItem("nav.imbalance", "balance", "/settings/imbalance"),
     NavItem("nav.relays", "electrical_services", "/settings/relays"),
     NavItem("nav.deadlines", "timer", "/settings/deadlines"),
@@ -79,7 +85,7 @@ ACCOUNT = NavSection("nav.account", (
     NavItem("nav.profile", "account_circle", "/profile", _everyone),
     NavItem("tokens.mine", "vpn_key", "/tokens", _everyone),
 ))
-SECTIONS: tuple[NavSection, ...] = (ACCOUNTING, MONITORING, SERVICE, SETTINGS, ACCOUNT)
+SECTIONS: tuple[NavSection, ...] = (ACCOUNTING, MONITORING, REPORTS, BILLING, SERVICE, SETTINGS, ACCOUNT)
 
 
 def navigation(user: UserInfo) -> tuple[NavSection, ...]:

@@ -302,7 +302,7 @@ class AccountingService:
         tz = zone(building.time_zone)
         labels = calc.period_starts(granularity, period)
         units = {p: PARAMETERS[p].unit if p in PARAMETERS else "" for p in info.parameters}
-        kind, derived = calc.source_kind(calc.KIND[granularity], _kinds(meter))
+        kind, derived = calc.source_kind(calc.KIND[granularity], meter_kinds(meter))
         if kind is None:
             rows = tuple(ArchiveRow(label, dict.fromkeys(info.parameters)) for label in labels)
             return MeterArchive(meter, info, granularity, period, "integral", info.parameters, units, rows)
@@ -438,7 +438,8 @@ def _ever_in_service(meter: MeterInfo) -> bool:
     return not (meter.commissioned_at is None and meter.decommissioned_at is None and meter.status == "commissioning")
 
 
-def _kinds(meter: MeterInfo) -> frozenset[ArchiveKind]:
+def meter_kinds(meter: MeterInfo) -> frozenset[ArchiveKind]:
+    """The archive kinds the meter gives: those its registry entry names that its model keeps."""
     named = [ArchiveKind(w) for w in (part.strip() for part in meter.archives.split(",")) if w in _KIND_WORDS]
     return calc.archive_kinds(named, calc.device_kinds(meter.model))
 
@@ -449,7 +450,8 @@ _KIND_WORDS = {k.value for k in ArchiveKind}
 def _source(meter: MeterInfo, channel: ChannelInfo, parameter: str, breaks) -> calc.Source:
     modulus, per_hour = calc.counter_limits(meter.model, parameter)
     key = f"{channel.number}:{parameter}"
-    return calc.Source(kinds=_kinds(meter), commissioned=meter.commissioned_at, decommissioned=meter.decommissioned_at,
+    return calc.Source(kinds=meter_kinds(meter), commissioned=meter.commissioned_at,
+                       decommissioned=meter.decommissioned_at,
                        reporting_day=meter.reporting_day, factor=meter.ct_ratio if parameter == "E" else 1.0,
                        modulus=modulus, max_per_hour=per_hour, initial=meter.initial_readings.get(key),
                        final=meter.final_readings.get(key), breaks=tuple(breaks))

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cloud.billing.service import BillingService
+from cloud.reports.service import ReportsService
 from cloud.services.accounting import AccountingService
 from cloud.services.api_tokens import ApiTokenService
 from cloud.services.arrival import ArrivalService
@@ -84,11 +86,14 @@ class Services:
     power: PowerLimitsService
     objects: ObjectsService
     profile: ProfileService
+    # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
+    reports: ReportsService
+    billing: BillingService
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
         auth = AuthService(registry, session_hours)
-        return cls(auth=auth, accounting=AccountingService(registry, clickhouse, auth),
+        services = cls(auth=auth, accounting=AccountingService(registry, clickhouse, auth),
                    counters=CounterService(registry, auth), api_tokens=ApiTokenService(registry, auth),
                    readings=ReadingsService(registry, clickhouse, auth), users=UsersService(registry, auth),
                    commands=(commands := CommandService(registry, auth, clickhouse=clickhouse)),
@@ -105,7 +110,11 @@ class Services:
                    events=EventsService(registry, clickhouse, auth), lora=LoraService(registry, clickhouse, auth),
                    heating=HeatingService(registry, clickhouse, auth),
                    weather=WeatherService(registry, clickhouse, auth),
+                   reports=ReportsService(registry, clickhouse, auth),
+                   billing=BillingService(registry, clickhouse, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
+        services.reports.services = services  # a report reads through the other services
+        return services
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """Make every service that knows "today" read it from ``clock`` (tests, the demo). Sign-in

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.storage.registry_ddl import SERVICE_DDL
+from cloud.storage.registry_ddl import BILLING_DDL, SERVICE_DDL
 
 # 4.6.5: each apartment meter's place in the building balance: added, subtracted or left out
 BALANCE_SIGN_DDL = """
@@ -400,6 +400,9 @@ CREATE TABLE login_failures (
     # section «Сервис» and the settings built with it (manual 4.5, 4.6.1-4.6.4, 4.6.9, 4.6.11,
     # 4.6.12, 4.6.14, 4.6.15): one block per screen group in cloud/storage/registry_ddl/
     (8, SERVICE_DDL),
+    # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4): meters' numbers in ГИС ЖКХ, billing centres,
+    # their export runs and what each run sent (cloud/billing/)
+    (9, BILLING_DDL),
 )
 
 

@@ -1,0 +1,15 @@
+"""Акт поверки ИИК (manual 4.3.1). PLACEHOLDER: being written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloud.reports.engine import ReportContext, ReportSpec
+from cloud.reports.table import Report
+
+
+async def build(ctx: ReportContext, params: dict[str, Any]) -> Report:
+    raise NotImplementedError("channel_verification_act")
+
+
+SPEC = ReportSpec("channel_verification_act", "Акт поверки ИИК", "4.3.1", (), build)
