@@ -39,18 +39,19 @@ class ReportsService:
         self.services: Services | None = None  # set by Services.create (the builders read through them)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.jobs = ReportJobs(Path(registry.path).parent / "reports")
+        self.catalogue: tuple[ReportSpec, ...] = SPECS  # tests may offer reports of their own
 
     async def _user(self, token: str) -> UserInfo:
         return require_operational_view(await self.auth.user(token), _REFUSAL)
 
     def specs(self) -> tuple[ReportSpec, ...]:
-        return SPECS
+        return self.catalogue
 
     def spec(self, key: str) -> ReportSpec:
-        for spec in SPECS:
+        for spec in self.catalogue:
             if spec.key == key:
                 return spec
-        raise NotFound(f"report {key!r} not found; the reports are {', '.join(s.key for s in SPECS)}")
+        raise NotFound(f"report {key!r} not found; the reports are {', '.join(s.key for s in self.catalogue)}")
 
     def _context(self, token: str, user: UserInfo, on_progress: Callable[[float, str], None] | None = None
                  ) -> ReportContext:
