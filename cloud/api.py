@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud import deadletter, health
 from cloud.ingest import Ingest
+from cloud.reports.jobs import TooManyJobs
 from cloud.services.arrival import ArrivalReport
 from cloud.services.buildings import BuildingDetails
 from cloud.services.cities import CityInfo
@@ -64,7 +65,8 @@ from protocol.vocabulary import MeterRole, Resource
 
 T = TypeVar("T")
 
-STATUS: dict[type[ServiceError], int] = {AuthError: 401, Forbidden: 403, NotFound: 404, InvalidInput: 422}
+STATUS: dict[type[ServiceError], int] = {AuthError: 401, Forbidden: 403, NotFound: 404, InvalidInput: 422,
+                                         TooManyJobs: 429}
 
 
 class ApiError(StarletteHTTPException):
@@ -558,8 +560,8 @@ def integration_router(services: Services) -> APIRouter:
                    api_company):
         module.routes(api, services)
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
-    from cloud import api_billing, api_reports
-    for module in (api_reports, api_billing):
+    from cloud import api_billing, api_norms, api_reports
+    for module in (api_reports, api_billing, api_norms):
         module.routes(api, services)
     return api
 

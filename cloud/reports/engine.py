@@ -101,7 +101,7 @@ def parse(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> dict[str, An
 
 def _value(p: Param, text: str, today: date) -> Any:
     if p.kind in ("building", "premise", "meter", "group"):
-        if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
             raise InvalidInput(f"{p.name}: a registry id (a whole number from 1), got {text!r}")
         return int(text)
     if p.kind == "resource":

@@ -43,6 +43,8 @@ def write(report: Report, path: Path, progress: Callable[[int], None] | None = N
     for sheet in report.sheets:
         ws = wb.create_sheet(sheet.title)
         written = _write_sheet(ws, sheet, written, progress)
+    if progress is not None and written % 1000:  # the last rows too: the job's row count is exact
+        progress(written)
     tmp = path.with_name(path.name + ".part")
     wb.save(tmp)
     os.replace(tmp, path)
