@@ -21,6 +21,7 @@ from . import (
     groups_page,
     heating_page,
     lora_page,
+    norms_page,
     not_found,
     objects_page,
     overview_page,
@@ -53,6 +54,6 @@ def register(services: Services) -> None:
                    company_page):
         module.register(services)
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
-    for module in (reports_page, billing_page):
+    for module in (reports_page, billing_page, norms_page):
         module.register(services)
     not_found.register(services)  # last: it answers every address no page took

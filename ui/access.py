@@ -75,6 +75,7 @@ SETTINGS = NavSection("nav.settings", (
     NavItem("nav.billing", "receipt_long", "/settings/billing"),
     NavItem("nav.billing_centres", "account_balance", "/settings/billing-centres"),
     NavItem("nav.imbalance", "balance", "/settings/imbalance"),
+    NavItem("nav.norms", "straighten", "/settings/norms"),
     NavItem("nav.relays", "electrical_services", "/settings/relays"),
     NavItem("nav.deadlines", "timer", "/settings/deadlines"),
     NavItem("nav.subscriptions", "mark_email_unread", "/settings/subscriptions"),

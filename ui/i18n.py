@@ -351,6 +351,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "nav.desk": ("Диспетчерская", "Dispatch desk"),
     "nav.notices": ("Уведомления", "Notices"),
     "nav.billing": ("Биллинг", "Billing"),
+    "nav.norms": ("Нормативы потребления", "Consumption norms"),
     "nav.reports": ("Отчёты", "Reports"),
     "nav.reports_list": ("Отчёты и ведомости", "Reports"),
     "nav.billing_section": ("Биллинг", "Billing"),

@@ -28,6 +28,7 @@ from cloud.services.heating import HeatingService
 from cloud.services.lora import LoraService
 from cloud.services.meter_wizard import MeterWizardService
 from cloud.services.meters_admin import MetersService
+from cloud.services.norms import NormsService
 from cloud.services.notices import NoticesService
 from cloud.services.objects import ObjectsService
 from cloud.services.overview import OverviewService
@@ -89,6 +90,7 @@ class Services:
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
     reports: ReportsService
     billing: BillingService
+    norms: NormsService  # consumption norms of the building balance report (4.3.3)
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -111,7 +113,7 @@ class Services:
                    heating=HeatingService(registry, clickhouse, auth),
                    weather=WeatherService(registry, clickhouse, auth),
                    reports=ReportsService(registry, clickhouse, auth),
-                   billing=BillingService(registry, clickhouse, auth),
+                   billing=BillingService(registry, clickhouse, auth), norms=NormsService(registry, clickhouse, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
         services.reports.services = services  # a report reads through the other services
         return services

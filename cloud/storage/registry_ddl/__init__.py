@@ -4,7 +4,7 @@ SQL for SQLite, run in one transaction."""
 
 from __future__ import annotations
 
-from . import billing, company, desk, gis, meters_service, objects, power, procedures, wizard
+from . import billing, company, desk, gis, meters_service, norms, objects, power, procedures, wizard
 
 SERVICE_DDL = "\n".join(m.DDL for m in (procedures, meters_service, wizard, desk, power, objects, company))
-BILLING_DDL = "\n".join(m.DDL for m in (gis, billing))
+BILLING_DDL = "\n".join(m.DDL for m in (gis, norms, billing))
