@@ -560,8 +560,8 @@ def integration_router(services: Services) -> APIRouter:
                    api_company):
         module.routes(api, services)
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
-    from cloud import api_billing, api_norms, api_reports
-    for module in (api_reports, api_billing, api_norms):
+    from cloud import api_billing, api_gis, api_norms, api_reports
+    for module in (api_reports, api_billing, api_norms, api_gis):
         module.routes(api, services)
     return api
 

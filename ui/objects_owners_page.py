@@ -2,7 +2,8 @@
 the owners of each premise with its activation code (code, period, state), name, phone, e-mail
 (the login) and when they signed in; a dispatcher invites an owner by e-mail (the premise's code
 goes with it). Personal accounts of the premises of the chosen building, edited in the row,
-saved, or removed after a confirmation.
+saved, or removed after a confirmation; the numbers in ГИС ЖКХ of the building's meters (4.4.1) the
+same way, or loaded from a file («serial;number» lines, all or nothing).
 
 Routes: /settings/buildings/{id}/owners, /settings/billing (?building=id),
 /settings/buildings/{id}/billing (opens the former). Tests: tests/ui/test_objects_ui.py.
@@ -10,13 +11,18 @@ Routes: /settings/buildings/{id}/owners, /settings/billing (?building=id),
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from cloud.billing.gis_numbers import BulkResult, GisNumber, parse_lines
+from cloud.services.models import InvalidInput
 from cloud.services.objects import BuildingCard, OwnerRow, PremiseRow, premise_label
+from protocol.vocabulary import Resource
 
 from . import auth, fmt, pages, selection, theme
 from .accounting import parse_id
@@ -32,6 +38,7 @@ from .objects_common import (
     crumbs,
     dismiss,
     may_change,
+    refusal_text,
     submit,
 )
 
@@ -71,6 +78,30 @@ extend({
     "billing.empty": ("У компании нет объектов в выбранном городе.",
                       "The company has no buildings in the chosen city."),
     "billing.no_premises": ("В объекте нет помещений.", "The building has no premises."),
+    "billing.gis.title": ("Номера приборов учёта в ГИС ЖКХ", "Meters' numbers in ГИС ЖКХ"),
+    "billing.gis.subtitle": ("По этому номеру прибор указан в документе для биллинга; прибор без номера попадает "
+                             "на лист «Ошибки». Номер в компании не повторяется.",
+                             "The billing document names a meter by this number; a meter without one goes to "
+                             "the «Ошибки» sheet. A number is used once in the company."),
+    "billing.gis.col.meter": ("Прибор учёта", "Meter"),
+    "billing.gis.col.number": ("Номер в ГИС ЖКХ", "Number in ГИС ЖКХ"),
+    "billing.gis.common": ("ОДПУ", "Building meter"),
+    "billing.gis.no_meters": ("В объекте нет приборов учёта.", "The building has no meters."),
+    "billing.gis.edit": ("Изменить номер в ГИС ЖКХ", "Edit the number in ГИС ЖКХ"),
+    "billing.gis.clear": ("Удалить номер в ГИС ЖКХ", "Remove the number in ГИС ЖКХ"),
+    "billing.gis.clear.confirm": ("Удалить номер {number} прибора {serial}?",
+                                  "Remove number {number} of meter {serial}?"),
+    "billing.gis.import": ("Загрузить номера из файла", "Load the numbers from a file"),
+    "billing.gis.import.hint": ("Строка на прибор: «заводской номер;номер в ГИС ЖКХ» (разделитель — точка с запятой, "
+                                "табуляция или запятая; пустой номер удаляет). Файл CSV или TXT, или вставьте строки. "
+                                "Если хоть одна строка неверна, ничего не меняется.",
+                                "One meter a line: “serial;number in ГИС ЖКХ” (separated by a semicolon, a tab or a "
+                                "comma; an empty number removes it). A CSV or TXT file, or paste the lines. If any "
+                                "line is wrong, nothing changes."),
+    "billing.gis.import.apply": ("Применить", "Apply"),
+    "billing.gis.import.empty": ("Нет ни одной строки.", "No lines."),
+    "billing.gis.import.done": ("Номера загружены: изменено {changed}, без изменений {unchanged}",
+                                "Numbers loaded: {changed} changed, {unchanged} unchanged"),
 })
 
 
@@ -240,9 +271,13 @@ class BillingPage:
         self.choices = choices
         self.rows: list[PremiseRow] = []
         self.editing: int | None = None
+        self.gis_rows: list[GisNumber] = []  # the building's meters with their numbers in ГИС ЖКХ
+        self.gis_editing: int | None = None  # the meter whose number is being edited
 
     async def load(self) -> None:
         self.rows = await self.services.objects.premises(self.viewer.token, self.card.id)
+        gis = gis_service(self.services)
+        self.gis_rows = await gis.numbers(self.viewer.token, self.card.id) if gis is not None else []
 
     async def reload(self) -> None:
         async with theme.working():
@@ -251,6 +286,10 @@ class BillingPage:
 
     @ui.refreshable_method
     def body(self) -> None:
+        self._accounts()
+        self._gis_card()
+
+    def _accounts(self) -> None:
         with theme.card():
             ui.select({c.id: c.address for c in self.choices}, label=t("billing.building"), value=self.card.id,
                       on_change=lambda e: ui.navigate.to(f"{BILLING_PATH}?building={e.value}") if e.value else None) \
@@ -318,3 +357,157 @@ class BillingPage:
         confirm(t("billing.remove.confirm", account=row.account, premise=premise_label(row.number, row.kind)),
                 t("billing.remove.yes"), lambda: self._save(row, "", None), marker="billing-remove-dialog",
                 yes_marker="billing-remove-yes")
+
+    # --- meters' numbers in ГИС ЖКХ (manual 4.4.1): the billing document names a meter by it ------------
+    def _gis_card(self) -> None:
+        if gis_service(self.services) is None:
+            return
+        with theme.card(t("billing.gis.title")).mark("gis-card"):
+            ui.label(t("billing.gis.subtitle")).classes("text-sm du-muted break-words")
+            if not self.gis_rows:
+                theme.message(t("billing.gis.no_meters"))
+            else:
+                with ui.element("div").classes("w-full overflow-x-auto"), \
+                        ui.element("table").classes("du-markup w-full").mark("gis-table"):
+                    with ui.element("tr"):
+                        for key in ("billing.gis.col.meter", "billing.gis.col.number"):
+                            with ui.element("th"):
+                                ui.label(t(key))
+                        with ui.element("th"):
+                            ui.label("")
+                    for row in self.gis_rows:
+                        self._gis_row(row)
+            if may_change(self.viewer):
+                self._gis_import()
+
+    def _gis_row(self, row: GisNumber) -> None:
+        where = premise_label(row.premise_number, "apartment") if row.premise_number else t("billing.gis.common")
+        resources = ", ".join(fmt.resource(Resource(r)) for r in row.resources)
+        with ui.element("tr").mark(f"gis-row-{row.serial}"):
+            with ui.element("td"):
+                ui.label(row.serial).classes("font-medium whitespace-nowrap")
+                ui.label(" · ".join(x for x in (where, resources) if x)).classes("text-xs du-muted break-words")
+            if self.gis_editing == row.meter_id:
+                with ui.element("td"):
+                    box = ui.input(value=row.gis_number).props("outlined dense maxlength=40") \
+                        .classes("min-w-[9rem]").mark(f"gis-input-{row.serial}")
+                    error = FormError(f"gis-error-{row.serial}")
+                with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
+                    ui.button(icon="check", on_click=lambda: self._gis_save(row, str(box.value or ""), error)) \
+                        .props("flat round dense color=positive").tooltip(t("objects.save")) \
+                        .mark(f"gis-save-{row.serial}")
+                    ui.button(icon="close", on_click=lambda: self._gis_edit(None)).props("flat round dense") \
+                        .tooltip(t("objects.cancel"))
+                return
+            with ui.element("td"):
+                ui.label(row.gis_number or t("billing.none")).classes("break-all" if row.gis_number else "du-muted") \
+                    .mark(f"gis-number-{row.serial}")
+            with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
+                if may_change(self.viewer):
+                    ui.button(icon="edit", on_click=lambda r=row: self._gis_edit(r.meter_id)) \
+                        .props("flat round dense").tooltip(t("billing.gis.edit")).mark(f"gis-edit-{row.serial}")
+                    if row.gis_number:
+                        ui.button(icon="delete_outline", on_click=lambda r=row: self._gis_confirm_clear(r)) \
+                            .props("flat round dense color=negative").tooltip(t("billing.gis.clear")) \
+                            .mark(f"gis-clear-{row.serial}")
+
+    def _gis_import(self) -> None:
+        with ui.expansion(t("billing.gis.import"), icon="upload_file").classes("w-full").mark("gis-import"):
+            ui.label(t("billing.gis.import.hint")).classes("text-sm du-muted break-words")
+            text = ui.textarea(placeholder="223T0001;1234567890").props("outlined dense autogrow") \
+                .classes("w-full font-mono").mark("gis-import-text")
+            error = FormError("gis-import-error")
+
+            async def uploaded(e: Any) -> None:
+                text.value = await e.file.text()
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.upload(on_upload=uploaded, auto_upload=True, max_file_size=1_000_000) \
+                    .props("accept=.csv,.txt flat dense bordered").classes("max-w-full").mark("gis-import-file")
+                ui.button(t("billing.gis.import.apply"), icon="done_all",
+                          on_click=lambda: self._gis_apply(str(text.value or ""), error)) \
+                    .props("unelevated no-caps color=primary").mark("gis-import-apply")
+
+    def _gis_edit(self, meter_id: int | None) -> None:
+        self.gis_editing = meter_id
+        self.body.refresh()
+
+    async def _gis_save(self, row: GisNumber, number: str, error: FormError | None) -> None:
+        gis = gis_service(self.services)
+        if gis is None or await submit(_in_russian(gis.set_number(self.viewer.token, row.meter_id, number)),
+                                       error) is None:
+            return
+        self.gis_editing = None
+        ui.notify(t("objects.saved"), type="positive")
+        await self.reload()
+
+    def _gis_confirm_clear(self, row: GisNumber) -> None:
+        confirm(t("billing.gis.clear.confirm", number=row.gis_number, serial=row.serial), t("billing.remove.yes"),
+                lambda: self._gis_save(row, "", None), marker="gis-clear-dialog", yes_marker="gis-clear-yes")
+
+    async def _gis_apply(self, text: str, error: FormError) -> None:
+        gis = gis_service(self.services)
+        if gis is None:
+            return
+        try:
+            pairs = parse_lines(text)
+        except InvalidInput as exc:
+            error.show(refusal_text(InvalidInput(gis_refusal(str(exc)))))
+            return
+        if not pairs:
+            error.show(t("billing.gis.import.empty"))
+            return
+        done = await submit(_in_russian(gis.set_numbers(self.viewer.token, self.card.id, pairs)), error)
+        if done is None:
+            return
+        ui.notify(t("billing.gis.import.done", changed=len(done.changed), unchanged=len(done.unchanged)),
+                  type="positive")
+        await self.reload()
+
+
+T = TypeVar("T")
+
+
+class GisNumbers(Protocol):
+    async def numbers(self, token: str, building_id: int) -> list[GisNumber]: ...
+
+    async def set_number(self, token: str, meter_id: int, gis_number: str) -> GisNumber: ...
+
+    async def set_numbers(self, token: str, building_id: int, pairs: Sequence[tuple[str, str]]) -> BulkResult: ...
+
+
+def gis_service(services: object) -> GisNumbers | None:
+    """``services.gis_numbers`` (cloud/billing/gis_numbers.py), or None where a service layer has none."""
+    return getattr(services, "gis_numbers", None)
+
+
+_GIS_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    (r"^gis_number: '(.+)' is the number of meter (\S+) already", "номер «{0}» уже у прибора {1}: номер в ГИС ЖКХ "
+                                                                  "в компании не повторяется"),
+    (r"^(?:gis_number|line (\d+)): at most (\d+) characters", "{0}номер в ГИС ЖКХ не длиннее {1} знаков"),
+    (r"^(?:gis_number|line (\d+)): printable characters only", "{0}номер в ГИС ЖКХ — только печатные знаки, без "
+                                                               "табуляции и переносов строк"),
+    (r"^line (\d+): no meter (\S+) in this building", "строка {0}: в объекте нет прибора {1}"),
+    (r"^line (\d+): serial (\S+) is on line (\d+) too", "строка {0}: прибор {1} уже есть в строке {2}"),
+    (r"^line (\d+): number '(.+)' is on line (\d+) too", "строка {0}: номер «{1}» уже есть в строке {2}"),
+    (r"^line (\d+): the serial is empty", "строка {0}: не указан заводской номер"),
+    (r"^line (\d+): «", "строка {0}: нужна запись «заводской номер;номер в ГИС ЖКХ»"),
+))
+
+
+def gis_refusal(text: str) -> str:
+    """The GIS numbers service's refusal in Russian (its English otherwise)."""
+    for pattern, russian_text in _GIS_REFUSALS:
+        found = pattern.match(text)
+        if found:
+            parts = [g or "" for g in found.groups()]
+            if russian_text.startswith("{0}номер"):  # "line N: ..." of an import, or the one number
+                parts[0] = f"строка {parts[0]}: " if parts[0] else ""
+            return russian_text.format(*parts)
+    return text
+
+
+async def _in_russian(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except InvalidInput as exc:
+        raise InvalidInput(gis_refusal(str(exc))) from exc

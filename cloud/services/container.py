@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cloud.billing.gis_numbers import GisNumbersService
 from cloud.billing.service import BillingService
 from cloud.reports.service import ReportsService
 from cloud.services.accounting import AccountingService
@@ -91,6 +92,7 @@ class Services:
     reports: ReportsService
     billing: BillingService
     norms: NormsService  # consumption norms of the building balance report (4.3.3)
+    gis_numbers: GisNumbersService  # meters' numbers in ГИС ЖКХ, for the billing document (4.4.1)
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -114,6 +116,7 @@ class Services:
                    weather=WeatherService(registry, clickhouse, auth),
                    reports=ReportsService(registry, clickhouse, auth),
                    billing=BillingService(registry, clickhouse, auth), norms=NormsService(registry, clickhouse, auth),
+                   gis_numbers=GisNumbersService(registry, clickhouse, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
         services.reports.services = services  # a report reads through the other services
         return services

@@ -154,12 +154,12 @@ def _put(body: Any, where: tuple[str | int, ...], value: Any) -> Any:
     return body
 
 
-def _ids(api: World) -> dict[str, int]:
+def _ids(api: World) -> dict[str, int | str]:
     # an id of an object the world has none of (a procedure): a well-formed one, so a bad body value is
     # what the answer names (FastAPI reports a malformed path first)
     return {"building_id": api.a["building"], "meter_id": api.a["meter"], "premise_id": api.a["premise"],
             "city_id": 1, "procedure_id": 1, "sensor_id": 1, "channel_id": 1,
-            "ticket_id": 1, "notice_id": 1}
+            "ticket_id": 1, "notice_id": 1, "resource": "heat"}
 
 
 async def _call(client: httpx.AsyncClient, method: str, url: str, token: str, *, params: dict[str, Any],
