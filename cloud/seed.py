@@ -161,8 +161,12 @@ def seed_demo_settings(registry: Registry, building_id: int, today: date) -> Non
     its coordinates (so the nearest weather station is found, manual 4.1.6), the heating season
     (4.5.7: heating from 1 October, else the non-heating season from 1 May), a balance group of
     the building heat meter against every apartment (4.6.6), one deviation rule (4.6.7: the
-    supply temperature T1 more than 10 % off the mean of the previous three days) and the city's
-    relay threshold (4.6.11: 3 kW, what a limited apartment may still draw)."""
+    supply temperature T1 more than 10 % off the mean of the previous three days), the city's
+    relay threshold (4.6.11: 3 kW, what a limited apartment may still draw), the meters' numbers in
+    ГИС ЖКХ for the billing document (4.4.1) but for the last apartment's, so that its «Ошибки» sheet
+    shows the case, and the company's consumption norms of the building balance (4.3.3; values of the
+    order regional norms have, for the demo only: cold water 4.5, hot water 3.5 m³ per resident a
+    month, heat 0.0198 Gcal per m² a month)."""
     now = datetime.now(UTC).isoformat()
     heating = today.month >= 10 or today.month <= 4
     season_start = (date(today.year if today.month >= 10 else today.year - 1, 10, 1) if heating
@@ -190,3 +194,23 @@ def seed_demo_settings(registry: Registry, building_id: int, today: date) -> Non
                        "'percent', ?)", (building_id, now))
         db.execute("INSERT OR IGNORE INTO city_relay_thresholds (company_id, city_id, threshold_w, updated_at) "
                    "SELECT company_id, city_id, 3000, ? FROM buildings WHERE id = ?", (now, building_id))
+        _demo_gis_numbers(db, building_id)
+        _demo_norms(db, building_id, now)
+
+
+def _demo_gis_numbers(db, building_id: int) -> None:
+    """Every registered meter of the building but the last apartment's gets a number in ГИС ЖКХ, once."""
+    if db.execute("SELECT 1 FROM meters WHERE building_id = ? AND gis_number != ''", (building_id,)).fetchone():
+        return
+    rows = db.execute("SELECT m.id, p.number FROM meters m LEFT JOIN premises p ON p.id = m.premise_id "
+                      "WHERE m.building_id = ? ORDER BY m.role, CAST(p.number AS INTEGER)", (building_id,)).fetchall()
+    for meter_id, _number in rows[:-1]:
+        db.execute("UPDATE meters SET gis_number = ? WHERE id = ?", (f"ГИС-{building_id:04d}-{meter_id:06d}", meter_id))
+
+
+def _demo_norms(db, building_id: int, now: str) -> None:
+    """The company's consumption norms, where it has none yet."""
+    company = db.execute("SELECT company_id FROM buildings WHERE id = ?", (building_id,)).fetchone()[0]
+    for resource, value in (("cold_water", 4.5), ("hot_water", 3.5), ("heat", 0.0198)):
+        db.execute("INSERT OR IGNORE INTO consumption_norms (company_id, building_id, resource, value, updated_at) "
+                   "VALUES (?, NULL, ?, ?, ?)", (company, resource, value, now))

@@ -51,3 +51,29 @@ def test_the_electricity_demo_registers_its_941lw_meters_with_their_tariffs_and_
     # apartment 13's Compact-2 waits for an engineer: its premise is registered, its meter is not
     assert registry.one("SELECT count(*) AS n FROM meters WHERE serial = '223420013'")["n"] == 0
     assert registry.one("SELECT count(*) AS n FROM premises WHERE number = '13'")["n"] == 1
+
+
+async def test_the_demo_numbers_its_meters_in_gis_but_one_and_sets_norms_once(clickhouse: ClickHouse,
+                                                                              tmp_path: Path) -> None:
+    """The billing document needs ГИС ЖКХ numbers (4.4.1): every meter of the building but the last
+    apartment's gets one, so the document's «Ошибки» sheet has its case; the balance report (4.3.3)
+    needs norms. A restart changes neither, nor a dispatcher's own values."""
+    registry = Registry(tmp_path / "registry.db")
+    seeded = cloud_data.seed(registry, clickhouse)
+    seed_demo_settings(registry, seeded.building_id, date(2026, 1, 14))
+    rows = registry.all("SELECT m.gis_number, p.number FROM meters m LEFT JOIN premises p ON p.id = m.premise_id "
+                        "WHERE m.building_id = ? ORDER BY m.role, CAST(p.number AS INTEGER)", seeded.building_id)
+    assert len(rows) >= 2
+    assert all(r["gis_number"].startswith("ГИС-") for r in rows[:-1])
+    assert rows[-1]["gis_number"] == ""
+    numbers = [r["gis_number"] for r in rows]
+    assert len(set(numbers)) == len(numbers)
+    with registry.connect() as db:
+        db.execute("UPDATE consumption_norms SET value = 5.0 WHERE resource = 'cold_water'")
+    seed_demo_settings(registry, seeded.building_id, date(2026, 1, 15))  # the demo started again
+    again = registry.all("SELECT m.gis_number FROM meters m LEFT JOIN premises p ON p.id = m.premise_id "
+                         "WHERE m.building_id = ? ORDER BY m.role, CAST(p.number AS INTEGER)", seeded.building_id)
+    assert [r["gis_number"] for r in again] == numbers
+    norms = {r["resource"]: r["value"] for r in registry.all("SELECT resource, value FROM consumption_norms "
+                                                              "WHERE building_id IS NULL")}
+    assert norms == {"cold_water": 5.0, "hot_water": 3.5, "heat": 0.0198}
