@@ -112,6 +112,8 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
         # implausible counter increments become events (the views mark them from the same limits)
         tasks.append(asyncio.create_task(_supervised("plausibility", PlausibilityCheck(registry, clickhouse).run,
                                                      stop)))
+        # readings to billing centres on their submission days; interrupted runs resume (manual 4.4.2)
+        tasks.append(asyncio.create_task(_supervised("billing-export", services.billing.run_scheduler, stop)))
         smtp = config.smtp()
         if smtp is not None:  # e-mail about new events to their subscribers (manual 4.6.13)
             from cloud.notifier import EventNotifier

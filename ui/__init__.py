@@ -13,7 +13,9 @@ from . import (
     arrival_page,
     auth,
     balance_page,
+    billing_centres_page,
     billing_page,
+    billing_runs_page,
     company_page,
     desk_page,
     deviations_page,
@@ -54,6 +56,6 @@ def register(services: Services) -> None:
                    company_page):
         module.register(services)
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
-    for module in (reports_page, billing_page, norms_page):
+    for module in (reports_page, billing_page, billing_runs_page, billing_centres_page, norms_page):
         module.register(services)
     not_found.register(services)  # last: it answers every address no page took
