@@ -78,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--mqtt-port", type=int)
     d.add_argument("--modbus-port", type=int)
     d.add_argument("--weather-port", type=int, help="the simulated weather station's HTTP port (default 8090)")
+    d.add_argument("--billing-port", type=int, default=8095,
+                   help="the simulated billing centre's HTTP port (default 8095; docs/billing.md)")
 
     n = sub.add_parser("nats", help="run the embedded nats-server with JetStream and MQTT")
     common(n)

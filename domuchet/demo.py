@@ -34,7 +34,7 @@ from cloud.seed import (
 from cloud.services.container import Services
 from cloud.services.meters_admin import archives_text
 from cloud.storage.registry import Registry
-from domuchet import natsserver, settings
+from domuchet import demo_billing, natsserver, settings
 from domuchet.cli import _cloud_config, _logging
 from protocol import catalogue
 from protocol.periods import utc_to_local, zone
@@ -252,6 +252,14 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
             print(f"  continuing from the stored state: the time since {state.sim_now:%d.%m.%Y %H:%M} UTC is "
                   f"filled in (the simulator catches up at x{scenario.speed:g}, the edge backfills)", flush=True)
 
+    billing_url = f"http://{sim_cfg.host}:{args.billing_port}"
+
+    async def billing_centre(services: Services, stop: asyncio.Event) -> None:
+        while not building_id and not stop.is_set():
+            await asyncio.sleep(0.1)
+        if building_id:
+            await demo_billing.serve(services.billing.registry, building_id[0], sim_cfg.host, args.billing_port, stop)
+
     async def progress(services: Services, stop: asyncio.Event) -> None:
         demo_user = DEMO_USERS[0]
         session = await services.auth.login(demo_user.login, demo_user.password)
@@ -262,6 +270,11 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
                                                 scenario.building.time_zone)
                 if done and not complete:
                     line += f"; history complete {time.monotonic() - started_at:.1f} s after start"
+                    today = datetime.now(zone(scenario.building.time_zone)).date()
+                    if await asyncio.to_thread(demo_billing.register_centre, services.billing.registry,
+                                               building_id[0], billing_url, today):
+                        line += (f"; billing centre «{demo_billing.CENTRE_NAME}» at {billing_url} registered: "
+                                 "its export runs within a minute (Биллинг → Протоколы выгрузки)")
                 complete = complete or done
                 print(f"  [{time.strftime('%H:%M:%S')}] {line}", flush=True)
             try:
@@ -278,7 +291,8 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
 
     from domuchet.cloud_process import run_cloud
     try:
-        run_cloud(cloud_cfg, prepare=prepare, on_started=on_started, background=[progress], on_stopped=on_stopped)
+        run_cloud(cloud_cfg, prepare=prepare, on_started=on_started, background=[progress, billing_centre],
+                  on_stopped=on_stopped)
     finally:
         children.stop(("sim", "edge", "nats"))
     return 0

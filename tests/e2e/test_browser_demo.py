@@ -33,7 +33,7 @@ class Demo:
         self.data_dir = data_dir
         self.port = port
         self.extra = list(extra)  # more command-line arguments of `domuchet demo`
-        self.ports = [str(free_port()) for _ in range(3)]
+        self.ports = [str(free_port()) for _ in range(5)]
         self.out = data_dir.parent / f"demo-{time.monotonic_ns()}.out"
 
     def start(self) -> None:
@@ -41,7 +41,7 @@ class Demo:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "domuchet", "demo", "--data-dir", str(self.data_dir), "--port", str(self.port),
              "--nats-port", self.ports[0], "--mqtt-port", self.ports[1], "--modbus-port", self.ports[2],
-             "--speed", "3600", *self.extra],
+             "--weather-port", self.ports[3], "--billing-port", self.ports[4], "--speed", "3600", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=_plain_env(), cwd=self.data_dir.parent)
         deadline = time.monotonic() + 90
         while "demo is up" not in self.text():

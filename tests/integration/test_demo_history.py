@@ -54,7 +54,7 @@ class Demo:
         self.data_dir = tmp / "data"
         self.scenario = tmp / "demo-faults.toml"
         self.scenario.write_text((SCENARIO_DIR / "demo.toml").read_text() + FAULTS)
-        self.ports = [str(free_port()) for _ in range(4)]
+        self.ports = [str(free_port()) for _ in range(6)]
         self.runs = 0
 
     def start(self) -> None:
@@ -66,7 +66,8 @@ class Demo:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "domuchet", "demo", "--data-dir", str(self.data_dir), "--port", self.ports[0],
              "--nats-port", self.ports[1], "--mqtt-port", self.ports[2], "--modbus-port", self.ports[3],
-             "--scenario", str(self.scenario), "--history-days", str(HISTORY_DAYS)],
+             "--weather-port", self.ports[4], "--billing-port", self.ports[5], "--scenario", str(self.scenario),
+             "--history-days", str(HISTORY_DAYS)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def text(self) -> str:
