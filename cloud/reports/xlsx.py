@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from copy import copy
 from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -76,14 +78,71 @@ def _write_sheet(ws: WriteOnlyWorksheet, sheet: Sheet, written: int,
         cell.font, cell.alignment = _BOLD, _WRAP
         header.append(cell)
     ws.append(header)
+    styles = _Styles(ws, sheet.columns)
+    width = len(sheet.columns)
     for row in sheet.rows:
-        ws.append(_cells(ws, sheet.columns, row, bold=False))
+        if len(row) != width:
+            raise ValueError(f"a row of {len(row)} cells under {width} columns: {row!r}")
+        ws.append(styles.row(row))
         written += 1
         if progress is not None and written % 1000 == 0:
             progress(written)
     if sheet.totals is not None:
         ws.append(_cells(ws, sheet.columns, sheet.totals, bold=True))
     return written
+
+
+class _Styles:
+    """The cells of a sheet's rows, fast: a plain value where the cell needs no style (text, a number in a
+    text column), else a cell given a copy of its column's style made once. A 300,000-row export spent
+    most of its time in openpyxl's style lookup when every cell set its number format anew."""
+
+    def __init__(self, ws: WriteOnlyWorksheet, columns: tuple[Column, ...]) -> None:
+        self.ws = ws
+        self.number = [self._style(number_format(c)) if c.kind in ("number", "integer") else None for c in columns]
+        self.partial = [self._style(number_format(c, partial=True)) for c in columns]
+        self.day = self._style(DATE_FORMAT)
+        self.moment = self._style(DATETIME_FORMAT)
+
+    def _style(self, fmt: str) -> StyleArray:
+        cell = WriteOnlyCell(self.ws, 0)
+        cell.number_format = fmt
+        return cell._style
+
+    def _styled(self, value: object, style: StyleArray) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws, value)
+        cell._style = copy(style)
+        return cell
+
+    def row(self, row: tuple[Cell, ...]) -> list[object]:
+        out: list[object] = []
+        for i, value in enumerate(row):
+            kind = value.__class__
+            if value is None:
+                out.append(None)
+            elif kind is str:
+                out.append(_text(self.ws, value) if value.startswith("=") else value)  # type: ignore[union-attr]
+            elif kind is float or kind is int:
+                style = self.number[i]
+                out.append(value if style is None else self._styled(value, style))
+            elif value is MISSING:
+                out.append(MISSING_MARK)
+            elif kind is Partial:
+                out.append(self._styled(value.value, self.partial[i]))  # type: ignore[union-attr]
+            else:
+                out.append(_cell(self.ws, self._column(i), value, bold=False))
+        return out
+
+    def _column(self, i: int) -> Column:
+        return Column("", kind="number" if self.number[i] is not None else "text")
+
+
+def _text(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+    """A text that starts with "=" kept as text: openpyxl would store it as a formula, and a premise
+    number or an address typed as "=HYPERLINK(...)" must never run in the reader's spreadsheet."""
+    cell = WriteOnlyCell(ws, value)
+    cell.data_type = "s"
+    return cell
 
 
 def _cells(ws: WriteOnlyWorksheet, columns: tuple[Column, ...], row: tuple[Cell, ...],
@@ -117,7 +176,7 @@ def _cell(ws: WriteOnlyWorksheet, col: Column, value: Cell, bold: bool) -> Write
         cell = WriteOnlyCell(ws, value)
         cell.number_format = DATE_FORMAT
     else:
-        cell = WriteOnlyCell(ws, str(value))
+        cell = _text(ws, str(value))
     if bold:
         cell.font = _BOLD
     return cell

@@ -95,3 +95,16 @@ def test_progress_counts_every_row_written(tmp_path: Path) -> None:
     xlsx.write(report, tmp_path / "p.xlsx", seen.append)
     # every 1,000 rows across the sheets (1000, 2000), and the total at the end: 1500 + 1000
     assert seen == [1000, 2000, 2500]
+
+
+def test_a_text_that_starts_with_equals_stays_text_in_rows_and_totals(tmp_path: Path) -> None:
+    """A premise number or an address typed as a formula is written as the text it is: a spreadsheet
+    must never run what somebody typed into the registry (openpyxl stores "=..." as a formula)."""
+    sheet = Sheet("Лист", (Column("Помещение"), Column("Адрес")), [("=1+1", '=HYPERLINK("http://x","y")')],
+                  totals=("=SUM(A1:A9)", "+7"))
+    path = xlsx.write(Report("k", "T", [sheet], "k"), tmp_path / "f.xlsx")
+    ws = load_workbook(path).active
+    assert ws is not None
+    typed = ("=1+1", '=HYPERLINK("http://x","y")', "=SUM(A1:A9)")
+    found = [(c.value, c.data_type) for row in ws.iter_rows() for c in row if c.value in typed]
+    assert found == [(t, "s") for t in typed]
