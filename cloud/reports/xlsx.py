@@ -129,6 +129,10 @@ class _Styles:
                 out.append(MISSING_MARK)
             elif kind is Partial:
                 out.append(self._styled(value.value, self.partial[i]))  # type: ignore[union-attr]
+            elif kind is date:
+                out.append(self._styled(value, self.day))
+            elif kind is datetime:
+                out.append(self._styled(value.replace(tzinfo=None), self.moment))  # type: ignore[union-attr]
             else:
                 out.append(_cell(self.ws, self._column(i), value, bold=False))
         return out
