@@ -8,11 +8,14 @@ that shows ``*`` after it, so that it still adds up in a spreadsheet (manual 4.1
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable
 from copy import copy
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -27,6 +30,8 @@ DATE_FORMAT = "DD.MM.YYYY"
 DATETIME_FORMAT = "DD.MM.YYYY HH:MM"
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
+# control characters XML 1.0 cannot hold (openpyxl refuses them); an address pasted with one is shown with U+FFFD
+_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 
 
 def number_format(column: Column, partial: bool = False) -> str:
@@ -58,23 +63,23 @@ def _write_sheet(ws: WriteOnlyWorksheet, sheet: Sheet, written: int,
     for i, col in enumerate(sheet.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width or min(max(len(col.header) + 2, 10), 40)
     if sheet.heading:
-        first = WriteOnlyCell(ws, sheet.heading[0])
+        first = _text(ws, sheet.heading[0])  # heading lines and titles carry addresses and names: text
         first.font = Font(bold=True, size=12)
         ws.append([first])
         for line in sheet.heading[1:]:
-            ws.append([line])
+            ws.append([_text(ws, line)])
         ws.append([])
     if sheet.groups:
         cells: list[WriteOnlyCell | None] = []
         for title, span in sheet.groups:
-            cell = WriteOnlyCell(ws, title)
+            cell = _text(ws, title)
             cell.font = _BOLD
             cells.append(cell)
             cells.extend([None] * (span - 1))
         ws.append(cells)
     header = []
     for col in sheet.columns:
-        cell = WriteOnlyCell(ws, col.header)
+        cell = _text(ws, col.header)
         cell.font, cell.alignment = _BOLD, _WRAP
         header.append(cell)
     ws.append(header)
@@ -114,25 +119,30 @@ class _Styles:
         cell._style = copy(style)
         return cell
 
-    def row(self, row: tuple[Cell, ...]) -> list[object]:
+    def row(self, row: tuple[Any, ...]) -> list[object]:  # Cells; Any: the dispatch is by exact class
         out: list[object] = []
         for i, value in enumerate(row):
             kind = value.__class__
             if value is None:
                 out.append(None)
             elif kind is str:
-                out.append(_text(self.ws, value) if value.startswith("=") else value)  # type: ignore[union-attr]
+                plain = not value.startswith(("=", "#")) and _ILLEGAL.search(value) is None
+                out.append(value if plain else _text(self.ws, value))
             elif kind is float or kind is int:
+                if kind is float and not math.isfinite(value):
+                    raise _not_finite(value)
                 style = self.number[i]
                 out.append(value if style is None else self._styled(value, style))
             elif value is MISSING:
                 out.append(MISSING_MARK)
             elif kind is Partial:
-                out.append(self._styled(value.value, self.partial[i]))  # type: ignore[union-attr]
+                if not math.isfinite(value.value):
+                    raise _not_finite(value)
+                out.append(self._styled(value.value, self.partial[i]))
             elif kind is date:
                 out.append(self._styled(value, self.day))
             elif kind is datetime:
-                out.append(self._styled(value.replace(tzinfo=None), self.moment))  # type: ignore[union-attr]
+                out.append(self._styled(value.replace(tzinfo=None), self.moment))
             else:
                 out.append(_cell(self.ws, self._column(i), value, bold=False))
         return out
@@ -142,9 +152,10 @@ class _Styles:
 
 
 def _text(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
-    """A text that starts with "=" kept as text: openpyxl would store it as a formula, and a premise
-    number or an address typed as "=HYPERLINK(...)" must never run in the reader's spreadsheet."""
-    cell = WriteOnlyCell(ws, value)
+    """A text kept as text: openpyxl would store "=..." as a formula and "#N/A" as an error value, and a
+    premise number or an address typed as "=HYPERLINK(...)" must never run in the reader's spreadsheet.
+    A control character XML cannot hold becomes U+FFFD rather than refusing the whole report."""
+    cell = WriteOnlyCell(ws, _ILLEGAL.sub("\ufffd", value))
     cell.data_type = "s"
     return cell
 
@@ -165,11 +176,15 @@ def _cell(ws: WriteOnlyWorksheet, col: Column, value: Cell, bold: bool) -> Write
     if value is MISSING:
         cell = WriteOnlyCell(ws, MISSING_MARK)
     elif isinstance(value, Partial):
+        if not math.isfinite(value.value):
+            raise _not_finite(value)
         cell = WriteOnlyCell(ws, value.value)
         cell.number_format = number_format(col, partial=True)
     elif isinstance(value, bool):
         cell = WriteOnlyCell(ws, "да" if value else "нет")
     elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise _not_finite(value)
         cell = WriteOnlyCell(ws, value)
         if col.kind in ("number", "integer"):
             cell.number_format = number_format(col)
@@ -184,3 +199,9 @@ def _cell(ws: WriteOnlyWorksheet, col: Column, value: Cell, bold: bool) -> Write
     if bold:
         cell.font = _BOLD
     return cell
+
+
+def _not_finite(value: object) -> ValueError:
+    """A nan or an infinity is a bug upstream: openpyxl would write an empty number that a spreadsheet
+    reads as 0, a value filled in where none is known (manual 4.1.5). The report fails instead."""
+    return ValueError(f"a number that is not finite in a report cell: {value!r}")
