@@ -1,5 +1,5 @@
 """A billing centre (РИЦ) for tests and demos: the other side of the HTTP JSON exchange of
-docs/billing.md (cloud/billing/protocol.py), with accounts and devices of its own (its «book»).
+docs/billing.md (protocol/billing.py), with accounts and devices of its own (its «book»).
 
 It answers ``POST /accounts/match`` from the book, and ``POST /readings`` by these rules, in order:
 a key it accepted before is "accepted" again without a second record (idempotency); a device not under
@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cloud.billing import protocol as p
+from protocol import billing as p
 
 log = logging.getLogger(__name__)
 MAX_AGE_DAYS = 10

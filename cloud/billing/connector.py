@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from cloud.billing import protocol as p
+from protocol import billing as p
 
 CONNECTORS = ("http-json",)
 TIMEOUT_SECONDS = 30.0

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cloud.billing.protocol import AccountAnswer
+from protocol.billing import AccountAnswer
 
 UNKNOWN, MISSING = "account_unknown", "account_missing"
 NOT_FOUND, OTHER_RESOURCE = "serial_not_found", "serial_other_resource"

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cloud.billing import protocol as p
 from cloud.billing import reconcile as rc
 from cloud.billing.connector import (
     PACKAGE_SIZE,
@@ -37,6 +36,7 @@ from cloud.billing.document import lines_of
 from cloud.reports import readings as rd
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from protocol import billing as p
 from protocol.vocabulary import MeterRole
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from cloud.billing.protocol import Device
 from cloud.billing.service import BillingService
 from cloud.services.container import Services
 from cloud.services.models import Forbidden, InvalidInput, NotFound
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
+from protocol.billing import Device
 from simulators.billing_centre import BillingCentre
 from tests import cloud_data
 from tests import support_billing as support

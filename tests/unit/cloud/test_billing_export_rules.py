@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from cloud.billing import protocol as p
 from cloud.billing import reconcile as rc
 from cloud.billing.runs import status_of
+from protocol import billing as p
 from simulators.billing_centre import BillingCentre, demo_book
 
 P1, P2, P3, P4 = (rc.Premise(1, "ул. А, 1", "1", "A-1"), rc.Premise(2, "ул. А, 1", "2", "A-2"),
