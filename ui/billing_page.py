@@ -25,7 +25,7 @@ from cloud.billing.document import Summary, summarise
 from cloud.reports.jobs import JobInfo, TooManyJobs
 from cloud.services.models import BuildingSummary, InvalidInput
 
-from . import auth, fmt, pages, selection, theme
+from . import auth, fmt, job_widgets, pages, selection, theme
 from .i18n import extend, t
 from .ports import Services
 
@@ -96,12 +96,6 @@ def raw_params(month: date, building: int | None) -> dict[str, str]:
     if building:
         raw["building"] = str(building)
     return raw
-
-
-def job_error(job: JobInfo) -> str:
-    error = job.error or ""
-    return t("billdoc.bug") if error.startswith("the report could not be made") else \
-        t("billdoc.refused", reason=error)
 
 
 def register(services: Services) -> None:
@@ -176,9 +170,7 @@ class DocumentPage:
     @ui.refreshable_method
     def form_error(self) -> None:
         if self.error:
-            with ui.row().classes("w-full items-start gap-2 px-4 py-2 rounded-lg bg-red-50 text-red-900 no-wrap"):
-                ui.icon("error_outline", size="20px")
-                ui.label(self.error).classes("break-words min-w-0").mark("billdoc-error")
+            job_widgets.error_banner(self.error, "billdoc-error")
 
     @ui.refreshable_method
     def progress(self) -> None:
@@ -187,10 +179,7 @@ class DocumentPage:
             return
         with ui.column().classes("w-full max-w-3xl gap-2").mark("billdoc-current"):
             if job.state == "running":
-                ui.linear_progress(value=round(job.progress, 3), show_value=False, size="10px") \
-                    .props("rounded color=primary").mark("billdoc-progress")
-                ui.label(f"{job.stage} · {round(job.progress * 100)} %").classes("text-sm du-muted") \
-                    .mark("billdoc-stage")
+                job_widgets.running(job, "billdoc")
             elif job.state == "done":
                 with ui.row().classes("items-center gap-3 w-full"):
                     ui.icon("check_circle", size="22px").classes("text-green-700")
@@ -199,9 +188,7 @@ class DocumentPage:
                         .props("unelevated no-caps color=primary dense").classes("px-3").mark("billdoc-download")
                 self._summary()
             else:
-                with ui.row().classes("w-full items-start gap-2 px-4 py-2 rounded-lg bg-red-50 text-red-900 no-wrap"):
-                    ui.icon("error_outline", size="20px")
-                    ui.label(job_error(job)).classes("break-words min-w-0").mark("billdoc-failed")
+                job_widgets.error_banner(job_widgets.failure(job, "billdoc"), "billdoc-failed")
 
     def _summary(self) -> None:
         s = self.summary

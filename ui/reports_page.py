@@ -28,7 +28,7 @@ from cloud.services.balance_groups import BalanceGroup
 from cloud.services.models import FIRST_DAY, LAST_DAY, BuildingSummary, InvalidInput, MeterInfo, PremiseInfo
 from protocol.periods import utc_to_local, zone
 
-from . import auth, fmt, pages, selection, theme, widgets
+from . import auth, fmt, job_widgets, pages, selection, theme, widgets
 from .i18n import extend, t
 from .ports import Services
 from .query import page_url
@@ -208,14 +208,6 @@ def parameter_error(spec: ReportSpec, message: str) -> str:
         t("error.invalid_input", reason=message)
 
 
-def job_error(job: JobInfo) -> str:
-    """Why a job failed, for the person: a refusal's reason, or that it was a bug (the log has the trace)."""
-    error = job.error or ""
-    if error.startswith("the report could not be made"):
-        return t("reports.bug")
-    return t("reports.refused", reason=error)
-
-
 def meter_label(m: MeterInfo) -> str:
     where = f" · кв. {m.premise_number}" if m.premise_number else ""
     return f"{m.serial} · {m.model} · {t(f'meter.role.{m.role.value}')}{where}"
@@ -375,9 +367,7 @@ class ReportsPage:
     @ui.refreshable_method
     def form_error(self) -> None:
         if self.error:
-            with ui.row().classes("w-full items-start gap-2 px-4 py-2 rounded-lg bg-red-50 text-red-900 no-wrap"):
-                ui.icon("error_outline", size="20px")
-                ui.label(self.error).classes("break-words min-w-0").mark("reports-error")
+            job_widgets.error_banner(self.error, "reports-error")
 
     @ui.refreshable_method
     def progress(self) -> None:
@@ -387,19 +377,14 @@ class ReportsPage:
         with ui.column().classes("w-full max-w-3xl gap-1").mark("reports-current"):
             ui.label(job.title).classes("font-medium break-words")
             if job.state == "running":
-                ui.linear_progress(value=round(job.progress, 3), show_value=False, size="10px") \
-                    .props("rounded color=primary").mark("reports-progress")
-                ui.label(f"{job.stage} · {round(job.progress * 100)} %").classes("text-sm du-muted") \
-                    .mark("reports-stage")
+                job_widgets.running(job, "reports")
             elif job.state == "done":
                 with ui.row().classes("items-center gap-3"):
                     ui.icon("check_circle", size="22px").classes("text-green-700")
                     ui.label(job.file_name or "").classes("text-sm break-all").mark("reports-file-name")
                     self._download(job, "reports-download")
             else:
-                with ui.row().classes("w-full items-start gap-2 px-4 py-2 rounded-lg bg-red-50 text-red-900 no-wrap"):
-                    ui.icon("error_outline", size="20px")
-                    ui.label(job_error(job)).classes("break-words min-w-0").mark("reports-failed")
+                job_widgets.error_banner(job_widgets.failure(job, "reports"), "reports-failed")
 
     def _download(self, job: JobInfo, marker: str) -> None:
         ui.button(t("reports.download"), icon="download", on_click=lambda: self.download(job.id)) \
@@ -428,7 +413,7 @@ class ReportsPage:
                     facts.append(t("reports.rows", rows=job.rows))
                 ui.label(" · ".join(facts)).classes("text-sm du-muted break-words").mark(f"reports-job-state-{job.id}")
                 if job.state == "failed":
-                    ui.label(job_error(job)).classes("text-sm text-red-900 break-words")
+                    ui.label(job_widgets.failure(job, "reports")).classes("text-sm text-red-900 break-words")
             if job.state == "running":
                 ui.linear_progress(value=round(job.progress, 3), show_value=False, size="6px") \
                     .props("rounded color=primary").classes("w-32")

@@ -48,6 +48,7 @@ class JobInfo:
     file_name: str | None = None  # the download's name when done
     rows: int = 0  # rows written
     error: str | None = None  # when failed: what went wrong, for the person
+    bug: bool = False  # failed by a fault of ours (the log has the trace), not a refusal of the parameters
 
 
 @dataclass(slots=True)
@@ -117,7 +118,7 @@ class ReportJobs:
             job.info = replace(job.info, state="failed", stage="ошибка", error=str(e), finished_at=datetime.now(UTC))
         except Exception as e:  # a bug: the person sees that it failed, the log has the trace
             log.exception("report %s (job %s) failed", job.info.report, job.info.id)
-            job.info = replace(job.info, state="failed", stage="ошибка", finished_at=datetime.now(UTC),
+            job.info = replace(job.info, state="failed", stage="ошибка", finished_at=datetime.now(UTC), bug=True,
                                error=f"the report could not be made ({type(e).__name__}); see the server log")
 
     def get(self, user_id: int, job_id: str) -> JobInfo:

@@ -85,6 +85,7 @@ async def test_a_refusal_and_a_bug(tmp_path: Path, caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.ERROR, logger=jobs_module.__name__):
         second = await jobs.wait(1, jobs.start(1, "r", "Отчёт", "r", broken).id)
     assert second.error == "the report could not be made (KeyError); see the server log"
+    assert second.bug  # the page says it was a fault of ours, not a refusal
     assert "oops" in caplog.text  # the trace is in the log, not in the answer
     assert second.finished_at is not None
     with pytest.raises(NotFound):
