@@ -36,8 +36,15 @@ def book_lines(registry: Registry, building_id: int) -> list[tuple[str, str, str
 
 def book(lines: list[tuple[str, str, str]]) -> dict[str, Any]:
     """The centre's accounts and devices: ``demo_book``'s mismatches, and the last device's reading at
-    the centre higher than the meter's («показание меньше переданного ранее»)."""
-    made = demo_book(lines, token=TOKEN)
+    the centre higher than the meter's («показание меньше переданного ранее»). The lines go to it one
+    account after another (each account's first line, then each one's second ...), so that the other
+    serial and the other resource fall on two premises: the protocol then shows both cases."""
+    by_account: dict[str, list[tuple[str, str, str]]] = {}
+    for line in lines:
+        by_account.setdefault(line[0], []).append(line)
+    rounds = max((len(v) for v in by_account.values()), default=0)
+    dealt = [v[i] for i in range(rounds) for v in by_account.values() if i < len(v)]
+    made = demo_book(dealt, token=TOKEN)
     devices = [d for devices in made["accounts"].values() for d in devices if not d["serial"].startswith("EXTRA")]
     if devices:
         made["last"][devices[-1]["device_id"]] = {"T1": HIGHER_AT_CENTRE}

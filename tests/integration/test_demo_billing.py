@@ -72,3 +72,15 @@ async def test_the_demo_centre_shows_every_reconciliation_case_and_is_registered
         assert (accepted[0].payload["values"], accepted[0].payload["reading_date"]) == ({"T1": 30.25}, "2026-01-13")
     finally:
         await centre.close()
+
+
+def test_with_three_premises_the_other_serial_and_the_other_resource_fall_on_two_of_them() -> None:
+    """Lines of accounts A, B, C, each a meter of cold and hot water: dealt one account after another
+    (A cw, B cw, C cw, A hw, B hw, C hw); A is left out, B's cold water gets another serial, C's cold
+    water another resource (hot water), so «№ ПУ не найден» is B's and «другой ресурс» C's."""
+    lines = [(a, f"S{a}", r) for a in "ABC" for r in ("cold_water", "hot_water")]
+    made = demo_billing.book(lines)
+    assert "A" not in made["accounts"]
+    assert [(d["serial"], d["resource"]) for d in made["accounts"]["B"]] == [
+        ("SB-РИЦ", "cold_water"), ("SB", "hot_water"), ("EXTRA5", "electricity")]
+    assert [(d["serial"], d["resource"]) for d in made["accounts"]["C"]] == [("SC", "hot_water"), ("SC", "hot_water")]
