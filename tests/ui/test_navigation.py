@@ -18,7 +18,8 @@ DISPATCHER_ITEMS = ("/", "/monitoring/deviations", "/monitoring/events", "/monit
                     "/monitoring/temperature", "/service/meters", "/service/verification", "/service/operations",
                     "/service/communicators", "/service/season", "/service/power", "/service/desk",
                     "/service/notices", "/reports", "/billing", "/billing/runs", "/settings/buildings",
-                    "/settings/billing", "/settings/billing-centres", "/settings/norms", "/settings/imbalance", "/settings/relays", "/settings/deadlines",
+                    "/settings/billing", "/settings/billing-centres", "/settings/norms", "/settings/imbalance",
+                    "/settings/relays", "/settings/deadlines",
                     "/settings/subscriptions", "/settings/company", "/profile", "/tokens")
 
 
