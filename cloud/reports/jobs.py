@@ -82,7 +82,7 @@ class ReportJobs:
                     job.path.unlink(missing_ok=True)
                 del self._jobs[job_id]
 
-    def start(self, user_id: int, key: str, title: str, file_stem: str,
+    def start(self, user_id: int, key: str, title: str,
               build: Callable[[Callable[[float, str], None]], Coroutine[Any, Any, Report]]) -> JobInfo:
         """Start making a report: ``build(progress)`` returns the Report, the job writes it."""
         self._sweep()
@@ -92,10 +92,10 @@ class ReportJobs:
         job_id = secrets.token_urlsafe(12)
         job = _Job(JobInfo(job_id, key, title, "running", 0.0, "запрос данных", datetime.now(UTC)), user_id)
         self._jobs[job_id] = job
-        job.task = asyncio.get_running_loop().create_task(self._run(job, file_stem, build))
+        job.task = asyncio.get_running_loop().create_task(self._run(job, build))
         return job.info
 
-    async def _run(self, job: _Job, file_stem: str,
+    async def _run(self, job: _Job,
                    build: Callable[[Callable[[float, str], None]], Coroutine[Any, Any, Report]]) -> None:
         def progress(fraction: float, stage: str) -> None:
             job.info = replace(job.info, progress=max(job.info.progress, min(fraction, 1.0)),
@@ -110,7 +110,6 @@ class ReportJobs:
                 nonlocal rows
                 rows = n
             await asyncio.to_thread(xlsx.write, report, path, written)
-            rows = max(rows, sum(len(s.rows) for s in report.sheets if isinstance(s.rows, list)))
             job.path = path
             job.info = replace(job.info, state="done", progress=1.0, stage="готово", rows=rows,
                                finished_at=datetime.now(UTC), file_name=f"{report.file_stem}.xlsx")

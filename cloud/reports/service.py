@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud.reports import xlsx
 from cloud.reports.catalogue import SPECS
-from cloud.reports.engine import ReportContext, ReportSpec, file_stem, parse
+from cloud.reports.engine import ReportContext, ReportSpec, parse
 from cloud.reports.jobs import JobInfo, ReportJobs
 from cloud.reports.table import Report
 from cloud.services.auth import AuthService, require_operational_view
@@ -71,10 +71,7 @@ class ReportsService:
     async def xlsx_bytes(self, token: str, key: str, raw: Mapping[str, Any]) -> tuple[bytes, str]:
         """(the XLSX file, its name) built now: the API's file route."""
         report = await self.report(token, key, raw)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "report.xlsx"
-            await asyncio.to_thread(xlsx.write, report, path)
-            return path.read_bytes(), f"{report.file_stem}.xlsx"
+        return await asyncio.to_thread(xlsx_in_memory, report), f"{report.file_stem}.xlsx"
 
     async def start(self, token: str, key: str, raw: Mapping[str, Any]) -> JobInfo:
         """Start making the report's file in the background; parameters are checked before it starts."""
@@ -86,7 +83,7 @@ class ReportsService:
             report = await spec.build(self._context(token, user, progress), params)
             report.parameters = params
             return report
-        return self.jobs.start(user.id, spec.key, spec.title, file_stem(spec.key), build)
+        return self.jobs.start(user.id, spec.key, spec.title, build)
 
     async def job(self, token: str, job_id: str) -> JobInfo:
         user = await self._user(token)

@@ -21,7 +21,7 @@ async def _report(progress: Callable[[float, str], None]) -> Report:
 
 async def test_another_users_job_is_not_found_and_a_swept_file_is_not_found(tmp_path: Path) -> None:
     jobs = ReportJobs(tmp_path)
-    info = jobs.start(1, "t", "Т", "t_1", _report)
+    info = jobs.start(1, "t", "Т", _report)
     with pytest.raises(NotFound):  # user 2 holding user 1's id learns nothing, not even "running"
         jobs.get(2, info.id)
     done = await jobs.wait(1, info.id)
@@ -44,10 +44,10 @@ async def test_more_running_jobs_than_the_limit_are_refused_per_user(tmp_path: P
     async def slow(progress: Callable[[float, str], None]) -> Report:
         await gate.wait()
         return await _report(progress)
-    started = [jobs.start(1, "t", "Т", "t_1", slow) for _ in range(MAX_RUNNING_PER_USER)]
+    started = [jobs.start(1, "t", "Т", slow) for _ in range(MAX_RUNNING_PER_USER)]
     with pytest.raises(TooManyJobs):
-        jobs.start(1, "t", "Т", "t_1", slow)
-    other = jobs.start(2, "t", "Т", "t_1", slow)  # another person is not held up by the first one's
+        jobs.start(1, "t", "Т", slow)
+    other = jobs.start(2, "t", "Т", slow)  # another person is not held up by the first one's
     gate.set()
     for info in started:
         assert (await jobs.wait(1, info.id)).state == "done"

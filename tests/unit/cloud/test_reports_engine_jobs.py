@@ -41,7 +41,7 @@ class Gate:
 
 async def test_a_job_runs_to_its_file(tmp_path: Path) -> None:
     jobs, gate = ReportJobs(tmp_path / "reports"), Gate()
-    info = jobs.start(1, "r", "Отчёт", "r", gate.build)
+    info = jobs.start(1, "r", "Отчёт", gate.build)
     assert (info.state, info.progress, info.stage) == ("running", 0.0, "запрос данных")
     await gate.reached.wait()
     running = jobs.get(1, info.id)
@@ -63,7 +63,7 @@ async def test_a_job_is_its_users_only(tmp_path: Path) -> None:
 
     async def build(progress: Progress) -> Report:
         return _report()
-    info = jobs.start(1, "r", "Отчёт", "r", build)
+    info = jobs.start(1, "r", "Отчёт", build)
     await jobs.wait(1, info.id)
     for call in (lambda: jobs.get(2, info.id), lambda: jobs.file(2, info.id), lambda: jobs.get(1, "nope")):
         with pytest.raises(NotFound):
@@ -80,10 +80,10 @@ async def test_a_refusal_and_a_bug(tmp_path: Path, caplog: pytest.LogCaptureFixt
 
     async def broken(progress: Progress) -> Report:
         raise KeyError("oops")
-    first = await jobs.wait(1, jobs.start(1, "r", "Отчёт", "r", refused).id)
+    first = await jobs.wait(1, jobs.start(1, "r", "Отчёт", refused).id)
     assert (first.state, first.stage, first.error) == ("failed", "ошибка", "month: no archive before 2025-03")
     with caplog.at_level(logging.ERROR, logger=jobs_module.__name__):
-        second = await jobs.wait(1, jobs.start(1, "r", "Отчёт", "r", broken).id)
+        second = await jobs.wait(1, jobs.start(1, "r", "Отчёт", broken).id)
     assert second.error == "the report could not be made (KeyError); see the server log"
     assert second.bug  # the page says it was a fault of ours, not a refusal
     assert "oops" in caplog.text  # the trace is in the log, not in the answer
@@ -94,15 +94,15 @@ async def test_a_refusal_and_a_bug(tmp_path: Path, caplog: pytest.LogCaptureFixt
 
 async def test_three_running_jobs_a_user_at_most(tmp_path: Path) -> None:
     jobs, gate = ReportJobs(tmp_path), Gate()
-    started = [jobs.start(1, "r", "Отчёт", "r", gate.build) for _ in range(MAX_RUNNING_PER_USER)]
+    started = [jobs.start(1, "r", "Отчёт", gate.build) for _ in range(MAX_RUNNING_PER_USER)]
     with pytest.raises(TooManyJobs):
-        jobs.start(1, "r", "Отчёт", "r", gate.build)
-    other = jobs.start(2, "r", "Отчёт", "r", gate.build)  # per user
+        jobs.start(1, "r", "Отчёт", gate.build)
+    other = jobs.start(2, "r", "Отчёт", gate.build)  # per user
     gate.open.set()
     for info in started:
         await jobs.wait(1, info.id)
     await jobs.wait(2, other.id)
-    again = jobs.start(1, "r", "Отчёт", "r", gate.build)
+    again = jobs.start(1, "r", "Отчёт", gate.build)
     assert (await jobs.wait(1, again.id)).state == "done"
 
 
@@ -115,7 +115,7 @@ async def test_files_are_swept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     async def build(progress: Progress) -> Report:
         return _report()
-    old = await jobs.wait(1, jobs.start(1, "r", "Отчёт", "r", build).id)
+    old = await jobs.wait(1, jobs.start(1, "r", "Отчёт", build).id)
     assert sorted(p.name for p in folder.iterdir()) == [f"{old.id}.xlsx"]
     path, _ = jobs.file(1, old.id)
     # a day and a second later it is forgotten with its file
