@@ -563,6 +563,9 @@ def integration_router(services: Services) -> APIRouter:
     from cloud import api_billing, api_gis, api_norms, api_reports
     for module in (api_reports, api_billing, api_norms, api_gis):
         module.routes(api, services)
+    # the residents' app (manual 3.6): a resident's own session, not an integration's API token
+    from cloud import api_resident
+    api_resident.routes(api, services)
     return api
 
 

@@ -31,6 +31,7 @@ from . import (
     procedures_page,
     register_page,
     reports_page,
+    resident_app,
     service_meters_page,
     settings_page,
     tokens,
@@ -58,4 +59,5 @@ def register(services: Services) -> None:
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4)
     for module in (reports_page, billing_page, billing_runs_page, billing_centres_page, norms_page):
         module.register(services)
+    resident_app.register(services)  # the residents' app under /kv (manual 3.6)
     not_found.register(services)  # last: it answers every address no page took

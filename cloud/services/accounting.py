@@ -218,7 +218,13 @@ class AccountingService:
     async def premise_consumption(self, token: str, premise_id: int, resource: Resource,
                                   granularity: Granularity, period: date) -> PremiseConsumption:
         """The sum over the premise's meters of the resource (manual 4.1.6), by the rules of 4.1.5."""
-        user = await self._reader(token)
+        return await self.premise_consumption_in(await self._reader(token), premise_id, resource, granularity,
+                                                 period)
+
+    async def premise_consumption_in(self, user: UserInfo, premise_id: int, resource: Resource,
+                                     granularity: Granularity, period: date) -> PremiseConsumption:
+        """``premise_consumption`` within ``user``'s company, for a caller that has checked who may see the
+        premise (the residents' app: cloud/services/resident_app.py)."""
         premise = await asyncio.to_thread(self._premise, user, premise_id)
         building = await asyncio.to_thread(self._building, user, premise.building_id)
         meters = await asyncio.to_thread(self._meters, "m.premise_id = ? AND m.company_id = ?", premise_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloud.billing.gis_numbers import GisNumbersService
@@ -39,6 +39,7 @@ from cloud.services.procedures import ProceduresService
 from cloud.services.profile import ProfileService
 from cloud.services.readings import ReadingsService
 from cloud.services.register import RegisterService
+from cloud.services.resident_app import ResidentAppService
 from cloud.services.residents import ResidentsService
 from cloud.services.service_meters import ServiceMetersService
 from cloud.services.sites import SitesService
@@ -93,6 +94,8 @@ class Services:
     billing: BillingService
     norms: NormsService  # consumption norms of the building balance report (4.3.3)
     gis_numbers: GisNumbersService  # meters' numbers in ГИС ЖКХ, for the billing document (4.4.1)
+    # the residents' app (manual 3.6): set by ``create`` from the services it reads through
+    resident_app: ResidentAppService = field(init=False)
 
     @classmethod
     def create(cls, registry: Registry, clickhouse: ClickHouse, session_hours: float = 24.0) -> Services:
@@ -119,6 +122,8 @@ class Services:
                    gis_numbers=GisNumbersService(registry, clickhouse, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
         services.reports.services = services  # a report reads through the other services
+        services.resident_app = ResidentAppService(registry, clickhouse, services.residents, services.accounting,
+                                                   services.desk, services.notices, session_hours)
         return services
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:

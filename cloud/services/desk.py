@@ -319,6 +319,26 @@ class DeskService:
                                        "ORDER BY t.id DESC LIMIT ?", resident_id, MAX_ROWS)
         return [_ticket(r) for r in rows]
 
+    async def resident_ticket(self, resident_id: int, ticket_id: int) -> tuple[Ticket, tuple[StageMark, ...]]:
+        """One ticket the resident registered, with the stages it reached (the resident's app, issue 16).
+        The staff's notes stay with the staff; another resident's ticket is NotFound."""
+        check_id("resident_id", resident_id)
+        check_id("ticket_id", ticket_id)
+
+        def read() -> tuple[Ticket, tuple[StageMark, ...]]:
+            with self.registry.connect() as db:
+                row = db.execute(_TICKET_SQL + " WHERE t.id = ? AND t.author_resident_id = ?",
+                                 (ticket_id, resident_id)).fetchone()
+                if row is None:
+                    raise NotFound(f"ticket {ticket_id} not found")
+                log = db.execute("SELECT * FROM desk_ticket_log WHERE ticket_id = ? AND action IN ('register', 'move') "
+                                 "ORDER BY id", (ticket_id,)).fetchall()
+            tz = zone(row["time_zone"])
+            steps = tuple(TicketStep(_local(s["at"], tz), "", s["action"], s["from_stage"], s["stage"], "")
+                          for s in log)
+            return _ticket(row), _stages(steps)
+        return await asyncio.to_thread(read)
+
     # --- changing ---------------------------------------------------------------------------------
 
     async def move(self, token: str, ticket_id: int, stage: str, note: str) -> TicketDetail:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.storage.registry_ddl import BILLING_DDL, SERVICE_DDL
+from cloud.storage.registry_ddl import BILLING_DDL, RESIDENTS_DDL, SERVICE_DDL
 
 # 4.6.5: each apartment meter's place in the building balance: added, subtracted or left out
 BALANCE_SIGN_DDL = """
@@ -403,6 +403,8 @@ CREATE TABLE login_failures (
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4): meters' numbers in ГИС ЖКХ, billing centres,
     # their export runs and what each run sent (cloud/billing/)
     (9, BILLING_DDL),
+    # the residents' app (manual 3.6): residents' own sessions and their last sign-in (4.6.4)
+    (10, RESIDENTS_DDL),
 )
 
 
