@@ -13,11 +13,11 @@ from typing import cast
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import app, ui
 
 from cloud.services.models import Forbidden, InvalidInput, NotFound
 
-from . import access, auth, pages, theme, widgets
+from . import access, auth, pages, start_page, theme, widgets
 from .building_page import BuildingPage
 from .i18n import t
 from .meter_page import MeterPage
@@ -41,6 +41,10 @@ def register(services: Services) -> None:
             return viewer
         if not access.may_use_accounting(viewer.user):
             return RedirectResponse(access.home(viewer.user), status_code=303)
+        facts = app.storage.client.get(access.NAV_FACTS_KEY)
+        if start_page.needed(facts):  # no buildings or no meter in service yet: the first steps (3.3, 3.6)
+            start_page.render(viewer.user, facts)
+            return None
         try:
             page = await SpecificPage.load(cast(OverviewServices, services), viewer, city, resource, granularity,
                                            period)

@@ -76,6 +76,9 @@ async def require_viewer(services: Services, request: Request) -> Viewer | Redir
     if user is None:
         return RedirectResponse(login_url(_request_path(request)), status_code=303)
     token = app.storage.user[TOKEN_KEY]
+    navigation = getattr(services, "navigation", None)
+    if navigation is not None:  # what data exist: the menu's items and the start page (manual 2.3, 3.3)
+        app.storage.client[access.NAV_FACTS_KEY] = await navigation.facts(token)
     cities = getattr(services, "cities", None)
     if cities is not None:  # the header's city selector (manual 3.4) lists the company's cities
         found = await cities.list(token)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
-from nicegui import ui
+from nicegui import app, ui
 
 from cloud.services.models import UserInfo
 
 from . import fmt, selection
-from .access import navigation
+from .access import NAV_FACTS_KEY, navigation
 from .i18n import LANGUAGES, current_language, set_language, t
 
 PRIMARY = "#1d4f7c"
@@ -142,7 +142,7 @@ def _header(user: UserInfo, drawer: ui.left_drawer) -> None:
 def _drawer(user: UserInfo, active: str) -> ui.left_drawer:
     with ui.left_drawer(bordered=True).props("width=232").classes("bg-white px-2 py-4") as drawer:
         with ui.column().classes("du-nav w-full gap-1"):
-            for section in navigation(user):
+            for section in navigation(user, app.storage.client.get(NAV_FACTS_KEY)):  # facts: ui.auth
                 ui.label(t(section.label_key)).classes("text-xs font-semibold du-muted uppercase px-3 pt-2")
                 for item in section.items:
                     active_class = " du-active" if item.href == active else ""

@@ -29,6 +29,7 @@ from cloud.services.heating import HeatingService
 from cloud.services.lora import LoraService
 from cloud.services.meter_wizard import MeterWizardService
 from cloud.services.meters_admin import MetersService
+from cloud.services.navigation import NavigationService
 from cloud.services.norms import NormsService
 from cloud.services.notices import NoticesService
 from cloud.services.objects import ObjectsService
@@ -94,6 +95,7 @@ class Services:
     billing: BillingService
     norms: NormsService  # consumption norms of the building balance report (4.3.3)
     gis_numbers: GisNumbersService  # meters' numbers in ГИС ЖКХ, for the billing document (4.4.1)
+    navigation: NavigationService = field(init=False)  # what data exist, for the menu and start page (2.3, 3.3)
     # the residents' app (manual 3.6): set by ``create`` from the services it reads through
     resident_app: ResidentAppService = field(init=False)
 
@@ -122,6 +124,7 @@ class Services:
                    gis_numbers=GisNumbersService(registry, clickhouse, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
         services.reports.services = services  # a report reads through the other services
+        services.navigation = NavigationService(registry, auth)
         services.resident_app = ResidentAppService(registry, clickhouse, services.residents, services.accounting,
                                                    services.desk, services.notices, session_hours)
         return services
