@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -27,6 +27,7 @@ from protocol.periods import zone
 
 from . import access, auth, fmt, i18n, selection, theme, widgets
 from .i18n import t
+from .members_card import MembersCard
 from .ports import Services
 from .tokens import ApiTokenService, TokensCard
 
@@ -80,7 +81,8 @@ def register(services: Services) -> None:
             return viewer
         with theme.frame(t("users.title"), viewer.user, active="/users"):
             if access.may_administer(viewer.user):
-                await UsersPanel(admin_services.users, admin_services.api_tokens, viewer).build()
+                await UsersPanel(admin_services.users, admin_services.api_tokens, viewer,
+                                 getattr(services, "members", None)).build()
             else:
                 widgets.problem(t("error.forbidden"), t("error.forbidden_text"), icon="lock", back=False)
         return None
@@ -89,9 +91,10 @@ def register(services: Services) -> None:
 class UsersPanel:
     """The user list with its actions, the "add user" dialog and the audit log."""
 
-    def __init__(self, users: UsersService, tokens: ApiTokenService, viewer: auth.Viewer) -> None:
+    def __init__(self, users: UsersService, tokens: ApiTokenService, viewer: auth.Viewer, members: Any = None) -> None:
         self.users = users
         self.tokens = tokens
+        self.members = members  # people of other companies working here (ui/members_card.py)
         self.viewer = viewer
         self._known: list[UserRecord] = []
 
@@ -102,6 +105,9 @@ class UsersPanel:
                 ui.button(t("users.add"), icon="person_add", on_click=self._add_dialog).props(
                     "unelevated no-caps").mark("users-add")
             self._list_view = ui.column().classes("w-full")
+        self._members = MembersCard(self.members, self.viewer, changed=self._reload_log) if self.members else None
+        if self._members is not None:
+            self._members.build()
         self._tokens = TokensCard(self.tokens, self.viewer, self._token_owners, changed=self._reload_log)
         self._tokens.build()
         with theme.card(t("audit.title")):
@@ -116,6 +122,8 @@ class UsersPanel:
         self._list_view.clear()
         with self._list_view:
             self._user_table(found)
+        if self._members is not None:
+            await self._members.reload()
         await self._tokens.reload()
         await self._reload_log()
 

@@ -100,6 +100,7 @@ extend({
     "profile.mode_text": ("Город, в котором открываются страницы приложения.",
                           "The city the application's pages open on."),
     "profile.city": ("Город", "City"),
+    "profile.company_done": ("Вы работаете в компании {company}", "You work in {company} now"),
     "profile.only_city": ("Компания работает в одном городе: {city}", "The company works in one city: {city}"),
     "profile.no_city": ("У компании нет городов.", "The company has no cities."),
     "profile.apply": ("Применить", "Apply"),
@@ -407,12 +408,40 @@ class ProfilePanel:
             role = t(f"role.{found.role}") + (f", {t('role.reader').lower()}" if found.reader else "")
             widgets.fact(t("profile.role"), role)
             widgets.fact(t("profile.company"), found.company)
-        self._mode(found)
+        await self._mode(found)
         self._password(found)
 
-    def _mode(self, found: Profile) -> None:
+    async def _company(self) -> None:
+        """The company to work in (manual 3.4), offered only to someone who works in more than one."""
+        members = getattr(self.services, "members", None)
+        choices = await auth.attempt(members.choices(self.viewer.token)) if members is not None else None
+        if not choices or len(choices) < 2:
+            return
+        options = {c.id: f"{c.name} ({t(f'role.{c.role}')}{', ' + t('role.reader').lower() if c.reader else ''})"
+                   for c in choices}
+        current = next((c.id for c in choices if c.name == self.viewer.user.company_name), choices[0].id)
+        with ui.row().classes("w-full items-center gap-3"):
+            company = ui.select(options, value=current, label=t("profile.company")) \
+                .props("outlined dense").classes("grow min-w-[10rem]").mark("profile-company")
+            apply = ui.button(t("profile.apply"), icon="check").props("unelevated no-caps") \
+                .mark("profile-company-apply")
+        error = _error_label("profile-company-error")
+
+        async def choose() -> None:
+            if company.value is None or company.value == current:
+                return
+            done = await _call(members.choose(self.viewer.token, int(company.value)), error)
+            if done is not None:
+                selection.remember(city=done.city)  # the new company's main city
+                ui.notify(t("profile.company_done", company=done.company_name), type="positive")
+                ui.navigate.to(PROFILE_PATH)  # the menu and header follow the new role
+
+        apply.on_click(choose)
+
+    async def _mode(self, found: Profile) -> None:
         with theme.card(t("profile.mode")).mark("profile-mode"):
             ui.label(t("profile.mode_text")).classes("du-muted")
+            await self._company()
             if found.working_city is None:
                 theme.message(t("profile.no_city"))
                 return

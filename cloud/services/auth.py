@@ -96,7 +96,17 @@ def token_hash(token: str) -> str:
 _token_hash = token_hash
 
 
+# a signed-in user acts in the company of their working mode (manual 3.4) with the role and reader status
+# they have there (company_members, registry migration 10); without a membership there, in their own
 _USER_SQL = """
+SELECT u.id, u.login, u.full_name, COALESCE(m.role, u.role) AS role, COALESCE(m.reader, u.reader) AS reader,
+       u.blocked, u.password_hash, c.id AS company_id, u.integration, c.name AS company_name, c.city
+FROM users u LEFT JOIN user_working_modes w ON w.user_id = u.id
+LEFT JOIN company_members m ON m.user_id = u.id AND m.company_id = w.company_id
+JOIN companies c ON c.id = COALESCE(m.company_id, u.company_id)
+"""
+# an API token acts in its user's own company, whatever company the person works in on the pages
+_HOME_SQL = """
 SELECT u.id, u.login, u.full_name, u.role, u.reader, u.blocked, u.password_hash, u.company_id,
        u.integration, c.name AS company_name, c.city
 FROM users u JOIN companies c ON c.id = u.company_id
@@ -170,7 +180,7 @@ class AuthService:
     def _api_user(self, token: str) -> UserInfo:
         """The user an integration's API token acts as (cloud/services/api_tokens.py)."""
         row = self.registry.one(
-            _USER_SQL.replace("SELECT ", "SELECT t.id AS token_id, ", 1)
+            _HOME_SQL.replace("SELECT ", "SELECT t.id AS token_id, ", 1)
             + " JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = ? AND t.expires_at > ? "
             "AND t.revoked_at IS NULL", _token_hash(token), datetime.now(UTC).isoformat())
         if row is None:

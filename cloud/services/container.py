@@ -27,6 +27,7 @@ from cloud.services.documents import DocumentsService
 from cloud.services.events import EventsService
 from cloud.services.heating import HeatingService
 from cloud.services.lora import LoraService
+from cloud.services.members import MembersService
 from cloud.services.meter_wizard import MeterWizardService
 from cloud.services.meters_admin import MetersService
 from cloud.services.navigation import NavigationService
@@ -95,6 +96,7 @@ class Services:
     billing: BillingService
     norms: NormsService  # consumption norms of the building balance report (4.3.3)
     gis_numbers: GisNumbersService  # meters' numbers in ГИС ЖКХ, for the billing document (4.4.1)
+    members: MembersService  # users of other companies working in this one, and the working company (3.4)
     navigation: NavigationService = field(init=False)  # what data exist, for the menu and start page (2.3, 3.3)
     # the residents' app (manual 3.6): set by ``create`` from the services it reads through
     resident_app: ResidentAppService = field(init=False)
@@ -121,7 +123,7 @@ class Services:
                    weather=WeatherService(registry, clickhouse, auth),
                    reports=ReportsService(registry, clickhouse, auth),
                    billing=BillingService(registry, clickhouse, auth), norms=NormsService(registry, clickhouse, auth),
-                   gis_numbers=GisNumbersService(registry, clickhouse, auth),
+                   gis_numbers=GisNumbersService(registry, clickhouse, auth), members=MembersService(registry, auth),
                    **{name: kind(registry, clickhouse, auth, commands) for name, kind in _SERVICE_SECTION.items()})
         services.reports.services = services  # a report reads through the other services
         services.navigation = NavigationService(registry, auth)

@@ -243,8 +243,9 @@ class DeskService:
         """The company's engineers a ticket may be assigned to."""
         user = await self._viewer(token)
         rows = await asyncio.to_thread(
-            self.registry.all, "SELECT id, full_name FROM users WHERE company_id = ? AND role = 'engineer' "
-            "AND reader = 0 AND blocked = 0 AND integration = 0 ORDER BY full_name, id", user.company_id)
+            self.registry.all, "SELECT u.id, u.full_name FROM company_staff s JOIN users u ON u.id = s.user_id "
+            "WHERE s.company_id = ? AND s.role = 'engineer' AND s.reader = 0 AND u.blocked = 0 AND u.integration = 0 "
+            "ORDER BY u.full_name, u.id", user.company_id)  # its own, and other companies' working here
         return [Engineer(r["id"], r["full_name"]) for r in rows]
 
     # --- registering -----------------------------------------------------------------------------
@@ -366,8 +367,9 @@ class DeskService:
             rules.check_assign(_state(row), _actor(user))
             name = None
             if engineer_id is not None:
-                engineer = db.execute("SELECT full_name FROM users WHERE id = ? AND company_id = ? AND role = "
-                                      "'engineer' AND reader = 0 AND blocked = 0 AND integration = 0",
+                engineer = db.execute("SELECT u.full_name FROM company_staff s JOIN users u ON u.id = s.user_id "
+                                      "WHERE s.user_id = ? AND s.company_id = ? AND s.role = 'engineer' AND "
+                                      "s.reader = 0 AND u.blocked = 0 AND u.integration = 0",
                                       (engineer_id, user.company_id)).fetchone()
                 if engineer is None:
                     raise InvalidInput(f"engineer_id: {engineer_id} is not an engineer of the company who may work "

@@ -403,7 +403,8 @@ CREATE TABLE login_failures (
     # sections «Отчёты» and «Биллинг» (manual 4.3, 4.4): meters' numbers in ГИС ЖКХ, billing centres,
     # their export runs and what each run sent (cloud/billing/)
     (9, BILLING_DDL),
-    # the residents' app (manual 3.6): residents' own sessions and their last sign-in (4.6.4)
+    # the residents' app (manual 3.6): residents' own sessions and their last sign-in (4.6.4); users working
+    # in several companies and the company of their working mode (3.4)
     (10, RESIDENTS_DDL),
 )
 
