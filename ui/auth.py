@@ -119,6 +119,17 @@ async def attempt(call: Awaitable[T]) -> T | None:
     return None
 
 
+RESIDENT_TOKEN_KEY = "resident_token"  # noqa: S105 - the residents' app's storage key (ui/resident_app.py)
+
+
+async def end_resident_session(services: Services) -> None:
+    """Close the residents' app session this browser holds, if any: signing in as staff replaces it."""
+    token = app.storage.user.pop(RESIDENT_TOKEN_KEY, None)
+    resident_app = getattr(services, "resident_app", None)
+    if token and resident_app is not None:
+        await resident_app.logout(token)
+
+
 def register(services: Services) -> None:
     """Register /login and /logout."""
 
@@ -183,6 +194,7 @@ def _login_form(services: Services, target: str | None) -> None:
                     error.set_visibility(True)
                     password.value = ""
                     return
+                await end_resident_session(services)  # one set of credentials per browser (manual 3.5)
                 app.storage.user[TOKEN_KEY] = session.token
                 ui.navigate.to(target or access.home(session.user))
 
