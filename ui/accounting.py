@@ -17,7 +17,7 @@ from nicegui import app, ui
 
 from cloud.services.models import Forbidden, InvalidInput, NotFound
 
-from . import access, auth, pages, start_page, theme, widgets
+from . import access, auth, errors, pages, start_page, theme, widgets
 from .building_page import BuildingPage
 from .i18n import t
 from .meter_page import MeterPage
@@ -54,7 +54,7 @@ def register(services: Services) -> None:
             return None
         except InvalidInput as error:
             with theme.frame(t("error.invalid_title"), viewer.user):
-                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
+                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
                                 icon="error_outline", back=False)
             return None
         page.render()
@@ -140,7 +140,8 @@ async def _guarded(
         return None
     except InvalidInput as error:
         with theme.frame(t("error.invalid_title"), viewer.user, crumbs=[(t("nav.buildings"), "/")]):
-            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)), icon="error_outline")
+            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
+                            icon="error_outline")
         return None
     page.render()
     return None

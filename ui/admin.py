@@ -25,7 +25,7 @@ from cloud.services.models import InvalidInput, Role, ServiceError
 from cloud.services.users import UserRecord
 from protocol.periods import zone
 
-from . import access, auth, fmt, i18n, selection, theme, widgets
+from . import access, auth, errors, fmt, i18n, selection, theme, widgets
 from .i18n import t
 from .members_card import MembersCard
 from .ports import Services
@@ -236,7 +236,7 @@ class UsersPanel:
                                 phone=phone.value or "", role=None if me else role.value or "",
                                 reader=None if me else bool(reader.value))
                     except InvalidInput as exc:  # next to the form, the dialog stays open
-                        error.set_text(t("error.invalid_input", reason=str(exc)))
+                        error.set_text(t("error.invalid_input", reason=errors.reason(str(exc))))
                         error.set_visibility(True)
                         return
                     except ServiceError as exc:

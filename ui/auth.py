@@ -20,7 +20,7 @@ from nicegui import app, ui
 
 from cloud.services.models import AuthError, Forbidden, InvalidInput, LoginThrottled, NotFound, UserInfo
 
-from . import access, selection, theme
+from . import access, errors, selection, theme
 from .i18n import t
 from .ports import Services
 
@@ -115,7 +115,7 @@ async def attempt(call: Awaitable[T]) -> T | None:
     except Forbidden:
         ui.notify(t("error.forbidden_text"), type="negative")
     except InvalidInput as error:
-        ui.notify(t("error.invalid_input", reason=str(error)), type="warning")
+        ui.notify(t("error.invalid_input", reason=errors.reason(str(error))), type="warning")
     return None
 
 

@@ -30,7 +30,7 @@ from cloud.services.models import (
 )
 from protocol.vocabulary import MeterRole, Resource
 
-from . import access, auth, charts, fmt, pages, selection, theme, widgets
+from . import access, auth, charts, errors, fmt, pages, selection, theme, widgets
 from .building_menu import building_menu, settings_menu
 from .building_page import ACTIVE_STATUSES, BalanceServices, natural_key, scroll_hint, sticky_css
 from .i18n import extend, t
@@ -173,7 +173,8 @@ async def _guarded(services: Services, request: Request, ident: int | None,
         return None
     except InvalidInput as error:
         with theme.frame(t("error.invalid_title"), viewer.user, crumbs=crumbs, active=active):
-            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)), icon="error_outline")
+            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
+                            icon="error_outline")
         return None
     page.render()
     return None

@@ -29,7 +29,7 @@ from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound
 from cloud.services.profile import CARD_FIELDS, CardFields, CompanyCard, Profile, check_card
 from protocol.periods import zone
 
-from . import access, auth, fmt, selection, theme, widgets
+from . import access, auth, errors, fmt, selection, theme, widgets
 from .i18n import extend, t
 from .ports import Services
 
@@ -171,9 +171,9 @@ async def _call(call: Awaitable[T], error: ui.label) -> T | None:
         async with theme.working():
             return await call
     except InvalidInput as exc:
-        error.set_text(t("company.error", reason=str(exc)))
+        error.set_text(t("company.error", reason=errors.reason(str(exc))))
         error.set_visibility(True)
-        ui.notify(t("error.invalid_input", reason=str(exc)), type="warning")
+        ui.notify(t("error.invalid_input", reason=errors.reason(str(exc))), type="warning")
         return None
     except (AuthError, NotFound, Forbidden) as exc:
         return await auth.attempt(_raise(exc))  # the usual handling: sign-in page or a notification

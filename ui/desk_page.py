@@ -24,7 +24,7 @@ from cloud.services.desk import Engineer, Ticket, TicketDetail, TicketList, Tick
 from cloud.services.desk_rules import CATEGORIES, SPHERES, STAGES, DeskRuleError
 from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound, Role
 
-from . import auth, fmt, pages, theme, widgets
+from . import auth, errors, fmt, pages, theme, widgets
 from .i18n import extend, t
 from .ports import Services
 
@@ -230,7 +230,7 @@ async def attempt(call: Awaitable[T], problem: ui.label | None = None) -> T | No
     except DeskRuleError as error:
         text = refusal(error)
     except InvalidInput as error:
-        text = t("error.invalid_input", reason=str(error))
+        text = t("error.invalid_input", reason=errors.reason(str(error)))
     except AuthError:
         auth.session_ended()
         return None

@@ -39,7 +39,7 @@ from cloud.services.models import BuildingSummary, Granularity, InvalidInput, No
 from protocol.periods import utc_to_local, zone
 from protocol.vocabulary import Resource
 
-from . import access, auth, fmt, pages, selection, theme, widgets
+from . import access, auth, errors, fmt, pages, selection, theme, widgets
 from .accounting import parse_id
 from .building_menu import settings_menu
 from .i18n import extend, t
@@ -203,7 +203,7 @@ def register(services: Services) -> None:
             await page.load(period)
         except InvalidInput as error:
             with theme.frame(t("error.invalid_title"), viewer.user, active=PATH):
-                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
+                widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
                                 icon="error_outline")
             return None
         page.render()

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from cloud.services.models import Forbidden, InvalidInput, NotFound, UserInfo
 
-from . import access, auth, theme, widgets
+from . import access, auth, errors, theme, widgets
 from .i18n import t
 
 
@@ -49,7 +49,7 @@ async def explained(user: UserInfo, load: Awaitable[Any], *, not_found: str, act
     except Forbidden:
         problem_page(user, t("error.forbidden"), t("error.forbidden_text"), icon="lock", active=active)
     except InvalidInput as error:
-        problem_page(user, t("error.invalid_title"), t("error.invalid_input", reason=str(error)),
+        problem_page(user, t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
                      icon="error_outline", active=active)
     else:
         return True

@@ -32,7 +32,7 @@ from cloud.services.power_limits import (
 )
 from cloud.services.power_rules import STATES, PowerRuleError
 
-from . import access, auth, fmt, pages, selection, theme
+from . import access, auth, errors, fmt, pages, selection, theme
 from .i18n import extend, has, t
 from .ports import Services
 
@@ -258,7 +258,7 @@ async def attempt(call: Awaitable[T], error: ui.label | None = None) -> T | None
         try:
             return await _russian(call)
         except InvalidInput as refused:
-            error.set_text(t("error.invalid_input", reason=str(refused)))
+            error.set_text(t("error.invalid_input", reason=errors.reason(str(refused))))
             error.visible = True
             return None
     return await auth.attempt(shown())

@@ -22,7 +22,7 @@ from cloud.services.meter_series import Cell
 from cloud.services.models import BuildingSummary, Forbidden, Granularity, InvalidInput, NotFound
 from cloud.services.register import ConsumptionRegister, RegisterColumn, RegisterRow
 
-from . import auth, fmt, pages, selection, theme, widgets
+from . import auth, errors, fmt, pages, selection, theme, widgets
 from .accounting import parse_id
 from .building_menu import building_menu
 from .i18n import extend, t
@@ -98,7 +98,8 @@ async def guarded(services: Services, request: Request, building_id: str,
         return None
     except InvalidInput as error:
         with theme.frame(t("error.invalid_title"), viewer.user, crumbs=crumbs):
-            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=str(error)), icon="error_outline")
+            widgets.problem(t("error.invalid_title"), t("error.invalid_input", reason=errors.reason(str(error))),
+                            icon="error_outline")
         return None
     page.render()
     return None

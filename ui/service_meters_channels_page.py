@@ -16,7 +16,7 @@ from cloud.services.models import AuthError, Forbidden, InvalidInput, NotFound
 from cloud.services.service_meters import MeasuringChannel, MeterChannels, SensorInfo
 from cloud.services.service_meters_rules import Member
 
-from . import auth, fmt, pages, theme
+from . import auth, errors, fmt, pages, theme
 from .i18n import t
 from .ports import Services
 from .service_meters_page import (
@@ -401,7 +401,7 @@ class ChannelsPage:
                         if problem is not None:
                             problem.text = str(error)
                         else:
-                            ui.notify(t("error.invalid_input", reason=str(error)), type="warning")
+                            ui.notify(t("error.invalid_input", reason=errors.reason(str(error))), type="warning")
                         dialog.close()
                         return
                     except AuthError:

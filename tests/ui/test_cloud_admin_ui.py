@@ -25,7 +25,7 @@ async def test_administrator_adds_and_blocks_users(seeded, ui_registry: Registry
     user.find(marker="new-name").type("Оператор Тестовый")
     user.find(marker="new-password").type("short")
     user.find(marker="new-create").click()
-    await user.should_see("password: at least 8 characters")  # refused with the reason; nothing created
+    await user.should_see("«Пароль»: не короче 8 символов")  # refused with the reason; nothing created
     assert ui_registry.one("SELECT 1 FROM users WHERE login = 'operator'") is None
     user.find(marker="new-password").clear().type("operator-pass")
     user.find(marker="new-create").click()

@@ -46,7 +46,7 @@ async def test_administrator_edits_the_card_and_the_cities(seeded: cloud_data.Se
     user.find(marker="card-inn").type("7707083894")  # the check digit should be 3
     user.find(marker="card-phone").type("8 843 123 45 67")
     user.find(marker="card-save").click()
-    await user.should_see("Не сохранено: inn: 7707083894 has a wrong check digit (the 10th); check the number")
+    await user.should_see("Не сохранено: «ИНН»: 7707083894 has a wrong check digit (the 10th); check the number")
     assert ui_registry.one("SELECT inn FROM company_cards") is None
     user.find(marker="card-inn").clear().type("7707083893")
     user.find(marker="card-save").click()
@@ -116,7 +116,7 @@ async def test_profile_working_city_and_password(seeded: cloud_data.Seeded, ui_r
     user.find(marker="current-password").clear().type("wrong-pass")
     user.find(marker="repeat-password").clear().type("reader-pass-2")
     user.find(marker="password-change").click()
-    await user.should_see("Не сохранено: current_password: wrong password")
+    await user.should_see("Не сохранено: «Текущий пароль»: неверный пароль")
     user.find(marker="current-password").clear().type("reader-pass")
     user.find(marker="password-change").click()
     await user.should_see("Пароль изменён; другие сеансы завершены")
@@ -159,7 +159,7 @@ async def test_administrator_edits_a_user(seeded: cloud_data.Seeded, ui_registry
     await user.should_see(marker="useredit-email")
     user.find(marker="useredit-email").type("disp@")
     user.find(marker="useredit-save").click()
-    await user.should_see("Запрос отклонён: email: an e-mail address such as name@example.ru, got 'disp@'")
+    await user.should_see("Запрос отклонён: «E-mail»: нужен адрес электронной почты вида name@example.ru")
     user.find(marker="useredit-email").clear().type("Disp@UK.ru")
     user.find(marker="useredit-phone").type("88437654321")
     _set(user, "useredit-reader", True)
