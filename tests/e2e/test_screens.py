@@ -23,6 +23,7 @@ from tests.e2e.test_browser_demo import CHROMEDRIVER, CHROMIUM, Demo
 pytestmark = pytest.mark.browser
 
 DISPATCHER, ENGINEER, ADMIN = ("dispatcher", "dispatcher-demo"), ("engineer", "engineer-demo"), ("admin", "admin-demo")
+READER = ("reader", "reader-demo")  # the demo's dispatcher with reader status: every page, no change
 # (screenshot name, address, who opens it): {b} a building, {p} a premise, {m} a meter of the demo
 PAGES = (
     ("overview", "/", DISPATCHER),
@@ -78,6 +79,13 @@ PAGES = (
     # the administrator's (manual 2.3: users and the company's basic settings)
     ("users", "/users", ADMIN),
     ("company-admin", "/settings/company", ADMIN),
+    # reader status (manual 2.3): the dispatcher's and the engineer's pages, every change refused
+    ("reader-overview", "/", READER),
+    ("reader-settings-premises", "/settings/buildings/{b}/premises", READER),
+    ("reader-desk", "/service/desk", READER),
+    ("reader-service-meters", "/service/meters", READER),
+    ("reader-meter-operations", "/service/meters/{m}/operations", READER),
+    ("reader-profile", "/profile", READER),
 )
 WIDTHS = (1440, 390)
 HISTORY_DAYS = 7
@@ -182,7 +190,7 @@ def test_every_page_at_desktop_and_phone_width(tmp_path: Path) -> None:
             time.sleep(2)
         ids: dict[str, str] = {}
         for width in WIDTHS:
-            for who in (DISPATCHER, ENGINEER, ADMIN):
+            for who in (DISPATCHER, ENGINEER, ADMIN, READER):
                 driver = _driver(width)
                 try:
                     _login(driver, base, who)
