@@ -44,6 +44,15 @@ GRANULARITY = {"hour": Granularity.HOUR, "day": Granularity.DAY, "month": Granul
 POLL_S = 2.0  # how often running backfill commands are looked at again
 _CELL = {"received": "#22a06b", "partial": "#f0b429", "missing": "#d64545", "lost": "#7b8794", "not_due": "#e4e7eb",
          "not_expected": "#ffffff"}
+# a shape as well as a colour for the statuses a colour-blind reader must tell apart (WCAG 1.4.1): a partial
+# period is half filled, a missing one an empty red frame, a lost one striped; a received one stays solid
+_PATTERN = {"partial": "linear-gradient(135deg, #f0b429 50%, #fff 50%); box-shadow: inset 0 0 0 1px #f0b429",
+            "missing": "#fff; box-shadow: inset 0 0 0 2px #d64545",
+            "lost": "repeating-linear-gradient(45deg, #7b8794 0 2px, #fff 2px 4px)"}
+
+
+def _cell_background(status: str) -> str:
+    return f"background: {_PATTERN.get(status, _CELL[status])}"
 
 
 class ArrivalService(Protocol):
@@ -440,9 +449,9 @@ def _meter_row(row: MeterArrival, command: CommandInfo | None) -> dict[str, obje
 
 def _legend() -> None:
     with ui.row().classes("items-center gap-4 text-xs du-muted"):
-        for status, colour in _CELL.items():
+        for status in _CELL:
             with ui.row().classes("items-center gap-1 no-wrap"):
-                ui.element("span").classes("du-dot").style(f"background: {colour}; border-radius: 2px")
+                ui.element("span").classes("du-dot").style(f"{_cell_background(status)}; border-radius: 2px")
                 ui.label(t(f"arrival.status.{status}"))
         with ui.row().classes("items-center gap-1 no-wrap"):
             ui.element("span").classes("du-dot").style("background: #fff; box-shadow: 0 0 0 1.5px #102a43")
@@ -458,7 +467,7 @@ def _grid_cell(p: PeriodArrival, granularity: Granularity) -> str:
         title += "\n" + "\n".join(f"{t('arrival.event')} ({t(f'arrival.severity.{severity}')}): {code}"
                                    for severity, code in p.events)
     mark = '<span class="du-event"></span>' if p.events else ""
-    return (f'<td title="{html.escape(title)}"><span class="du-cell" style="background:{_CELL[p.status]}">'
+    return (f'<td title="{html.escape(title)}"><span class="du-cell" style="{_cell_background(p.status)}">'
             f"{mark}</span></td>")
 
 
@@ -470,7 +479,7 @@ def _grid(report: ArrivalReport) -> None:
     for row in report.meters:
         cells = "".join(_grid_cell(p, granularity) for p in row.periods)
         body.append(f"<tr><th>{html.escape(row.meter.serial)}</th>{cells}</tr>")
-    ui.add_css(".du-grid th { font-weight: 500; font-size: 11px; color: #627d98; padding: 0 2px; text-align: left; }"
+    ui.add_css(".du-grid th { font-weight: 500; font-size: 11px; color: #486581; padding: 0 2px; text-align: left; }"
                ".du-grid td { padding: 1px; } .du-cell { display: flex; align-items: center; justify-content: "
                "center; width: 14px; height: 14px; border-radius: 3px; } .du-event { width: 6px; height: 6px; "
                "border-radius: 50%; background: #fff; box-shadow: 0 0 0 1.5px #102a43; }")

@@ -525,22 +525,22 @@ class SignsPage:
         with ui.row().classes("w-full items-center justify-between gap-2 no-wrap py-1 border-b border-[#edf1f5]") \
                 .mark(f"sign-row-{meter.serial}"):
             with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
-                ui.element("span").classes("du-dot shrink-0").style(
-                    f"background: {_STATUS_COLOURS.get(meter.status, '#9aa5b1')}").tooltip(
-                    fmt.meter_status(meter.status))
+                widgets.status_dot(meter.status, _STATUS_COLOURS.get(meter.status, "#9aa5b1"))
                 with ui.column().classes("gap-0 min-w-0"):
                     ui.link(meter.serial, f"/meters/{meter.meter_id}").classes("du-link truncate").tooltip(meter.model)
                     where = t("premise.short", number=meter.premise_number) if meter.premise_number else ""
                     detail = " · ".join(x for x in (where, fmt.resources(meter.resources)) if x)
                     ui.label(detail).classes("text-xs du-muted truncate").tooltip(detail)
+                    widgets.status_words(meter.status)
             if self.editable:
                 with ui.row().classes("gap-0 no-wrap shrink-0"):
                     for target in Sign:
                         if target is meter.sign:
                             continue
+                        tip = t(f"balance.settings.to.{target.value}")
                         ui.button(icon=_SIGN_ICON[target], on_click=lambda m=meter, s=target: self.move(m, s)) \
-                            .props("flat round dense size=sm").style(f"color: {_SIGN_COLOUR[target]}") \
-                            .tooltip(t(f"balance.settings.to.{target.value}")) \
+                            .props(f'flat round dense size=sm aria-label="{tip}"') \
+                            .style(f"color: {_SIGN_COLOUR[target]}").tooltip(tip) \
                             .mark(f"to-{_SIGN_NAME[target]}-{meter.serial}")
 
     async def move(self, meter: BalanceMeter, sign: Sign) -> None:

@@ -314,10 +314,12 @@ def _items(kind: str, items: list[RunItem]) -> None:
             values = ", ".join(f"{k}: {fmt.number(v, 3)}" for k, v in item.payload.get("values", {}).items())
             with ui.row().classes("items-center gap-2 w-full"):
                 ui.label(f"{t('bruns.c.date')}: {item.payload.get('reading_date', '')} · {values}").classes("text-sm")
-                ui.button(icon="inventory_2", on_click=lambda i=item: _package(i)).props("flat dense round") \
+                ui.button(icon="inventory_2", on_click=lambda i=item: _package(i)) \
+                    .props(f'flat dense round aria-label="{t("bruns.package")}"') \
                     .tooltip(t("bruns.package")).mark(f"run-package-{item.id}")
                 if kind == "rejected":
-                    ui.button(icon="error_outline", on_click=lambda i=item: _answer(i)).props("flat dense round") \
+                    ui.button(icon="error_outline", on_click=lambda i=item: _answer(i)) \
+                        .props(f'flat dense round aria-label="{t("bruns.answer")}"') \
                         .classes("text-red-800").tooltip(t("bruns.answer")).mark(f"run-answer-{item.id}")
             if kind == "rejected":
                 ui.label(_error_text(item)).classes("text-sm text-red-900 break-words")

@@ -578,7 +578,9 @@ class RuleRow:
             self.reference = ui.number(t("deviations.settings.reference"), value=rule.reference,
                                        format="%g").props("outlined dense").classes("w-28 shrink-0").mark(
                 f"rule-reference-{key}")
-            self.save_button = ui.button(icon="save", on_click=self.save).props("round unelevated").tooltip(
+            self.save_button = ui.button(icon="save", on_click=self.save) \
+                .props(f'round unelevated aria-label="{t("deviations.settings.save")}"') \
+                .tooltip(
                 t("deviations.settings.save")).mark(f"rule-save-{key}")
             self.save_button.set_visibility(page.editable)
         if not page.editable:

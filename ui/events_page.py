@@ -362,7 +362,8 @@ class JournalPage:
                         ui.label(t(f"events.{name}")).classes("du-kpi-label")
                         ui.input(value=value.isoformat() if value else "",
                                  on_change=lambda e, n=name: self._day(n, e.value)).props(
-                            "type=date outlined dense").classes("w-[11rem]").mark(f"events-{name}")
+                            f'type=date outlined dense aria-label="{t(f"events.{name}")}"').classes("w-[11rem]") \
+                            .mark(f"events-{name}")
             groups: tuple[tuple[str, str, Sequence[str], tuple[str, ...], Callable[[str], str]], ...] = (
                 ("types", "events.types", [m.value for m in TYPES], s.types, type_text),
                 ("effects", "events.effects", [e.value for e in EFFECTS], s.effects, effect_text),
@@ -566,9 +567,11 @@ class SubscriptionsPage:
                             if writable:
                                 with ui.element("td"), ui.row().classes("gap-1 no-wrap"):
                                     ui.button(icon="edit", on_click=lambda _e, s=item: self._edit(s)).props(
-                                        "flat round dense").tooltip(t("subs.edit")).mark(f"subs-edit-{item.id}")
+                                        f'flat round dense aria-label="{t("subs.edit")}"').tooltip(t("subs.edit")) \
+                                        .mark(f"subs-edit-{item.id}")
                                     ui.button(icon="delete", on_click=lambda _e, s=item: self._confirm_delete(s)) \
-                                        .props("flat round dense color=negative").tooltip(t("subs.delete")) \
+                                        .props(f'flat round dense color=negative aria-label="{t("subs.delete")}"') \
+                                        .tooltip(t("subs.delete")) \
                                         .mark(f"subs-delete-{item.id}")
 
     def _edit(self, item: Subscription | None) -> None:

@@ -476,13 +476,14 @@ class GroupsEditor:
                         with ui.element("td").classes("text-right"):
                             ui.label(fmt.integer(len(g.members)))
                         with ui.element("td"), ui.row().classes("gap-1 no-wrap"):
+                            tip = t("groups.edit") if self.editable else t("groups.view")
                             ui.button(icon="edit" if self.editable else "visibility",
-                                      on_click=lambda _, g=g: self.start_edit(g)).props("flat round dense").tooltip(
-                                t("groups.edit") if self.editable else t("groups.view")).mark(f"groups-edit-{g.id}")
+                                      on_click=lambda _, g=g: self.start_edit(g)) \
+                                .props(f'flat round dense aria-label="{tip}"').tooltip(tip).mark(f"groups-edit-{g.id}")
                             if self.editable:
                                 ui.button(icon="delete", on_click=lambda _, g=g: self.confirm_delete(g)).props(
-                                    "flat round dense color=negative").tooltip(t("groups.delete")).mark(
-                                    f"groups-del-{g.id}")
+                                    f'flat round dense color=negative aria-label="{t("groups.delete")}"') \
+                                    .tooltip(t("groups.delete")).mark(f"groups-del-{g.id}")
 
     async def start_new(self) -> None:
         self.draft = Draft(None)
@@ -561,9 +562,11 @@ class GroupsEditor:
                     high = ui.number(t("groups.range_to"), value=draft.high, format="%d", min=0).props(
                         "outlined dense").classes("w-20").mark("groups-range-to")
                     ui.button(icon="search", on_click=lambda: self.set_range(low.value, high.value)).props(
-                        "flat round dense").tooltip(t("groups.range_apply")).mark("groups-range-apply")
+                        f'flat round dense aria-label="{t("groups.range_apply")}"').tooltip(t("groups.range_apply")) \
+                        .mark("groups-range-apply")
                     ui.button(icon="filter_alt_off", on_click=lambda: self.set_range(None, None)).props(
-                        "flat round dense").tooltip(t("groups.range_reset")).mark("groups-range-reset")
+                        f'flat round dense aria-label="{t("groups.range_reset")}"').tooltip(t("groups.range_reset")) \
+                        .mark("groups-range-reset")
             if draft.low is not None and draft.high is not None:
                 ui.chip(t("groups.range_shown", low=draft.low, high=draft.high), icon="filter_list",
                         removable=True, on_value_change=lambda: self.set_range(None, None)).props("dense").mark(
@@ -609,8 +612,8 @@ class GroupsEditor:
                     with ui.element("td"):
                         if self.editable and m.id in draft.signs:
                             ui.button(icon="close", on_click=lambda _, i=m.id: self.set_sign(i, None)).props(
-                                "flat round dense size=sm").tooltip(t("groups.remove")).mark(
-                                f"groups-remove-{m.serial}")
+                                f'flat round dense size=sm aria-label="{t("groups.remove")}"') \
+                                .tooltip(t("groups.remove")).mark(f"groups-remove-{m.serial}")
 
     # --- actions ----------------------------------------------------------------------------
     async def set_resource(self, value: Resource | str | None) -> None:

@@ -208,7 +208,8 @@ class OwnersPage:
                             .classes("du-link whitespace-nowrap")
                         if may_change(self.viewer):
                             ui.button(icon="person_add", on_click=lambda r=row: self._invite(r)) \
-                                .props("flat round dense").tooltip(t("owners.invite")) \
+                                .props(f'flat round dense aria-label="{t("owners.invite")}"') \
+                                .tooltip(t("owners.invite")) \
                                 .mark(f"owners-invite-{row.premise_id}")
             with ui.element("td"):
                 if first:
@@ -321,20 +322,25 @@ class BillingPage:
                     error = FormError(f"billing-error-{row.number}")
                 with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
                     ui.button(icon="check", on_click=lambda: self._save(row, str(box.value or ""), error)) \
-                        .props("flat round dense color=positive").tooltip(t("objects.save")) \
+                        .props(f'flat round dense color=positive aria-label="{t("objects.save")}"') \
+                        .tooltip(t("objects.save")) \
                         .mark(f"billing-save-{row.number}")
-                    ui.button(icon="close", on_click=self._stop).props("flat round dense").tooltip(t("objects.cancel"))
+                    ui.button(icon="close", on_click=self._stop) \
+                        .props(f'flat round dense aria-label="{t("objects.cancel")}"') \
+                        .tooltip(t("objects.cancel"))
                 return
             with ui.element("td"):
                 ui.label(row.account or t("billing.none")).classes("" if row.account else "du-muted") \
                     .mark(f"billing-account-{row.number}")
             with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
                 if may_change(self.viewer):
-                    ui.button(icon="edit", on_click=lambda r=row: self._start(r)).props("flat round dense") \
+                    ui.button(icon="edit", on_click=lambda r=row: self._start(r)) \
+                        .props(f'flat round dense aria-label="{t("billing.edit")}"') \
                         .tooltip(t("billing.edit")).mark(f"billing-edit-{row.number}")
                     if row.account:
                         ui.button(icon="delete_outline", on_click=lambda r=row: self._confirm_remove(r)) \
-                            .props("flat round dense color=negative").tooltip(t("billing.remove")) \
+                            .props(f'flat round dense color=negative aria-label="{t("billing.remove")}"') \
+                            .tooltip(t("billing.remove")) \
                             .mark(f"billing-remove-{row.number}")
 
     def _start(self, row: PremiseRow) -> None:
@@ -394,9 +400,11 @@ class BillingPage:
                     error = FormError(f"gis-error-{row.serial}")
                 with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
                     ui.button(icon="check", on_click=lambda: self._gis_save(row, str(box.value or ""), error)) \
-                        .props("flat round dense color=positive").tooltip(t("objects.save")) \
+                        .props(f'flat round dense color=positive aria-label="{t("objects.save")}"') \
+                        .tooltip(t("objects.save")) \
                         .mark(f"gis-save-{row.serial}")
-                    ui.button(icon="close", on_click=lambda: self._gis_edit(None)).props("flat round dense") \
+                    ui.button(icon="close", on_click=lambda: self._gis_edit(None)) \
+                        .props(f'flat round dense aria-label="{t("objects.cancel")}"') \
                         .tooltip(t("objects.cancel"))
                 return
             with ui.element("td"):
@@ -405,10 +413,12 @@ class BillingPage:
             with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
                 if may_change(self.viewer):
                     ui.button(icon="edit", on_click=lambda r=row: self._gis_edit(r.meter_id)) \
-                        .props("flat round dense").tooltip(t("billing.gis.edit")).mark(f"gis-edit-{row.serial}")
+                        .props(f'flat round dense aria-label="{t("billing.gis.edit")}"') \
+                        .tooltip(t("billing.gis.edit")).mark(f"gis-edit-{row.serial}")
                     if row.gis_number:
                         ui.button(icon="delete_outline", on_click=lambda r=row: self._gis_confirm_clear(r)) \
-                            .props("flat round dense color=negative").tooltip(t("billing.gis.clear")) \
+                            .props(f'flat round dense color=negative aria-label="{t("billing.gis.clear")}"') \
+                            .tooltip(t("billing.gis.clear")) \
                             .mark(f"gis-clear-{row.serial}")
 
     def _gis_import(self) -> None:

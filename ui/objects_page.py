@@ -446,16 +446,19 @@ class PremisesPage:
                 with ui.element("td"), ui.row().classes("gap-0 no-wrap justify-end"):
                     if self.editing != row.id:
                         ui.button(icon="edit", on_click=lambda r=row: self._start_edit(r)) \
-                            .props("flat round dense").tooltip(t("objects.premises.edit")) \
+                            .props(f'flat round dense aria-label="{t("objects.premises.edit")}"') \
+                            .tooltip(t("objects.premises.edit")) \
                             .mark(f"objects-edit-{row.number}")
                     ui.button(icon="key", on_click=lambda r=row: self._confirm(
                         t("objects.codes.one.confirm", name=premise_label(r.number, r.kind)), t("objects.codes.one"),
-                        lambda: self._generate_one(r))).props("flat round dense") \
+                        lambda: self._generate_one(r))) \
+                            .props(f'flat round dense aria-label="{t("objects.codes.one")}"') \
                         .tooltip(t("objects.codes.one")).mark(f"objects-code-one-{row.number}")
                     ui.button(icon="delete_outline", on_click=lambda r=row: self._confirm(
                         t("objects.premises.delete.confirm", name=premise_label(r.number, r.kind)),
                         t("objects.premises.remove"), lambda: self._delete(r))) \
-                        .props("flat round dense color=negative").tooltip(t("objects.premises.delete")) \
+                        .props(f'flat round dense color=negative aria-label="{t("objects.premises.delete")}"') \
+                        .tooltip(t("objects.premises.delete")) \
                         .mark(f"objects-delete-{row.number}")
 
     def _edit_cells(self, row: PremiseRow) -> None:
@@ -481,9 +484,11 @@ class PremisesPage:
                     await self.reload()
 
             with ui.row().classes("gap-0 no-wrap"):
-                ui.button(icon="check", on_click=save).props("flat round dense color=positive") \
+                ui.button(icon="check", on_click=save) \
+                    .props(f'flat round dense color=positive aria-label="{t("objects.save")}"') \
                     .tooltip(t("objects.save")).mark(f"objects-save-{row.number}")
-                ui.button(icon="close", on_click=self._stop_edit).props("flat round dense") \
+                ui.button(icon="close", on_click=self._stop_edit) \
+                    .props(f'flat round dense aria-label="{t("objects.cancel")}"') \
                     .tooltip(t("objects.cancel"))
 
     def _start_edit(self, row: PremiseRow) -> None:

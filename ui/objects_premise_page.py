@@ -135,7 +135,8 @@ class PremisePage:
                     (previous, "chevron_left", "objects.premise.previous", "premise-previous"),
                     (following, "chevron_right", "objects.premise.next", "premise-next")):
                 button = ui.button(icon=icon, on_click=lambda r=target: ui.navigate.to(
-                    premise_href(self.card.id, r.id)) if r else None).props("outline round dense") \
+                    premise_href(self.card.id, r.id)) if r else None) \
+                        .props(f'outline round dense aria-label="{t(key)}"') \
                     .tooltip(t(key)).mark(marker)
                 button.enabled = target is not None
             ui.button(t("objects.premise.back"), icon="list",

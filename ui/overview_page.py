@@ -290,9 +290,13 @@ class LimitsPage:
                 if own:
                     ui.button(t("limits.to_default"), icon="undo", on_click=on_revert).props(
                         "flat no-caps").mark("limits-editor-revert")
-                ui.button(icon="close", on_click=dialog.close).props("flat round").tooltip(t("limits.cancel")).mark(
+                ui.button(icon="close", on_click=dialog.close) \
+                    .props(f'flat round aria-label="{t("limits.cancel")}"') \
+                    .tooltip(t("limits.cancel")).mark(
                     "limits-editor-cancel")
-                ui.button(icon="check", on_click=on_save).props("unelevated round").tooltip(t("limits.save")).mark(
+                ui.button(icon="check", on_click=on_save) \
+                    .props(f'unelevated round aria-label="{t("limits.save")}"') \
+                    .tooltip(t("limits.save")).mark(
                     "limits-editor-save")
         dialog.open()
 

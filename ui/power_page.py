@@ -518,7 +518,9 @@ class PowerPage:
                       label=t("power.filter.reason"), value=self.filters["reason"] or "",
                       on_change=lambda e: self._filter("reason", e.value or None)) \
                 .props("outlined dense").classes("min-w-[10rem]").mark("power-filter-reason")
-            ui.button(icon="refresh", on_click=self.reload).props("flat round dense").tooltip(t("power.refresh")) \
+            ui.button(icon="refresh", on_click=self.reload) \
+                .props(f'flat round dense aria-label="{t("power.refresh")}"') \
+                .tooltip(t("power.refresh")) \
                 .mark("power-refresh")
         with theme.card():
             if not self.rows:
@@ -610,7 +612,9 @@ class HistoryPage:
                     if row.threshold_w else t("power.threshold.none"))).classes("text-sm du-muted")
             with ui.row().classes("gap-2 items-center"):
                 self.actions.buttons(row, row.limitation)
-                ui.button(icon="refresh", on_click=self.reload).props("flat round dense").tooltip(t("power.refresh"))
+                ui.button(icon="refresh", on_click=self.reload) \
+                    .props(f'flat round dense aria-label="{t("power.refresh")}"') \
+                    .tooltip(t("power.refresh"))
         with theme.card(t("power.history")):
             if not self.history:
                 theme.message(t("power.history.empty"))

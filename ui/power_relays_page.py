@@ -128,10 +128,11 @@ class RelaysPage:
             with ui.element("td"):
                 if self.may_change:
                     typed = self.edits.get(b.building_id, str(b.own_w) if b.own_w else "")
-                    ui.input(placeholder=t("power.relays.placeholder"), value=typed,
-                             on_change=lambda e, i=b.building_id, own=b.own_w: self._edit(i, own, e.value)) \
+                    field = ui.input(placeholder=t("power.relays.placeholder"), value=typed,
+                                     on_change=lambda e, i=b.building_id, own=b.own_w: self._edit(i, own, e.value)) \
                         .props("outlined dense inputmode=numeric").classes("w-36") \
                         .mark(f"relays-input-{b.building_id}")
+                    field.props["aria-label"] = f"{t('power.relays.col.own')}: {b.address}"  # its column, its row
                 else:
                     ui.label(fmt.integer(b.own_w) if b.own_w else t("power.relays.placeholder")) \
                         .classes("" if b.own_w else "du-muted")

@@ -668,6 +668,7 @@ class DeadlinesPage:
         with ui.row().classes("items-center gap-1 no-wrap"):
             field = ui.number(value=row.days, min=1, max=365, step=1, format="%d").props("outlined dense") \
                 .classes("w-24").mark(f"procedures-days-{row.procedure}-{row.operation}")
+            field.props["aria-label"] = row.operation_name  # the row's name: the field has no label of its own
 
             async def save() -> None:
                 value = field.value
@@ -680,5 +681,7 @@ class DeadlinesPage:
                     ui.notify(t("procedures.saved"), type="positive")
                     await self.load()
 
-            ui.button(icon="save", on_click=save).props("flat round dense").tooltip(t("procedures.save")) \
+            ui.button(icon="save", on_click=save) \
+                .props(f'flat round dense aria-label="{t("procedures.save")}"') \
+                .tooltip(t("procedures.save")) \
                 .mark(f"procedures-save-{row.procedure}-{row.operation}")

@@ -23,7 +23,7 @@ from .heating_page import SEASON_PATH, HeatingServices, attempt
 from .i18n import extend, t
 
 ICONS = {"heating": ("local_fire_department", "#d64545"), "non_heating": ("wb_sunny", "#e39b1b")}
-GREY = "#bcccdc"
+GREY = "#778da5"  # the other season's icon: 3.4:1 on white, a control still seen as one (WCAG 1.4.11)
 FILTERS = ("heating", "non_heating", "none")
 
 extend({
@@ -214,11 +214,15 @@ class SeasonPage:
             with ui.element("td"), ui.row().classes("gap-1 no-wrap"):
                 for season, (icon, colour) in ICONS.items():
                     current = row.season == season
-                    button = ui.button(icon=icon).props("flat round dense").style(
+                    tip = (t(f"season.name.{season}") if current or not self.may_change
+                           else t(f"season.set_to.{season}"))
+                    # the current season is ringed, not only coloured, and read out as current (WCAG 1.4.1)
+                    looks = f'outline round dense aria-current=true aria-label="{tip}"' if current \
+                        else f'flat round dense aria-label="{tip}"'
+                    button = ui.button(icon=icon).props(looks).style(
                         f"color: {colour if current else GREY} !important").mark(
                         f"season-icon-{row.building_id}-{season}" + ("-on" if current else ""))
-                    button.tooltip(t(f"season.name.{season}") if current or not self.may_change
-                                   else t(f"season.set_to.{season}"))
+                    button.tooltip(tip)
                     if self.may_change and not current:  # the grey icon of the other season sets it
                         button.on_click(lambda s=season, r=row: self._dialog([r], s))
             with ui.element("td"):
@@ -230,9 +234,11 @@ class SeasonPage:
                     ui.label(fmt.moment(row.set_at)).classes("text-xs du-muted")
             with ui.element("td"), ui.row().classes("gap-1 no-wrap justify-end"):
                 if self.may_change and row.undoable:
-                    ui.button(icon="undo", on_click=lambda r=row: self._confirm_undo(r)).props("flat round dense") \
+                    ui.button(icon="undo", on_click=lambda r=row: self._confirm_undo(r)) \
+                        .props(f'flat round dense aria-label="{t("season.undo")}"') \
                         .tooltip(t("season.undo")).mark(f"season-undo-{row.building_id}")
-                ui.button(icon="history", on_click=lambda r=row: self._open_history(r)).props("flat round dense") \
+                ui.button(icon="history", on_click=lambda r=row: self._open_history(r)) \
+                    .props(f'flat round dense aria-label="{t("season.history")}"') \
                     .tooltip(t("season.history")).mark(f"season-history-{row.building_id}")
 
     # --- actions ---------------------------------------------------------------------------------

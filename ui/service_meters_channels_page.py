@@ -278,11 +278,13 @@ class ChannelsPage:
                 if data.may_edit:
                     with ui.row().classes("gap-0 no-wrap"):
                         ui.button(icon="edit", on_click=lambda _=None, ch=c: self._channel_dialog(ch)) \
-                            .props("flat round dense size=sm").tooltip(t("service_meters.ch.edit_channel")) \
+                            .props(f'flat round dense size=sm aria-label="{t("service_meters.ch.edit_channel")}"') \
+                            .tooltip(t("service_meters.ch.edit_channel")) \
                             .mark(f"sm-edit-channel-{c.id}")
+                        tip = t("service_meters.ch.delete_channel")
                         ui.button(icon="delete", on_click=lambda _=None, ch=c: self._confirm_delete(ch)) \
-                            .props("flat round dense size=sm color=negative") \
-                            .tooltip(t("service_meters.ch.delete_channel")).mark(f"sm-delete-channel-{c.id}")
+                            .props(f'flat round dense size=sm color=negative aria-label="{tip}"') \
+                            .tooltip(tip).mark(f"sm-delete-channel-{c.id}")
             box = ui.column().classes("du-plashka w-full gap-1 cursor-pointer").mark(f"sm-channel-{c.id}")
             box.on("click", lambda _=None, i=c.id: self._open_channel(i))
             with box:

@@ -33,7 +33,7 @@ from cloud.services.service_meters import (
 from cloud.services.service_meters_rules import Member, RuleError
 from protocol.vocabulary import MeterRole, Resource
 
-from . import auth, fmt, pages, theme
+from . import auth, fmt, pages, theme, widgets
 from .i18n import extend, t
 from .ports import Services
 
@@ -390,13 +390,14 @@ def _tile(m: MeterTile) -> None:
     with ui.card().classes("du-card p-4 gap-2 h-full min-w-0").props("flat").mark(f"sm-tile-{m.serial}"):
         with ui.row().classes("w-full items-center justify-between no-wrap"):
             with ui.row().classes("items-center gap-2 no-wrap"):
-                ui.element("span").classes("du-dot").style(f"background: {colour}").tooltip(fmt.meter_status(m.status))
+                widgets.status_dot(m.status, colour)
                 ui.label(t(f"service_meters.role.{m.role.value}")).classes("text-xs font-semibold du-muted")
             ui.link(t("service_meters.channels"), f"{PATH}/{m.id}/channels").classes("du-link text-xs") \
                 .tooltip(t("service_meters.channels.tip")).mark(f"sm-channels-{m.serial}")
         ui.link(m.serial, f"{PATH}/{m.id}").classes("du-link text-base font-semibold break-all") \
             .mark(f"sm-open-{m.serial}")
         ui.label(m.model).classes("text-xs du-muted -mt-2")
+        widgets.status_words(m.status)
         with ui.row().classes("gap-1"):
             for r in m.resources:
                 ui.badge(fmt.resource(r)).props("outline color=primary").classes("text-xs")

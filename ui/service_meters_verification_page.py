@@ -297,12 +297,12 @@ class VerificationPage:
             return
         with theme.card().mark("verification-calendar"):
             with ui.row().classes("w-full items-center justify-between no-wrap"):
-                ui.button(icon="chevron_left", on_click=lambda: self._year(-1)).props("flat round dense") \
-                    .mark("verification-year-prev")
+                ui.button(icon="chevron_left", on_click=lambda: self._year(-1)) \
+                    .props(f'flat round dense aria-label="{t("common.prev_year")}"').mark("verification-year-prev")
                 ui.label(t("verification.year", year=cal.year, count=cal.total)).classes("du-card-title") \
                     .mark("verification-year")
-                ui.button(icon="chevron_right", on_click=lambda: self._year(1)).props("flat round dense") \
-                    .mark("verification-year-next")
+                ui.button(icon="chevron_right", on_click=lambda: self._year(1)) \
+                    .props(f'flat round dense aria-label="{t("common.next_year")}"').mark("verification-year-next")
             if cal.overdue_before:
                 theme.message(t("verification.overdue_before", count=cal.overdue_before), icon="warning", color=RED)
             if cal.month is None:

@@ -6,6 +6,7 @@ Imports nicegui and ui.access/ui.i18n only; every signed-in page is built inside
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
@@ -15,7 +16,15 @@ from cloud.services.models import UserInfo
 
 from . import fmt, selection
 from .access import NAV_FACTS_KEY, navigation
-from .i18n import LANGUAGES, current_language, set_language, t
+from .i18n import LANGUAGES, current_language, extend, set_language, t
+
+# the names screen readers give icon-only buttons that have no tooltip of their own
+extend({
+    "header.menu": ("Меню разделов", "Sections menu"),
+    "common.prev_year": ("Предыдущий год", "Previous year"),
+    "common.next_year": ("Следующий год", "Next year"),
+    "common.remove": ("Удалить", "Remove"),
+})
 
 PRIMARY = "#1d4f7c"
 ACCENT = "#0f9d8a"
@@ -24,9 +33,10 @@ _CSS = """
 body { background: #f3f5f8; color: #1f2933; }
 .du-card { background: #fff; border: 1px solid #e3e8ef; border-radius: 10px; box-shadow: none; }
 .du-card-title { font-size: 0.95rem; font-weight: 600; color: #243b53; }
-.du-muted { color: #627d98; }
+/* greys dark enough for text (contrast 4.5:1 on white and on the page's background, WCAG AA) */
+.du-muted { color: #486581; }
 .du-kpi-value { font-size: 1.35rem; font-weight: 600; color: #102a43; font-variant-numeric: tabular-nums; }
-.du-kpi-label { font-size: 0.78rem; color: #627d98; text-transform: uppercase; letter-spacing: .03em; }
+.du-kpi-label { font-size: 0.78rem; color: #486581; text-transform: uppercase; letter-spacing: .03em; }
 .du-nav-link { display: flex; align-items: center; gap: 12px; width: 100%; padding: 8px 12px;
   border-radius: 8px; color: #334e68; text-decoration: none; }
 .du-nav-link:hover { background: #f0f4f8; }
@@ -46,6 +56,14 @@ a.du-stretched::after { content: ""; position: absolute; inset: 0; }
 /* a toggle with more choices than a phone's width (four resources) wraps instead of widening the page */
 .q-btn-toggle { flex-wrap: wrap; max-width: 100%; }
 .nicegui-column:has(> .q-btn-toggle) { max-width: 100%; }
+/* keyboard focus is always visible: Quasar turns the outline off with .no-outline's !important in NiceGUI's
+   last layer, which only an !important of an earlier layer outranks; a field shows its own focused frame, so
+   its input draws none; the ring is white on the dark header */
+@layer overrides {
+  :focus-visible { outline: 2px solid #1d4f7c !important; outline-offset: 2px; }
+  .q-header :focus-visible { outline-color: #fff !important; }
+  .q-field__native:focus-visible, .q-select__focus-target:focus-visible { outline: none !important; }
+}
 """
 
 
@@ -73,7 +91,9 @@ def frame(
             with ui.column().classes("gap-1"):
                 if crumbs:
                     _breadcrumbs(crumbs)
-                ui.label(title).classes("text-2xl font-semibold text-[#102a43]").mark("page-title")
+                # the page's one level-1 heading, and the cards' titles under it (screen readers jump by them)
+                ui.label(title).classes("text-2xl font-semibold text-[#102a43]").props("role=heading aria-level=1") \
+                    .mark("page-title")
                 if subtitle:
                     ui.label(subtitle).classes("du-muted")
             if status:
@@ -93,6 +113,9 @@ def _page_setup(title: str) -> None:
     ui.page_title(f"{title} — {t('app.name')}")
     ui.colors(primary=PRIMARY, secondary=ACCENT)
     ui.add_css(_CSS)
+    # the page's language for screen readers and hyphenation: Quasar's language pack writes the default
+    # (ru) into <html lang> when the app starts, so the browser's own choice is set once it has connected
+    ui.run_javascript(f"document.documentElement.lang = {json.dumps(current_language())}")
 
 
 _BUSY = "du_busy_bar"
@@ -122,7 +145,8 @@ async def working() -> AsyncIterator[None]:
 def _header(user: UserInfo, drawer: ui.left_drawer) -> None:
     with ui.header(elevated=False).classes("items-center justify-between px-4 py-2 bg-[#173a5e]"):
         with ui.row().classes("items-center gap-3 no-wrap"):
-            ui.button(icon="menu", on_click=drawer.toggle).props("flat round dense color=white")
+            ui.button(icon="menu", on_click=drawer.toggle) \
+                .props(f'flat round dense color=white aria-label="{t("header.menu")}"')
             with ui.link(target="/").classes("no-underline text-white flex items-center gap-2"):
                 ui.icon("apartment", size="26px")
                 ui.label(t("app.name")).classes("text-lg font-semibold tracking-wide").mark("product-name")
@@ -199,7 +223,7 @@ def card(title: str | None = None) -> ui.card:
     box = ui.card().classes("du-card w-full p-5 gap-3").props("flat")
     if title:
         with box:
-            ui.label(title).classes("du-card-title")
+            ui.label(title).classes("du-card-title").props("role=heading aria-level=2")
     return box
 
 

@@ -7,6 +7,7 @@ Imports nicegui, the service models and ui.fmt/ui.i18n/ui.theme only.
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,8 +20,10 @@ from cloud.services.models import DataStatus, Figure, Granularity, MeterInfo, Ta
 from protocol.vocabulary import Resource
 
 from . import fmt
-from .i18n import has, t
+from .i18n import extend, has, t
 from .theme import card
+
+extend({"upload.pick": ("Выбрать файл", "Choose a file")})
 
 OnPeriod = Callable[[date], Awaitable[None]]
 
@@ -80,7 +83,7 @@ class PeriodPicker:
         self._year = self.value.year  # the year the month grid shows
         with ui.row().classes("items-center gap-0 no-wrap").mark("period-picker"):
             ui.button(icon="chevron_left", on_click=lambda: self._choose(shift(self.value, granularity, -1))).props(
-                "flat round dense"
+                f'flat round dense aria-label="{t("period.prev")}"'
             ).tooltip(t("period.prev")).mark("period-prev")
             with (
                 ui.button(fmt.period_title(self.value, granularity), icon="event")
@@ -91,7 +94,7 @@ class PeriodPicker:
                 with ui.menu() as self._menu:
                     self._menu_body()
             ui.button(icon="chevron_right", on_click=lambda: self._choose(shift(self.value, granularity, 1))).props(
-                "flat round dense"
+                f'flat round dense aria-label="{t("period.next")}"'
             ).tooltip(t("period.next")).mark("period-next")
 
     async def _choose(self, value: date) -> None:
@@ -118,9 +121,11 @@ class PeriodPicker:
     def _month_menu(self) -> None:
         with ui.column().classes("p-3 gap-2"):
             with ui.row().classes("w-full items-center justify-between no-wrap"):
-                ui.button(icon="chevron_left", on_click=lambda: self._scroll_year(-1)).props("flat round dense")
+                ui.button(icon="chevron_left", on_click=lambda: self._scroll_year(-1)) \
+                    .props(f'flat round dense aria-label="{t("common.prev_year")}"')
                 ui.label(str(self._year)).classes("font-semibold")
-                ui.button(icon="chevron_right", on_click=lambda: self._scroll_year(1)).props("flat round dense")
+                ui.button(icon="chevron_right", on_click=lambda: self._scroll_year(1)) \
+                    .props(f'flat round dense aria-label="{t("common.next_year")}"')
             with ui.grid(columns=3).classes("gap-1"):
                 for month in range(1, 13):
                     chosen = (self._year, month) == (self.value.year, self.value.month)
@@ -255,7 +260,8 @@ def problem(title: str, text: str, *, icon: str = "search_off", back: bool = Tru
 
 
 def warning(text: str) -> None:
-    with ui.row().classes("w-full items-center gap-2 px-4 py-2 rounded-lg bg-amber-50 text-amber-900 no-wrap"):
+    # amber-50 and amber-900 as plain hex: the accessibility check's axe-core cannot read Tailwind 4's oklch()
+    with ui.row().classes("w-full items-center gap-2 px-4 py-2 rounded-lg bg-[#fffbeb] text-[#78350f] no-wrap"):
         ui.icon("warning_amber", size="20px")
         ui.label(text).mark("warning")
 
@@ -361,14 +367,11 @@ def plashka(meter: MeterInfo, *, premise_label: str | None = None) -> None:
     The whole card opens the meter's archive page (its number is a stretched link).
     """
     colour = _STATUS_COLOURS.get(meter.status, "#9aa5b1")
-    status = fmt.meter_status(meter.status)
     box = ui.card().classes("du-card du-plashka relative p-4 gap-2 h-full").props("flat")
     with box.mark(f"meter-{meter.serial}"):
         with ui.row().classes("w-full items-center justify-between no-wrap"):
             with ui.row().classes("items-center gap-2 no-wrap"):
-                ui.element("span").classes("du-dot").style(f"background: {colour}").tooltip(status).mark(
-                    f"status-{meter.status}"
-                )
+                status_dot(meter.status, colour).mark(f"status-{meter.status}")
                 ui.label(fmt.meter_role(meter.role)).classes("text-xs font-semibold tracking-wide du-muted")
             if premise_label:
                 ui.label(premise_label).classes("text-xs du-muted")
@@ -376,11 +379,35 @@ def plashka(meter: MeterInfo, *, premise_label: str | None = None) -> None:
             "du-link du-stretched text-base font-semibold"
         )
         ui.label(meter.model).classes("text-xs du-muted -mt-2")
+        status_words(meter.status)
         with ui.row().classes("gap-1"):
             for resource in meter.resources:
                 ui.badge(fmt.resource(resource)).props("outline color=primary").classes("text-xs")
         _fact("cell_tower", meter.communicator)
         _fact("history", fmt.archives(meter.archives))
+
+
+def status_dot(status: str, colour: str) -> ui.element:
+    """A meter's status as a coloured dot that screen readers read out by its name (the tooltip shows it too)."""
+    text = fmt.meter_status(status)
+    dot = ui.element("span").classes("du-dot shrink-0").style(f"background: {colour}").props("role=img")
+    dot.props["aria-label"] = text
+    return dot.tooltip(text)
+
+
+def status_words(status: str) -> None:
+    """The status in words unless the meter is in service: colour is never the only sign that a meter is out of
+    service or not yet commissioned (WCAG 1.4.1); the usual case stays quiet."""
+    if status != "in_service":
+        ui.label(fmt.meter_status(status)).classes("text-xs font-medium text-[#243b53]").mark(f"status-text-{status}")
+
+
+def name_uploader(upload: ui.upload) -> None:
+    """Name the icon button and the file input Quasar draws inside an uploader (it gives them no name of their
+    own): screen readers announce "choose a file" instead of an unnamed button."""
+    name = json.dumps(t("upload.pick"))
+    ui.run_javascript(f"getHtmlElement({upload.id})?.querySelectorAll('.q-uploader__input, .q-uploader__header .q-btn')"
+                      f".forEach(e => e.setAttribute('aria-label', {name}))")
 
 
 def _fact(icon: str, text: str) -> None:

@@ -124,7 +124,8 @@ class CommunicatorsPage:
                     ui.icon(icon, size="20px").classes("text-primary")
                     ui.label(s.name or s.serial or f"#{c.id}").classes("font-semibold truncate")
                 if may_write(self.viewer):
-                    ui.button(icon="edit", on_click=lambda x=c: self._dialog(x)).props("flat round dense") \
+                    ui.button(icon="edit", on_click=lambda x=c: self._dialog(x)) \
+                        .props(f'flat round dense aria-label="{t("lines.edit")}"') \
                         .tooltip(t("lines.edit")).mark(f"line-edit-{c.id}")
             ui.label(f"{t(f'lines.kind.{s.kind}')} · {t(f'lines.placement.{s.placement}')}"
                      + (f" · № {s.serial}" if s.serial else "")).classes("text-xs du-muted")

@@ -470,7 +470,8 @@ class WizardPage:
                 ui.input(t("wizard.kit.channel"), value=str(part["channel"] or ""),
                          on_change=lambda e, p=part: p.__setitem__("channel", e.value or "")) \
                     .props("outlined dense type=number").classes("w-20")
-                ui.button(icon="delete", on_click=lambda i=index: self._drop_part(i)).props("flat round dense")
+                ui.button(icon="delete", on_click=lambda i=index: self._drop_part(i)) \
+                    .props(f'flat round dense aria-label="{t("common.remove")}"')
         ui.button(t("wizard.kit.add"), icon="add", on_click=self._add_part).props("flat no-caps").mark("wizard-kit-add")
 
     def _add_part(self) -> None:

@@ -15,7 +15,7 @@ from nicegui import ui
 from cloud.services.documents import KINDS, MAX_BYTES, SENSOR_KINDS, DocumentCorrupted, DocumentInfo
 from cloud.services.meter_wizard import MeterView
 
-from . import auth, fmt, theme
+from . import auth, fmt, theme, widgets
 from .i18n import extend, t
 from .wizard_common import (
     ACTIVE,
@@ -263,9 +263,10 @@ class DocumentsPage:
                     .props("outlined dense").classes("flex-1 min-w-[10rem]").mark("docs-sensor")
                 self.sensor_field.set_visibility(self.kind in SENSOR_KINDS)
             self.upload_error = error_label("docs-error")
-            ui.upload(label=t("docs.file", mb=MAX_BYTES // 2**20), auto_upload=True, max_file_size=MAX_BYTES,
-                      on_upload=self._uploaded, on_rejected=self._rejected) \
+            upload = ui.upload(label=t("docs.file", mb=MAX_BYTES // 2**20), auto_upload=True, max_file_size=MAX_BYTES,
+                               on_upload=self._uploaded, on_rejected=self._rejected) \
                 .props("flat bordered").classes("w-full").mark("docs-file")
+            widgets.name_uploader(upload)
 
     def _rejected(self) -> None:
         """The browser refused the file before sending it (over MAX_BYTES)."""
@@ -312,11 +313,13 @@ class DocumentsPage:
                         at = fmt.moment(local_time(doc.uploaded_at, view.time_zone))
                         ui.label(f"{size} · SHA-256 {doc.sha256[:12]}… · {doc.uploaded_by or '—'}, {at}") \
                             .classes("text-xs du-muted break-words")
-                    ui.button(icon="download", on_click=lambda d=doc: self._download(d)).props("flat round dense") \
+                    ui.button(icon="download", on_click=lambda d=doc: self._download(d)) \
+                        .props(f'flat round dense aria-label="{t("docs.download")}"') \
                         .tooltip(t("docs.download")).mark(f"doc-download-{doc.id}")
                     if may_write(self.viewer):
                         ui.button(icon="delete", on_click=lambda d=doc: self._ask_delete(d)) \
-                            .props("flat round dense color=negative").tooltip(t("docs.delete")) \
+                            .props(f'flat round dense color=negative aria-label="{t("docs.delete")}"') \
+                            .tooltip(t("docs.delete")) \
                             .mark(f"doc-delete-{doc.id}")
 
     async def _download(self, doc: DocumentInfo) -> None:
