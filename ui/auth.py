@@ -158,7 +158,7 @@ def _login_form(services: Services, target: str | None) -> None:
             ui.label(t("app.name")).classes("text-3xl font-semibold text-primary").mark("product-name")
         ui.label(t("app.tagline")).classes("du-muted mb-4 text-center")
         with ui.card().classes("du-card w-full max-w-sm p-6 gap-4").props("flat"):
-            ui.label(t("login.title")).classes("text-lg font-semibold")
+            ui.label(t("login.title")).classes("text-lg font-semibold").props("role=heading aria-level=1")
             login = ui.input(t("login.login")).props("outlined autofocus autocomplete=username").classes("w-full")
             password = (
                 ui.input(t("login.password"), password=True, password_toggle_button=True)

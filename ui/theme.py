@@ -118,6 +118,9 @@ def _page_setup(title: str) -> None:
     ui.run_javascript(f"document.documentElement.lang = {json.dumps(current_language())}")
 
 
+page_setup = _page_setup  # the residents' app draws its own frame (ui/resident_frame.py)
+
+
 _BUSY = "du_busy_bar"
 
 

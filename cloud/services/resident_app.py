@@ -253,7 +253,7 @@ class ResidentAppService:
         found = await asyncio.to_thread(self.accounting._meters, "m.premise_id = ? AND m.company_id = ?",
                                         premise_id, scope.company_id)
         tz = zone(tz_name)
-        newest = await latest_readings(self.ch, scope.company_id, [(m, tz) for m in found], datetime.now(UTC),
+        newest = await latest_readings(self.ch, scope.company_id, [(m, tz) for m in found], self.clock(),
                                        READINGS_LOOKBACK_DAYS)
         return [_home_meter(m, newest) for m in found]
 
