@@ -270,7 +270,7 @@ class ResidentAppService:
         """A ticket to the dispatch desk about the premise (manual 4.5.9): registered, then the dispatcher
         qualifies it. At most TICKETS_PER_DAY in 24 hours."""
         resident_id, _, _ = await asyncio.to_thread(self._own, token, premise_id)
-        since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        since = (self.clock().astimezone(UTC) - timedelta(days=1)).isoformat()  # the desk's clock stamps them
         recent = await asyncio.to_thread(self.registry.one, "SELECT count(*) AS n FROM desk_tickets "
                                          "WHERE author_resident_id = ? AND created_at > ?", resident_id, since)
         if recent is not None and recent["n"] >= TICKETS_PER_DAY:
