@@ -50,7 +50,7 @@ extend({
     "owners.col.name": ("ФИО", "Full name"),
     "owners.col.phone": ("Телефон", "Phone"),
     "owners.col.email": ("E-mail (логин)", "E-mail (login)"),
-    "owners.col.login": ("Вход в систему", "Signed in"),
+    "owners.col.login": ("Последний вход", "Last sign-in"),
     "owners.none": ("—", "—"),
     "owners.invited": ("приглашение отправлено {at}", "invitation sent {at}"),
     "owners.not_registered": ("не входил", "never"),
@@ -219,9 +219,10 @@ class OwnersPage:
                 with ui.element("td"):
                     ui.label(text).classes("break-words")
             with ui.element("td"):
-                if row.resident_id is not None:
-                    ui.label(fmt.moment(row.registered_at) if row.registered_at else t("owners.not_registered")) \
-                        .classes("text-sm whitespace-nowrap")
+                if row.resident_id is not None:  # manual 4.6.4: the date of the last sign-in
+                    last = row.last_login_at or row.registered_at
+                    ui.label(fmt.moment(last) if last else t("owners.not_registered")) \
+                        .classes("text-sm whitespace-nowrap").mark(f"owners-login-{row.resident_id}")
                 if row.invited_at is not None:
                     ui.label(t("owners.invited", at=fmt.moment(row.invited_at))).classes("text-xs du-muted")
 

@@ -138,6 +138,7 @@ class OwnerRow:
     email: str
     registered_at: datetime | None  # local, naive: when the owner signed in with the code
     invited_at: datetime | None  # local, naive: the last invitation e-mail the server accepted
+    last_login_at: datetime | None = None  # local, naive: the owner's last sign-in to the residents' app (4.6.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +367,7 @@ class ObjectsService:
             rows = db.execute(
                 "SELECT p.id, p.number, p.kind, a.code, a.created_at AS code_created, a.expires_at AS code_expires, "
                 "a.used_at AS code_used, r.id AS resident_id, r.full_name, r.phone, r.email, r.registered_at, "
+                "r.last_login_at, "
                 "(SELECT max(i.sent_at) FROM owner_invitations i WHERE i.premise_id = p.id AND i.resident_id = r.id) "
                 "AS invited_at FROM premises p "
                 "LEFT JOIN activation_codes a ON a.id = (SELECT max(id) FROM activation_codes WHERE premise_id = p.id) "
@@ -378,7 +380,8 @@ class ObjectsService:
             return None if not text else utc_to_local(datetime.fromisoformat(text), tz)
         return [OwnerRow(r["id"], premise_label(r["number"], r["kind"]), r["kind"], self._code(r, tz_name, now),
                          r["resident_id"], r["full_name"] or "", r["phone"] or "", r["email"] or "",
-                         local(r["registered_at"]), local(r["invited_at"])) for r in rows]
+                         local(r["registered_at"]), local(r["invited_at"]), local(r["last_login_at"]))
+                for r in rows]
 
     async def invite_owner(self, token: str, premise_id: int, email: str, full_name: str,
                            phone: str = "") -> Invitation:

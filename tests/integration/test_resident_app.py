@@ -112,8 +112,12 @@ async def test_each_resident_sees_their_own_premise_only(world: World) -> None:
     assert (heat.value, heat.unit, heat.at) == (pytest.approx(100.72), "Gcal", datetime(2026, 1, 13, 0, 0))
     with pytest.raises(InvalidInput, match="period"):
         await app.consumption(anna, world.mine, Resource.HEAT, Granularity.DAY, date(2106, 2, 7))
-    last = world.registry.one("SELECT last_login_at FROM residents WHERE email = 'anna@example.ru'")
-    assert last["last_login_at"] is not None
+    # the owners page (manual 4.6.4) shows the last sign-in, in the building's local time
+    building = world.registry.one("SELECT id FROM buildings WHERE address = 'ул. Тестовая, 1'")["id"]
+    owners = await world.services.objects.owners(world.disp, building)
+    anna_row = next(r for r in owners if r.email == "anna@example.ru")
+    assert anna_row.last_login_at is not None
+    assert anna_row.last_login_at.tzinfo is None
 
 
 async def test_sessions_are_a_residents_own(world: World) -> None:
