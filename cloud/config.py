@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,9 @@ class CloudConfig:
     # outdoor temperature (manual 4.1.6, 4.2.5, cloud/weather_feed.py): a weather station's feed; off when empty
     weather_url: str = ""
     weather_interval_s: float = bounded(600.0, 1.0, 86400.0)  # how often the station is asked for new hours
+    # the address people open the web interface at (e.g. https://dom.example.ru): owner invitations carry a
+    # link to the residents' registration there (manual 3.6); without it they carry the code only
+    public_url: str = ""
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -49,6 +53,9 @@ class CloudConfig:
             raise ValueError(f"smtp_from must be an e-mail address, got {self.smtp_from!r}")
         if self.smtp_password and not self.smtp_user:
             raise ValueError("smtp_password needs smtp_user")
+        if self.public_url and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[\w./-]*)?", self.public_url):
+            raise ValueError(f"public_url must be an http(s) address such as https://dom.example.ru, "
+                             f"got {self.public_url!r}")
 
     @property
     def dsn(self) -> str:

@@ -92,6 +92,7 @@ def run_cloud(config: CloudConfig, *, prepare: Callable[[Registry], None] | None
         prepare(registry)
     services = Services.create(registry, clickhouse, config.session_hours)
     services.objects.smtp = config.smtp()  # owner invitations (manual 4.6.4) go out as the events' mail does
+    services.objects.public_url = config.public_url
     ingests = [Ingest(config.nats_url, clickhouse, known_meters=registry.meter_serials_by_site,
                       companies=registry.company_by_site, name=f"ingest{i}",
                       replicas=config.nats_replicas, on_results=services.commands.apply_results)

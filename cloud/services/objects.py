@@ -156,7 +156,7 @@ def premise_label(number: str, kind: str) -> str:
 
 
 def invitation_message(sender: str, to: str, address: str, premise: str, code: str, expires_at: datetime,
-                       time_zone: str) -> EmailMessage:
+                       time_zone: str, public_url: str = "") -> EmailMessage:
     """The invitation e-mail (Russian): the premise, the activation code and until when it is valid."""
     message = EmailMessage()
     message["Subject"] = f"Приглашение в ДомУчёт: {address}, {premise}"
@@ -174,6 +174,7 @@ def invitation_message(sender: str, to: str, address: str, premise: str, code: s
         "",
         "Войдите в личный кабинет, введите код активации и укажите этот адрес электронной почты "
         "в качестве логина.",
+        *([f"Регистрация: {public_url.rstrip('/')}/kv/register?code={code}", ""] if public_url else []),
         "Если вы не владелец этого помещения, просто удалите письмо.",
     ]))
     return message
@@ -188,6 +189,7 @@ class ObjectsService:
         self.commands = commands
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.smtp: SmtpSettings | None = None  # the cloud process sets it from [cloud] smtp_*; None: no e-mail
+        self.public_url = ""  # [cloud] public_url: invitations link to the residents' registration there
         self.buildings_admin = BuildingsService(registry, auth)
         self.premises_admin = PremisesService(registry, auth)
         self.residents = ResidentsService(registry, auth, clock=lambda: self.clock())
@@ -400,7 +402,7 @@ class ObjectsService:
         number, kind = await asyncio.to_thread(self._premise_name, premise_id)
         expires = utc_to_local(code.expires_at, zone(tz_name))
         message = invitation_message(smtp.sender, owner.email, address, premise_label(number, kind), code.code,
-                                     expires, tz_name)
+                                     expires, tz_name, self.public_url)
         (error,) = await asyncio.to_thread(notifier.send, smtp, [(owner.email, message)])
         await asyncio.to_thread(self._sent, invitation_id, error)
         return Invitation(premise_id, owner.email, expires, error is None, error)

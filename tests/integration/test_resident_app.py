@@ -9,17 +9,22 @@ at its end minus the one at the end of the day before: on the 11th 0.01 * 24 = 0
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_resident
 from cloud.api import install_error_handlers
+from cloud.config import CloudConfig
 from cloud.ingest import archive_rows
+from cloud.notifier import SmtpSettings
 from cloud.seed import BuildingSeed, PremiseSeed, UserSeed, seed_building, seed_company
 from cloud.services.container import Services
 from cloud.services.models import AuthError, Granularity, InvalidInput, LoginThrottled, NotFound
@@ -30,6 +35,8 @@ from protocol.periods import local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature, Resource
 from protocol.wire import ArchiveRecord, Batch
 from tests import cloud_data
+from tests.conftest import free_port
+from tests.integration.test_objects import Inbox
 
 JAN = date(2026, 1, 1)
 
@@ -223,3 +230,27 @@ async def test_the_api(world: World, http: httpx.AsyncClient) -> None:
     assert meters.json()[0]["serial"] == "223T0001"
     assert (await http.post("/api/v1/resident/logout", headers=headers)).status_code == 204
     assert (await http.get("/api/v1/resident/tickets", headers=headers)).status_code == 401
+
+
+async def test_an_e_mailed_invitation_leads_to_the_premise(world: World) -> None:
+    """A real SMTP server takes the invitation; its link carries the code the resident registers with."""
+    port, inbox = free_port(), Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        objects = world.services.objects
+        objects.smtp = SmtpSettings("127.0.0.1", port, "noreply@domuchet.test", timeout_s=5.0)
+        objects.public_url = "https://dom.example.ru/"
+        sent = await objects.invite_owner(world.disp, world.mine, "Owner@Example.org", "Иван Петров")
+        assert sent.sent
+    finally:
+        controller.stop()
+    ((rcpt, mail),) = inbox.messages
+    assert rcpt == ["owner@example.org"]
+    link = re.search(r"https://dom\.example\.ru/kv/register\?code=([A-Z0-9-]+)", mail.get_content())
+    assert link is not None, mail.get_content()
+    session = await world.services.resident_app.register(link[1], "owner@example.org", "Иван Петров", "",
+                                                         "owner-pass-1")
+    assert [p.id for p in session.home.premises] == [world.mine]
+    with pytest.raises(ValueError, match="public_url"):
+        CloudConfig(data_dir=Path("."), public_url="javascript:alert(1)")
