@@ -7,10 +7,11 @@ building already registered (same company and address) is left as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from cloud.services.auth import hash_password
 from cloud.services.meters_admin import configure
+from cloud.services.residents import VALID_DAYS, new_code
 from cloud.storage.registry import Registry
 from protocol import catalogue
 
@@ -214,3 +215,48 @@ def _demo_norms(db, building_id: int, now: str) -> None:
     for resource, value in (("cold_water", 4.5), ("hot_water", 3.5), ("heat", 0.0198)):
         db.execute("INSERT OR IGNORE INTO consumption_norms (company_id, building_id, resource, value, updated_at) "
                    "VALUES (?, NULL, ?, ?, ?)", (company, resource, value, now))
+
+
+DEMO_RESIDENT = ("resident@demo.local", "Жилец Демо", "resident-demo")  # e-mail (login), name, password
+
+
+def seed_demo_residents(registry: Registry, building_id: int, today: date) -> str:
+    """The residents' app on the demo (manual 3.6): a resident registered for apartment 1 (DEMO_RESIDENT),
+    a published notice of the management company for the building (4.5.10), each only once; and a fresh
+    activation code, valid a week, for apartment 2 (an unused earlier one stops working, as when a
+    dispatcher generates a new one) — what the demo prints so that registration can be tried. Returns it."""
+    email, full_name, password = DEMO_RESIDENT
+    now = datetime.now(UTC)
+    with registry.connect() as db:
+        company, dispatcher = db.execute(
+            "SELECT b.company_id, (SELECT id FROM users WHERE company_id = b.company_id AND role = 'dispatcher' "
+            "AND reader = 0 ORDER BY id LIMIT 1) FROM buildings b WHERE b.id = ?", (building_id,)).fetchone()
+        premises = dict(db.execute("SELECT number, id FROM premises WHERE building_id = ?", (building_id,)).fetchall())
+        if db.execute("SELECT 1 FROM residents WHERE email = ?", (email,)).fetchone() is None and "1" in premises:
+            resident = db.execute("INSERT INTO residents (email, full_name, phone, password_hash, created_at, "
+                                  "registered_at) VALUES (?, ?, '', ?, ?, ?)",
+                                  (email, full_name, hash_password(password), now.isoformat(),
+                                   now.isoformat())).lastrowid
+            db.execute("INSERT INTO premise_residents VALUES (?, ?, ?)", (premises["1"], resident, now.isoformat()))
+            db.execute("INSERT INTO activation_codes (premise_id, code, created_by, created_at, expires_at, used_at, "
+                       "resident_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (premises["1"], new_code(), dispatcher, now.isoformat(),
+                        (now + timedelta(days=VALID_DAYS)).isoformat(), now.isoformat(), resident))
+        if db.execute("SELECT 1 FROM notices WHERE company_id = ?", (company,)).fetchone() is None:
+            notice = db.execute(
+                "INSERT INTO notices (company_id, title, body, relevant_from, relevant_to, created_by, created_at, "
+                "published_at, published_by, first_published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (company, "Плановое отключение горячей воды",
+                 "Горячей воды не будет с 10:00 до 18:00 из-за ремонта теплотрассы. Приносим извинения.",
+                 (today - timedelta(days=1)).isoformat(), (today + timedelta(days=14)).isoformat(), dispatcher,
+                 now.isoformat(), now.isoformat(), dispatcher, now.isoformat())).lastrowid
+            db.execute("INSERT INTO notice_buildings VALUES (?, ?)", (notice, building_id))
+        if "2" not in premises:
+            return ""
+        db.execute("UPDATE activation_codes SET expires_at = ? WHERE premise_id = ? AND used_at IS NULL "
+                   "AND expires_at > ?", (now.isoformat(), premises["2"], now.isoformat()))
+        code = new_code()
+        db.execute("INSERT INTO activation_codes (premise_id, code, created_by, created_at, expires_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (premises["2"], code, dispatcher, now.isoformat(),
+                                              (now + timedelta(days=VALID_DAYS)).isoformat()))
+    return code

@@ -23,12 +23,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cloud.seed import (
+    DEMO_RESIDENT,
     DEMO_USERS,
     BuildingSeed,
     DeviceSeed,
     PremiseSeed,
     seed_building,
     seed_company,
+    seed_demo_residents,
     seed_demo_settings,
 )
 from cloud.services.container import Services
@@ -212,12 +214,15 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     started_at = time.monotonic()
 
     building_id: list[int] = []
+    resident_code: list[str] = []  # apartment 2's fresh activation code, printed for trying the residents' app
 
     def prepare(registry: Registry) -> None:
         company_id = seed_company(registry, COMPANY, CITY, DEMO_USERS)
         building_id.append(seed_building(registry, company_id, building_seed(scenario, building, sim_cfg,
                                                                               commissioned)))
-        seed_demo_settings(registry, building_id[0], datetime.now(zone(scenario.building.time_zone)).date())
+        today = datetime.now(zone(scenario.building.time_zone)).date()
+        seed_demo_settings(registry, building_id[0], today)
+        resident_code.append(seed_demo_residents(registry, building_id[0], today))
 
     def on_started(_services: Services) -> None:
         py = sys.executable
@@ -242,6 +247,10 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         url = f"http://{cloud_cfg.host}:{cloud_cfg.port}"
         print(f"ДомУчёт demo is up: open {url}", flush=True)
         print("  logins: " + ", ".join(f"{u.login} / {u.password}" for u in DEMO_USERS), flush=True)
+        print(f"  residents' app: {url}/kv — {DEMO_RESIDENT[0]} / {DEMO_RESIDENT[2]} (apartment 1)", flush=True)
+        if resident_code and resident_code[0]:
+            print(f"  an activation code for apartment 2 (valid a week): {resident_code[0]} — "
+                  f"{url}/kv/register?code={resident_code[0]}", flush=True)
         print(f"  simulated building: {scenario.building.address}, {len(building.apartments)} apartments, "
               f"commissioned {utc_to_local(state.commissioning, zone(scenario.building.time_zone)):%d.%m.%Y %H:%M}"
               f"; data and logs in {data_dir}; Ctrl-C stops", flush=True)
