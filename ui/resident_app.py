@@ -289,7 +289,7 @@ def _login_form(services: Any, request: Request, target: str) -> None:
         _brand()
         with ui.card().classes("du-card w-full max-w-sm p-6 gap-4").props("flat"):
             ui.label(t("kv.login.title")).classes("text-lg font-semibold").props("role=heading aria-level=1")
-            email = ui.input(t("kv.login.email")).props("outlined autofocus autocomplete=username type=email") \
+            email = ui.input(t("kv.login.email")).props("outlined autofocus autocomplete=email type=email") \
                 .classes("w-full").mark("kv-email")
             password = ui.input(t("kv.login.password"), password=True, password_toggle_button=True) \
                 .props("outlined autocomplete=current-password").classes("w-full").mark("kv-password")

@@ -81,7 +81,7 @@ def frame(title: str, home: ResidentHome, active: str, subtitle: str | None = No
             theme.language_switch(dark=True)
             ui.link(t("kv.logout"), f"{BASE}/logout").classes("text-white text-sm px-2").mark("kv-logout")
     with ui.element("nav").props(f'aria-label="{t("kv.tabs")}"').classes("w-full bg-white border-b"):
-        with ui.row().classes("w-full max-w-screen-md mx-auto px-2 gap-1 justify-around flex-wrap"):
+        with ui.row().classes("w-full max-w-screen-md mx-auto px-1 gap-0 no-wrap"):
             for key, icon, href in TABS:
                 current = " du-kv-active" if href == active else ""
                 with ui.link(target=href).classes(f"du-kv-tab{current}").mark(f"kv-tab-{href}"):
@@ -97,8 +97,9 @@ def frame(title: str, home: ResidentHome, active: str, subtitle: str | None = No
 
 
 _CSS = """
-.du-kv-tab { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 6px 10px;
-  color: #334e68; text-decoration: none; font-size: 12px; border-bottom: 3px solid transparent; min-width: 72px; }
+.du-kv-tab { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 6px 2px;
+  color: #334e68; text-decoration: none; font-size: 12px; border-bottom: 3px solid transparent; flex: 1 1 0;
+  min-width: 0; text-align: center; }
 .du-kv-tab:hover { color: #102a43; }
 .du-kv-active { color: #1d4f7c; border-bottom-color: #1d4f7c; font-weight: 600; }
 """
