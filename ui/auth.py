@@ -203,5 +203,6 @@ def _login_form(services: Services, target: str | None) -> None:
             ui.button(t("login.submit"), on_click=submit).props("unelevated no-caps size=md").classes("w-full").mark(
                 "login-submit"
             )
-        with ui.row().classes("mt-4"):
+        with ui.row().classes("mt-4 items-center gap-4"):
+            ui.link(t("kv.for_residents"), "/kv/login").classes("du-link text-sm").mark("to-kv-login")
             theme.language_switch()

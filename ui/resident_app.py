@@ -1,9 +1,10 @@
 """The residents' app pages under /kv (manual 3.6, the КВ application), mobile-first.
 
 - /kv/login, /kv/register?code=…: sign in by e-mail, or register with a premise's activation code
-  (printed, or e-mailed in an invitation) and be signed in at once.
+  (printed, or e-mailed in an invitation) and be signed in at once (ui/resident_signin.py).
 - /kv: the premise's consumption by resource and period, by the rules of the staff's premise page
-  (manual 4.1.6: days of a month or months of a year; ``x*`` partly known, ``–*`` unknown).
+  (manual 4.1.6: hours of a day, days of a month or months of a year; ``x*`` partly known, ``–*`` unknown);
+  drawn by ui/resident_consumption.py.
 - /kv/meters: its meters with their newest readings and dates.
 - /kv/tickets, /kv/tickets/{id}: requests to the dispatch desk and the stages they passed (4.5.9).
 - /kv/notices: the management company's published notices (4.5.10).
@@ -23,57 +24,24 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from cloud.services.models import AuthError, Granularity, InvalidInput, LoginThrottled, NotFound
+from cloud.services.models import AuthError, InvalidInput, NotFound
 from cloud.services.resident_app import HomePremise, ResidentHome
-from protocol.vocabulary import Resource
 
-from . import auth, charts, errors, fmt, i18n, theme, widgets
+from . import auth, errors, fmt, i18n, theme, widgets
+from . import resident_consumption as consumption
 from . import resident_frame as kv
+from . import resident_signin as signin
 from .i18n import t
 from .ports import Services
-from .query import PageQuery, page_url
+from .query import PageQuery
 
 T = TypeVar("T")
 
 i18n.extend({
-    "kv.login.title": ("Вход в личный кабинет", "Sign in to your account"),
-    "kv.login.email": ("E-mail", "E-mail"),
-    "kv.login.password": ("Пароль", "Password"),
-    "kv.login.submit": ("Войти", "Sign in"),
-    "kv.login.failed": ("Неверный e-mail или пароль", "Wrong e-mail or password"),
-    "kv.login.empty": ("Введите e-mail и пароль", "Enter your e-mail and password"),
-    "kv.login.register": ("Есть код активации? Зарегистрируйтесь", "Have an activation code? Register"),
-    "kv.login.staff": ("Вход для сотрудников", "Staff sign-in"),
-    "kv.register.title": ("Регистрация по коду активации", "Register with an activation code"),
-    "kv.register.text": ("Код активации выдаёт управляющая компания: он напечатан или пришёл в письме-приглашении и "
-                         "действует неделю. Ваш e-mail станет логином.",
-                         "Your management company gives the activation code: printed or in the invitation e-mail, "
-                         "valid for a week. Your e-mail becomes your login."),
-    "kv.register.code": ("Код активации", "Activation code"),
-    "kv.register.full_name": ("ФИО", "Full name"),
-    "kv.register.phone": ("Телефон (необязательно)", "Phone (optional)"),
-    "kv.register.password": ("Пароль (не короче 8 символов)", "Password (at least 8 characters)"),
-    "kv.register.repeat": ("Пароль ещё раз", "Password again"),
-    "kv.register.mismatch": ("Пароли не совпадают", "The passwords differ"),
-    "kv.register.submit": ("Зарегистрироваться", "Register"),
-    "kv.register.login": ("Уже зарегистрированы? Войдите", "Registered already? Sign in"),
-    "kv.expired": ("Сеанс завершён. Войдите снова.", "Your session has ended. Please sign in again."),
-    "kv.throttled": ("Слишком много попыток. Повторите через {seconds} с.", "Too many attempts. Try again in "
-                     "{seconds} s."),
-    "kv.locked": ("Вход заблокирован после многих неудачных попыток: зарегистрируйтесь снова с новым кодом "
-                  "активации.", "Sign-in is locked after many failed attempts: register again with a new "
-                  "activation code."),
-    "kv.home.title": ("Потребление", "Consumption"),
-    "kv.premise": ("Помещение", "Premise"),
     "kv.no_premises": ("К вашей учётной записи не привязано ни одно помещение. Обратитесь в управляющую компанию.",
                        "No premise is linked to your account. Contact your management company."),
     "kv.no_meters": ("В помещении нет приборов учёта, подключённых к системе.",
                      "The premise has no meters connected to the system."),
-    "kv.table.period": ("Период", "Period"),
-    "kv.table.amount": ("Потребление, {unit}", "Consumption, {unit}"),
-    "kv.total": ("Всего за период: {amount}", "Total for the period: {amount}"),
-    "kv.legend": ("«–*» — нет данных прибора за период; «x*» — известна только часть потребления.",
-                  "“–*”: no meter data for the period; “x*”: only part of the consumption is known."),
     "kv.meters.title": ("Приборы учёта", "Meters"),
     "kv.meters.serial": ("Заводской номер {serial}", "Serial number {serial}"),
     "kv.meters.none": ("Показаний за последние два месяца нет", "No readings in the last two months"),
@@ -130,19 +98,7 @@ def _pick(home: ResidentHome, premise: int | None) -> HomePremise | None:
     return next((p for p in home.premises if p.id == premise), None)
 
 
-def _premise_name(p: HomePremise) -> str:
-    number = f"кв. {p.number}" if p.kind == "apartment" else p.number
-    return f"{p.address}, {number}"
-
-
-def _premise_selector(home: ResidentHome, current: HomePremise, path: str) -> None:
-    """Shown only when the resident has more than one premise (as the working mode's selectors)."""
-    if len(home.premises) < 2:
-        ui.label(_premise_name(current)).classes("du-muted").mark("kv-premise")
-        return
-    ui.select({p.id: _premise_name(p) for p in home.premises}, value=current.id, label=t("kv.premise"),
-              on_change=lambda e: ui.navigate.to(page_url(path, premise=e.value))) \
-        .props("outlined dense").classes("w-full").mark("kv-premise")
+_premise_name = kv.premise_name
 
 
 def _parse_int(text: str | None) -> int | None:
@@ -164,12 +120,12 @@ def register(services: Services) -> None:
             found = await kv.resident(s, request)
             if not isinstance(found, RedirectResponse):
                 return RedirectResponse(target, status_code=303)
-        _login_form(s, request, target)
+        signin.login_form(s, request, target)
         return None
 
     @ui.page(kv.REGISTER)
     async def register_page(code: str | None = None) -> None:
-        _register_form(s, code or "")
+        signin.register_form(s, code or "")
 
     @ui.page(f"{kv.BASE}/logout")
     async def logout_page() -> RedirectResponse:
@@ -190,7 +146,7 @@ def register(services: Services) -> None:
             _not_found(home, kv.BASE)
             return None
         query = PageQuery.parse(resource=resource, granularity=granularity, period=period)
-        await _consumption(s, home, token, chosen, query)
+        await consumption.consumption(s, home, token, chosen, query)
         return None
 
     @ui.page(f"{kv.BASE}/meters", response_timeout=30.0)
@@ -208,8 +164,8 @@ def register(services: Services) -> None:
                     theme.message(t("kv.no_premises"))
             return None
         meters = await s.resident_app.meters(token, chosen.id)
-        with kv.frame(t("kv.meters.title"), home, f"{kv.BASE}/meters"):
-            _premise_selector(home, chosen, f"{kv.BASE}/meters")
+        with kv.frame(t("kv.meters.title"), home, f"{kv.BASE}/meters", premise=chosen):
+            kv.premise_selector(home, chosen, f"{kv.BASE}/meters")
             if not meters:
                 theme.message(t("kv.no_meters"))
             for meter in meters:
@@ -265,166 +221,6 @@ def register(services: Services) -> None:
                     ui.label(notice.body).classes("whitespace-pre-line")
                     ui.label(f"{notice.company} · {', '.join(notice.addresses)}").classes("du-muted text-xs")
         return None
-
-
-# --- sign-in and registration -------------------------------------------------------------------
-
-def _address(request: Request | None) -> str:
-    return request.client.host if request is not None and request.client is not None else ""
-
-
-async def _signed_in(services: Any, token: str) -> None:
-    """Keep the resident's session; end the staff session this browser held (one set of credentials)."""
-    staff = app.storage.user.pop(auth.TOKEN_KEY, None)
-    if staff:
-        try:
-            await services.auth.logout(staff)
-        except AuthError:
-            pass  # it had ended already: nothing to close
-    app.storage.user[auth.RESIDENT_TOKEN_KEY] = token
-
-
-def _login_form(services: Any, request: Request, target: str) -> None:
-    with theme.bare(t("kv.login.title")):
-        _brand()
-        with ui.card().classes("du-card w-full max-w-sm p-6 gap-4").props("flat"):
-            ui.label(t("kv.login.title")).classes("text-lg font-semibold").props("role=heading aria-level=1")
-            email = ui.input(t("kv.login.email")).props("outlined autofocus autocomplete=email type=email") \
-                .classes("w-full").mark("kv-email")
-            password = ui.input(t("kv.login.password"), password=True, password_toggle_button=True) \
-                .props("outlined autocomplete=current-password").classes("w-full").mark("kv-password")
-            if app.storage.user.pop(kv.ENDED_KEY, False):
-                ui.label(t("kv.expired")).classes("text-sm text-[#486581]").mark("kv-expired")
-            error = ui.label("").classes("text-negative text-sm").mark("kv-login-error")
-            error.set_visibility(False)
-
-            async def submit() -> None:
-                if not (email.value or "").strip() or not password.value:
-                    error.set_text(t("kv.login.empty"))
-                    error.set_visibility(True)
-                    return
-                try:
-                    session = await services.resident_app.login(email.value, password.value, _address(request))
-                except LoginThrottled as refused:
-                    error.set_text(t("kv.locked") if refused.locked else t("kv.throttled", seconds=refused.wait_s))
-                    error.set_visibility(True)
-                    return
-                except AuthError:
-                    error.set_text(t("kv.login.failed"))
-                    error.set_visibility(True)
-                    password.value = ""
-                    return
-                await _signed_in(services, session.token)
-                ui.navigate.to(target)
-
-            password.on("keydown.enter", submit)
-            ui.button(t("kv.login.submit"), on_click=submit).props("unelevated no-caps").classes("w-full") \
-                .mark("kv-login-submit")
-            ui.link(t("kv.login.register"), kv.REGISTER).classes("du-link text-sm").mark("kv-to-register")
-        with ui.row().classes("mt-4 items-center gap-4"):
-            ui.link(t("kv.login.staff"), auth.LOGIN_PATH).classes("du-link text-sm")
-            theme.language_switch()
-
-
-def _brand() -> None:
-    with ui.row().classes("items-center gap-2 mb-2"):
-        ui.icon("home", size="32px").classes("text-primary").props('aria-hidden="true"')
-        ui.label(t("kv.app")).classes("text-2xl font-semibold text-primary")
-
-
-def _register_form(services: Any, code_value: str) -> None:
-    with theme.bare(t("kv.register.title")):
-        _brand()
-        with ui.card().classes("du-card w-full max-w-sm p-6 gap-3").props("flat"):
-            ui.label(t("kv.register.title")).classes("text-lg font-semibold").props("role=heading aria-level=1")
-            ui.label(t("kv.register.text")).classes("du-muted text-sm")
-            code = ui.input(t("kv.register.code"), value=code_value).props(
-                "outlined autocomplete=off maxlength=20").classes("w-full").mark("kv-code")
-            email = ui.input(t("kv.login.email")).props("outlined autocomplete=email type=email maxlength=254") \
-                .classes("w-full").mark("kv-email")
-            name = ui.input(t("kv.register.full_name")).props("outlined autocomplete=name maxlength=200") \
-                .classes("w-full").mark("kv-name")
-            phone = ui.input(t("kv.register.phone")).props("outlined autocomplete=tel type=tel maxlength=20") \
-                .classes("w-full").mark("kv-phone")
-            password = ui.input(t("kv.register.password"), password=True, password_toggle_button=True) \
-                .props("outlined autocomplete=new-password").classes("w-full").mark("kv-password")
-            repeat = ui.input(t("kv.register.repeat"), password=True, password_toggle_button=True) \
-                .props("outlined autocomplete=new-password").classes("w-full").mark("kv-repeat")
-            error = ui.label("").classes("text-negative text-sm whitespace-pre-line").mark("kv-register-error")
-            error.set_visibility(False)
-
-            async def submit() -> None:
-                if (password.value or "") != (repeat.value or ""):
-                    error.set_text(t("kv.register.mismatch"))
-                    error.set_visibility(True)
-                    return
-                try:
-                    session = await services.resident_app.register(code.value or "", email.value or "",
-                                                                   name.value or "", phone.value or "",
-                                                                   password.value or "")
-                except InvalidInput as refused:
-                    error.set_text(errors.reason(str(refused)))
-                    error.set_visibility(True)
-                    return
-                await _signed_in(services, session.token)
-                ui.navigate.to(kv.BASE)
-
-            ui.button(t("kv.register.submit"), on_click=submit).props("unelevated no-caps").classes("w-full") \
-                .mark("kv-register-submit")
-            ui.link(t("kv.register.login"), kv.LOGIN).classes("du-link text-sm")
-        with ui.row().classes("mt-4"):
-            theme.language_switch()
-
-
-# --- consumption ---------------------------------------------------------------------------------
-
-async def _consumption(services: Any, home: ResidentHome, token: str, premise: HomePremise | None,
-                       query: PageQuery) -> None:
-    with kv.frame(t("kv.home.title"), home, kv.BASE):
-        if premise is None:
-            theme.message(t("kv.no_premises"))
-            return
-        _premise_selector(home, premise, kv.BASE)
-        if not premise.resources:
-            theme.message(t("kv.no_meters"))
-            return
-        resources = fmt.sort_resources(premise.resources)
-        resource = query.resource if query.resource in resources else resources[0]
-        granularity = query.granularity if query.granularity in widgets.CONSUMPTION_GRANULARITIES else Granularity.DAY
-        period = widgets.normalise(query.period or premise.today, granularity)
-
-        async def change(**changed: Any) -> None:
-            chosen = {"resource": resource, "granularity": granularity, "period": period, **changed}
-            ui.navigate.to(page_url(kv.BASE, premise=premise.id if len(home.premises) > 1 else None,
-                                    resource=chosen["resource"].value, granularity=chosen["granularity"].value,
-                                    period=widgets.normalise(chosen["period"], chosen["granularity"]).isoformat()))
-
-        widgets.consumption_controls(resources, resource, granularity, period, change)
-        try:
-            data = await services.resident_app.consumption(token, premise.id, resource, granularity, period)
-        except InvalidInput as error:
-            widgets.problem(t("error.invalid_title"), errors.reason(str(error)), icon="error_outline", back=False)
-            return
-        _consumption_body(data, resource)
-
-
-def _consumption_body(data: Any, resource: Resource) -> None:
-    unit = fmt.unit(data.unit)
-    name = fmt.resource(resource)
-    known = [v for _, v in data.points if v is not None]
-    complete = all(f.complete for f in data.figures) if data.figures else True
-    with theme.card(f"{name}, {fmt.period_title(data.period, data.granularity, capital=False)}"):
-        total = fmt.amount(sum(known), data.unit, complete=complete) if known else fmt.amount(None, data.unit)
-        ui.label(t("kv.total", amount=f"{total} {unit}")).classes("text-lg font-semibold").mark("kv-total")
-        ui.echart(charts.premise_consumption(data, name)).classes("w-full h-64").mark("kv-chart")
-    with theme.card():
-        rows = [{"period": fmt.point_label(at, data.granularity), "amount": widgets.figure_text(f, data.unit)}
-                for (at, _), f in zip(data.points, data.figures, strict=True)]
-        ui.table(columns=[{"name": "period", "label": t("kv.table.period"), "field": "period", "align": "left"},
-                          {"name": "amount", "label": t("kv.table.amount", unit=unit), "field": "amount",
-                           "align": "right"}],
-                 rows=rows, row_key="period", pagination=0).props("flat dense").classes("w-full").mark("kv-table")
-        ui.label(t("kv.legend")).classes("du-muted text-xs")
 
 
 # --- meters, tickets ----------------------------------------------------------------------------

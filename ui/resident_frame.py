@@ -17,10 +17,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from cloud.services.models import AuthError
-from cloud.services.resident_app import ResidentHome
+from cloud.services.resident_app import HomePremise, ResidentHome
 
 from . import auth, i18n, theme
 from .i18n import t
+from .query import page_url
 
 BASE = "/kv"
 LOGIN = f"{BASE}/login"
@@ -34,11 +35,30 @@ i18n.extend({
     "kv.tab.tickets": ("Заявки", "Requests"),
     "kv.tab.notices": ("Уведомления", "Notices"),
     "kv.logout": ("Выйти", "Sign out"),
+    "kv.premise": ("Помещение", "Premise"),
     "kv.tabs": ("Разделы кабинета", "Account sections"),
+    "kv.apartment": ("кв. {number}", "apt. {number}"),
+    "kv.for_residents": ("Вход для жителей", "Residents' sign-in"),
 })
 
 TABS = (("kv.tab.home", "bar_chart", BASE), ("kv.tab.meters", "speed", f"{BASE}/meters"),
         ("kv.tab.tickets", "support_agent", f"{BASE}/tickets"), ("kv.tab.notices", "campaign", f"{BASE}/notices"))
+
+
+def premise_name(p: HomePremise) -> str:
+    """"ул. Тестовая, 1, кв. 1": the address and the apartment (a non-residential premise by its number)."""
+    number = t("kv.apartment", number=p.number) if p.kind == "apartment" else p.number
+    return f"{p.address}, {number}"
+
+
+def premise_selector(home: ResidentHome, current: HomePremise, path: str) -> None:
+    """Shown only when the resident has more than one premise (as the working mode's selectors)."""
+    if len(home.premises) < 2:
+        return  # the header names the only one
+    ui.select({p.id: premise_name(p) for p in home.premises}, value=current.id, label=t("kv.premise"),
+              on_change=lambda e: ui.navigate.to(page_url(path, premise=e.value))) \
+        .props("outlined dense").classes("w-full").mark("kv-premise")
+
 
 
 def login_url(next_path: str | None) -> str:
@@ -68,15 +88,19 @@ def session_ended() -> None:
 
 
 @contextmanager
-def frame(title: str, home: ResidentHome, active: str, subtitle: str | None = None) -> Iterator[ui.column]:
-    """A signed-in page of the app: header, tabs, the page's heading; yields its content column."""
+def frame(title: str, home: ResidentHome, active: str, subtitle: str | None = None,
+          premise: HomePremise | None = None) -> Iterator[ui.column]:
+    """A signed-in page of the app: header (the app, the premise's address or, with several premises
+    and none chosen, the person's name), tabs, the page's heading; yields its content column."""
+    shown = premise or (home.premises[0] if len(home.premises) == 1 else None)
     theme.page_setup(title)
     with ui.header(elevated=False).classes("items-center justify-between px-3 py-2 bg-[#173a5e] gap-2"):
         with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
             ui.icon("home", size="24px").classes("text-white").props('aria-hidden="true"')
             with ui.column().classes("gap-0 min-w-0"):
                 ui.label(t("kv.app")).classes("text-white font-semibold leading-tight")
-                ui.label(home.full_name).classes("text-xs text-[#d9e2ec] truncate").mark("kv-person")
+                ui.label(premise_name(shown) if shown else home.full_name) \
+                    .classes("text-xs text-[#d9e2ec] truncate").mark("kv-person")
         with ui.row().classes("items-center gap-1 no-wrap"):
             theme.language_switch(dark=True)
             ui.link(t("kv.logout"), f"{BASE}/logout").classes("text-white text-sm px-2").mark("kv-logout")
@@ -84,7 +108,10 @@ def frame(title: str, home: ResidentHome, active: str, subtitle: str | None = No
         with ui.row().classes("w-full max-w-screen-md mx-auto px-1 gap-0 no-wrap"):
             for key, icon, href in TABS:
                 current = " du-kv-active" if href == active else ""
-                with ui.link(target=href).classes(f"du-kv-tab{current}").mark(f"kv-tab-{href}"):
+                link = ui.link(target=href).classes(f"du-kv-tab{current}").mark(f"kv-tab-{href}")
+                if current:
+                    link.props('aria-current="page"')
+                with link:
                     ui.icon(icon, size="20px").props('aria-hidden="true"')
                     ui.label(t(key))
     ui.add_css(_CSS)

@@ -1,6 +1,6 @@
 """The residents' app (/kv, manual 3.6) as a resident uses it, over the real services (NiceGUI's simulated
 user): registration with the activation code the dispatcher generated, the premise's consumption with
-numbers worked out from tests/cloud_data.py, the meter's newest reading, a request to the dispatch desk
+numbers (days and hours) worked out from tests/cloud_data.py, the meter's newest reading, a request to the dispatch desk
 and its stage, a published notice; nothing of another premise; one set of credentials per browser.
 
 Apartment 1's meter 223T0001 reads 100 + 0.01 * (h + 1) Gcal at the end of hour h from 2026-01-10 00:00
@@ -63,6 +63,14 @@ async def test_from_an_activation_code_to_consumption_meters_tickets_and_notices
     assert rows["10.01.2026"] == "–*"
     await user.should_see("Всего за период: 0,480* Гкал")  # the known days; the 10th unknown: marked
 
+    # the hours of a day (manual 4.1.6): each hour 0.01 Gcal (100 + 0.01 * (h + 1) minus 100 + 0.01 * h); the
+    # 10th's first hour has no reading before it («–*»), so the day is 23 * 0.01 = 0.23, marked partial
+    await user.open("/kv?resource=heat&granularity=hour&period=2026-01-10")
+    await user.should_see(marker="kv-total")
+    rows = _rows(user)
+    assert (rows["10.01.2026 00:00"], rows["10.01.2026 01:00"], rows["10.01.2026 23:00"]) == ("–*", "0,010", "0,010")
+    await user.should_see("Всего за период: 0,230* Гкал")
+
     await user.open("/kv/meters")
     await user.should_see(marker="kv-meter-223T0001")
     await user.should_see("100,720 Гкал на 13.01.2026 00:00")
@@ -107,7 +115,9 @@ async def test_a_used_code_is_refused_in_words_and_a_second_sign_in_replaces_the
     await _register(user, code, "other@example.ru")
     await user.should_see("«Код активации»: этот код активации уже использован")
 
-    await user.open("/kv/login")
+    await user.open("/login")  # the staff's sign-in page leads residents to theirs
+    user.find(marker="to-kv-login").click()
+    await user.should_see(marker="kv-login-submit")
     user.find(marker="kv-email").type("ANNA@example.ru")
     user.find(marker="kv-password").type("wrong-pass")
     user.find(marker="kv-login-submit").click()
