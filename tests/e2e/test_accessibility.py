@@ -1,11 +1,10 @@
-"""axe-core on every page of the demo in headless Chromium (issue 16, the interface's quality).
+"""axe-core on the pages of someone not signed in, and the keyboard's focus (issue 16, the interface's quality).
 
-Every page of tests/e2e/test_screens.py opens as its opener at a desktop width, and so do the pages
-of someone not signed in (the staff login, the residents' app's login and registration); axe-core
-(bundled by axe-selenium-python) checks each one, and the test fails listing every violation whose
-impact is "serious" or "critical" (rule, page, the first elements it found). Moderate and minor
-findings are left to people reading axe's own report.
-"""
+The staff login (in Russian and in English), the residents' app's login and registration are checked by
+axe-core (bundled by axe-selenium-python; tests/e2e/axe_check.py) for "serious" and "critical"
+violations; every signed-in page is checked where tests/e2e/test_screens.py photographs it, and the
+residents' pages in tests/e2e/test_resident_journey.py. Walking the dispatcher's first page with Tab,
+every control shows that it has the focus."""
 
 from __future__ import annotations
 
@@ -15,17 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.axe_check import violations
 from tests.e2e.test_browser_demo import Demo
 from tests.e2e.test_screens import (
-    ADMIN,
     DISPATCHER,
-    ENGINEER,
     ERRORS,
     HISTORY_DAYS,
-    PAGES,
-    READER,
     _driver,
-    _ids,
     _login,
     _settle,
 )
@@ -33,57 +28,19 @@ from tests.e2e.test_screens import (
 pytestmark = pytest.mark.browser
 
 WIDTH = 1440
-BLOCKING = ("serious", "critical")
 SIGNED_OUT = (("login", "/login"), ("kv-login", "/kv/login"), ("kv-register", "/kv/register"))
-SHOWN_TARGETS = 3  # the first elements of a violation named in the failure; axe's own report has them all
-
-
-def _outdated(rule: str, node: dict) -> bool:
-    """A finding of the bundled axe-core 3.1 that axe-core 4 no longer makes, on markup Quasar writes:
-
-    - color-contrast on a Material icon: its ligature text ("warning_amber") is drawn as a glyph, not read
-      as text (axe 3.5+ leaves icon ligatures out);
-    - aria-readonly on a q-select's role=combobox: ARIA 1.2 allows it there (axe 4 does);
-    - aria-controls of a closed q-select (aria-expanded=false) naming its list box, which exists only while
-      the menu is open: ARIA 1.2's combobox pattern asks for it, and axe 4 does not check it while collapsed.
-    Anything else on these elements is still reported.
-    """
-    html = node["html"]
-    if rule == "color-contrast":
-        return html.startswith("<i ") and "material-icons" in html
-    if 'role="combobox"' not in html:
-        return False
-    data = [str(d) for check in node["any"] + node["all"] + node["none"] for d in (check.get("data") or [])]
-    if rule == "aria-allowed-attr":
-        return bool(data) and all(d.startswith("aria-readonly=") for d in data)
-    if rule == "aria-valid-attr-value":
-        return 'aria-expanded="false"' in html and bool(data) and all(d.startswith("aria-controls=") for d in data)
-    return False
 
 
 def _check(driver, base: str, name: str, path: str, *, load: bool = True) -> list[str]:
-    """Open ``path`` (unless it is open already), run axe-core on it; the serious and critical violations."""
-    from axe_selenium_python import Axe
-
+    """Open ``path`` (unless it is open already): an error page, or axe-core's serious and critical findings."""
     if load:
         driver.get(base + path)
         _settle(driver)
-    problems = []
     text = driver.find_element("tag name", "body").text
     found = [e for e in ERRORS if e in text]
     if found:  # an error page is not the page to check
-        problems.append(f"{name} {path}: shows {found}")
-    axe = Axe(driver)
-    axe.inject()
-    for violation in axe.run()["violations"]:
-        nodes = [node for node in violation["nodes"] if not _outdated(violation["id"], node)]
-        if violation["impact"] not in BLOCKING or not nodes:
-            continue
-        targets = [", ".join(node["target"]) for node in nodes]
-        more = f" (+{len(targets) - SHOWN_TARGETS})" if len(targets) > SHOWN_TARGETS else ""
-        problems.append(f"{violation['id']} ({violation['impact']}) on {name} {path}: "
-                        f"{'; '.join(targets[:SHOWN_TARGETS])}{more} — {nodes[0]['html'][:120]}")
-    return problems
+        return [f"{name} {path}: shows {found}"]
+    return violations(driver, name, path)
 
 
 def _wait_for(driver, script: str, timeout_s: float = 15.0) -> object:
@@ -155,23 +112,14 @@ def test_no_serious_accessibility_violation_on_any_page(tmp_path: Path) -> None:
             problems += _english_login(driver, base)
         finally:
             driver.quit()
-        # tables and charts have something in them once the demo's history is in (as in test_screens)
-        deadline = time.monotonic() + 120
-        while "history complete" not in demo.text() and time.monotonic() < deadline:
-            time.sleep(2)
-        ids: dict[str, str] = {}
-        for who in (DISPATCHER, ENGINEER, ADMIN, READER):
-            driver = _driver(WIDTH)
-            try:
-                _login(driver, base, who)
-                ids = ids or _ids(driver, base)
-                if who == DISPATCHER:
-                    problems += _focus_visible(driver, base, "/")
-                for name, template, opener in PAGES:
-                    if opener == who:
-                        problems += _check(driver, base, name, template.format(**ids))
-            finally:
-                driver.quit()
+        # every signed-in page is checked where it is photographed (tests/e2e/test_screens.py): here the
+        # keyboard's walk over the dispatcher's first page
+        driver = _driver(WIDTH)
+        try:
+            _login(driver, base, DISPATCHER)
+            problems += _focus_visible(driver, base, "/")
+        finally:
+            driver.quit()
     finally:
         assert demo.stop() == 0, demo.text()
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)

@@ -2,8 +2,9 @@
 at a desktop width (1440 px) and a phone's (390 px).
 
 Each page opens as the demo dispatcher (the engineer's own tools as the demo engineer), shows no
-error and no refusal, and on the phone the page
-itself never scrolls sideways (a wide table scrolls inside its own box instead). Screenshots go
+error and no refusal, has no serious or critical axe-core finding at the desktop width
+(tests/e2e/axe_check.py), and on the phone the page itself never scrolls sideways (a wide table
+scrolls inside its own box instead). The demo's engineer, administrator and reader open theirs. Screenshots go
 to ``screenshots/`` in the working directory (or ``$DU_SCREENSHOTS``) as the run's artefacts:
 people look at them; the assertions are what the test checks.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.axe_check import violations
 from tests.e2e.test_browser_demo import CHROMEDRIVER, CHROMIUM, Demo
 
 pytestmark = pytest.mark.browser
@@ -170,6 +172,8 @@ def _shoot(driver, base: str, width: int, who: tuple[str, str], ids: dict[str, s
         wide = driver.execute_script("return document.documentElement.scrollWidth")
         if wide > width + 2:
             problems.append(f"{path} at {width} px: the page is {wide} px wide and scrolls sideways")
+        if width == WIDTHS[0] and not found:  # axe-core once per page, at the desktop width (issue 16)
+            problems += violations(driver, name, path)
     return problems
 
 
