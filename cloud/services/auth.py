@@ -197,4 +197,5 @@ class AuthService:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
 
 
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+# verified against for unknown logins, so a wrong login takes as long as a wrong password (residents too)
+DUMMY_HASH = _DUMMY_HASH = hash_password(secrets.token_hex(8))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from cloud.reports.readings import latest_readings, parameter_of, tariff_of
 from cloud.services import login_guard
-from cloud.services.auth import hash_password, token_hash, verify_password
+from cloud.services.auth import DUMMY_HASH, token_hash, verify_password
 from cloud.services.desk import StageMark, Ticket
 from cloud.services.models import (
     AuthError,
@@ -154,7 +154,7 @@ class ResidentAppService:
             except login_guard.Throttled as exc:
                 raise LoginThrottled(str(exc), exc.wait_s, exc.locked) from None
         row = self.registry.one("SELECT id, password_hash FROM residents WHERE email = ?", email)
-        stored = row["password_hash"] if row is not None and row["password_hash"] else _DUMMY_HASH
+        stored = row["password_hash"] if row is not None and row["password_hash"] else DUMMY_HASH
         ok = verify_password(password, stored)
         if row is None or not row["password_hash"] or not ok:
             with self.registry.connect() as db:
@@ -300,5 +300,3 @@ def _home_meter(meter: MeterInfo, newest: dict) -> HomeMeter:
                                      None if hit is None else hit.at))
     return HomeMeter(meter.id, meter.serial, meter.model, meter.resources, meter.status, tuple(readings))
 
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
