@@ -98,16 +98,21 @@ class LoraGapKeeper:
             self.send(meter.dev_eui, lorawan_down.ArchiveRequest(kind, utc_to_device(first, self.tz),
                                                                  utc_to_device(last, self.tz)))
         except DownlinkError as exc:
-            for gap in run:
-                self.gaps.retry_later(gap, str(exc))
+            self._retry_later(run, str(exc))
             log.warning("event=lora_backfill_unsent meter=%s reason=%r", meter.serial, str(exc))
             return 0
-        for gap in run:
-            self.gaps.retry_later(gap, "archive requested by downlink")
+        self._retry_later(run, "archive requested by downlink")
         self.requests_sent += 1
         log.info("event=lora_backfill_requested meter=%s kind=%s first=%s last=%s periods=%d", meter.serial,
                  kind.value, shown(first, self.tz), shown(last, self.tz), len(run))
         return 1
+
+    def _retry_later(self, run: list[Gap], reason: str) -> None:
+        """Back off on a request's periods in one transaction (one commit, not one a period)."""
+        def write() -> None:
+            for gap in run:
+                self.gaps.retry_later(gap, reason)
+        self.buffer.write(write)
 
     def check_pass(self) -> int:
         """Check every LoRa meter whose check could do something; returns how many were checked.

@@ -80,3 +80,19 @@ def test_a_pass_checks_only_meters_with_something_to_do(tmp_path: Path) -> None:
     k.meters = list(k.meters)  # a new meter list (a push): every heard meter is checked again
     assert k.keeper.check_pass() == 2
     assert len(k.sent) == 4  # nothing was due: the check finds nothing to request
+
+
+def test_a_request_backs_off_its_periods_in_one_commit(tmp_path: Path) -> None:
+    """The 48 periods of one archive request wait out their backoff together: one transaction,
+    not one per period (each commit is an fsync on the gateway's card)."""
+    k = Keeper(tmp_path, 1)
+    (meter,) = k.meters
+    k.heard(meter, COMMISSIONED + timedelta(hours=48))
+    k.keeper.check(meter)  # registers the 48 hours (its own commits)
+    k.buffer.db.execute("UPDATE gaps SET next_try_at = 0")  # all due again
+    commits: list[str] = []
+    k.buffer.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    k.keeper.check(meter)
+    assert len(k.sent) == 2 and k.sent[1][1].last - k.sent[1][1].first == 47 * 3600
+    assert len(commits) == 1
+    assert {r[0] for r in k.buffer.db.execute("SELECT attempts FROM gaps WHERE kind = 'hour'")} == {2}

@@ -108,3 +108,39 @@ def test_a_packet_heard_by_several_gateways_keeps_the_best_reception(handler) ->
                        {"gatewayId": "g3", "rssi": -95, "snr": 7.0}]
     h.handle("t", json.dumps(event).encode())
     assert buf.db.execute("SELECT gateway, rssi, snr FROM radio").fetchall() == [("g3", -95, 7.0)]
+
+
+def _hour(period: int, f_cnt: int) -> tuple[str, bytes]:
+    frame = lorawan.CompactArchive(ArchiveKind.HOUR, period, 1000 + f_cnt, 2000, 3000)
+    return "t", _event(lorawan.FPORT, lorawan.encode(frame), f_cnt)
+
+
+def test_a_batch_of_messages_is_one_commit_and_waiters_hear_it_after(handler) -> None:
+    """What waited on the MQTT queue is stored in one transaction (one fsync, not two a message):
+    both archives, and the message that is not an uplink kept with its reason; a command waiting
+    for the device hears the two frames once they are stored."""
+    h, buf = handler
+    commits: list[str] = []
+    buf.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    queue = h.subscribe(DEV, lambda f: True)
+    h.handle_batch([_hour(PERIOD, 7), ("t", b"not json"), _hour(PERIOD - 3600, 8)])
+    assert len(commits) == 1
+    assert buf.db.execute("SELECT count(DISTINCT period_start) FROM archive").fetchone()[0] == 2
+    assert buf.db.execute("SELECT count(*) FROM rejects").fetchone()[0] == 1
+    assert (queue.qsize(), h.received) == (2, 2)
+
+
+def test_a_batch_the_buffer_cannot_write_stores_nothing_and_wakes_nobody(handler, monkeypatch) -> None:
+    import sqlite3
+    h, buf = handler
+    queue = h.subscribe(DEV, lambda f: True)
+    calls = iter([None])
+
+    def add_radio(packet: object) -> None:  # the second message's radio row finds the disk failing
+        if next(calls, "fail") == "fail":
+            raise sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr(buf, "add_radio", add_radio)
+    with pytest.raises(sqlite3.OperationalError):
+        h.handle_batch([_hour(PERIOD, 7), _hour(PERIOD - 3600, 8)])
+    assert buf.db.execute("SELECT count(*) FROM archive").fetchone()[0] == 0  # the first one rolled back too
+    assert (queue.qsize(), h.received) == (0, 0)
