@@ -231,7 +231,9 @@ class LoraDevice:
 
     # --- archives ------------------------------------------------------------------------------
     def archive_end_index(self, kind: ArchiveKind, period: int, now_utc: datetime) -> int | None:
-        """Hour index of the last hour of a stored period, or None if the device keeps no such record."""
+        """Hour index of the last hour of a stored period, or None if the device keeps no such record.
+        The archive is a ring of records: the ``depth`` before the current period, counted from
+        that period's start (at 01:50 the 45-day hourly archive begins with the hour at 01:00)."""
         start_local = from_device_seconds(period)
         if period_start(kind, start_local) != start_local:
             return None
@@ -239,7 +241,7 @@ class LoraDevice:
         now_local = utc_to_local(now_utc, self.world.tz)
         first = utc_to_local(self.world.hour_start(self.archive_start_index()), self.world.tz)
         depth = self.archive_depth().get(kind)
-        if depth is None or start_local < first or end_local > now_local or start_local < now_local - depth:
+        if depth is None or start_local < first or end_local > now_local or start_local < period_start(kind, now_local) - depth:
             return None
         return self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
 

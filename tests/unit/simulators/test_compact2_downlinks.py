@@ -125,6 +125,25 @@ def test_backfill_outside_the_depth_is_refused(meter: Compact2) -> None:
                                                           EVENT_ARCHIVE_UNAVAILABLE)
 
 
+def test_the_hourly_archive_is_a_ring_of_45_days_before_the_current_hour(meter: Compact2) -> None:
+    """At 01:50 the device keeps 45 days × 24 = 1,080 closed hours: the oldest is the one that began
+    at 01:00 45 days earlier, which the edge (its device time being the last closed hour's end,
+    01:00) also counts as kept; the hour before it is gone."""
+    world = meter.world
+    now = world.hour_start(50 * 24 + 1) + timedelta(minutes=50)  # hh:50 of day 50
+    current = world.hour_start(50 * 24 + 1)  # the hour in progress began at hh:00
+    oldest = to_device_seconds(utc_to_local(current - timedelta(days=45), world.tz))
+
+    def answer(period: int) -> object:
+        request = lorawan_down.ArchiveRequest(ArchiveKind.HOUR, period, period)
+        (_kind, up), = [e for e in _parsed(meter, meter.handle_downlink(_command(request), now))[1:]]
+        return lorawan.decode(up.data) if up.f_port == lorawan.FPORT else lorawan_up.decode(up.data)
+
+    assert answer(oldest).period == oldest
+    gone = answer(oldest - 3600)
+    assert isinstance(gone, lorawan_up.DeviceEvent) and gone.code == EVENT_ARCHIVE_UNAVAILABLE
+
+
 def test_set_clock_moves_the_device_clock(meter: Compact2) -> None:
     now = _now(meter, 4)
     target = to_device_seconds(utc_to_local(now, meter.world.tz)) + 300
