@@ -7,6 +7,8 @@ they measure: simulators/compact2.py, simulators/lora_models.py.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import random
 import uuid
@@ -117,6 +119,7 @@ class LoraDevice:
         self.name = name
         self.application_id = application_id
         self.counters = counters or RadioCounters()
+        self._template: tuple[tuple[str, str, str], dict] | None = None  # (identity, uplink document)
         self.clock_offset = timedelta(0)  # device clock minus true local time, at clock_set_at
         self.drift_ppm = 0.0  # the clock gains this many millionths (negative: loses)
         self.clock_set_at: datetime | None = None  # true UTC time of the last setting, drift counts from it
@@ -241,7 +244,9 @@ class LoraDevice:
         now_local = utc_to_local(now_utc, self.world.tz)
         first = utc_to_local(self.world.hour_start(self.archive_start_index()), self.world.tz)
         depth = self.archive_depth().get(kind)
-        if depth is None or start_local < first or end_local > now_local or start_local < period_start(kind, now_local) - depth:
+        if depth is None or start_local < first or end_local > now_local:
+            return None
+        if start_local < period_start(kind, now_local) - depth:  # gone from the ring
             return None
         return self.world.hour_index(local_to_utc(end_local, self.world.tz)) - 1
 
@@ -277,12 +282,13 @@ class LoraDevice:
             device_class_enabled=common.DeviceClass.CLASS_A,
         )
 
-    def uplink(self, data: bytes, f_port: int, f_cnt: int, sent_at: datetime, rng: random.Random) -> str:
-        """ChirpStack v4 JSON of one uplink with radio metadata drawn from ``rng``."""
+    def uplink_event(self, data: bytes, f_port: int, f_cnt: int, sent_at: datetime,
+                     rng: random.Random) -> integration.UplinkEvent:
+        """ChirpStack v4's event of one uplink with radio metadata drawn from ``rng``."""
         event = integration.UplinkEvent(
             deduplication_id=random_uuid(rng),
             device_info=self.device_info(),
-            dev_addr=f"{int(self.dev_eui[-8:], 16) & 0x01FFFFFF:08x}",
+            dev_addr=self._dev_addr(),
             adr=True,
             dr=rng.choice((2, 3, 4, 5)),
             f_cnt=f_cnt,
@@ -306,7 +312,33 @@ class LoraDevice:
             ),
         )
         event.time.CopyFrom(stamp(sent_at))
-        return to_json(event)
+        return event
+
+    def uplink(self, data: bytes, f_port: int, f_cnt: int, sent_at: datetime, rng: random.Random) -> str:
+        """The JSON of ``uplink_event`` (the same document, the same draws from ``rng``), filled
+        into the device's template instead of printed by protobuf, whose printer took most of a
+        busy simulator's time (tests/unit/simulators compare the two)."""
+        key = (self.dev_eui, self.name, self.application_id)
+        if self._template is None or self._template[0] != key:
+            self._template = (key, json_format.MessageToDict(
+                self.uplink_event(b"", 0, 0, datetime(2000, 1, 1), random.Random(0)),
+                always_print_fields_with_no_presence=True))
+        doc = dict(self._template[1])
+        doc["deduplicationId"] = random_uuid(rng)
+        doc["time"] = stamp(sent_at).ToJsonString()
+        doc["dr"] = rng.choice((2, 3, 4, 5))
+        doc["fCnt"], doc["fPort"], doc["data"] = f_cnt, f_port, base64.b64encode(data).decode()
+        doc["rxInfo"] = [{**doc["rxInfo"][0], "gatewayId": rng.choice(GATEWAYS), "uplinkId": rng.randrange(1, 2**31),
+                          "rssi": round(rng.gauss(-98, 8)), "snr": round(rng.gauss(4.5, 3.0), 1),
+                          "channel": rng.randrange(0, 5)}]
+        tx = doc["txInfo"]
+        frequency = rng.choice(RU864_CHANNELS_HZ)
+        lora = {**tx["modulation"]["lora"], "spreadingFactor": rng.choice((7, 8, 9, 10))}
+        doc["txInfo"] = {**tx, "frequency": frequency, "modulation": {**tx["modulation"], "lora": lora}}
+        return json.dumps(doc)
+
+    def _dev_addr(self) -> str:
+        return f"{int(self.dev_eui[-8:], 16) & 0x01FFFFFF:08x}"
 
     def up_event(self, index: int, sent_at: datetime, data: bytes | None = None) -> str:
         """ChirpStack v4 JSON of the uplink that carries hour ``index``; fCnt counts every uplink sent."""
@@ -360,7 +392,7 @@ class LoraDevice:
         """ChirpStack's ``join`` event: a new device (OTAA) joined the network."""
         rng = random.Random(f"join:{self.world.scenario.seed}:{self.dev_eui}")
         event = integration.JoinEvent(deduplication_id=random_uuid(rng), device_info=self.device_info(),
-                                      dev_addr=f"{int(self.dev_eui[-8:], 16) & 0x01FFFFFF:08x}")
+                                      dev_addr=self._dev_addr())
         event.time.CopyFrom(stamp(now_utc))
         return event_topic(self.application_id, self.dev_eui, "join"), to_json(event)
 
