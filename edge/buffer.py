@@ -90,6 +90,9 @@ class RadioPacket:
 _INSERT_RECORD = ("INSERT OR IGNORE INTO records (meter, channel, kind, period_start, part, nature, vals, nvals, "
                   "quality, version, received_at, clock_offset_s, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
+_INSERT_RADIO = (f"INSERT INTO radio ({', '.join(RadioPacket.__slots__)}) "  # noqa: S608 - column names of ours
+                 f"VALUES ({', '.join('?' * len(RadioPacket.__slots__))})")
+
 
 def _record_row(r: ArchiveRecord, part: int, clock_offset_s: float) -> tuple:
     values = {k: float(v) for k, v in r.values.items()}
@@ -314,8 +317,8 @@ class Buffer:
         return row[0] if row else None
 
     def add_radio(self, packet: RadioPacket) -> None:
-        row = {k: getattr(packet, k) for k in RadioPacket.__slots__}
-        self.write(lambda: self.db.table("radio").insert(row))
+        row = [getattr(packet, k) for k in RadioPacket.__slots__]  # one statement: sqlite-utils' insert
+        self.write(lambda: self.db.conn.execute(_INSERT_RADIO, row))  # looked the table up every packet
 
     def reject(self, source: str, reason: str, payload: bytes) -> None:
         """Keep a frame that did not decode, with the reason, for diagnosis and the packet log."""
