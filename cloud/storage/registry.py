@@ -8,6 +8,7 @@ is its only caller. Connections are per call (cheap for SQLite) so that any thre
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -412,6 +413,7 @@ CREATE TABLE login_failures (
 class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._readers = threading.local()  # each thread's read-only connection (``reading``)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         try:
@@ -438,17 +440,33 @@ class Registry:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A connection in a read-only transaction: one consistent snapshot, no write lock, so
-        reads run beside each other and beside a writer."""
-        with self._transaction("BEGIN") as db:
+        reads run beside each other and beside a writer. Each thread keeps its read-only
+        connection: opening one (and parsing the schema) cost more than most reads. A read inside
+        a read of the same thread shares its snapshot."""
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = self._open()
             db.execute("PRAGMA query_only=ON")
+        if db.in_transaction:
             yield db
+            return
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            if db.in_transaction:
+                db.execute("COMMIT")  # nothing to write: it ends the snapshot
 
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        db = self._open()
         try:
             db.execute(begin)
             yield db
