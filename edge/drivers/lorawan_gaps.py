@@ -33,6 +33,9 @@ from protocol.vocabulary import ArchiveKind
 log = logging.getLogger(__name__)
 Send = Callable[[str, lorawan_down.Downlink], None]
 RECHECK_S = 600.0  # every meter is checked at least this often, whatever changed or not
+# archive requests waiting at the network server for one device: the next is there when the device
+# takes one after an uplink, and requests never pile up beyond what it answers within the timeout
+MAX_QUEUED = 2
 
 
 class LoraGapKeeper:
@@ -54,6 +57,8 @@ class LoraGapKeeper:
         self._checked: dict[str, int] = {}  # meter -> the device time its last check went by
         self._checked_list: list[MeterConfig] | None = None  # the meter list those checks saw
         self._recheck_at = 0.0
+        # meter -> its requests not answered yet: (sent at, kind, first and last period, periods)
+        self._queued: dict[str, list[tuple[float, ArchiveKind, int, int, int]]] = {}
 
     def check(self, meter: MeterConfig) -> int:
         """Register, expire and request one meter's periods; returns how many downlinks were sent."""
@@ -70,10 +75,32 @@ class LoraGapKeeper:
                 self._drop_present(meter.serial, kind)
             self.gaps.expire(meter.serial, kind, utc_shift(now, -depth, self.tz),
                              f"older than the device's archive depth ({depth.days} d)")
+            if self._queue_full(meter.serial):
+                continue  # registering and expiring go on; the request waits for an answer
             due = self.gaps.due(meter.serial, kind, lorawan_down.MAX_BACKFILL_RECORDS)
             if due:
                 sent += self._request(meter, kind, due)
         return sent
+
+    def _queue_full(self, serial: str) -> bool:
+        """Whether ``MAX_QUEUED`` of the meter's requests wait unanswered. A request is answered once
+        any of its periods has arrived (or been lost): a device sends a request's records together;
+        it is given up after ``downlink_timeout_s`` (its periods are asked again by their backoff)."""
+        queued = self._queued.get(serial)
+        if not queued:
+            return False
+        now = time.time()
+        waiting = []
+        for entry in queued:
+            sent_at, kind, first, last, count = entry
+            if sent_at + self.config.downlink_timeout_s <= now:
+                continue
+            open_ = self.buffer.db.execute("SELECT count(*) FROM gaps WHERE meter = ? AND kind = ? AND period "
+                                           "BETWEEN ? AND ?", [serial, kind.value, first, last]).fetchone()[0]
+            if open_ == count:
+                waiting.append(entry)
+        self._queued[serial] = waiting
+        return len(waiting) >= MAX_QUEUED
 
     def _drop_present(self, serial: str, kind: ArchiveKind) -> None:
         """Close fresh gaps whose period arrived before it was registered (the usual case)."""
@@ -102,6 +129,7 @@ class LoraGapKeeper:
             log.warning("event=lora_backfill_unsent meter=%s reason=%r", meter.serial, str(exc))
             return 0
         self._retry_later(run, "archive requested by downlink")
+        self._queued.setdefault(meter.serial, []).append((time.time(), kind, first, last, len(run)))
         self.requests_sent += 1
         log.info("event=lora_backfill_requested meter=%s kind=%s first=%s last=%s periods=%d", meter.serial,
                  kind.value, shown(first, self.tz), shown(last, self.tz), len(run))

@@ -24,6 +24,11 @@ def _utc(local: datetime) -> int:
     return int((local - timedelta(hours=3)).replace(tzinfo=UTC).timestamp())
 
 
+def _device(local: datetime) -> int:
+    """Device seconds of a Moscow local time: what an archive request carries."""
+    return int(local.replace(tzinfo=UTC).timestamp())
+
+
 def lora_meter(i: int) -> MeterConfig:
     return MeterConfig(serial=f"L{i}", model="KARAT-Compact-2-223", transport="lorawan",
                        commissioned=f"{COMMISSIONED.isoformat()}+03:00", dev_eui=f"{i:016x}")
@@ -74,6 +79,10 @@ def test_a_pass_checks_only_meters_with_something_to_do(tmp_path: Path) -> None:
     k.buffer.write(lambda: k.buffer.db.execute("UPDATE gaps SET next_try_at = 0 WHERE meter = ? AND period = ?",
                                                [a.serial, _utc(COMMISSIONED)]))
     assert k.keeper.check_pass() == 1
+    assert len(k.sent) == 3  # a's two requests wait unanswered at the network server: no third yet
+    # the answer to a's second request (the hour 03:00) arrives: the third request goes out
+    k.buffer.write(lambda: k.keeper.gaps.close_period(a.serial, ArchiveKind.HOUR, _utc(COMMISSIONED) + 3 * 3600))
+    assert k.keeper.check_pass() == 1
     assert len(k.sent) == 4  # a's request for that hour
     assert k.keeper.check_pass() == 0
 
@@ -96,3 +105,30 @@ def test_a_request_backs_off_its_periods_in_one_commit(tmp_path: Path) -> None:
     assert len(k.sent) == 2 and k.sent[1][1].last - k.sent[1][1].first == 47 * 3600
     assert len(commits) == 1
     assert {r[0] for r in k.buffer.db.execute("SELECT attempts FROM gaps WHERE kind = 'hour'")} == {2}
+
+
+def test_at_most_two_requests_wait_for_one_device(tmp_path: Path) -> None:
+    """A class A device takes one downlink after each uplink; requests queued beyond what it answers
+    within the downlink timeout would be asked again while still queued, and answered twice. So
+    the keeper keeps at most two unanswered requests per device: the next is there when the device
+    takes one, and another goes out as soon as any period of a request has arrived."""
+    k = Keeper(tmp_path, 1)
+    (meter,) = k.meters
+    k.heard(meter, COMMISSIONED + timedelta(days=10))  # 240 hours: five requests' worth
+    for _ in range(5):
+        k.keeper.check(meter)
+    assert [(r.first, r.last) for _, r in k.sent] == [
+        (_device(COMMISSIONED + timedelta(hours=192)), _device(COMMISSIONED + timedelta(hours=239))),
+        (_device(COMMISSIONED + timedelta(hours=144)), _device(COMMISSIONED + timedelta(hours=191)))]
+    # one record of the first request arrives: the device has it, its other records come with it
+    k.buffer.write(lambda: k.keeper.gaps.close_period(meter.serial, ArchiveKind.HOUR,
+                                                      _utc(COMMISSIONED + timedelta(hours=239))))
+    k.keeper.check(meter)
+    assert len(k.sent) == 3 and k.sent[2][1].last == _device(COMMISSIONED + timedelta(hours=143))
+    k.keeper.check(meter)
+    assert len(k.sent) == 3
+    # unanswered for the downlink timeout, a request no longer holds its place
+    k.keeper._queued[meter.serial] = [(t - 3601.0, *rest) for t, *rest in k.keeper._queued[meter.serial]]
+    for _ in range(3):
+        k.keeper.check(meter)
+    assert len(k.sent) == 5  # two more, one a check, and again two waiting
