@@ -418,6 +418,7 @@ async def run_buildings(buildings: list[SimulatedBuilding], out: TextIO = sys.st
                         print(json.dumps(line, ensure_ascii=False), file=out, flush=True)
                     if b.dirty or ticks % 10 == 0:
                         b.checkpoint()
+                    await asyncio.sleep(0)  # the Modbus servers answer between buildings, not after the fleet
                 try:
                     await asyncio.wait_for(stop.wait(), 0.1)
                 except TimeoutError:
