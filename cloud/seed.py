@@ -78,6 +78,9 @@ class BuildingSeed:
     commissioned_at: str | None = None
     reporting_day: int = 1
     devices: tuple[DeviceSeed, ...] = ()
+    # premises' personal accounts are <PREFIX>-0001...; default: the site (several buildings of one
+    # edge site need one each)
+    account_prefix: str = ""
 
 
 def seed_company(registry: Registry, name: str, city: str, users: tuple[UserSeed, ...],
@@ -111,11 +114,12 @@ def seed_building(registry: Registry, company_id: int, b: BuildingSeed) -> int:
         ).lastrowid
         _meter(db, company_id, building_id, None, b.heat_meter_serial, b.heat_meter_model, "common",
                b.heat_meter_communicator, b.heat_meter_archives, b)
+        prefix = (b.account_prefix or b.site).upper()
         for p in b.premises:
             premise_id = db.execute(
                 "INSERT INTO premises (building_id, number, kind, area_m2, residents, account) "
                 "VALUES (?, ?, 'apartment', ?, ?, ?)",
-                (building_id, p.number, p.area_m2, p.residents, f"{b.site.upper()}-{int(p.number):04d}"),
+                (building_id, p.number, p.area_m2, p.residents, f"{prefix}-{int(p.number):04d}"),
             ).lastrowid
             if p.meter_serial:  # "": a premise whose meter is not registered (yet)
                 _meter(db, company_id, building_id, premise_id, p.meter_serial, p.meter_model, "individual",

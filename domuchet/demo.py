@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
@@ -41,7 +41,7 @@ from domuchet.cli import _cloud_config, _logging
 from protocol import catalogue
 from protocol.periods import utc_to_local, zone
 from simulators.runner import SimState
-from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load, plan
+from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load_fleet, plan
 
 log = logging.getLogger(__name__)
 CITY = "Казань"
@@ -65,26 +65,49 @@ def _kinds(kinds: tuple[str, ...]) -> str:
     return "[" + ", ".join(f'"{k}"' for k in kinds) + "]"
 
 
-def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nats_url: str, sim: settings.SimSettings,
-              data_dir: Path, credentials: natsserver.Credentials | None = None) -> str:
-    """The edge agent's config for the simulated building, with its site's NATS user and the MQTT
-    feed's user when ``credentials`` are given. Its clock checks stay on (the default
-    ``max_clock_drift_s``): the simulator's clock never runs ahead of the wall clock."""
-    b = scenario.building
+@dataclass(frozen=True)
+class DemoBuilding:
+    """One simulated building of the demo: its scenario, plan, simulator state and Modbus TCP port."""
+
+    scenario: Scenario
+    plan: BuildingPlan
+    state: SimState
+    modbus_port: int
+
+    @property
+    def commissioned(self) -> str:
+        return self.state.commissioning.isoformat()
+
+
+def edge_toml(site: str, buildings: list[DemoBuilding], nats_url: str, sim: settings.SimSettings, data_dir: Path,
+              credentials: natsserver.Credentials | None = None) -> str:
+    """The edge agent's config for the simulated buildings (one edge site: a building's gateway, or
+    for a fleet a district's, hearing every radio device on one network server), with its site's
+    NATS user and the MQTT feed's user when ``credentials`` are given. Its clock checks stay on
+    (the default ``max_clock_drift_s``): the simulator's clock never runs ahead of the wall clock."""
+    first = buildings[0].scenario
     # a downlink's answers come after the device's next uplink; the demo's devices wake within a
     # second when one waits (lora_wakeup_s), so a request unanswered for a minute is asked again
-    timeout = 60.0 if scenario.lora_wakeup_s else 7200.0
-    lines = ["[edge]", f'site = "{b.site}"', f'time_zone = "{b.time_zone}"', f'data_dir = "{data_dir}"',
+    timeout = 60.0 if first.lora_wakeup_s else 7200.0
+    lines = ["[edge]", f'site = "{site}"', f'time_zone = "{first.building.time_zone}"', f'data_dir = "{data_dir}"',
              f'nats_url = "{nats_url}"', f'mqtt_host = "{sim.mqtt_host}"', f"mqtt_port = {sim.mqtt_port}",
              "poll_interval_s = 0.5", f"downlink_timeout_s = {timeout:g}"]
     if credentials is not None:
-        user, password = credentials.site_user(b.site)
+        user, password = credentials.site_user(site)
         lines += [f'nats_user = "{user}"', f'nats_password = "{password}"', f'mqtt_user = "{natsserver.LORA_USER}"',
                   f'mqtt_password = "{credentials.lora}"']
-    lines += ["",
-             "[[edge.meters]]", f'serial = "{b.heat_meter_serial}"', 'model = "KARAT-307"',
+    lines.append("")
+    for d in buildings:
+        lines += _meters_toml(d, sim)
+    return "\n".join(lines)
+
+
+def _meters_toml(demo: DemoBuilding, sim: settings.SimSettings) -> list[str]:
+    scenario, building, commissioned = demo.scenario, demo.plan, demo.commissioned
+    b = scenario.building
+    lines = ["[[edge.meters]]", f'serial = "{b.heat_meter_serial}"', 'model = "KARAT-307"',
              'transport = "modbus-tcp"', f'commissioned = "{commissioned}"', f'host = "{sim.host}"',
-             f"port = {sim.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
+             f"port = {demo.modbus_port}", f"unit = {b.heat_meter_unit}", f"archive_kinds = {_kinds(HEAT_METER_KINDS)}",
              f"reporting_day = {REPORTING_DAY}", ""]
     for d in building.radio_devices:
         lines += ["[[edge.meters]]", f'serial = "{d.serial}"', f'model = "{d.model}"', 'transport = "lorawan"',
@@ -94,7 +117,7 @@ def edge_toml(scenario: Scenario, building: BuildingPlan, commissioned: str, nat
         lines += ["[[edge.meters]]", f'serial = "{a.meter_serial}"', f'model = "{b.compact2_model}"',
                   'transport = "lorawan"', f'commissioned = "{commissioned}"', f'dev_eui = "{a.dev_eui}"',
                   f"archive_kinds = {_kinds(APARTMENT_KINDS)}", f"reporting_day = {REPORTING_DAY}", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _device_kinds(model: str) -> tuple[str, ...]:
@@ -111,14 +134,16 @@ def registered(scenario: Scenario, building: BuildingPlan) -> tuple[ApartmentPla
 
 
 def building_seed(scenario: Scenario, building: BuildingPlan, sim: settings.SimSettings,
-                  commissioned: str | None = None) -> BuildingSeed:
+                  commissioned: str | None = None, site: str | None = None,
+                  modbus_port: int | None = None) -> BuildingSeed:
     """The registry's view of the simulated building: the same meters, commissioning time (the start
-    of their service period), archive kinds and reporting day as the devices and the edge have."""
+    of their service period), archive kinds and reporting day as the devices and the edge have.
+    ``site``: the edge site, when it is not the building's own (a fleet's district gateway)."""
     b = scenario.building
     return BuildingSeed(
-        site=b.site, address=b.address, city=CITY, time_zone=b.time_zone, heat_meter_serial=b.heat_meter_serial,
-        heat_meter_model="KARAT-307",
-        heat_meter_communicator=f"Modbus TCP {sim.host}:{sim.modbus_port} #{b.heat_meter_unit}",
+        site=site or b.site, account_prefix=b.site, address=b.address, city=CITY, time_zone=b.time_zone,
+        heat_meter_serial=b.heat_meter_serial, heat_meter_model="KARAT-307",
+        heat_meter_communicator=f"Modbus TCP {sim.host}:{modbus_port or sim.modbus_port} #{b.heat_meter_unit}",
         premises=tuple(PremiseSeed(a.number, a.area_m2, a.residents, a.meter_serial, b.compact2_model,
                                    f"LoRaWAN {a.dev_eui}", ", ".join((*APARTMENT_KINDS, "integral")))
                        if a in registered(scenario, building) else PremiseSeed(a.number, a.area_m2, a.residents,
@@ -174,6 +199,29 @@ class Children:
                     proc.wait()
 
 
+def demo_buildings(sim_cfg: settings.SimSettings, data_dir: Path, speed: float,
+                   history_days: int | None) -> tuple[str, list[DemoBuilding], bool]:
+    """The scenario's buildings (one, or a fleet's), each with the simulator state the demo and the
+    simulator share, created on a fresh data directory: the edge site, the buildings, and whether
+    the state was there already. Whatever the scenario file says for `domuchet sim`, the demo's
+    buildings start with their history in the devices' archives and catch up after a stop
+    ``speed`` times faster than the wall clock (docs/demo.md)."""
+    fleet = load_fleet(sim_cfg.scenario)
+    single = len(fleet.scenarios) == 1
+    out, resumed = [], []
+    for k, scenario in enumerate(fleet.scenarios):
+        scenario = replace(scenario, speed=speed, past="archives",
+                           history_days=DEMO_HISTORY_DAYS if history_days is None else history_days,
+                           lora_wakeup_s=scenario.lora_wakeup_s or DEMO_WAKEUP_S)
+        # where `domuchet sim` keeps it: simulators/fleet.py
+        path = data_dir / "sim" / ("state.json" if single else f"{scenario.building.site}/state.json")
+        resumed.append(path.exists())
+        out.append(DemoBuilding(scenario, plan(scenario), SimState.load_or_create(path, scenario),
+                                sim_cfg.modbus_port + k))
+    site = fleet.scenarios[0].building.site if single else fleet.name
+    return site, out, all(resumed)
+
+
 def run_demo(args, doc: dict, data_dir: Path) -> int:
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
@@ -182,26 +230,17 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     sim_cfg = settings.section(doc, "sim", settings.SimSettings, args.config, scenario=args.scenario,
                                speed=args.speed, modbus_port=args.modbus_port, mqtt_port=nats_cfg.mqtt_port,
                                weather_port=args.weather_port)
-    # whatever the scenario file says for `domuchet sim`, the demo's building starts with its history
-    # in the devices' archives and catches up after a stop a day per second (docs/demo.md)
-    scenario = replace(load(sim_cfg.scenario), speed=sim_cfg.speed or DEMO_SPEED, past="archives",
-                       history_days=DEMO_HISTORY_DAYS if args.history_days is None else args.history_days)
-    if not scenario.lora_wakeup_s:
-        scenario = replace(scenario, lora_wakeup_s=DEMO_WAKEUP_S)
-    building = plan(scenario)
-    state_path = data_dir / "sim" / "state.json"
-    resumed = state_path.exists()
-    state = SimState.load_or_create(state_path, scenario)
+    site, buildings, resumed = demo_buildings(sim_cfg, data_dir, sim_cfg.speed or DEMO_SPEED, args.history_days)
+    first = buildings[0]
+    scenario, state, tz = first.scenario, first.state, zone(first.scenario.building.time_zone)
     if resumed and args.history_days is not None:
         print(f"  --history-days applies to a fresh data directory; {data_dir} continues the building "
               f"commissioned {state.commissioning:%d.%m.%Y %H:%M} UTC", flush=True)
-    commissioned = state.commissioning.isoformat()
-    # NATS with accounts: the cloud's user, the building's site user, the LoRaWAN feed's MQTT user
-    nats_cfg = replace(nats_cfg, sites=sorted({*nats_cfg.sites, scenario.building.site}))
+    # NATS with accounts: the cloud's user, the edge site's user, the LoRaWAN feed's MQTT user
+    nats_cfg = replace(nats_cfg, sites=sorted({*nats_cfg.sites, site}))
     credentials = natsserver.ensure_credentials(data_dir / "nats", nats_cfg.sites)
     edge_cfg = data_dir / "edge.toml"
-    edge_cfg.write_text(edge_toml(scenario, building, commissioned, nats_cfg.url, sim_cfg, data_dir / "edge",
-                                  credentials))
+    edge_cfg.write_text(edge_toml(site, buildings, nats_cfg.url, sim_cfg, data_dir / "edge", credentials))
     edge_cfg.chmod(0o600)  # it holds the site's password
     cloud_cfg = _cloud_config(args, doc, data_dir, port=args.port,
                               weather_url=f"http://{sim_cfg.host}:{sim_cfg.weather_port}" if sim_cfg.weather_port
@@ -213,16 +252,17 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     children.add("nats", natsserver.start(nats_cfg, data_dir / "nats", logs / "nats.log"))
     started_at = time.monotonic()
 
-    building_id: list[int] = []
+    building_ids: list[int] = []
     resident_code: list[str] = []  # apartment 2's fresh activation code, printed for trying the residents' app
 
     def prepare(registry: Registry) -> None:
         company_id = seed_company(registry, COMPANY, CITY, DEMO_USERS)
-        building_id.append(seed_building(registry, company_id, building_seed(scenario, building, sim_cfg,
-                                                                              commissioned)))
-        today = datetime.now(zone(scenario.building.time_zone)).date()
-        seed_demo_settings(registry, building_id[0], today)
-        resident_code.append(seed_demo_residents(registry, building_id[0], today))
+        today = datetime.now(tz).date()
+        for d in buildings:
+            building_ids.append(seed_building(registry, company_id, building_seed(
+                d.scenario, d.plan, sim_cfg, d.commissioned, site=site, modbus_port=d.modbus_port)))
+            seed_demo_settings(registry, building_ids[-1], today)
+        resident_code.append(seed_demo_residents(registry, building_ids[0], today))
 
     def on_started(_services: Services) -> None:
         py = sys.executable
@@ -251,12 +291,16 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
         if resident_code and resident_code[0]:
             print(f"  an activation code for apartment 2 (valid a week): {resident_code[0]} — "
                   f"{url}/kv/register?code={resident_code[0]}", flush=True)
-        print(f"  simulated building: {scenario.building.address}, {len(building.apartments)} apartments, "
-              f"commissioned {utc_to_local(state.commissioning, zone(scenario.building.time_zone)):%d.%m.%Y %H:%M}"
+        where = (f"simulated building: {scenario.building.address}, {len(first.plan.apartments)} apartments"
+                 if len(buildings) == 1 else
+                 f"simulated buildings: {len(buildings)} ({scenario.building.address} and the others; one edge "
+                 f"site {site!r}), {sum(len(d.plan.apartments) for d in buildings)} apartments")
+        print(f"  {where}, commissioned {utc_to_local(state.commissioning, tz):%d.%m.%Y %H:%M}"
               f"; data and logs in {data_dir}; Ctrl-C stops", flush=True)
-        for a in building.apartments[len(registered(scenario, building)):]:
-            print(f"  a meter to commission: apartment {a.number}, {scenario.building.compact2_model} "
-                  f"serial {a.meter_serial}, DevEUI {a.dev_eui} (Сервис → Приборы → Добавить ПУ)", flush=True)
+        for a in first.plan.apartments[len(registered(scenario, first.plan)):]:
+            print(f"  a meter to commission: {scenario.building.address}, apartment {a.number}, "
+                  f"{scenario.building.compact2_model} serial {a.meter_serial}, DevEUI {a.dev_eui} "
+                  "(Сервис → Приборы → Добавить ПУ)", flush=True)
         if resumed:
             print(f"  continuing from the stored state: the time since {state.sim_now:%d.%m.%Y %H:%M} UTC is "
                   f"filled in (the simulator catches up at x{scenario.speed:g}, the edge backfills)", flush=True)
@@ -264,24 +308,24 @@ def run_demo(args, doc: dict, data_dir: Path) -> int:
     billing_url = f"http://{sim_cfg.host}:{args.billing_port}"
 
     async def billing_centre(services: Services, stop: asyncio.Event) -> None:
-        while not building_id and not stop.is_set():
+        while not building_ids and not stop.is_set():
             await asyncio.sleep(0.1)
-        if building_id:
-            await demo_billing.serve(services.billing.registry, building_id[0], sim_cfg.host, args.billing_port, stop)
+        if building_ids:
+            await demo_billing.serve(services.billing.registry, building_ids[0], sim_cfg.host, args.billing_port, stop)
 
     async def progress(services: Services, stop: asyncio.Event) -> None:
         demo_user = DEMO_USERS[0]
         session = await services.auth.login(demo_user.login, demo_user.password)
         complete = False
         while not stop.is_set():
-            if building_id:
-                line, done = await history_line(services, session.token, building_id[0], state.commissioning,
+            if building_ids:
+                line, done = await history_line(services, session.token, building_ids, state.commissioning,
                                                 scenario.building.time_zone)
                 if done and not complete:
                     line += f"; history complete {time.monotonic() - started_at:.1f} s after start"
-                    today = datetime.now(zone(scenario.building.time_zone)).date()
+                    today = datetime.now(tz).date()
                     if await asyncio.to_thread(demo_billing.register_centre, services.billing.registry,
-                                               building_id[0], billing_url, today):
+                                               building_ids[0], billing_url, today):
                         line += (f"; billing centre «{demo_billing.CENTRE_NAME}» at {billing_url} registered: "
                                  "its export runs within a minute (Биллинг → Протоколы выгрузки)")
                 complete = complete or done
@@ -313,11 +357,11 @@ def first_whole_day(commissioning: datetime, tz: ZoneInfo) -> date:
     return local.date() if local.time() == dt_time(0) else local.date() + timedelta(days=1)
 
 
-async def history_line(services: Services, token: str, building_id: int, commissioning: datetime,
+async def history_line(services: Services, token: str, building_ids: list[int], commissioning: datetime,
                        time_zone: str) -> tuple[str, bool]:
     """How far the history is: per archive kind, the periods due since commissioning that ClickHouse
-    has (data arrival, manual 4.2.3) and those the edge reported lost (older than the devices keep);
-    complete when every due period is one or the other."""
+    has (data arrival, manual 4.2.3) and those the edge reported lost (older than the devices keep),
+    over the buildings; complete when every due period is one or the other."""
     tz = zone(time_zone)
     today = datetime.now(UTC).astimezone(tz).date()
     first = max(utc_to_local(commissioning, tz).date(), today - timedelta(days=HOURS_SHOWN_DAYS))
@@ -325,12 +369,15 @@ async def history_line(services: Services, token: str, building_id: int, commiss
     # the edge reads days from the first whole one (edge/gaps.py first_period): not the commissioning day
     days_since = max(first_whole_day(commissioning, tz), today - timedelta(days=DAYS_SHOWN))
     for kind, since in (("hour", first), ("day", days_since)):
-        report = await services.arrival.report(token, building_id, kind, since, today)
-        lost = sum(m.lost for m in report.meters)
-        pct = 100.0 * (report.received + lost) / report.due if report.due else 100.0
-        parts.append(f"{kind}s {report.received}/{report.due} stored" + (f", {lost} lost" if lost else "")
-                     + f" ({pct:.0f} %)")
-        done = done and report.due > 0 and report.received + lost == report.due
+        received = lost = due = 0
+        for building_id in building_ids:
+            report = await services.arrival.report(token, building_id, kind, since, today)
+            received, due = received + report.received, due + report.due
+            lost += sum(m.lost for m in report.meters)
+            done = done and report.due > 0
+        pct = 100.0 * (received + lost) / due if due else 100.0
+        parts.append(f"{kind}s {received}/{due} stored" + (f", {lost} lost" if lost else "") + f" ({pct:.0f} %)")
+        done = done and received + lost == due
     return f"history since {first:%d.%m.%Y}: " + "; ".join(parts), done
 
 

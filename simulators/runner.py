@@ -325,13 +325,14 @@ class SimulatedBuilding:
 
     async def open_transports(self) -> None:
         """Serve the Modbus devices over TCP, and on an RS-485 line (a pty pair) when configured."""
-        server = tcp_server(self.modbus_devices, self.endpoints.host, self.endpoints.modbus_port)
-        serve = asyncio.create_task(server.serve_forever())
-
-        async def close_tcp() -> None:
-            await server.shutdown()
-            serve.cancel()
-        self._transports.append(close_tcp)
+        host, port = self.endpoints.host, self.endpoints.modbus_port
+        server = tcp_server(self.modbus_devices, host, port)
+        try:  # listening before it returns: a port in use stops the simulator, not one building silently
+            await server.serve_forever(background=True)
+        except RuntimeError as exc:
+            raise OSError(f"building {self.scenario.building.site}: Modbus TCP {host}:{port}: cannot listen "
+                          f"(is the port in use?): {exc}") from exc
+        self._transports.append(server.shutdown)
         if self.scenario.building.serial_line:
             line = self.serial_line = NullModem()
             line.start()

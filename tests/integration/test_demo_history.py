@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -158,3 +159,50 @@ def test_demo_starts_with_its_history_and_continues_after_a_restart(tmp_path: Pa
     assert _commissioning(demo) == commissioning
     _check_history(demo, datetime.now(UTC))
     assert int(demo.sql("SELECT count() FROM domuchet.archive FINAL")[0][0]) >= int(before)
+
+
+FLEET = """
+seed = 7
+start = "auto"
+
+[[buildings]]
+count = 2
+site = "quay"
+address = "г. Казань, ул. Набережная, д. 3"
+time_zone = "Europe/Moscow"
+apartments = 3
+unregistered_meters = 1
+"""
+
+
+def test_a_fleet_scenario_runs_as_one_company_with_one_edge_site(tmp_path: Path) -> None:
+    """`domuchet demo --scenario FILE` of several buildings (docs/demo.md, demo-fleet.toml): each
+    building is registered with its own address and personal accounts, one edge site (a district's
+    gateway, named after the file) reads them all, and every registered meter of every building
+    has its history (two apartments' Compact-2 and the heat calculator each; the third apartment's
+    meter waits for an engineer)."""
+    demo = Demo(tmp_path)
+    demo.scenario = tmp_path / "quay.toml"
+    demo.scenario.write_text(FLEET)
+    demo.start()
+    try:
+        demo.wait_complete(HISTORY_S)
+    finally:
+        assert demo.stop() == 0, demo.text()
+    text = demo.text()
+    assert "simulated buildings: 2" in text
+    assert "one edge site 'quay'" in text
+    edge = (demo.data_dir / "edge.toml").read_text()
+    assert 'site = "quay"' in edge
+    assert edge.count("[[edge.meters]]") == 6
+    with sqlite3.connect(demo.data_dir / "cloud" / "registry.db") as db:
+        buildings = db.execute("SELECT site, address FROM buildings ORDER BY address").fetchall()
+        accounts = [r[0] for r in db.execute("SELECT account FROM premises ORDER BY account")]
+    assert buildings == [("quay", "г. Казань, ул. Набережная, д. 3, корп. 1"),
+                         ("quay", "г. Казань, ул. Набережная, д. 3, корп. 2")]
+    assert accounts == ["QUAY-1-0001", "QUAY-1-0002", "QUAY-1-0003", "QUAY-2-0001", "QUAY-2-0002", "QUAY-2-0003"]
+    # seeds 7 and 8: heat calculators 30707001 and 30708001, apartments' meters 2230700NN and 2230800NN
+    rows = demo.sql("SELECT meter, count(DISTINCT period_start) FROM domuchet.archive WHERE kind = 'day' "
+                    "GROUP BY meter ORDER BY meter")
+    assert [r[0] for r in rows] == ["223070001", "223070002", "223080001", "223080002", "30707001", "30708001"]
+    assert all(int(r[1]) >= HISTORY_DAYS for r in rows), rows

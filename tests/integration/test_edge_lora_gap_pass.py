@@ -102,7 +102,8 @@ def test_a_request_backs_off_its_periods_in_one_commit(tmp_path: Path) -> None:
     commits: list[str] = []
     k.buffer.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
     k.keeper.check(meter)
-    assert len(k.sent) == 2 and k.sent[1][1].last - k.sent[1][1].first == 47 * 3600
+    assert len(k.sent) == 2
+    assert k.sent[1][1].last - k.sent[1][1].first == 47 * 3600
     assert len(commits) == 1
     assert {r[0] for r in k.buffer.db.execute("SELECT attempts FROM gaps WHERE kind = 'hour'")} == {2}
 
@@ -124,7 +125,8 @@ def test_at_most_two_requests_wait_for_one_device(tmp_path: Path) -> None:
     k.buffer.write(lambda: k.keeper.gaps.close_period(meter.serial, ArchiveKind.HOUR,
                                                       _utc(COMMISSIONED + timedelta(hours=239))))
     k.keeper.check(meter)
-    assert len(k.sent) == 3 and k.sent[2][1].last == _device(COMMISSIONED + timedelta(hours=143))
+    assert len(k.sent) == 3
+    assert k.sent[2][1].last == _device(COMMISSIONED + timedelta(hours=143))
     k.keeper.check(meter)
     assert len(k.sent) == 3
     # unanswered for the downlink timeout, a request no longer holds its place

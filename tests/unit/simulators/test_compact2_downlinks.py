@@ -141,7 +141,8 @@ def test_the_hourly_archive_is_a_ring_of_45_days_before_the_current_hour(meter: 
 
     assert answer(oldest).period == oldest
     gone = answer(oldest - 3600)
-    assert isinstance(gone, lorawan_up.DeviceEvent) and gone.code == EVENT_ARCHIVE_UNAVAILABLE
+    assert isinstance(gone, lorawan_up.DeviceEvent)
+    assert gone.code == EVENT_ARCHIVE_UNAVAILABLE
 
 
 def test_set_clock_moves_the_device_clock(meter: Compact2) -> None:

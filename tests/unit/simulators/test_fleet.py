@@ -95,3 +95,25 @@ def test_replacement_identities(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"faults\[0\].new_dev_eui: '30708001' is not a radio device"):
         SimulatedFleet(_fleet(tmp_path, faults=[Fault("replacement", device="30708001",
                                                       new_dev_eui="70b3d5e75e08abcd")]), tmp_path / "s5", Endpoints())
+
+
+async def test_a_modbus_port_in_use_stops_the_simulator_with_the_building_and_port(tmp_path: Path) -> None:
+    """The second building's port is taken: opening the transports fails with an error that names the
+    building and the port, not a building silently without its Modbus server."""
+    import socket
+
+    from simulators.runner import SimulatedBuilding
+    fleet = _fleet(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        first = SimulatedBuilding(fleet.scenarios[0], tmp_path / "a", Endpoints(modbus_port=0))
+        second = SimulatedBuilding(fleet.scenarios[1], tmp_path / "b", Endpoints(modbus_port=port))
+        await first.open_transports()
+        try:
+            with pytest.raises(OSError, match=rf"building {fleet.scenarios[1].building.site}: Modbus TCP "
+                                              rf"127\.0\.0\.1:{port}: cannot listen"):
+                await second.open_transports()
+        finally:
+            await first.close_transports()

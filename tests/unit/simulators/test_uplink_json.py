@@ -47,4 +47,5 @@ def test_the_template_follows_a_replaced_device(meter: Compact2) -> None:
     meter.replace_device(30, at, meter.serial, "70b3d5e75e0900ff", meter.counters)
     fast, printed = _both(meter, b"\x01", 2, 1, at, 1)
     assert fast == printed
-    assert fast["deviceInfo"]["devEui"] == "70b3d5e75e0900ff" and fast["devAddr"] == "000900ff"  # its last 25 bits
+    assert fast["deviceInfo"]["devEui"] == "70b3d5e75e0900ff"
+    assert fast["devAddr"] == "000900ff"
