@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
@@ -40,6 +41,7 @@ from domuchet import demo_billing, natsserver, settings
 from domuchet.cli import _cloud_config, _logging
 from protocol import catalogue
 from protocol.periods import utc_to_local, zone
+from protocol.settings import ConfigError
 from simulators.runner import SimState
 from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load_fleet, plan
 
@@ -208,6 +210,8 @@ def demo_buildings(sim_cfg: settings.SimSettings, data_dir: Path, speed: float,
     ``speed`` times faster than the wall clock (docs/demo.md)."""
     fleet = load_fleet(sim_cfg.scenario)
     single = len(fleet.scenarios) == 1
+    site = fleet.scenarios[0].building.site if single else fleet.name
+    _same_site(data_dir, site, sim_cfg.scenario)
     out, resumed = [], []
     for k, scenario in enumerate(fleet.scenarios):
         scenario = replace(scenario, speed=speed, past="archives",
@@ -218,8 +222,23 @@ def demo_buildings(sim_cfg: settings.SimSettings, data_dir: Path, speed: float,
         resumed.append(path.exists())
         out.append(DemoBuilding(scenario, plan(scenario), SimState.load_or_create(path, scenario),
                                 sim_cfg.modbus_port + k))
-    site = fleet.scenarios[0].building.site if single else fleet.name
     return site, out, all(resumed)
+
+
+def _same_site(data_dir: Path, site: str, scenario: str) -> None:
+    """Refuse a scenario of another edge site on a data directory that holds a demo: its buffer,
+    registry and simulator state belong to the site that made them."""
+    path = data_dir / "edge.toml"
+    if not path.exists():
+        return
+    try:
+        made = tomllib.loads(path.read_text(encoding="utf-8")).get("edge", {}).get("site")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), "(file)", f"cannot read the demo's edge config: {exc}") from exc
+    if made is not None and made != site:
+        raise ConfigError(str(data_dir), "--scenario", f"this data directory holds the demo of edge site {made!r}; "
+                                                       f"scenario {scenario!r} is edge site {site!r}: give it "
+                                                       "another --data-dir")
 
 
 def run_demo(args, doc: dict, data_dir: Path) -> int:

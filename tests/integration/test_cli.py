@@ -57,6 +57,17 @@ def test_edge_refuses_a_negative_poll_interval(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "edge").exists()  # refused before the agent made its buffer
 
 
+def test_demo_refuses_another_scenarios_data_directory(tmp_path: Path, capsys) -> None:
+    """A data directory made by the one-building demo (edge site "demo") is not continued as the
+    fleet (site "demo-fleet"): its buffer and registry belong to the other site. Nothing is made."""
+    (tmp_path / "edge.toml").write_text('[edge]\nsite = "demo"\n')
+    assert main(["demo", "--data-dir", str(tmp_path), "--scenario", "demo-fleet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the demo of edge site 'demo'" in err
+    assert "give it another --data-dir" in err
+    assert not (tmp_path / "sim").exists()
+
+
 def test_sql_refuses_writes_and_files_by_the_parser(tmp_path: Path) -> None:
     # ClickHouse's parser decides (cloud/storage/sql_guard.py), so the storage is opened: in a
     # process of its own, as chDB holds one directory per process. A leading comment used to
