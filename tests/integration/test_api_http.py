@@ -12,10 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from cloud.api import install_error_handlers, router
 from cloud.seed import UserSeed, seed_company
 from cloud.services import audit
 from cloud.services.container import Services
@@ -23,6 +20,7 @@ from cloud.services.readings import EXTERNAL
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
+from tests.support_api import shared_app
 
 
 @dataclass
@@ -51,14 +49,7 @@ async def world(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator[World]:
                    "'apartment', 40, 1)", (seeded.other_building_id,))
     services = Services.create(registry, clickhouse)
     tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "admin", "stranger"))
-    app = FastAPI()
-
-    @app.exception_handler(404)  # as NiceGUI does for its pages: /api must still answer JSON
-    async def page_not_found(_request, _exc) -> HTMLResponse:
-        return HTMLResponse("<h1>page not found</h1>", status_code=404)
-
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", services))
+    app = shared_app(services, clickhouse)  # with NiceGUI's HTML 404 for pages: /api must still answer JSON
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield World(client, services, registry, tokens, _ids(registry, seeded.building_id),
                     _ids(registry, seeded.other_building_id))

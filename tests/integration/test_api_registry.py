@@ -12,15 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
 from cloud.seed import BuildingSeed, PremiseSeed, UserSeed, seed_building, seed_company
 from cloud.services.container import Services
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
 from tests.cloud_data import USERS
+from tests.support_api import shared_app
 
 UNKNOWN = 999_999
 
@@ -69,9 +68,7 @@ async def world(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator[World]:
     services = Services.create(registry, clickhouse)
     tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "admin", "eng", "stranger",
                                                               "stranger-eng", "b-admin"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", services))
+    app = shared_app(services, clickhouse)
 
     def one(sql: str, *args: object) -> int:
         return registry.one(sql, *args)[0]

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, integration_router, router
+from cloud.api import integration_router
 from cloud.ingest import archive_rows
 from cloud.services import audit
 from cloud.services.balance_rules import Sign
@@ -30,6 +29,7 @@ from protocol.periods import local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, Nature, Resource
 from protocol.wire import ArchiveRecord, Batch
 from tests import cloud_data
+from tests.support_api import shared_app
 
 JAN = date(2026, 1, 1)
 MSK = zone(cloud_data.TZ)
@@ -290,9 +290,7 @@ async def test_premises_consumption_refusals(world: World) -> None:
 @pytest.fixture
 async def api(world: World) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     tokens = await cloud_data.own_tokens(world.svc, world.registry, ("disp", "reader", "admin", "stranger"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(world.clickhouse, "local-secret", world.svc))
+    app = shared_app(world.svc, world.clickhouse)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client, {login: f"Bearer {token}" for login, token in tokens.items()}
 

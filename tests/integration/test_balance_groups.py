@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
+from cloud.api import router
 from cloud.services.balance_groups import GroupDraft
 from cloud.services.container import Services
 from cloud.services.meter_series import Cell
@@ -29,6 +29,7 @@ from cloud.storage.registry import Registry
 from protocol.vocabulary import ArchiveKind, Resource
 from tests import cloud_data
 from tests import support_register as sr
+from tests.support_api import shared_app
 
 HOUR = ArchiveKind.HOUR
 JAN = date(2026, 1, 1)
@@ -173,9 +174,7 @@ async def test_roles_and_scope(world) -> None:
 async def client(world) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], int, dict[str, int]]]:
     svc, seeded, registry, ids = world
     tokens = await cloud_data.own_tokens(svc, registry, ("disp", "reader"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(svc.balance_groups.ch, "local-secret", svc))
+    app = shared_app(svc, svc.balance_groups.ch)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         yield http, tokens, seeded.building_id, ids
 

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
 from cloud.seed import UserSeed, seed_company
 from cloud.services.arrival import ArrivalService, period_range
 from cloud.services.auth import AuthService
@@ -24,6 +22,7 @@ from cloud.storage.registry import Registry
 from protocol.periods import local_to_utc, zone
 from protocol.vocabulary import ArchiveKind, MeterRole, Resource
 from tests import cloud_data
+from tests.support_api import shared_app
 
 TZ = zone(cloud_data.TZ)
 FIRST, LAST = date(2026, 1, 10), date(2026, 1, 13)  # 96 hours; archives exist for the first 72
@@ -153,9 +152,7 @@ async def test_api_routes(clickhouse: ClickHouse, tmp_path: Path) -> None:
     services.commands.clock = lambda: cloud_data.NOW
     tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "stranger"))
     meter = registry.one("SELECT id FROM meters WHERE serial = '223T0002'")["id"]
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", services))
+    app = shared_app(services, clickhouse)
     auth = {login: {"Authorization": f"Bearer {token}"} for login, token in tokens.items()}
     body = {"type": "backfill", "meter_id": meter, "args": {"kind": "hour", "from": 1_767_999_600,
                                                              "to": 1_768_003_200}}  # 2026-01-09 23:00, 24:00 UTC

@@ -15,7 +15,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from cloud import api_events
-from cloud.api import install_error_handlers, router
 from cloud.seed import UserSeed, seed_company
 from cloud.services import audit
 from cloud.services.container import Services
@@ -23,6 +22,7 @@ from cloud.services.models import Forbidden, InvalidInput, NotFound
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data, support_events
+from tests.support_api import shared_app
 from tests.support_events import CLOCK, LEAK, MAGNET, ODD, SUSPECT_LOCAL, TAMPER
 
 FROM, TO = date(2026, 1, 10), date(2026, 1, 13)
@@ -215,9 +215,7 @@ async def test_subscription_roles(world: World) -> None:
 @pytest.fixture
 async def client(world: World, clickhouse: ClickHouse) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     tokens = await cloud_data.own_tokens(world.services, world.registry, ("disp", "reader", "admin"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", world.services))
+    app = shared_app(world.services, clickhouse)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         yield c, {login: {"Authorization": f"Bearer {t}"} for login, t in tokens.items()}
 

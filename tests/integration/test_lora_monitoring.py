@@ -11,11 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.utils import get_openapi
 
 from cloud import api_lora
-from cloud.api import install_error_handlers, router
 from cloud.ingest_rows import RADIO_COLUMNS
 from cloud.services.container import Services
 from cloud.services.models import InvalidInput, NotFound
@@ -23,6 +22,7 @@ from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from protocol.vocabulary import MeterRole, Resource
 from tests import cloud_data
+from tests.support_api import shared_app
 from tests.support_lora import APT1, APT2, BLDG, GW_NEAR, OTHER, archive_payload, seed_lora, up_row
 
 
@@ -158,9 +158,7 @@ async def test_roles_and_bad_input(env) -> None:
 async def test_api(env) -> None:
     services, registry, seeded, _ = env
     tokens = await cloud_data.own_tokens(services, registry, ("disp", "reader", "stranger", "admin"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(services.accounting.ch, "local-secret", services))
+    app = shared_app(services, services.accounting.ch)
     auth = {login: {"Authorization": f"Bearer {token}"} for login, token in tokens.items()}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         path = f"/api/v1/buildings/{seeded.building_id}/lora-devices"

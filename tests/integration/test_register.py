@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
+from cloud.api import router
 from cloud.services.container import Services
 from cloud.services.meter_series import Cell
 from cloud.services.models import Granularity, InvalidInput, NotFound
@@ -30,6 +30,7 @@ from cloud.storage.registry import Registry
 from protocol.vocabulary import Resource
 from tests import cloud_data
 from tests import support_register as sr
+from tests.support_api import shared_app
 
 JAN11 = date(2026, 1, 11)
 
@@ -148,9 +149,7 @@ class Api:
 async def api(world) -> AsyncIterator[Api]:
     svc, seeded, registry = world
     tokens = await cloud_data.own_tokens(svc, registry, ("disp", "admin"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(svc.register.ch, "local-secret", svc))
+    app = shared_app(svc, svc.register.ch)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield Api(client, tokens, seeded.building_id)
 

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
 from cloud.seed import UserSeed, seed_company
 from cloud.services.container import Services
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data, support_power
+from tests.support_api import shared_app
 
 # "reader" is an engineer with reader status (tests/cloud_data.py); the reader status overrides any role, so an
 # administrator and a dispatcher with it are called too
@@ -73,9 +73,7 @@ async def world(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator[World]:
     services = Services.create(registry, clickhouse)
     services.set_clock(lambda: cloud_data.NOW)
     tokens = await _own_tokens(services, registry)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", services))
+    app = shared_app(services, clickhouse)
     b = seeded.building_id
     disp_id = registry.one("SELECT id FROM users WHERE login = 'disp'")["id"]
     premise = registry.one("SELECT id FROM premises WHERE building_id = ? ORDER BY id LIMIT 1", b)

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud.api import install_error_handlers, router
 from cloud.seed import UserSeed, seed_company
 from cloud.services.container import Services
 from cloud.storage.clickhouse import ClickHouse
 from cloud.storage.registry import Registry
 from tests import cloud_data
+from tests.support_api import shared_app
 
 # "reader" is an engineer with reader status (tests/cloud_data.py USERS); the status overrides any role (2.3)
 EXTRA_USERS = (UserSeed("eng", "Инженер Тест", "engineer", "eng-pass"),
@@ -123,9 +123,7 @@ async def world_fixture(clickhouse: ClickHouse, tmp_path: Path) -> AsyncIterator
         session = (await services.auth.login(login, PASSWORDS[login])).token
         user_id = registry.one("SELECT id FROM users WHERE login = ?", login)["id"]
         tokens[login] = (await services.api_tokens.create(session, user_id, f"{login} integration")).token
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(clickhouse, "local-secret", services))
+    app = shared_app(services, clickhouse)
     b = seeded.building_id
 
     def one(sql: str, *args: object) -> int:
