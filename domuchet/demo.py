@@ -42,6 +42,7 @@ from domuchet.cli import _cloud_config, _logging
 from protocol import catalogue
 from protocol.periods import utc_to_local, zone
 from protocol.settings import ConfigError
+from simulators.fleet import state_dir
 from simulators.runner import SimState
 from simulators.scenario import ApartmentPlan, BuildingPlan, Scenario, load_fleet, plan
 
@@ -217,8 +218,7 @@ def demo_buildings(sim_cfg: settings.SimSettings, data_dir: Path, speed: float,
         scenario = replace(scenario, speed=speed, past="archives",
                            history_days=DEMO_HISTORY_DAYS if history_days is None else history_days,
                            lora_wakeup_s=scenario.lora_wakeup_s or DEMO_WAKEUP_S)
-        # where `domuchet sim` keeps it: simulators/fleet.py
-        path = data_dir / "sim" / ("state.json" if single else f"{scenario.building.site}/state.json")
+        path = state_dir(fleet, scenario, data_dir / "sim") / "state.json"  # where `domuchet sim` keeps it
         resumed.append(path.exists())
         out.append(DemoBuilding(scenario, plan(scenario), SimState.load_or_create(path, scenario),
                                 sim_cfg.modbus_port + k))

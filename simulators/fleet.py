@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TextIO
 
 from simulators.runner import Endpoints, SimulatedBuilding, run_buildings
-from simulators.scenario import Fleet
+from simulators.scenario import Fleet, Scenario
+
+
+def state_dir(fleet: Fleet, scenario: Scenario, sim_dir: Path) -> Path:
+    """Where a building of ``fleet`` keeps its state under ``sim_dir``: a one-building fleet where a
+    building's always was, a fleet's building in a folder named after its site."""
+    return sim_dir if len(fleet.scenarios) == 1 else sim_dir / scenario.building.site
 
 
 class SimulatedFleet:
@@ -24,13 +30,12 @@ class SimulatedFleet:
 
     def __init__(self, fleet: Fleet, data_dir: Path, endpoints: Endpoints, ports: list[int] | None = None) -> None:
         self.fleet = fleet
-        single = len(fleet.scenarios) == 1
         if ports is not None and len(ports) != len(fleet.scenarios):
             raise ValueError(f"ports: one Modbus TCP port per building ({len(fleet.scenarios)}), got {len(ports)}")
         self.buildings = [
-            SimulatedBuilding(s, data_dir if single else data_dir / s.building.site,
+            SimulatedBuilding(s, state_dir(fleet, s, data_dir),
                               replace(endpoints, modbus_port=ports[k] if ports else endpoints.modbus_port + k),
-                              check_faults=single)
+                              check_faults=len(fleet.scenarios) == 1)
             for k, s in enumerate(fleet.scenarios)]
         self._check()
 

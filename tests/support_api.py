@@ -44,19 +44,17 @@ _NOW: dict[str, object] = {}
 _APP: list[FastAPI] = []
 
 
-def not_found_page(app: FastAPI) -> None:
-    @app.exception_handler(404)  # as NiceGUI does for its pages: /api must still answer JSON
-    async def page_not_found(_request, _exc) -> HTMLResponse:
-        return HTMLResponse("<h1>page not found</h1>", status_code=404)
-
-
 def shared_app(services: Services, clickhouse: ClickHouse) -> FastAPI:
     """The /api app (with NiceGUI's HTML 404 for other paths) serving ``services`` and
     ``clickhouse`` until the next call: built once per test process."""
     _NOW["services"], _NOW["clickhouse"] = services, clickhouse
     if not _APP:
         app = FastAPI()
-        not_found_page(app)
+
+        @app.exception_handler(404)  # as NiceGUI does for its pages: /api must still answer JSON
+        async def page_not_found(_request, _exc) -> HTMLResponse:
+            return HTMLResponse("<h1>page not found</h1>", status_code=404)
+
         install_error_handlers(app)
         app.include_router(router(_Current(_NOW, "clickhouse"), "local-secret",  # type: ignore[arg-type]
                                   _Current(_NOW, "services")))  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 API tokens, the audit log and recorded counter breaks (meter replacements and resets).
 
 SQLite in WAL mode behind plain SQL; versioned migrations run at open. The service layer
-is its only caller. Connections are per call (cheap for SQLite) so that any thread may use it.
+is its only caller. Any thread may use it: a write opens a connection of its own, and each
+thread keeps one read-only connection for its reads (``Registry.reading``).
 """
 
 from __future__ import annotations
